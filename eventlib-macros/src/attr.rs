@@ -1,0 +1,153 @@
+//! Parsing of the macros' own arguments. Every mistake is collected; none
+//! stops the parse early.
+
+use proc_macro2::TokenStream;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::{Expr, Lit, LitStr, Meta, Token};
+
+use crate::errors::Errors;
+use crate::name;
+
+/// The arguments of `#[event(...)]`.
+#[derive(Default)]
+pub(crate) struct EventArgs {
+    pub(crate) name: Option<LitStr>,
+}
+
+pub(crate) fn event_args(tokens: TokenStream, errors: &mut Errors) -> EventArgs {
+    let mut args = EventArgs::default();
+    let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(tokens) {
+        Ok(metas) => metas,
+        Err(err) => {
+            errors.push(syn::Error::new(
+                err.span(),
+                format!("`#[event]` arguments are `name = \"crate.Name\"`: {err}"),
+            ));
+            return args;
+        }
+    };
+    for meta in metas {
+        let key = meta.path().get_ident().map(ToString::to_string);
+        match (key.as_deref(), &meta) {
+            (Some("name"), Meta::NameValue(nv)) => match string_literal(&nv.value) {
+                Some(lit) if args.name.is_some() => {
+                    errors.spanned(lit, "`#[event]` takes `name` once; remove one of them")
+                }
+                Some(lit) => {
+                    if let Err(reason) = name::validate_name(&lit.value()) {
+                        errors.spanned(
+                            &lit,
+                            format!("`#[event]` name `{}` is invalid: {reason}; write it like `shop.OrderPlaced`", lit.value()),
+                        );
+                    }
+                    args.name = Some(lit);
+                }
+                None => errors.spanned(
+                    &nv.value,
+                    "`#[event(name = ...)]` takes a string literal: `name = \"shop.OrderPlaced\"`",
+                ),
+            },
+            (Some("name"), _) => {
+                errors.spanned(&meta, "`#[event]` expects `name = \"crate.Name\"`")
+            }
+            _ => errors.spanned(
+                meta.path(),
+                "unknown `#[event]` argument; the only argument is `name = \"crate.Name\"`",
+            ),
+        }
+    }
+    args
+}
+
+fn string_literal(expr: &Expr) -> Option<LitStr> {
+    match expr {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The arguments of `#[handler(...)]`.
+#[derive(Default)]
+pub(crate) struct HandlerArgs {
+    pub(crate) pattern: Option<LitStr>,
+    pub(crate) group: Option<LitStr>,
+}
+
+enum HandlerArg {
+    Pattern(LitStr),
+    Meta(Meta),
+}
+
+impl Parse for HandlerArg {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(LitStr) {
+            input.parse().map(HandlerArg::Pattern)
+        } else {
+            input.parse().map(HandlerArg::Meta)
+        }
+    }
+}
+
+pub(crate) fn handler_args(tokens: TokenStream, errors: &mut Errors) -> HandlerArgs {
+    let mut args = HandlerArgs::default();
+    let parsed = match Punctuated::<HandlerArg, Token![,]>::parse_terminated.parse2(tokens) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            errors.push(syn::Error::new(
+                err.span(),
+                "`#[handler]` arguments are an optional pattern and `group = \"...\"`: \
+                 `#[handler]`, `#[handler(\"shop.*\")]`, `#[handler(group = \"analytics\")]`",
+            ));
+            return args;
+        }
+    };
+    for (position, arg) in parsed.into_iter().enumerate() {
+        match arg {
+            HandlerArg::Pattern(lit) if position > 0 || args.pattern.is_some() => errors.spanned(
+                &lit,
+                "`#[handler]` takes one pattern, first: `#[handler(\"shop.*\", group = \"...\")]`",
+            ),
+            HandlerArg::Pattern(lit) => {
+                if let Err(reason) = name::validate_pattern(&lit.value()) {
+                    errors.spanned(
+                        &lit,
+                        format!(
+                            "`#[handler]` pattern `{}` is invalid: {reason}; patterns are `*`, `prefix.*` or an exact event name",
+                            lit.value()
+                        ),
+                    );
+                }
+                args.pattern = Some(lit);
+            }
+            HandlerArg::Meta(meta) => {
+                let is_group = meta.path().is_ident("group");
+                match (&meta, is_group) {
+                    (Meta::NameValue(nv), true) => match string_literal(&nv.value) {
+                        Some(lit) if args.group.is_some() => {
+                            errors.spanned(lit, "`#[handler]` takes `group` once; remove one of them")
+                        }
+                        Some(lit) => {
+                            if let Err(reason) = name::validate_group(&lit.value()) {
+                                errors.spanned(&lit, format!("`#[handler]` group is invalid: {reason}"));
+                            }
+                            args.group = Some(lit);
+                        }
+                        None => errors.spanned(
+                            &nv.value,
+                            "`#[handler(group = ...)]` takes a string literal: `group = \"analytics\"`",
+                        ),
+                    },
+                    _ => errors.spanned(
+                        &meta,
+                        "unknown `#[handler]` argument; write `#[handler]`, `#[handler(\"shop.*\")]` \
+                         or `#[handler(group = \"analytics\")]`",
+                    ),
+                }
+            }
+        }
+    }
+    args
+}

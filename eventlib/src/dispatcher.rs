@@ -1,0 +1,390 @@
+//! The dispatcher: where `log!` hands events over, its configuration, and
+//! `flush` / `shutdown`.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use futures::future::BoxFuture;
+
+use crate::error::Error;
+use crate::event::EventId;
+use crate::handler::{Failure, FailureKind};
+use crate::pool::{self, Job};
+use crate::record::Record;
+use crate::registry::registry;
+use crate::testing;
+
+/// What `log!` does when the local queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Wait until there is room. Nothing is lost, but a caller can be
+    /// slowed by slow handlers, and a handler that logs into a full queue
+    /// with every pool thread busy would wait forever.
+    Block,
+    /// Drop the new event; `log!` still returns `Ok`. The drop is counted in
+    /// [`stats`](crate::stats) (`dropped`) and reported to the error hook.
+    /// **The default**: the caller's path is never slowed nor failed by its
+    /// handlers, and no drop goes unseen.
+    DropNewest,
+    /// Return [`Error::QueueFull`] from `log!`; the event is counted as
+    /// dropped.
+    Error,
+}
+
+/// Where handlers run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `log!` queues the event and returns; handlers run on the pool (the
+    /// default).
+    Async,
+    /// `log!` runs every handler in the caller before it returns (for
+    /// development and tests: the equivalent of Celery's eager mode).
+    Inline,
+}
+
+type Hook = Arc<dyn Fn(&Failure) + Send + Sync>;
+pub(crate) type Spawner = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
+
+/// Configures the global dispatcher before the first `log!`.
+///
+/// With no configuration, the first `log!` starts the embedded default:
+/// async mode, a queue of 65,536 events, [`Overflow::DropNewest`], one pool
+/// thread per core (at least two) and a hook that logs failures as warnings
+/// through the `log` facade.
+///
+/// ```
+/// use eventlib::{Dispatcher, Overflow};
+/// Dispatcher::builder()
+///     .capacity(10_000)
+///     .overflow(Overflow::Block)
+///     .error_hook(|failure| eprintln!("eventlib: {failure}"))
+///     .install()
+///     .expect("installed before the first log!");
+/// ```
+///
+/// On tokio, hand async handlers to the runtime in one line:
+///
+/// ```no_run
+/// # let handle: tokio::runtime::Handle = unimplemented!();
+/// eventlib::Dispatcher::builder().spawner(move |task| drop(handle.spawn(task))).install().unwrap();
+/// ```
+///
+/// On smol: `.spawner(|task| smol::spawn(task).detach())`.
+#[must_use = "call `.install()` to put the configuration in place"]
+pub struct Builder {
+    capacity: usize,
+    overflow: Overflow,
+    mode: Mode,
+    surface_failures: bool,
+    threads: usize,
+    hook: Hook,
+    spawner: Option<Spawner>,
+}
+
+/// The global dispatcher; see [`Dispatcher::builder`].
+pub struct Dispatcher(());
+
+impl Dispatcher {
+    /// A builder for the global dispatcher's configuration.
+    pub fn builder() -> Builder {
+        Builder {
+            capacity: 65_536,
+            overflow: Overflow::DropNewest,
+            mode: Mode::Async,
+            surface_failures: false,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            hook: Arc::new(default_hook),
+            spawner: None,
+        }
+    }
+}
+
+fn default_hook(failure: &Failure) {
+    log::warn!("eventlib: {failure}");
+}
+
+impl Builder {
+    /// How many events may wait in the local queue (at least 1).
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
+    /// What `log!` does when the queue is full.
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// Async (default) or inline.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// In inline mode, return handler failures from `log!` as
+    /// [`Error::Handlers`] instead of reporting them to the hook.
+    pub fn surface_failures(mut self, surface: bool) -> Self {
+        self.surface_failures = surface;
+        self
+    }
+
+    /// How many pool threads take events off the queue and run handlers
+    /// (at least 1).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Called for every handler error or panic and every dropped event.
+    /// It runs on the thread where the failure happened; keep it short.
+    pub fn error_hook(mut self, hook: impl Fn(&Failure) + Send + Sync + 'static) -> Self {
+        self.hook = Arc::new(hook);
+        self
+    }
+
+    /// Runs async handlers on your executor instead of the built-in pool:
+    /// the function receives each handler's task and spawns it.
+    pub fn spawner(
+        mut self,
+        spawn: impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static,
+    ) -> Self {
+        self.spawner = Some(Arc::new(spawn));
+        self
+    }
+
+    /// Makes this the global dispatcher. Fails with
+    /// [`Error::AlreadyInstalled`] once a dispatcher is in place (installed,
+    /// or started by a first `log!`).
+    pub fn install(self) -> Result<(), Error> {
+        let mut fresh = Some(self);
+        GLOBAL.get_or_init(|| Shared::start(fresh.take().unwrap_or_else(Dispatcher::builder)));
+        match fresh {
+            None => Ok(()),
+            Some(_) => Err(Error::AlreadyInstalled),
+        }
+    }
+}
+
+static GLOBAL: OnceLock<Arc<Shared>> = OnceLock::new();
+
+pub(crate) fn global() -> &'static Arc<Shared> {
+    GLOBAL.get_or_init(|| Shared::start(Dispatcher::builder()))
+}
+
+pub(crate) struct Shared {
+    overflow: Overflow,
+    mode: Mode,
+    pub(crate) surface_failures: bool,
+    hook: Hook,
+    pub(crate) spawner: Option<Spawner>,
+    events_tx: Sender<Record>,
+    pub(crate) events_rx: Receiver<Record>,
+    pub(crate) jobs_tx: Sender<Job>,
+    pub(crate) jobs_rx: Receiver<Job>,
+    /// Events accepted and not yet handled by every handler.
+    outstanding: AtomicUsize,
+    accepting: AtomicBool,
+    idle_lock: Mutex<()>,
+    idle: Condvar,
+}
+
+impl Shared {
+    fn start(config: Builder) -> Arc<Shared> {
+        let (events_tx, events_rx) = crossbeam_channel::bounded(config.capacity);
+        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared {
+            overflow: config.overflow,
+            mode: config.mode,
+            surface_failures: config.surface_failures,
+            hook: config.hook,
+            spawner: config.spawner,
+            events_tx,
+            events_rx,
+            jobs_tx,
+            jobs_rx,
+            outstanding: AtomicUsize::new(0),
+            accepting: AtomicBool::new(true),
+            idle_lock: Mutex::new(()),
+            idle: Condvar::new(),
+        });
+        if config.mode == Mode::Async {
+            pool::start(&shared, config.threads);
+        }
+        shared
+    }
+
+    fn emit(self: &Arc<Self>, record: Record) -> Result<EventId, Error> {
+        if !self.accepting.load(Ordering::Relaxed) {
+            return Err(Error::ShutDown);
+        }
+        let id = record.id();
+        let entry = &registry().events[record.index()];
+        entry.counters.emitted.fetch_add(1, Ordering::Relaxed);
+        if entry.handlers.is_empty() {
+            entry.counters.completed.fetch_add(1, Ordering::Relaxed);
+            return Ok(id);
+        }
+        if self.mode == Mode::Inline {
+            return pool::run_inline(self, record, self.surface_failures);
+        }
+        self.outstanding.fetch_add(1, Ordering::AcqRel);
+        let refused = match self.overflow {
+            Overflow::Block => self.events_tx.send(record).err().map(|e| e.into_inner()),
+            Overflow::DropNewest | Overflow::Error => match self.events_tx.try_send(record) {
+                Ok(()) => None,
+                Err(TrySendError::Full(record) | TrySendError::Disconnected(record)) => {
+                    Some(record)
+                }
+            },
+        };
+        let Some(record) = refused else {
+            return Ok(id);
+        };
+        entry.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        self.settle_one();
+        if self.overflow == Overflow::Error {
+            return Err(Error::QueueFull {
+                event: record.name(),
+            });
+        }
+        self.report(&Failure {
+            event: record.name(),
+            event_id: id,
+            handler: None,
+            kind: FailureKind::Dropped,
+        });
+        Ok(id)
+    }
+
+    /// Tells the hook; a panicking hook is contained like a handler.
+    pub(crate) fn report(&self, failure: &Failure) {
+        let hook = &self.hook;
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(failure))).is_err() {
+            log::error!("eventlib: the error hook panicked while reporting: {failure}");
+        }
+    }
+
+    /// One handler of `record` finished; the last one completes the event.
+    pub(crate) fn handler_done(&self, record: &Record) {
+        if record.0.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            registry().events[record.index()]
+                .counters
+                .completed
+                .fetch_add(1, Ordering::Relaxed);
+            self.settle_one();
+        }
+    }
+
+    fn settle_one(&self) {
+        if self.outstanding.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Taking the lock orders this wake-up after a waiter's check.
+            drop(self.idle_lock.lock().unwrap_or_else(|e| e.into_inner()));
+            self.idle.notify_all();
+        }
+    }
+
+    fn wait_idle(&self, deadline: Option<Instant>) -> usize {
+        let mut guard = self.idle_lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let outstanding = self.outstanding.load(Ordering::Acquire);
+            if outstanding == 0 {
+                return 0;
+            }
+            match deadline {
+                None => guard = self.idle.wait(guard).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return outstanding;
+                    }
+                    guard = self
+                        .idle
+                        .wait_timeout(guard, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+}
+
+/// Where every `log!` ends: a testing scope of this thread, or the global
+/// dispatcher.
+#[inline]
+pub(crate) fn dispatch(record: Record) -> Result<EventId, Error> {
+    match testing::intercept(record) {
+        Ok(result) => result,
+        Err(record) => global().emit(record),
+    }
+}
+
+/// Waits until every event queued so far has been handled by every handler.
+///
+/// With producers still logging, it waits until the queue is empty and no
+/// handler is running. Never call it from inside a handler: it would wait
+/// for itself.
+pub fn flush() {
+    if let Some(shared) = GLOBAL.get() {
+        shared.wait_idle(None);
+    }
+}
+
+/// Like [`flush`], but gives up after `timeout`; returns whether everything
+/// was handled.
+pub fn flush_timeout(timeout: Duration) -> bool {
+    match GLOBAL.get() {
+        Some(shared) => shared.wait_idle(Some(Instant::now() + timeout)) == 0,
+        None => true,
+    }
+}
+
+/// [`flush`] for async code: waits on a helper thread, so it blocks no
+/// executor thread and works on any executor.
+pub async fn flush_async() {
+    off_thread(|| {
+        flush();
+    })
+    .await;
+}
+
+/// What [`shutdown`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct ShutdownReport {
+    /// Events that were still not fully handled when the timeout ran out
+    /// (stuck or slow handlers). `0` means a clean shutdown.
+    pub abandoned: usize,
+}
+
+/// Stops accepting events (`log!` then returns [`Error::ShutDown`]), waits
+/// until everything queued has been handled, and gives up after `timeout`,
+/// reporting how many events were left unfinished.
+pub fn shutdown(timeout: Duration) -> ShutdownReport {
+    let shared = global();
+    shared.accepting.store(false, Ordering::SeqCst);
+    let abandoned = shared.wait_idle(Some(Instant::now() + timeout));
+    if abandoned > 0 {
+        log::warn!("eventlib: shutdown gave up on {abandoned} event(s) after {timeout:?}");
+    }
+    ShutdownReport { abandoned }
+}
+
+/// [`shutdown`] for async code (waits on a helper thread).
+pub async fn shutdown_async(timeout: Duration) -> ShutdownReport {
+    off_thread(move || shutdown(timeout)).await
+}
+
+async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = futures::channel::oneshot::channel();
+    std::thread::Builder::new()
+        .name("eventlib-wait".into())
+        .spawn(move || {
+            let _ = tx.send(work());
+        })
+        .expect("eventlib: cannot spawn a thread to wait on");
+    rx.await
+        .expect("eventlib: the waiting thread ended without an answer")
+}

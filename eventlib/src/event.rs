@@ -1,0 +1,165 @@
+//! The [`Event`] trait, event ids and the [`Context`] handlers receive.
+
+use std::cell::Cell;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::__private::{EventDecl, EventSlot};
+use crate::error::ValidationError;
+
+/// A type declared as an event with `#[event]`.
+///
+/// Never implement this trait by hand: `#[event]` on an `impl` block of the
+/// type implements it and registers the type at link time.
+///
+/// An event is `Serialize + DeserializeOwned` (wildcard handlers see it as
+/// JSON, by-name `log!` and the Redis transport build it from JSON) and
+/// `Send + Sync + 'static` (handlers run on other threads).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an eventlib event",
+    label = "not an event",
+    note = "declare it with `#[eventlib::event]` on an `impl {Self} {{ ... }}` block"
+)]
+pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The event's registered name, such as `"shoestore.ProductViewed"`.
+    const NAME: &'static str;
+
+    /// Runs the event's `#[validate]` method, if it has one.
+    #[doc(hidden)]
+    fn __validate(&self) -> Result<(), ValidationError>;
+
+    /// The link-time declaration of the event.
+    #[doc(hidden)]
+    fn __decl() -> &'static EventDecl;
+
+    /// The per-type cache of the event's place in the registry.
+    #[doc(hidden)]
+    fn __slot() -> &'static EventSlot;
+}
+
+/// The unique id of one logged event: 128 bits, printed as 32 hex digits.
+///
+/// The high half is random per process, the low half counts up, so ids are
+/// unique across processes and machines without coordination.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(u128);
+
+impl EventId {
+    /// A fresh id.
+    pub fn new() -> Self {
+        // Each thread takes blocks of 1024 ids so that producers on many
+        // threads do not contend on one counter.
+        const BLOCK: u64 = 1024;
+        static NEXT_BLOCK: AtomicU64 = AtomicU64::new(0);
+        thread_local! {
+            static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+        }
+        let low = RANGE.with(|range| {
+            let (mut next, mut end) = range.get();
+            if next == end {
+                next = NEXT_BLOCK.fetch_add(1, Ordering::Relaxed) * BLOCK;
+                end = next + BLOCK;
+            }
+            range.set((next + 1, end));
+            next
+        });
+        EventId((u128::from(process_tag()) << 64) | u128::from(low))
+    }
+
+    /// The id as a number.
+    pub fn as_u128(self) -> u128 {
+        self.0
+    }
+
+    /// Rebuilds an id from [`as_u128`](Self::as_u128) (for ids read back
+    /// from a transport).
+    pub fn from_u128(id: u128) -> Self {
+        EventId(id)
+    }
+}
+
+impl Default for EventId {
+    fn default() -> Self {
+        EventId::new()
+    }
+}
+
+fn process_tag() -> u64 {
+    static TAG: OnceLock<u64> = OnceLock::new();
+    *TAG.get_or_init(|| {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        if let Ok(now) = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH) {
+            hasher.write_u128(now.as_nanos());
+        }
+        hasher.finish()
+    })
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl fmt::Debug for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EventId({self})")
+    }
+}
+
+impl std::str::FromStr for EventId {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        u128::from_str_radix(s, 16).map(EventId)
+    }
+}
+
+/// What a handler may know about the event it handles besides its data.
+///
+/// Declare a `ctx: &eventlib::Context` parameter to receive it.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub(crate) id: EventId,
+    pub(crate) name: &'static str,
+    pub(crate) emitted_at: SystemTime,
+    pub(crate) attempt: u32,
+}
+
+impl Context {
+    pub(crate) fn new(name: &'static str) -> Self {
+        Context {
+            id: EventId::new(),
+            name,
+            emitted_at: SystemTime::now(),
+            attempt: 1,
+        }
+    }
+
+    /// The event's unique id (the one `log!` returned).
+    pub fn id(&self) -> EventId {
+        self.id
+    }
+
+    /// The event's registered name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// When `log!` was called.
+    pub fn emitted_at(&self) -> SystemTime {
+        self.emitted_at
+    }
+
+    /// Which attempt this is: 1 for the first delivery, more when a
+    /// transport retries a failed handler.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+}

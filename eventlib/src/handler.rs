@@ -1,0 +1,110 @@
+//! Handler results and the failures the error hook is told about.
+
+use std::fmt;
+
+use crate::event::EventId;
+
+/// The kind of a handler, as introspection reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HandlerKind {
+    /// A `#[handler]` method inside the event's `#[event]` impl.
+    Method,
+    /// A `#[handler]` free function taking `&TheEvent`.
+    Function,
+    /// A `#[handler("pattern")]` free function taking `&eventlib::Record`.
+    Wildcard,
+}
+
+impl fmt::Display for HandlerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HandlerKind::Method => "method",
+            HandlerKind::Function => "function",
+            HandlerKind::Wildcard => "wildcard",
+        })
+    }
+}
+
+/// What a handler may return: `()` or `Result<(), E>` with
+/// `E: Into<anyhow::Error>`.
+#[diagnostic::on_unimplemented(
+    message = "`#[handler]` functions must return `()` or `Result<(), E>` where `E: Into<anyhow::Error>`, not `{Self}`",
+    label = "unsupported handler return type"
+)]
+pub trait HandlerOutput {
+    /// Converts the output into the dispatcher's result.
+    fn into_result(self) -> Result<(), anyhow::Error>;
+}
+
+impl HandlerOutput for () {
+    fn into_result(self) -> Result<(), anyhow::Error> {
+        Ok(())
+    }
+}
+
+impl<E: Into<anyhow::Error>> HandlerOutput for Result<(), E> {
+    fn into_result(self) -> Result<(), anyhow::Error> {
+        self.map_err(Into::into)
+    }
+}
+
+/// A handler failure or a dropped event, as reported to the error hook
+/// (see [`Builder::error_hook`](crate::Builder::error_hook)).
+#[derive(Debug)]
+pub struct Failure {
+    /// The event's name.
+    pub event: &'static str,
+    /// The event's id.
+    pub event_id: EventId,
+    /// The handler's path (`shoestore::save_to_db`), or `None` when the
+    /// whole event was dropped.
+    pub handler: Option<&'static str>,
+    /// What happened.
+    pub kind: FailureKind,
+}
+
+/// What went wrong, in a [`Failure`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The handler returned `Err`.
+    Error(anyhow::Error),
+    /// The handler panicked; the panic message.
+    Panic(String),
+    /// The event was dropped because the queue was full (overflow policy
+    /// [`Overflow::DropNewest`](crate::Overflow::DropNewest)).
+    Dropped,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let handler = self.handler.unwrap_or("-");
+        match &self.kind {
+            FailureKind::Error(err) => write!(
+                f,
+                "handler `{handler}` of event `{}` ({}) failed: {err:#}",
+                self.event, self.event_id
+            ),
+            FailureKind::Panic(msg) => write!(
+                f,
+                "handler `{handler}` of event `{}` ({}) panicked: {msg}",
+                self.event, self.event_id
+            ),
+            FailureKind::Dropped => write!(
+                f,
+                "event `{}` ({}) dropped: the eventlib queue is full",
+                self.event, self.event_id
+            ),
+        }
+    }
+}
+
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}

@@ -1,0 +1,141 @@
+//! Asynchronous event tracking for Rust services.
+//!
+//! A request handler logs an event in one line; every action that should
+//! follow is a *handler* declared next to the event or in any other crate,
+//! registered at link time. Handlers run off the caller's path, each on its
+//! own: a slow, failing or panicking handler never slows, fails or breaks
+//! the caller, and never stops its siblings.
+//!
+//! ```
+//! use eventlib::{event, handler, log};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Clone, Serialize, Deserialize)]
+//! pub struct ProductViewed {
+//!     pub user_id: u64,
+//!     pub product_id: u64,
+//!     pub source: String,
+//! }
+//!
+//! #[event]
+//! impl ProductViewed {
+//!     #[validate]
+//!     fn check(&self) -> Result<(), eventlib::ValidationError> {
+//!         if self.source.is_empty() {
+//!             return Err(eventlib::ValidationError::new("source is required"));
+//!         }
+//!         Ok(())
+//!     }
+//!
+//!     #[handler]
+//!     fn bump_counter(&self, ctx: &eventlib::Context) -> anyhow::Result<()> {
+//!         println!("{} viewed product {} ({})", self.user_id, self.product_id, ctx.id());
+//!         Ok(())
+//!     }
+//! }
+//!
+//! #[handler("*")]
+//! fn audit(record: &eventlib::Record) {
+//!     println!("audit: {} {}", record.name(), record.data());
+//! }
+//!
+//! # fn main() -> Result<(), eventlib::Error> {
+//! log!(ProductViewed { user_id: 7, product_id: 42, source: "web".into() })?;
+//! log!("eventlib.ProductViewed", { "user_id": 7, "product_id": 42, "source": "web" })?;
+//! eventlib::flush();
+//! assert_eq!(eventlib::stats().event("eventlib.ProductViewed").unwrap().completed, 2);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The guides in `docs/` tell the whole story; the items below are the
+//! reference.
+#![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+
+// Lets the macros' `::eventlib::...` paths resolve inside this crate's own
+// tests and doctests.
+#[allow(unused_extern_crates)] // used by the macros' expansions in this crate's tests
+extern crate self as eventlib;
+
+mod dispatcher;
+mod error;
+mod event;
+mod handler;
+pub mod name;
+mod pool;
+mod record;
+mod registry;
+mod stats;
+pub mod testing;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use dispatcher::{
+    flush, flush_async, flush_timeout, shutdown, shutdown_async, Builder, Dispatcher, Mode,
+    Overflow, ShutdownReport,
+};
+pub use error::{Error, ValidationError};
+pub use event::{Context, Event, EventId};
+pub use handler::{Failure, FailureKind, HandlerKind, HandlerOutput};
+pub use record::Record;
+pub use registry::{registry, EventInfo, HandlerInfo, Registry};
+pub use stats::{stats, EventStats, HandlerStats, Stats, Totals};
+
+pub use eventlib_macros::{event, handler, validate};
+
+/// Logs an event and returns its [`EventId`], without waiting for handlers.
+///
+/// Two forms:
+///
+/// - `log!(expr)`: a value of a type declared with `#[event]`;
+/// - `log!("crate.Name", { "field": value, ... })`: by name, with JSON-like
+///   data (string keys; values are Rust expressions that implement
+///   `Serialize`, or nested `{...}` / `[...]`). The data is deserialized
+///   into the registered type; fields the type does not know are ignored
+///   unless the type has `#[serde(deny_unknown_fields)]`.
+///
+/// Either way the event's `#[validate]` method runs in the caller first.
+/// `log!` never panics and never waits for handlers; it returns
+/// `Result<EventId, eventlib::Error>`.
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Debug, Clone, Serialize, Deserialize)] struct Ping { n: u32 }
+/// # #[eventlib::event(name = "docs.LogPing")] impl Ping {}
+/// let id = eventlib::log!(Ping { n: 1 })?;
+/// eventlib::log!("docs.LogPing", { "n": 2 })?;
+/// let err = eventlib::log!("docs.LogPing", { "n": "two" }).unwrap_err();
+/// assert_eq!(err.to_string(), "invalid data for event `docs.LogPing`: field `n`: invalid type: string \"two\", expected u32");
+/// # let _ = id; Ok::<(), eventlib::Error>(())
+/// ```
+#[macro_export]
+macro_rules! log {
+    ($($input:tt)*) => {
+        $crate::__private::log_impl!($crate; $($input)*)
+    };
+}
+
+/// Logs an event by a name known only at run time (from a message queue,
+/// a webhook, another language), with its data as JSON. `log!` with a
+/// literal name is the usual form; this is the same path.
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Debug, Clone, Serialize, Deserialize)] struct Ping { n: u32 }
+/// # #[eventlib::event(name = "docs.ByName")] impl Ping {}
+/// let name = String::from("docs.ByName");
+/// eventlib::log_json(&name, serde_json::json!({ "n": 1 }))?;
+/// assert!(matches!(
+///     eventlib::log_json("docs.Nope", serde_json::json!({})),
+///     Err(eventlib::Error::UnknownEvent { .. })
+/// ));
+/// # Ok::<(), eventlib::Error>(())
+/// ```
+pub fn log_json(name: &str, data: serde_json::Value) -> Result<EventId, Error> {
+    let registry = registry();
+    let index = registry.index_of_name(name)?;
+    let record = (registry.decl(index).from_json)(data, index)?;
+    dispatcher::dispatch(record)
+}

@@ -1,0 +1,139 @@
+//! [`Record`]: one logged event with its context, in a type-erased form.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, OnceLock};
+
+use serde_json::Value;
+
+use crate::event::{Context, Event, EventId};
+
+/// One logged event: its [`Context`], the event itself (typed, through
+/// [`downcast_ref`](Self::downcast_ref)) and its data as JSON
+/// (through [`data`](Self::data)).
+///
+/// Wildcard handlers receive `&Record`; the testing capture returns them.
+/// Cloning is cheap (a reference count).
+///
+/// ```
+/// use eventlib::{event, testing};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// struct Ping { n: u32 }
+/// #[event(name = "docs.Ping")]
+/// impl Ping {}
+///
+/// let cap = testing::capture();
+/// eventlib::log!(Ping { n: 3 }).unwrap();
+/// let record = &cap.records()[0];
+/// assert_eq!(record.name(), "docs.Ping");
+/// assert_eq!(record.downcast_ref::<Ping>(), Some(&Ping { n: 3 }));
+/// assert_eq!(record.data()["n"], 3);
+/// ```
+#[derive(Clone)]
+pub struct Record(pub(crate) Arc<Inner<dyn ErasedEvent>>);
+
+pub(crate) struct Inner<E: ?Sized> {
+    pub(crate) context: Context,
+    /// The event's index in the registry.
+    pub(crate) index: u32,
+    /// Handlers of this delivery that have not finished yet.
+    pub(crate) remaining: AtomicUsize,
+    data: OnceLock<Value>,
+    event: E,
+}
+
+/// An event behind `dyn`: what a record needs of its typed value.
+pub(crate) trait ErasedEvent: Any + Send + Sync {
+    fn to_json(&self) -> Result<Value, serde_json::Error>;
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Event> ErasedEvent for T {
+    fn to_json(&self) -> Result<Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Record {
+    pub(crate) fn new<T: Event>(
+        event: T,
+        context: Context,
+        index: u32,
+        data: Option<Value>,
+    ) -> Self {
+        let cell = OnceLock::new();
+        if let Some(data) = data {
+            let _ = cell.set(data);
+        }
+        Record(Arc::new(Inner {
+            context,
+            index,
+            remaining: AtomicUsize::new(0),
+            data: cell,
+            event,
+        }))
+    }
+
+    /// The event's context: id, name, emit time, attempt.
+    pub fn context(&self) -> &Context {
+        &self.0.context
+    }
+
+    /// The event's id.
+    pub fn id(&self) -> EventId {
+        self.0.context.id
+    }
+
+    /// The event's registered name.
+    pub fn name(&self) -> &'static str {
+        self.0.context.name
+    }
+
+    /// The event as its own type, or `None` if it is of another type.
+    pub fn downcast_ref<T: Event>(&self) -> Option<&T> {
+        self.0.event.as_any().downcast_ref::<T>()
+    }
+
+    /// Whether the event is of type `T`.
+    pub fn is<T: Event>(&self) -> bool {
+        self.0.event.as_any().is::<T>()
+    }
+
+    /// The event as JSON, serialized on first use (local dispatch of a typed
+    /// event serializes nothing unless a handler asks for this).
+    ///
+    /// An event whose `Serialize` impl fails (a map with non-string keys,
+    /// say) reads as `Value::Null`, and the failure is logged as a warning.
+    pub fn data(&self) -> &Value {
+        self.0.data.get_or_init(|| {
+            self.0.event.to_json().unwrap_or_else(|err| {
+                log::warn!(
+                    "eventlib: event `{}` ({}) cannot be serialized to JSON: {err}",
+                    self.name(),
+                    self.id()
+                );
+                Value::Null
+            })
+        })
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.0.index as usize
+    }
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("name", &self.name())
+            .field("id", &self.id())
+            .field("data", self.data())
+            .finish()
+    }
+}

@@ -1,0 +1,341 @@
+//! The registry: every event and handler linked into the binary, indexed
+//! once on first use, and the introspection API over it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::OnceLock;
+
+use crate::__private::{EventDecl, HandlerDecl, Target, EVENTS, HANDLERS};
+use crate::error::Error;
+use crate::handler::HandlerKind;
+use crate::name;
+
+/// The "not yet looked up" value of an index cache.
+pub(crate) const UNSET: u32 = u32::MAX;
+
+/// The registry of the running binary: every `#[event]` and `#[handler]`
+/// linked into it.
+///
+/// ```
+/// // At startup, log what is registered:
+/// println!("{}", eventlib::registry());
+/// for event in eventlib::registry().events() {
+///     for handler in event.handlers() {
+///         println!("{} -> {} ({}, {})", event.name(), handler.name(), handler.kind(), handler.location());
+///     }
+/// }
+/// ```
+pub struct Registry {
+    pub(crate) events: Vec<EventEntry>,
+    pub(crate) handlers: Vec<HandlerEntry>,
+    by_name: HashMap<&'static str, u32>,
+    by_decl: HashMap<usize, u32>,
+}
+
+pub(crate) struct EventEntry {
+    pub(crate) decl: &'static EventDecl,
+    /// Indices into `Registry::handlers`, in dispatch order.
+    pub(crate) handlers: Vec<u32>,
+    /// Set when another declaration shares the name: `file:line` of each.
+    duplicates: Option<Vec<String>>,
+    pub(crate) counters: EventCounters,
+}
+
+#[derive(Default)]
+pub(crate) struct EventCounters {
+    pub(crate) emitted: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) completed: AtomicU64,
+    pub(crate) handled: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) panicked: AtomicU64,
+}
+
+pub(crate) struct HandlerEntry {
+    pub(crate) decl: &'static HandlerDecl,
+    pub(crate) counters: HandlerCounters,
+}
+
+#[derive(Default)]
+pub(crate) struct HandlerCounters {
+    pub(crate) started: AtomicU64,
+    pub(crate) handled: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) panicked: AtomicU64,
+}
+
+/// The registry of the running binary, built on first use.
+pub fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(Registry::build)
+}
+
+fn decl_key(decl: &'static EventDecl) -> usize {
+    decl as *const EventDecl as usize
+}
+
+impl Registry {
+    fn build() -> Registry {
+        let mut events: Vec<EventEntry> = Vec::with_capacity(EVENTS.len());
+        let mut by_name: HashMap<&'static str, u32> = HashMap::with_capacity(EVENTS.len());
+        let mut by_decl = HashMap::with_capacity(EVENTS.len());
+        for decl in EVENTS.iter() {
+            let index = events.len() as u32;
+            by_decl.insert(decl_key(decl), index);
+            events.push(EventEntry {
+                decl,
+                handlers: Vec::new(),
+                duplicates: None,
+                counters: EventCounters::default(),
+            });
+            if let Some(&first) = by_name.get(decl.name) {
+                let locations: Vec<String> = events
+                    .iter()
+                    .filter(|e| e.decl.name == decl.name)
+                    .map(|e| format!("{}:{}", e.decl.file, e.decl.line))
+                    .collect();
+                for entry in events.iter_mut().filter(|e| e.decl.name == decl.name) {
+                    entry.duplicates = Some(locations.clone());
+                }
+                let _ = first;
+            } else {
+                by_name.insert(decl.name, index);
+            }
+        }
+
+        // Dispatch order: methods in declaration order, then free
+        // functions, then wildcards; ties broken by source location so the
+        // order does not depend on link order.
+        let mut decls: Vec<&'static HandlerDecl> = HANDLERS.iter().collect();
+        decls.sort_by_key(|h| {
+            let rank = match h.kind {
+                HandlerKind::Method => 0,
+                HandlerKind::Function => 1,
+                HandlerKind::Wildcard => 2,
+            };
+            (rank, h.file, h.order, h.line, h.name)
+        });
+        let mut handlers = Vec::with_capacity(decls.len());
+        for decl in decls {
+            let index = handlers.len() as u32;
+            handlers.push(HandlerEntry {
+                decl,
+                counters: HandlerCounters::default(),
+            });
+            match decl.target {
+                Target::Event(event) => {
+                    if let Some(&event) = by_decl.get(&decl_key(event())) {
+                        events[event as usize].handlers.push(index);
+                    }
+                }
+                Target::Pattern(pattern) => {
+                    for event in events.iter_mut() {
+                        if name::matches(pattern, event.decl.name) {
+                            event.handlers.push(index);
+                        }
+                    }
+                }
+            }
+        }
+        Registry {
+            events,
+            handlers,
+            by_name,
+            by_decl,
+        }
+    }
+
+    pub(crate) fn index_of_decl(&self, decl: &'static EventDecl) -> Result<u32, Error> {
+        match self.by_decl.get(&decl_key(decl)) {
+            Some(&index) => self.check_unique(index),
+            // Unreachable for a linked `#[event]`; said plainly all the same.
+            None => Err(Error::UnknownEvent {
+                name: decl.name.to_owned(),
+            }),
+        }
+    }
+
+    pub(crate) fn index_of_name(&self, name: &str) -> Result<u32, Error> {
+        match self.by_name.get(name) {
+            Some(&index) => self.check_unique(index),
+            None => Err(match name::validate_name(name) {
+                Err(reason) => Error::InvalidName {
+                    name: name.to_owned(),
+                    reason,
+                },
+                Ok(()) => Error::UnknownEvent {
+                    name: name.to_owned(),
+                },
+            }),
+        }
+    }
+
+    fn check_unique(&self, index: u32) -> Result<u32, Error> {
+        let entry = &self.events[index as usize];
+        match &entry.duplicates {
+            None => Ok(index),
+            Some(locations) => Err(Error::DuplicateEvent {
+                name: entry.decl.name,
+                locations: locations.clone(),
+            }),
+        }
+    }
+
+    pub(crate) fn decl(&self, index: u32) -> &'static EventDecl {
+        self.events[index as usize].decl
+    }
+
+    /// Every registered event, in link order.
+    pub fn events(&self) -> impl Iterator<Item = EventInfo<'_>> + '_ {
+        self.events.iter().map(move |entry| EventInfo {
+            registry: self,
+            entry,
+        })
+    }
+
+    /// The event registered under `name`.
+    pub fn event(&self, name: &str) -> Option<EventInfo<'_>> {
+        let index = *self.by_name.get(name)?;
+        Some(EventInfo {
+            registry: self,
+            entry: &self.events[index as usize],
+        })
+    }
+
+    /// Every registered handler, in dispatch order.
+    pub fn handlers(&self) -> impl Iterator<Item = HandlerInfo> + '_ {
+        self.handlers
+            .iter()
+            .map(|entry| HandlerInfo { decl: entry.decl })
+    }
+
+    /// What is wrong with the registry as linked: today, event names
+    /// declared more than once. Check it at startup to fail early.
+    pub fn problems(&self) -> Vec<Error> {
+        let mut seen = std::collections::HashSet::new();
+        self.events
+            .iter()
+            .filter(|e| e.duplicates.is_some() && seen.insert(e.decl.name))
+            .map(|e| Error::DuplicateEvent {
+                name: e.decl.name,
+                locations: e.duplicates.clone().unwrap_or_default(),
+            })
+            .collect()
+    }
+}
+
+/// One registered event, from [`Registry::events`].
+#[derive(Clone, Copy)]
+pub struct EventInfo<'a> {
+    registry: &'a Registry,
+    entry: &'a EventEntry,
+}
+
+impl<'a> EventInfo<'a> {
+    /// The registered name.
+    pub fn name(&self) -> &'static str {
+        self.entry.decl.name
+    }
+
+    /// The Rust type's path.
+    pub fn type_name(&self) -> &'static str {
+        (self.entry.decl.type_name)()
+    }
+
+    /// Where the `#[event]` impl is, as `file:line`.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.entry.decl.file, self.entry.decl.line)
+    }
+
+    /// The handlers that run for this event, in dispatch order (its
+    /// methods, then free functions, then matching wildcards).
+    pub fn handlers(&self) -> impl Iterator<Item = HandlerInfo> + 'a {
+        let registry = self.registry;
+        self.entry.handlers.iter().map(move |&h| HandlerInfo {
+            decl: registry.handlers[h as usize].decl,
+        })
+    }
+}
+
+/// One registered handler.
+#[derive(Clone, Copy)]
+pub struct HandlerInfo {
+    decl: &'static HandlerDecl,
+}
+
+impl HandlerInfo {
+    /// The handler's path, such as `shoestore::ProductViewed::save_to_db`.
+    pub fn name(&self) -> &'static str {
+        self.decl.name
+    }
+
+    /// Method, function or wildcard.
+    pub fn kind(&self) -> HandlerKind {
+        self.decl.kind
+    }
+
+    /// Where the handler is, as `file:line`.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.decl.file, self.decl.line)
+    }
+
+    /// The pattern of a wildcard handler.
+    pub fn pattern(&self) -> Option<&'static str> {
+        match self.decl.target {
+            Target::Pattern(pattern) => Some(pattern),
+            Target::Event(_) => None,
+        }
+    }
+
+    /// The handler's group (`"default"` unless `#[handler(group = "...")]`).
+    pub fn group(&self) -> &'static str {
+        if self.decl.group.is_empty() {
+            "default"
+        } else {
+            self.decl.group
+        }
+    }
+
+    /// Whether it is an `async fn`.
+    pub fn is_async(&self) -> bool {
+        matches!(self.decl.call, crate::__private::HandlerFn::Async(_))
+    }
+}
+
+impl fmt::Display for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "eventlib: {} event(s), {} handler(s)",
+            self.events.len(),
+            self.handlers.len()
+        )?;
+        for event in self.events() {
+            writeln!(
+                f,
+                "  {}  ({}, {})",
+                event.name(),
+                event.type_name(),
+                event.location()
+            )?;
+            for handler in event.handlers() {
+                writeln!(
+                    f,
+                    "    - {} [{}{}] {}",
+                    handler.name(),
+                    handler.kind(),
+                    if handler.is_async() { ", async" } else { "" },
+                    handler.location()
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}

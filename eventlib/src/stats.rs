@@ -1,0 +1,185 @@
+//! Counters of what happened to events and handlers since the process
+//! started.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::registry::registry;
+
+/// A snapshot of the counters, per event and per handler.
+///
+/// ```
+/// let stats = eventlib::stats();
+/// println!("{stats}"); // a table
+/// assert_eq!(stats.total().failed, 0);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// One row per registered event.
+    pub events: Vec<EventStats>,
+    /// One row per registered handler.
+    pub handlers: Vec<HandlerStats>,
+}
+
+/// Counters of one event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventStats {
+    /// The event's name.
+    pub name: &'static str,
+    /// Events accepted by `log!` (after validation).
+    pub emitted: u64,
+    /// Events every handler has finished with.
+    pub completed: u64,
+    /// Events not queued for lack of room (see [`Overflow`](crate::Overflow)).
+    pub dropped: u64,
+    /// Events queued or being handled: `emitted - completed - dropped`.
+    pub in_flight: u64,
+    /// Handler runs for this event that succeeded.
+    pub handled: u64,
+    /// Handler runs for this event that returned `Err`.
+    pub failed: u64,
+    /// Handler runs for this event that panicked.
+    pub panicked: u64,
+}
+
+/// Counters of one handler.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HandlerStats {
+    /// The handler's path.
+    pub name: &'static str,
+    /// Runs that succeeded.
+    pub handled: u64,
+    /// Runs that returned `Err`.
+    pub failed: u64,
+    /// Runs that panicked.
+    pub panicked: u64,
+    /// Runs started and not finished.
+    pub in_flight: u64,
+}
+
+/// Totals over all events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// See [`EventStats::emitted`].
+    pub emitted: u64,
+    /// See [`EventStats::completed`].
+    pub completed: u64,
+    /// See [`EventStats::dropped`].
+    pub dropped: u64,
+    /// See [`EventStats::in_flight`].
+    pub in_flight: u64,
+    /// Handler runs that succeeded.
+    pub handled: u64,
+    /// Handler runs that returned `Err`.
+    pub failed: u64,
+    /// Handler runs that panicked.
+    pub panicked: u64,
+}
+
+fn read(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+/// The counters now.
+pub fn stats() -> Stats {
+    let registry = registry();
+    let handlers: Vec<HandlerStats> = registry
+        .handlers
+        .iter()
+        .map(|h| {
+            let c = &h.counters;
+            let (handled, failed, panicked) =
+                (read(&c.handled), read(&c.failed), read(&c.panicked));
+            HandlerStats {
+                name: h.decl.name,
+                handled,
+                failed,
+                panicked,
+                in_flight: read(&c.started).saturating_sub(handled + failed + panicked),
+            }
+        })
+        .collect();
+    let events = registry
+        .events
+        .iter()
+        .map(|e| {
+            let c = &e.counters;
+            let (emitted, completed, dropped) =
+                (read(&c.emitted), read(&c.completed), read(&c.dropped));
+            EventStats {
+                name: e.decl.name,
+                emitted,
+                completed,
+                dropped,
+                in_flight: emitted.saturating_sub(completed + dropped),
+                handled: read(&c.handled),
+                failed: read(&c.failed),
+                panicked: read(&c.panicked),
+            }
+        })
+        .collect();
+    Stats { events, handlers }
+}
+
+impl Stats {
+    /// Totals over all events (handler runs counted once each).
+    pub fn total(&self) -> Totals {
+        let mut t = Totals::default();
+        for e in &self.events {
+            t.emitted += e.emitted;
+            t.completed += e.completed;
+            t.dropped += e.dropped;
+            t.in_flight += e.in_flight;
+        }
+        for h in &self.handlers {
+            t.handled += h.handled;
+            t.failed += h.failed;
+            t.panicked += h.panicked;
+        }
+        t
+    }
+
+    /// The row of the event named `name`.
+    pub fn event(&self, name: &str) -> Option<&EventStats> {
+        self.events.iter().find(|e| e.name == name)
+    }
+
+    /// The row of the handler whose path ends with `name`
+    /// (`"save_to_db"` finds `shoestore::ProductViewed::save_to_db`).
+    pub fn handler(&self, name: &str) -> Option<&HandlerStats> {
+        self.handlers
+            .iter()
+            .find(|h| h.name == name || h.name.ends_with(&format!("::{name}")))
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:<44} {:>9} {:>9} {:>8} {:>9}",
+            "event", "emitted", "completed", "dropped", "in flight"
+        )?;
+        for e in &self.events {
+            writeln!(
+                f,
+                "{:<44} {:>9} {:>9} {:>8} {:>9}",
+                e.name, e.emitted, e.completed, e.dropped, e.in_flight
+            )?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "{:<44} {:>9} {:>9} {:>8} {:>9}",
+            "handler", "handled", "failed", "panicked", "in flight"
+        )?;
+        for h in &self.handlers {
+            writeln!(
+                f,
+                "{:<44} {:>9} {:>9} {:>8} {:>9}",
+                h.name, h.handled, h.failed, h.panicked, h.in_flight
+            )?;
+        }
+        Ok(())
+    }
+}
