@@ -52,6 +52,7 @@ impl ToTokens for Func {
 }
 
 /// One item of an `impl` block.
+#[allow(clippy::large_enum_variant)] // a handful per impl block, built once at compile time
 pub(crate) enum Item {
     Fn(Func),
     Other(ImplItem),

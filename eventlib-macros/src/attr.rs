@@ -78,7 +78,7 @@ pub(crate) struct HandlerArgs {
 
 enum HandlerArg {
     Pattern(LitStr),
-    Meta(Meta),
+    Meta(Box<Meta>),
 }
 
 impl Parse for HandlerArg {
@@ -86,7 +86,7 @@ impl Parse for HandlerArg {
         if input.peek(LitStr) {
             input.parse().map(HandlerArg::Pattern)
         } else {
-            input.parse().map(HandlerArg::Meta)
+            input.parse().map(|m| HandlerArg::Meta(Box::new(m)))
         }
     }
 }
@@ -124,7 +124,7 @@ pub(crate) fn handler_args(tokens: TokenStream, errors: &mut Errors) -> HandlerA
             }
             HandlerArg::Meta(meta) => {
                 let is_group = meta.path().is_ident("group");
-                match (&meta, is_group) {
+                match (&*meta, is_group) {
                     (Meta::NameValue(nv), true) => match string_literal(&nv.value) {
                         Some(lit) if args.group.is_some() => {
                             errors.spanned(lit, "`#[handler]` takes `group` once; remove one of them")
