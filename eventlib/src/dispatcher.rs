@@ -15,6 +15,7 @@ use crate::pool::{self, Job};
 use crate::record::Record;
 use crate::registry::registry;
 use crate::testing;
+use crate::transport::{Outbox, Transport};
 
 /// What `log!` does when the local queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +82,7 @@ pub struct Builder {
     threads: usize,
     hook: Hook,
     spawner: Option<Spawner>,
+    transport: Option<Box<dyn Transport>>,
 }
 
 /// The global dispatcher; see [`Dispatcher::builder`].
@@ -97,6 +99,7 @@ impl Dispatcher {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
             hook: Arc::new(default_hook),
             spawner: None,
+            transport: None,
         }
     }
 }
@@ -155,6 +158,15 @@ impl Builder {
         self
     }
 
+    /// Sends events out of the process through `transport` (such as the
+    /// Redis transport) instead of running handlers here. The queue, its
+    /// capacity and overflow policy, `flush()` and `shutdown()` apply to the
+    /// transport's outbox.
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Some(Box::new(transport));
+        self
+    }
+
     /// Makes this the global dispatcher. Fails with
     /// [`Error::AlreadyInstalled`] once a dispatcher is in place (installed,
     /// or started by a first `log!`).
@@ -186,13 +198,15 @@ pub(crate) struct Shared {
     pub(crate) jobs_rx: Receiver<Job>,
     /// Events accepted and not yet handled by every handler.
     outstanding: AtomicUsize,
-    accepting: AtomicBool,
+    pub(crate) accepting: AtomicBool,
+    /// Set when a transport takes the queue instead of the pool.
+    remote: bool,
     idle_lock: Mutex<()>,
     idle: Condvar,
 }
 
 impl Shared {
-    fn start(config: Builder) -> Arc<Shared> {
+    fn start(mut config: Builder) -> Arc<Shared> {
         let (events_tx, events_rx) = crossbeam_channel::bounded(config.capacity);
         let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
@@ -207,10 +221,19 @@ impl Shared {
             jobs_rx,
             outstanding: AtomicUsize::new(0),
             accepting: AtomicBool::new(true),
+            remote: config.transport.is_some(),
             idle_lock: Mutex::new(()),
             idle: Condvar::new(),
         });
-        if config.mode == Mode::Async {
+        if let Some(transport) = config.transport.take() {
+            let outbox = Outbox {
+                shared: Arc::clone(&shared),
+            };
+            std::thread::Builder::new()
+                .name(format!("eventlib-{}", transport.name()))
+                .spawn(move || transport.run(outbox))
+                .expect("eventlib: cannot start the transport thread");
+        } else if config.mode == Mode::Async {
             pool::start(&shared, config.threads);
         }
         shared
@@ -223,11 +246,11 @@ impl Shared {
         let id = record.id();
         let entry = &registry().events[record.index()];
         entry.counters.emitted.fetch_add(1, Ordering::Relaxed);
-        if entry.handlers.is_empty() {
+        if entry.handlers.is_empty() && !self.remote {
             entry.counters.completed.fetch_add(1, Ordering::Relaxed);
             return Ok(id);
         }
-        if self.mode == Mode::Inline {
+        if self.mode == Mode::Inline && !self.remote {
             return pool::run_inline(self, record, self.surface_failures);
         }
         self.outstanding.fetch_add(1, Ordering::AcqRel);
@@ -278,7 +301,7 @@ impl Shared {
         }
     }
 
-    fn settle_one(&self) {
+    pub(crate) fn settle_one(&self) {
         if self.outstanding.fetch_sub(1, Ordering::AcqRel) == 1 {
             // Taking the lock orders this wake-up after a waiter's check.
             drop(self.idle_lock.lock().unwrap_or_else(|e| e.into_inner()));

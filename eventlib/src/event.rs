@@ -142,6 +142,22 @@ impl Context {
         }
     }
 
+    /// A context read back from a transport.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // used by the Redis worker
+    pub(crate) fn restore(
+        id: EventId,
+        name: &'static str,
+        emitted_at: SystemTime,
+        attempt: u32,
+    ) -> Self {
+        Context {
+            id,
+            name,
+            emitted_at,
+            attempt,
+        }
+    }
+
     /// The event's unique id (the one `log!` returned).
     pub fn id(&self) -> EventId {
         self.id

@@ -67,6 +67,7 @@ mod record;
 mod registry;
 mod stats;
 pub mod testing;
+pub mod transport;
 
 #[doc(hidden)]
 #[path = "private.rs"]

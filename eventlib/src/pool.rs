@@ -233,3 +233,18 @@ impl ArcWake for Task {
         }
     }
 }
+
+/// Runs one handler of `record` to completion on the current thread
+/// (awaiting an async one), with its failure contained and counted; the
+/// failure is returned for the caller (a transport's worker) to decide on
+/// retries and reporting.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))] // used by the Redis worker
+pub(crate) async fn run_one(record: &Record, handler: u32) -> Option<Failure> {
+    let entry = &registry().handlers[handler as usize];
+    entry.counters.started.fetch_add(1, Ordering::Relaxed);
+    let outcome = match entry.decl.call {
+        HandlerFn::Sync(call) => run_sync(call, record),
+        HandlerFn::Async(call) => run_async(call, record.clone()).await,
+    };
+    account(record, entry, outcome)
+}

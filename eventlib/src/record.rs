@@ -80,6 +80,18 @@ impl Record {
         }))
     }
 
+    /// The same record with another context (an id, time and attempt read
+    /// back from a transport). Copies the record only if it is shared.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // used by the Redis worker
+    pub(crate) fn with_context(self, context: Context) -> Record {
+        let mut record = self;
+        match Arc::get_mut(&mut record.0) {
+            Some(inner) => inner.context = context,
+            None => unreachable!("a record is rebuilt with its context before it is shared"),
+        }
+        record
+    }
+
     /// The event's context: id, name, emit time, attempt.
     pub fn context(&self) -> &Context {
         &self.0.context

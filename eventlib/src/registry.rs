@@ -182,6 +182,27 @@ impl Registry {
         }
     }
 
+    /// The handlers of event `index` that belong to `group`, in dispatch
+    /// order.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // used by the Redis worker
+    pub(crate) fn group_handlers<'a>(
+        &'a self,
+        index: u32,
+        group: &'a str,
+    ) -> impl Iterator<Item = u32> + 'a {
+        self.events[index as usize]
+            .handlers
+            .iter()
+            .copied()
+            .filter(move |&h| {
+                HandlerInfo {
+                    decl: self.handlers[h as usize].decl,
+                }
+                .group()
+                    == group
+            })
+    }
+
     pub(crate) fn decl(&self, index: u32) -> &'static EventDecl {
         self.events[index as usize].decl
     }

@@ -66,16 +66,19 @@ pub(crate) fn intercept(record: Record) -> Result<Result<EventId, Error>, Record
         return Err(record);
     };
     let id = record.id();
-    registry().events[record.index()]
-        .counters
-        .emitted
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(match scope {
+        // Captured events are not counted: they are not dispatched.
         Scope::Capture(records) => {
             records.borrow_mut().push(record);
             Ok(id)
         }
-        Scope::Inline => pool::run_inline(global(), record, true),
+        Scope::Inline => {
+            registry().events[record.index()]
+                .counters
+                .emitted
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            pool::run_inline(global(), record, true)
+        }
     })
 }
 
