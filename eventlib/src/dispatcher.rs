@@ -68,11 +68,18 @@ pub(crate) type Spawner = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
 /// On tokio, hand async handlers to the runtime in one line:
 ///
 /// ```no_run
-/// # let handle: tokio::runtime::Handle = unimplemented!();
+/// # fn main() {
+/// let runtime = tokio::runtime::Runtime::new().unwrap();
+/// let handle = runtime.handle().clone();
 /// eventlib::Dispatcher::builder().spawner(move |task| drop(handle.spawn(task))).install().unwrap();
+/// # }
 /// ```
 ///
-/// On smol: `.spawner(|task| smol::spawn(task).detach())`.
+/// On smol:
+///
+/// ```no_run
+/// eventlib::Dispatcher::builder().spawner(|task| smol::spawn(task).detach()).install().unwrap();
+/// ```
 #[must_use = "call `.install()` to put the configuration in place"]
 pub struct Builder {
     capacity: usize,

@@ -46,6 +46,12 @@ fn work(shared: &Arc<Shared>) {
             run_job(shared, job);
             continue;
         }
+        // Under load there is always something ready: `select!` (which
+        // registers and parks) is only for when both queues are empty.
+        if let Ok(record) = shared.events_rx.try_recv() {
+            deliver(shared, record);
+            continue;
+        }
         crossbeam_channel::select! {
             recv(shared.jobs_rx) -> job => match job {
                 Ok(job) => run_job(shared, job),
