@@ -106,17 +106,9 @@ fn price_cents(product_id: u64) -> Option<u64> {
 /// The product view, tracking included: one line, plus one when the
 /// customer adds the shoe to the cart.
 fn product_page(user_id: u64, product_id: u64, source: &str) -> Result<(), eventlib::Error> {
-    log!(ProductViewed {
-        user_id,
-        product_id,
-        source: source.into()
-    })?;
+    log!(ProductViewed { user_id, product_id, source: source.into() })?;
     if adds_to_cart(user_id) {
-        log!(CartItemAdded {
-            user_id,
-            product_id,
-            quantity: 1
-        })?;
+        log!(CartItemAdded { user_id, product_id, quantity: 1 })?;
     }
     Ok(())
 }
@@ -166,11 +158,7 @@ fn main() -> anyhow::Result<()> {
     };
     print!("{}", eventlib::registry());
 
-    let refused = log!(ProductViewed {
-        user_id: 1,
-        product_id: 42,
-        source: String::new()
-    });
+    let refused = log!(ProductViewed { user_id: 1, product_id: 42, source: String::new() });
     match refused {
         Err(err) => println!("\nrefused in the caller, nothing queued: {err}"),
         Ok(id) => anyhow::bail!("an empty source was accepted as event {id}"),

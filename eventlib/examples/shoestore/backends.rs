@@ -61,10 +61,7 @@ impl Db {
                  quantity INTEGER NOT NULL
              );",
         )?;
-        let db = Db {
-            path,
-            conn: Mutex::new(Some(conn)),
-        };
+        let db = Db { path, conn: Mutex::new(Some(conn)) };
         DB.set(db)
             .map_err(|_| anyhow!("the database is already open"))?;
         Ok(self::db())
@@ -156,10 +153,7 @@ struct RedisState {
 
 impl RedisCounter {
     pub fn install(url: String) -> &'static RedisCounter {
-        REDIS.get_or_init(|| RedisCounter {
-            url,
-            state: Mutex::default(),
-        })
+        REDIS.get_or_init(|| RedisCounter { url, state: Mutex::default() })
     }
 
     /// Adds one to `key`; returns the new value.
