@@ -150,9 +150,12 @@ fn main() -> anyhow::Result<()> {
         std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
     );
     let redis_up = match redis.reset(VIEWS_KEY) {
-        Ok(()) => true,
+        Ok(()) => {
+            println!("Redis at {}: up, {VIEWS_KEY} reset to 0", redis.url());
+            true
+        }
         Err(err) => {
-            println!("Redis: {err:#} (bump_counter will fail; nothing else will)");
+            println!("{err:#} (bump_counter will fail; nothing else will)");
             false
         }
     };
@@ -190,12 +193,20 @@ fn main() -> anyhow::Result<()> {
     let max = timings[timings.len() - 1];
     println!("\n== results");
     println!(
-        "request path: mean {:.1} µs, p99 {:.1} µs, max {:.1} µs per request ({} requests, all Ok)",
+        "request path ({} requests, all Ok): mean {:.1} µs, p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+        timings.len(),
         micros(mean),
+        micros(timings[timings.len() / 2]),
         micros(p99),
         micros(max),
-        timings.len()
     );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let build = if cfg!(debug_assertions) {
+        "debug build"
+    } else {
+        "release build"
+    };
+    println!("  ({build}, {cores} cores shared by {REQUEST_THREADS} request threads and the pool)");
     println!(
         "served in {:.1} ms; flush() returned when every handler was done, at {:.1} ms",
         served_in.as_secs_f64() * 1e3,

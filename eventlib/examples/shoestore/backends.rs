@@ -156,6 +156,10 @@ impl RedisCounter {
         REDIS.get_or_init(|| RedisCounter { url, state: Mutex::default() })
     }
 
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Adds one to `key`; returns the new value.
     pub fn incr(&self, key: &str) -> anyhow::Result<i64> {
         self.query(redis::cmd("INCR").arg(key))
