@@ -146,6 +146,7 @@ fn micros(d: Duration) -> f64 {
 fn main() -> anyhow::Result<()> {
     let failures = failures::install()?;
     let db = backends::Db::open_temp()?;
+    let _delete_db_on_exit = backends::DeleteOnDrop(db);
     let redis = backends::RedisCounter::install(
         std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
     );
@@ -251,7 +252,6 @@ fn main() -> anyhow::Result<()> {
     );
     println!("error hook: {failures}\n");
     print!("{stats}");
-    db.close()?;
 
     // The story's arithmetic, checked: a wrong count is a bug, and exits 1.
     anyhow::ensure!(

@@ -137,6 +137,18 @@ impl Db {
     }
 }
 
+/// Closes the database and deletes its file when dropped, so an early
+/// return or a panic in `main` leaves nothing behind either.
+pub struct DeleteOnDrop(pub &'static Db);
+
+impl Drop for DeleteOnDrop {
+    fn drop(&mut self) {
+        if let Err(err) = self.0.close() {
+            eprintln!("closing {}: {err:#}", self.0.path().display());
+        }
+    }
+}
+
 /// A counter in Redis over one shared connection, reconnecting when it is
 /// lost, and failing fast (not stalling) while Redis is unreachable.
 pub struct RedisCounter {
