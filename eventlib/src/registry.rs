@@ -80,7 +80,10 @@ impl Registry {
         let mut events: Vec<EventEntry> = Vec::with_capacity(EVENTS.len());
         let mut by_name: HashMap<&'static str, u32> = HashMap::with_capacity(EVENTS.len());
         let mut by_decl = HashMap::with_capacity(EVENTS.len());
-        for decl in EVENTS.iter() {
+        // Sorted by name so that listings do not depend on link order.
+        let mut decls: Vec<&'static EventDecl> = EVENTS.iter().collect();
+        decls.sort_by_key(|d| (d.name, d.file, d.line));
+        for decl in decls {
             let index = events.len() as u32;
             by_decl.insert(decl_key(decl), index);
             events.push(EventEntry {
@@ -89,7 +92,7 @@ impl Registry {
                 duplicates: None,
                 counters: EventCounters::default(),
             });
-            if let Some(&first) = by_name.get(decl.name) {
+            if by_name.contains_key(decl.name) {
                 let locations: Vec<String> = events
                     .iter()
                     .filter(|e| e.decl.name == decl.name)
@@ -98,7 +101,6 @@ impl Registry {
                 for entry in events.iter_mut().filter(|e| e.decl.name == decl.name) {
                     entry.duplicates = Some(locations.clone());
                 }
-                let _ = first;
             } else {
                 by_name.insert(decl.name, index);
             }
@@ -207,7 +209,7 @@ impl Registry {
         self.events[index as usize].decl
     }
 
-    /// Every registered event, in link order.
+    /// Every registered event, sorted by name.
     pub fn events(&self) -> impl Iterator<Item = EventInfo<'_>> + '_ {
         self.events.iter().map(move |entry| EventInfo {
             registry: self,
