@@ -1,0 +1,12 @@
+//! The eventlib guides. Each page of `docs/` is the documentation of one
+//! module below, so `cargo test -p eventlib-docs` compiles and runs every
+//! Rust block of every page.
+
+#[doc = include_str!("../declaring-events.md")]
+pub mod declaring_events {}
+
+#[doc = include_str!("../asynchronous-processing.md")]
+pub mod asynchronous_processing {}
+
+#[doc = include_str!("../testing.md")]
+pub mod testing {}
