@@ -69,6 +69,9 @@ mod stats;
 pub mod testing;
 pub mod transport;
 
+#[cfg(feature = "redis")]
+pub mod redis;
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;

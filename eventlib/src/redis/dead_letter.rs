@@ -1,0 +1,192 @@
+//! Inspecting and replaying the dead-letter stream.
+
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::Value;
+
+use crate::error::Error;
+use crate::redis::conn::{self, Endpoint, Link};
+use crate::redis::{keys, wire, DEFAULT_STREAM};
+
+/// One entry of the dead-letter stream: an event a handler could not
+/// handle in its attempts, or a poison entry no handler could be given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeadLetter {
+    /// This dead letter's id in the dead-letter stream.
+    pub id: String,
+    /// The id of the original entry in the event stream.
+    pub source_id: String,
+    /// The handler group whose worker gave up.
+    pub group: String,
+    /// The handler that failed (its path), or `None` for a poison entry
+    /// (malformed JSON, unknown event, invalid data) or an entry that kept
+    /// crashing its workers.
+    pub handler: Option<String>,
+    /// Why: the handler's last error, or what is wrong with the entry.
+    pub reason: String,
+    /// How many times the handler ran (0 for a poison entry).
+    pub attempts: u32,
+    /// When the worker gave up.
+    pub failed_at: SystemTime,
+    /// The consumer name of that worker.
+    pub worker: String,
+    /// The event's name, when the envelope could be read.
+    pub name: Option<String>,
+    /// The event's id, when the envelope could be read.
+    pub event_id: Option<String>,
+    /// The original envelope (JSON, as it was in the stream), if the entry
+    /// had one.
+    pub envelope: Option<String>,
+    /// The original entry's fields as a JSON object, when it had no
+    /// envelope.
+    pub fields: Option<String>,
+}
+
+/// The dead-letter stream of an event stream; from [`dead_letters`].
+///
+/// ```no_run
+/// let mut dead = eventlib::redis::dead_letters("redis://127.0.0.1/")?;
+/// for letter in dead.list(100)? {
+///     println!("{} {:?}: {}", letter.source_id, letter.handler, letter.reason);
+///     if letter.handler.is_some() {
+///         // The handler is fixed and deployed: run it again, it alone.
+///         dead.replay(&letter)?;
+///     }
+/// }
+/// # Ok::<(), eventlib::Error>(())
+/// ```
+pub struct DeadLetters {
+    link: Link,
+    stream: String,
+    reconnects: AtomicU64,
+}
+
+/// The dead letters of the default stream (`eventlib:events`, dead letters
+/// in `eventlib:events:dead`) on the Redis server at `url`; use
+/// [`DeadLetters::stream`] for another stream. Nothing is connected yet.
+pub fn dead_letters(url: &str) -> Result<DeadLetters, Error> {
+    Ok(DeadLetters {
+        link: Link::new(Endpoint::new(url)?, Duration::from_secs(10)),
+        stream: DEFAULT_STREAM.to_owned(),
+        reconnects: AtomicU64::new(0),
+    })
+}
+
+fn redis_error(err: redis::RedisError) -> Error {
+    Error::Transport(err.to_string())
+}
+
+impl DeadLetters {
+    /// The event stream whose dead letters these are.
+    pub fn stream(mut self, key: impl Into<String>) -> Self {
+        self.stream = key.into();
+        self
+    }
+
+    /// How many dead letters there are.
+    pub fn len(&mut self) -> Result<u64, Error> {
+        let key = keys::dead_letters(&self.stream);
+        self.link
+            .run(&self.reconnects, |c| redis::cmd("XLEN").arg(&key).query(c))
+            .map_err(redis_error)
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&mut self) -> Result<bool, Error> {
+        Ok(self.len()? == 0)
+    }
+
+    /// The oldest `count` dead letters.
+    pub fn list(&mut self, count: usize) -> Result<Vec<DeadLetter>, Error> {
+        let key = keys::dead_letters(&self.stream);
+        let reply: Value = self
+            .link
+            .run(&self.reconnects, |c| {
+                redis::cmd("XRANGE")
+                    .arg(&key)
+                    .arg("-")
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(count)
+                    .query(c)
+            })
+            .map_err(redis_error)?;
+        Ok(conn::entries(&reply).iter().map(parse).collect())
+    }
+
+    /// Puts the event back in the event stream for the group that gave up
+    /// on it (and, for a handler's failure, for that handler alone: its
+    /// siblings do not run again), and removes the dead letter; both in one
+    /// transaction. Returns the new entry's id.
+    ///
+    /// A poison entry cannot be replayed as it is: fix its envelope and
+    /// `XADD` it yourself (see `docs/wire-format.md`), then
+    /// [`remove`](Self::remove) it.
+    pub fn replay(&mut self, letter: &DeadLetter) -> Result<String, Error> {
+        let envelope = letter.envelope.as_deref().ok_or_else(|| {
+            Error::Transport(format!(
+                "dead letter {} has no envelope to replay: fix the entry and XADD it yourself",
+                letter.id
+            ))
+        })?;
+        let handlers = letter.handler.clone().map(|h| vec![h]);
+        let envelope = wire::retarget(envelope.as_bytes(), &letter.group, handlers.as_deref())
+            .map_err(|reason| {
+                Error::Transport(format!("dead letter {} cannot be replayed: {reason}", letter.id))
+            })?;
+        let (stream, dead) = (&self.stream, keys::dead_letters(&self.stream));
+        let (new_id, _): (String, i64) = self
+            .link
+            .run(&self.reconnects, |c| {
+                redis::pipe()
+                    .atomic()
+                    .cmd("XADD")
+                    .arg(stream)
+                    .arg("*")
+                    .arg(wire::FIELD)
+                    .arg(envelope.as_slice())
+                    .cmd("XDEL")
+                    .arg(&dead)
+                    .arg(&letter.id)
+                    .query(c)
+            })
+            .map_err(redis_error)?;
+        Ok(new_id)
+    }
+
+    /// Deletes a dead letter (handled by hand, or not worth handling).
+    pub fn remove(&mut self, letter: &DeadLetter) -> Result<(), Error> {
+        let key = keys::dead_letters(&self.stream);
+        self.link
+            .run(&self.reconnects, |c| {
+                redis::cmd("XDEL").arg(&key).arg(&letter.id).exec(c)
+            })
+            .map_err(redis_error)
+    }
+}
+
+fn parse(entry: &conn::Entry) -> DeadLetter {
+    let text = |name: &str| {
+        entry
+            .field(name)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    };
+    let some = |name: &str| text(name).filter(|v| !v.is_empty());
+    let millis = text("failed_at").and_then(|v| v.parse().ok()).unwrap_or(0);
+    DeadLetter {
+        id: entry.id.to_string(),
+        source_id: text("source_id").unwrap_or_default(),
+        group: text("group").unwrap_or_default(),
+        handler: some("handler"),
+        reason: text("reason").unwrap_or_default(),
+        attempts: text("attempts").and_then(|v| v.parse().ok()).unwrap_or(0),
+        failed_at: UNIX_EPOCH + Duration::from_millis(millis),
+        worker: text("worker").unwrap_or_default(),
+        name: some("name"),
+        event_id: some("id"),
+        envelope: text(wire::FIELD),
+        fields: text("fields"),
+    }
+}

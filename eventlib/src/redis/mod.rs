@@ -1,0 +1,57 @@
+//! Distributed processing on Redis Streams (feature `redis`).
+//!
+//! - **Producer**: install [`RedisTransport`] on the dispatcher; `log!`
+//!   stays non-blocking, and events go to one stream (`eventlib:events`)
+//!   in pipelined `XADD` batches, each confirmed before it counts as
+//!   delivered.
+//! - **Workers**: [`Worker`] processes, on any machine, consume the stream
+//!   through one consumer group per handler group, run that group's
+//!   handlers with retries, dead-letter what keeps failing, and take over
+//!   the entries of workers that died.
+//! - **Operations**: [`producer_stats`], [`Worker::stats`], and the
+//!   dead-letter stream through [`dead_letters`].
+//!
+//! ```no_run
+//! // The producer (a web service):
+//! eventlib::Dispatcher::builder()
+//!     .transport(eventlib::redis::RedisTransport::new("redis://127.0.0.1/")?)
+//!     .install()?;
+//!
+//! // A worker process of the "default" handler group:
+//! eventlib::redis::Worker::builder("redis://127.0.0.1/").build()?.run_blocking()?;
+//! # Ok::<(), eventlib::Error>(())
+//! ```
+//!
+//! The guides: `docs/distributed-processing.md` (guarantees, retries, dead
+//! letters, operations, security), `docs/wire-format.md` (the envelope, for
+//! producers in other languages) and `docs/scaling.md`.
+
+mod conn;
+mod dead_letter;
+mod keys;
+mod maintain;
+mod process;
+mod producer;
+mod stats;
+mod wire;
+mod worker;
+
+pub use dead_letter::{dead_letters, DeadLetter, DeadLetters};
+pub use producer::{producer_stats, RedisTransport};
+pub use stats::{ProducerStats, WorkerStats};
+pub use worker::{Worker, WorkerBuilder};
+
+/// The stream key producers and workers use unless told otherwise.
+pub const DEFAULT_STREAM: &str = "eventlib:events";
+
+// The guides' examples are compiled (and those that need no server, run)
+// as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/distributed-processing.md")]
+struct DistributedProcessingGuide;
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/wire-format.md")]
+struct WireFormatGuide;
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/scaling.md")]
+struct ScalingGuide;

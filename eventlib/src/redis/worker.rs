@@ -1,0 +1,765 @@
+//! [`Worker`]: consumes a stream through a consumer group and runs the
+//! handlers of that group.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+
+use crate::error::Error;
+use crate::handler::Failure;
+use crate::redis::conn::{self, Backoff, Endpoint, Link};
+use crate::redis::stats::{WorkerCounters, WorkerStats};
+use crate::redis::wire::StreamId;
+use crate::redis::{keys, maintain, process, DEFAULT_STREAM};
+use crate::registry::registry;
+
+type Hook = Arc<dyn Fn(&Failure) + Send + Sync>;
+type Spawner = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
+
+/// Consumes events from a Redis stream and runs the handlers of one handler
+/// group on them.
+///
+/// Every handler group is a consumer group of the stream: each group sees
+/// every event, and the workers of one group share its load. A worker
+/// acknowledges an entry only after every handler of its group has
+/// succeeded or run out of attempts; a failed handler is retried alone,
+/// with exponential backoff and jitter, then dead-lettered with the reason.
+/// Entries held by a worker that died are taken over after the visibility
+/// timeout.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use eventlib::redis::Worker;
+///
+/// let worker = Worker::builder("redis://127.0.0.1:6379/")
+///     .group("default")
+///     .concurrency(8)
+///     .visibility_timeout(Duration::from_secs(60))
+///     .max_attempts(5)
+///     .build()?;
+/// // Runs until SIGTERM / SIGINT or `worker.shutdown()` from another thread,
+/// // then finishes what is in flight and returns.
+/// worker.run_blocking()?;
+/// println!("{}", worker.stats());
+/// # Ok::<(), eventlib::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Worker {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) counters: WorkerCounters,
+    pub(crate) stop: Stop,
+    running: AtomicBool,
+    /// Entries taken and not yet acknowledged or released.
+    pub(crate) held: Mutex<HashSet<StreamId>>,
+    pub(crate) slots: Slots,
+}
+
+pub(crate) struct Config {
+    pub(crate) stream: String,
+    pub(crate) group: String,
+    pub(crate) consumer: String,
+    pub(crate) concurrency: usize,
+    pub(crate) prefetch: usize,
+    pub(crate) visibility: Duration,
+    pub(crate) max_attempts: u32,
+    pub(crate) max_deliveries: u64,
+    pub(crate) backoff_base: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) block: Duration,
+    pub(crate) trim_interval: Option<Duration>,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) dead_max_len: usize,
+    pub(crate) handle_signals: bool,
+    pub(crate) hook: Hook,
+    pub(crate) spawner: Option<Spawner>,
+}
+
+impl Config {
+    pub(crate) fn dead_stream(&self) -> String {
+        keys::dead_letters(&self.stream)
+    }
+
+    pub(crate) fn progress_key(&self) -> String {
+        keys::progress(&self.stream, &self.group)
+    }
+}
+
+/// Configures a [`Worker`]; from [`Worker::builder`].
+#[must_use = "call `.build()` to make the worker"]
+pub struct WorkerBuilder {
+    url: String,
+    config: Config,
+}
+
+impl Worker {
+    /// A worker of the Redis server at `url` (`redis://` or `rediss://`,
+    /// with the user and password in the URL when the server asks for
+    /// them), with the defaults: stream `eventlib:events`, group
+    /// `"default"`, consumer `<hostname>-<pid>`, 4 handler threads, a
+    /// visibility timeout of 60 s, 5 attempts per handler, backoff from
+    /// 1 s to 60 s.
+    pub fn builder(url: &str) -> WorkerBuilder {
+        WorkerBuilder {
+            url: url.to_owned(),
+            config: Config {
+                stream: DEFAULT_STREAM.to_owned(),
+                group: "default".to_owned(),
+                consumer: default_consumer(),
+                concurrency: 4,
+                prefetch: 0,
+                visibility: Duration::from_secs(60),
+                max_attempts: 5,
+                max_deliveries: 0,
+                backoff_base: Duration::from_secs(1),
+                backoff_max: Duration::from_secs(60),
+                block: Duration::from_secs(1),
+                trim_interval: Some(Duration::from_secs(1)),
+                shutdown_timeout: Duration::from_secs(30),
+                dead_max_len: 100_000,
+                handle_signals: true,
+                hook: Arc::new(|failure| log::warn!("eventlib worker: {failure}")),
+                spawner: None,
+            },
+        }
+    }
+
+    /// Consumes until [`shutdown`](Self::shutdown) (or SIGTERM / SIGINT,
+    /// unless [`WorkerBuilder::handle_signals`] turned that off), then stops
+    /// reading, finishes the entries in flight, acknowledges them, and
+    /// returns. While Redis is unreachable it reconnects with backoff; it
+    /// returns an error only when it is already running.
+    pub fn run_blocking(&self) -> Result<(), Error> {
+        if self.inner.running.swap(true, Ordering::SeqCst) {
+            return Err(Error::Transport(
+                "this worker is already running".to_owned(),
+            ));
+        }
+        let _signals = Signals::register(&self.inner);
+        let result = run(&self.inner);
+        self.inner.running.store(false, Ordering::SeqCst);
+        result
+    }
+
+    /// [`run_blocking`](Self::run_blocking) for async code: the worker runs
+    /// on threads of its own, and this future waits for it without
+    /// blocking the executor, whichever executor it is.
+    pub async fn run(&self) -> Result<(), Error> {
+        let worker = self.clone();
+        let (tx, rx) = futures::channel::oneshot::channel();
+        std::thread::Builder::new()
+            .name("eventlib-worker".into())
+            .spawn(move || {
+                let _ = tx.send(worker.run_blocking());
+            })
+            .map_err(|err| Error::Transport(format!("cannot start the worker thread: {err}")))?;
+        rx.await
+            .unwrap_or_else(|_| Err(Error::Transport("the worker thread panicked".into())))
+    }
+
+    /// Asks the worker to stop: it stops reading new entries, finishes
+    /// those in flight and returns from `run`. Returns at once.
+    pub fn shutdown(&self) {
+        self.inner.stop.set();
+    }
+
+    /// The worker's counters now.
+    pub fn stats(&self) -> WorkerStats {
+        WorkerStats::read(&self.inner.counters)
+    }
+
+    /// The consumer name this worker reads as.
+    pub fn consumer(&self) -> &str {
+        &self.inner.config.consumer
+    }
+}
+
+fn default_consumer() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+impl WorkerBuilder {
+    /// The stream key (default `eventlib:events`).
+    pub fn stream(mut self, key: impl Into<String>) -> Self {
+        self.config.stream = key.into();
+        self
+    }
+
+    /// The handler group this worker runs (default `"default"`): handlers
+    /// declared with `#[handler(group = "...")]` of that name. It is also the
+    /// consumer group's name.
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.config.group = group.into();
+        self
+    }
+
+    /// The consumer name, unique among the workers of a group (default
+    /// `<hostname>-<pid>`). A worker restarted with the same name takes up
+    /// its own unacknowledged entries at once instead of after the
+    /// visibility timeout.
+    pub fn consumer(mut self, name: impl Into<String>) -> Self {
+        self.config.consumer = name.into();
+        self
+    }
+
+    /// How many entries are handled at once, each on a thread of its own
+    /// (default 4).
+    pub fn concurrency(mut self, threads: usize) -> Self {
+        self.config.concurrency = threads.max(1);
+        self
+    }
+
+    /// How many entries the worker holds at most, handled or waiting for
+    /// a thread or an acknowledgement (default twice the concurrency).
+    pub fn prefetch(mut self, entries: usize) -> Self {
+        self.config.prefetch = entries.max(1);
+        self
+    }
+
+    /// How long an entry may stay unacknowledged by a worker that stopped
+    /// answering before another worker takes it over (default 60 s). A live
+    /// worker keeps its entries however long its handlers take.
+    pub fn visibility_timeout(mut self, timeout: Duration) -> Self {
+        self.config.visibility = timeout.max(Duration::from_millis(100));
+        self
+    }
+
+    /// How many times a handler runs before its failure is final and the
+    /// event goes to the dead-letter stream for it (default 5; 1 means no
+    /// retry).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.config.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// How many deliveries an entry may take (each one a worker that took
+    /// it and died before acknowledging) before it is dead-lettered as
+    /// crashing its workers (default `max_attempts + 2`).
+    pub fn max_deliveries(mut self, deliveries: u64) -> Self {
+        self.config.max_deliveries = deliveries.max(1);
+        self
+    }
+
+    /// The wait before the second attempt of a failed handler, doubled
+    /// for each further attempt up to `max`, with jitter (default 1 s to
+    /// 60 s).
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.config.backoff_base = base;
+        self.config.backoff_max = max.max(base);
+        self
+    }
+
+    /// How long one `XREADGROUP ... BLOCK` waits for new entries (default
+    /// 1 s): also how soon a shutdown is noticed.
+    pub fn block(mut self, block: Duration) -> Self {
+        self.config.block = block.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How often the worker removes entries every group has acknowledged
+    /// (default every second; `None`: never, leave it to a `MAXLEN` or to
+    /// you).
+    pub fn trim_interval(mut self, interval: Option<Duration>) -> Self {
+        self.config.trim_interval = interval;
+        self
+    }
+
+    /// How long a shutdown waits for the entries in flight (default 30 s);
+    /// those still running then are left to be taken over by another
+    /// worker.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Caps the dead-letter stream at about `entries` (default 100,000).
+    pub fn dead_letter_max_len(mut self, entries: usize) -> Self {
+        self.config.dead_max_len = entries.max(1);
+        self
+    }
+
+    /// Whether SIGTERM and SIGINT stop the worker gracefully while it runs
+    /// (default true, on Unix).
+    pub fn handle_signals(mut self, handle: bool) -> Self {
+        self.config.handle_signals = handle;
+        self
+    }
+
+    /// Called for every handler failure (each failed attempt). Default: a
+    /// warning through the `log` facade.
+    pub fn error_hook(mut self, hook: impl Fn(&Failure) + Send + Sync + 'static) -> Self {
+        self.config.hook = Arc::new(hook);
+        self
+    }
+
+    /// Runs async handlers on your executor (a tokio runtime, say, when
+    /// handlers need its reactor) instead of driving them with
+    /// `futures::executor::block_on` on the worker's threads; the worker's
+    /// thread waits for the task.
+    ///
+    /// ```no_run
+    /// # let handle: tokio::runtime::Handle = unimplemented!();
+    /// eventlib::redis::Worker::builder("redis://127.0.0.1/")
+    ///     .spawner(move |task| drop(handle.spawn(task)));
+    /// ```
+    pub fn spawner(mut self, spawn: impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static) -> Self {
+        self.config.spawner = Some(Arc::new(spawn));
+        self
+    }
+
+    /// Checks the configuration and makes the worker (nothing is connected
+    /// yet).
+    pub fn build(mut self) -> Result<Worker, Error> {
+        let endpoint = Endpoint::new(&self.url)?;
+        let config = &mut self.config;
+        if let Err(reason) = validate_group(&config.group) {
+            return Err(Error::Transport(format!(
+                "invalid group `{}`: {reason}",
+                config.group
+            )));
+        }
+        if config.consumer.is_empty() || config.stream.is_empty() {
+            return Err(Error::Transport(
+                "the consumer name and the stream key must not be empty".into(),
+            ));
+        }
+        if config.prefetch == 0 {
+            config.prefetch = config.concurrency * 2;
+        }
+        config.prefetch = config.prefetch.max(config.concurrency);
+        if config.max_deliveries == 0 {
+            config.max_deliveries = u64::from(config.max_attempts) + 2;
+        }
+        let prefetch = config.prefetch;
+        Ok(Worker {
+            inner: Arc::new(Inner {
+                config: self.config,
+                endpoint,
+                counters: WorkerCounters::default(),
+                stop: Stop::default(),
+                running: AtomicBool::new(false),
+                held: Mutex::new(HashSet::new()),
+                slots: Slots::new(prefetch),
+            }),
+        })
+    }
+}
+
+/// The rule `#[handler(group = "...")]` enforces.
+fn validate_group(group: &str) -> Result<(), &'static str> {
+    if group.is_empty() || group.len() > 64 {
+        return Err("a group name is 1 to 64 characters long");
+    }
+    if !group
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err("a group name may only hold ASCII letters, digits, `_` and `-`");
+    }
+    Ok(())
+}
+
+/// The stop flag, with an interruptible sleep.
+#[derive(Default)]
+pub(crate) struct Stop {
+    flag: Arc<AtomicBool>,
+    lock: Mutex<()>,
+    wake: Condvar,
+}
+
+impl Stop {
+    pub(crate) fn set(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()));
+        self.wake.notify_all();
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps for `d` or until stopped; returns whether stopped.
+    pub(crate) fn sleep(&self, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if self.is_set() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            // A signal handler sets the flag without notifying: look again
+            // at least every 100 ms.
+            let wait = (deadline - now).min(Duration::from_millis(100));
+            guard = self
+                .wake
+                .wait_timeout(guard, wait)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+/// How many more entries the worker may take.
+pub(crate) struct Slots {
+    free: Mutex<usize>,
+    changed: Condvar,
+    total: usize,
+}
+
+impl Slots {
+    fn new(total: usize) -> Self {
+        Slots {
+            free: Mutex::new(total),
+            changed: Condvar::new(),
+            total,
+        }
+    }
+
+    /// Takes up to `max` free slots, waiting at most `timeout` for one.
+    pub(crate) fn take(&self, max: usize, timeout: Duration) -> usize {
+        let guard = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut free, _) = self
+            .changed
+            .wait_timeout_while(guard, timeout, |free| *free == 0)
+            .unwrap_or_else(|e| e.into_inner());
+        let n = (*free).min(max);
+        *free -= n;
+        n
+    }
+
+    pub(crate) fn give(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        *free = (*free + n).min(self.total);
+        self.changed.notify_all();
+    }
+
+    /// Waits until every slot is free again (nothing in flight).
+    pub(crate) fn wait_all_free(&self, deadline: Instant) -> bool {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free < self.total {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            free = self
+                .changed
+                .wait_timeout(free, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+}
+
+struct Signals {
+    #[cfg(unix)]
+    ids: Vec<signal_hook::SigId>,
+}
+
+impl Signals {
+    fn register(inner: &Inner) -> Signals {
+        #[cfg(unix)]
+        {
+            let mut ids = Vec::new();
+            if inner.config.handle_signals {
+                for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+                    match signal_hook::flag::register(signal, Arc::clone(&inner.stop.flag)) {
+                        Ok(id) => ids.push(id),
+                        Err(err) => log::warn!("eventlib worker: cannot handle signal {signal}: {err}"),
+                    }
+                }
+            }
+            Signals { ids }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = inner;
+            Signals {}
+        }
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+/// A message to the acknowledging thread.
+pub(crate) enum Settled {
+    /// Acknowledge the entry, writing these dead letters first.
+    Ack {
+        id: StreamId,
+        dead: Vec<process::DeadLetterOut>,
+        clear_progress: bool,
+    },
+    /// Save the progress of an entry that waits for a retry, with the dead
+    /// letters of its handlers that are out of attempts.
+    Progress {
+        id: StreamId,
+        dead: Vec<process::DeadLetterOut>,
+        progress: Vec<u8>,
+    },
+    /// Leave the entry pending (shutdown during a retry wait).
+    Release(StreamId),
+}
+
+/// An entry handed to a handler thread.
+pub(crate) struct Job {
+    pub(crate) entry: conn::Entry,
+    /// Delivered before (own pending entries at start, reclaimed ones):
+    /// look for saved progress.
+    pub(crate) redelivered: bool,
+}
+
+fn run(inner: &Arc<Inner>) -> Result<(), Error> {
+    let config = &inner.config;
+    let group_handlers = registry()
+        .handlers()
+        .filter(|h| h.group() == config.group)
+        .count();
+    if group_handlers == 0 {
+        log::warn!(
+            "eventlib worker: no handler of group `{}` is linked into this binary: every entry \
+             will be acknowledged unhandled",
+            config.group
+        );
+    }
+    let mut link = Link::new(inner.endpoint.clone(), config.block + Duration::from_secs(5));
+    if !create_group(inner, &mut link) {
+        return Ok(());
+    }
+    log::info!(
+        "eventlib worker `{}` of group `{}` reads `{}` at {}",
+        config.consumer,
+        config.group,
+        config.stream,
+        link.shown()
+    );
+
+    let (jobs_tx, jobs_rx) = crossbeam_channel::bounded::<Job>(config.prefetch);
+    let (settled_tx, settled_rx) = crossbeam_channel::unbounded::<Settled>();
+    let finished = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for n in 0..config.concurrency {
+        let (inner, jobs_rx, settled_tx) = (Arc::clone(inner), jobs_rx.clone(), settled_tx.clone());
+        threads.push(spawn(format!("eventlib-worker-{n}"), move || {
+            process::work(&inner, &jobs_rx, &settled_tx)
+        })?);
+    }
+    drop(settled_tx);
+    let acker = {
+        let (inner, finished) = (Arc::clone(inner), Arc::clone(&finished));
+        spawn("eventlib-ack".into(), move || {
+            maintain::acknowledge(&inner, &settled_rx, &finished)
+        })?
+    };
+    let upkeep = {
+        let (inner, jobs_tx, finished) = (Arc::clone(inner), jobs_tx.clone(), Arc::clone(&finished));
+        spawn("eventlib-upkeep".into(), move || {
+            maintain::upkeep(&inner, &jobs_tx, &finished)
+        })?
+    };
+
+    read(inner, &mut link, &jobs_tx);
+
+    // Stopped: finish what is held, then let every thread go.
+    let deadline = Instant::now() + config.shutdown_timeout;
+    let clean = inner.slots.wait_all_free(deadline);
+    finished.store(true, Ordering::SeqCst);
+    drop(jobs_tx);
+    if clean {
+        for thread in threads {
+            let _ = thread.join();
+        }
+        let _ = acker.join();
+        let _ = upkeep.join();
+    } else {
+        log::warn!(
+            "eventlib worker `{}`: {} entr(y/ies) still in flight after {:?}; another worker \
+             takes them over after the visibility timeout",
+            config.consumer,
+            inner.counters.in_flight.load(Ordering::Relaxed),
+            config.shutdown_timeout
+        );
+    }
+    log::info!(
+        "eventlib worker `{}` stopped: {}",
+        config.consumer,
+        WorkerStats::read(&inner.counters)
+    );
+    Ok(())
+}
+
+fn spawn(
+    name: String,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<std::thread::JoinHandle<()>, Error> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(f)
+        .map_err(|err| Error::Transport(format!("cannot start a worker thread: {err}")))
+}
+
+/// `XGROUP CREATE ... 0 MKSTREAM`, until it works or the worker is
+/// stopped; false when stopped.
+pub(crate) fn create_group(inner: &Inner, link: &mut Link) -> bool {
+    let config = &inner.config;
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    loop {
+        let result = link.run(&inner.counters.reconnects, |c| {
+            redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(&config.stream)
+                .arg(&config.group)
+                .arg("0")
+                .arg("MKSTREAM")
+                .exec(c)
+        });
+        match result {
+            Ok(()) => return true,
+            Err(err) if err.code() == Some("BUSYGROUP") => return true,
+            Err(err) => {
+                log::warn!(
+                    "eventlib worker: cannot create group `{}` on `{}` at {}: {err}",
+                    config.group,
+                    config.stream,
+                    link.shown()
+                );
+                if inner.stop.sleep(backoff.next_wait()) {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+/// The reading loop: own pending entries first, then new ones, as slots
+/// allow.
+fn read(inner: &Arc<Inner>, link: &mut Link, jobs: &crossbeam_channel::Sender<Job>) {
+    let config = &inner.config;
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    // `0`: this consumer's own pending entries (a restart under the same
+    // name); then `>`: new entries.
+    let mut cursor: Option<StreamId> = Some(StreamId::default());
+    while !inner.stop.is_set() {
+        let free = inner.slots.take(config.prefetch, Duration::from_millis(100));
+        if free == 0 {
+            continue;
+        }
+        let result = link.run(&inner.counters.reconnects, |c| {
+            let mut cmd = redis::cmd("XREADGROUP");
+            cmd.arg("GROUP")
+                .arg(&config.group)
+                .arg(&config.consumer)
+                .arg("COUNT")
+                .arg(free);
+            match cursor {
+                Some(after) => cmd.arg("STREAMS").arg(&config.stream).arg(after.to_string()),
+                None => cmd
+                    .arg("BLOCK")
+                    .arg(config.block.as_millis() as u64)
+                    .arg("STREAMS")
+                    .arg(&config.stream)
+                    .arg(">"),
+            };
+            cmd.query::<redis::Value>(c)
+        });
+        let entries = match result {
+            Ok(reply) => {
+                backoff.reset();
+                conn::read_reply(&reply)
+            }
+            Err(err) => {
+                inner.slots.give(free);
+                if err.code() == Some("NOGROUP") {
+                    // The stream or the group was deleted: make them again.
+                    log::warn!("eventlib worker: {err}; creating group `{}` again", config.group);
+                    if !create_group(inner, link) {
+                        return;
+                    }
+                    continue;
+                }
+                log::warn!("eventlib worker: reading `{}` at {}: {err}", config.stream, link.shown());
+                if inner.stop.sleep(backoff.next_wait()) {
+                    return;
+                }
+                continue;
+            }
+        };
+        let redelivered = cursor.is_some();
+        if redelivered {
+            cursor = entries.last().map(|e| e.id);
+        }
+        inner.slots.give(free - entries.len().min(free));
+        hand_over(inner, jobs, entries, redelivered);
+    }
+}
+
+/// Marks entries as held and queues them for the handler threads.
+pub(crate) fn hand_over(
+    inner: &Inner,
+    jobs: &crossbeam_channel::Sender<Job>,
+    entries: Vec<conn::Entry>,
+    redelivered: bool,
+) {
+    if entries.is_empty() {
+        return;
+    }
+    let counters = &inner.counters;
+    counters
+        .received
+        .fetch_add(entries.len() as u64, Ordering::Relaxed);
+    counters
+        .in_flight
+        .fetch_add(entries.len() as u64, Ordering::Relaxed);
+    {
+        let mut held = inner.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.extend(entries.iter().map(|e| e.id));
+    }
+    for entry in entries {
+        // The channel holds as many jobs as there are slots: never full.
+        let _ = jobs.send(Job { entry, redelivered });
+    }
+}
+
+/// Counts one settled entry out of the held set.
+pub(crate) fn let_go(inner: &Inner, ids: &[StreamId]) {
+    {
+        let mut held = inner.held.lock().unwrap_or_else(|e| e.into_inner());
+        for id in ids {
+            held.remove(id);
+        }
+    }
+    inner
+        .counters
+        .in_flight
+        .fetch_sub(ids.len() as u64, Ordering::Relaxed);
+    inner.slots.give(ids.len());
+}

@@ -1,0 +1,369 @@
+//! The harness of the reliability tests: a real `redis-server` on a free
+//! loopback port in a temporary directory, worker and producer processes
+//! (the `eventlib-redis-node` binary) that can be killed for real, and the
+//! files their handlers write, from which loss and duplicates are counted.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Waits until `ready` is true, polling; panics with `what` after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        if ready() {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A fresh directory under the system's temporary directory.
+    pub fn new(label: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "eventlib-redis-{label}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path).expect("create a temporary directory");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The `redis-server` to run: `$REDIS_SERVER`, or `redis-server` on the
+/// `PATH`. The tests fail (never skip) without one.
+fn redis_server_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("REDIS_SERVER") {
+        return PathBuf::from(path);
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("redis-server"))
+            .find(|path| path.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "redis-server not found on the PATH (nor in $REDIS_SERVER): these tests need a real \
+             Redis 7; install it (Debian: `apt-get install redis-server`)"
+        )
+    })
+}
+
+/// A `redis-server` of the test's own, killed on drop (also on panic).
+pub struct RedisServer {
+    pub port: u16,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts a server on a free loopback port, with AOF and
+    /// `appendfsync always`, and waits until it answers.
+    pub fn start() -> RedisServer {
+        let port = {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("find a free port");
+            listener.local_addr().expect("local address").port()
+        };
+        let mut server = RedisServer {
+            port,
+            dir: TempDir::new("server"),
+            child: None,
+        };
+        server.launch();
+        server
+    }
+
+    fn launch(&mut self) {
+        let child = Command::new(redis_server_binary())
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(&self.dir.0)
+            .args(["--save", ""])
+            .args(["--appendonly", "yes"])
+            .args(["--appendfsync", "always"])
+            .args(["--daemonize", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        self.child = Some(child);
+        let url = self.url();
+        wait_for("redis-server to answer PING", Duration::from_secs(20), || {
+            redis::Client::open(url.as_str())
+                .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                .is_ok()
+        });
+    }
+
+    /// `redis://127.0.0.1:<port>/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A connection for the test's own commands.
+    pub fn connection(&self) -> redis::Connection {
+        let conn = redis::Client::open(self.url())
+            .expect("url")
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .expect("connect to the test's redis-server");
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        conn
+    }
+
+    /// `kill -9` the server.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and directory (its AOF is loaded).
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.launch();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A child process, `kill -9`ed on drop unless it has exited.
+pub struct Process {
+    pub name: String,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Process {
+    /// Runs the node binary `bin` (from the test's
+    /// `env!("CARGO_BIN_EXE_eventlib-redis-node")`) with `args`; its output
+    /// goes to `<dir>/<name>.out`.
+    pub fn node(bin: &str, name: &str, dir: &Path, args: &[String]) -> Process {
+        let log = dir.join(format!("{name}.out"));
+        let out = std::fs::File::create(&log).expect("create the process log");
+        let err = out.try_clone().expect("clone the process log");
+        let child = Command::new(bin)
+            .args(args)
+            .env("EVENTLIB_TEST_OUT", dir)
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("start the node binary");
+        Process {
+            name: name.to_owned(),
+            child: Some(child),
+            log,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// `kill -9`.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {} failed", self.pid());
+    }
+
+    /// Waits for the process to exit (panics after `limit`); returns
+    /// whether it exited successfully.
+    pub fn wait(&mut self, limit: Duration) -> bool {
+        let child = self.child.as_mut().expect("process already reaped");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for the process") {
+                self.child = None;
+                return status.success();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "{} did not exit within {limit:?}; its output:\n{}",
+                self.name,
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What the process printed so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The `KEY=value` line the node prints last for `key`, if any.
+    pub fn reported(&self, key: &str) -> Option<String> {
+        let prefix = format!("{key}=");
+        self.output()
+            .lines()
+            .rev()
+            .find_map(|line| line.strip_prefix(&prefix).map(str::to_owned))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// What the handlers of every node wrote in `dir`: runs by (handler, seq),
+/// counting successful runs only.
+#[derive(Debug, Default)]
+pub struct Handled {
+    pub runs: BTreeMap<(String, u64), u32>,
+    /// Failed runs by (handler, seq).
+    pub failures: BTreeMap<(String, u64), u32>,
+    /// Successful runs by node (consumer name).
+    pub by_node: BTreeMap<String, u64>,
+}
+
+impl Handled {
+    /// Reads every `*.handled` file in `dir`.
+    pub fn read(dir: &Path) -> Handled {
+        let mut handled = Handled::default();
+        let Ok(files) = std::fs::read_dir(dir) else {
+            return handled;
+        };
+        for file in files.flatten() {
+            let path = file.path();
+            if path.extension().is_none_or(|e| e != "handled") {
+                continue;
+            }
+            let node = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            // Only whole lines: a process killed mid-write leaves no partial
+            // line behind a newline.
+            for line in text.lines() {
+                let mut parts = line.split(' ');
+                let (Some(handler), Some(seq), Some(outcome)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    continue;
+                };
+                let Ok(seq) = seq.parse() else { continue };
+                let key = (handler.to_owned(), seq);
+                if outcome == "ok" {
+                    *handled.runs.entry(key).or_default() += 1;
+                    *handled.by_node.entry(node.clone()).or_default() += 1;
+                } else {
+                    *handled.failures.entry(key).or_default() += 1;
+                }
+            }
+        }
+        handled
+    }
+
+    /// Successful runs of `handler` for `seq`.
+    pub fn count(&self, handler: &str, seq: u64) -> u32 {
+        self.runs
+            .get(&(handler.to_owned(), seq))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Failed runs of `handler` for `seq`.
+    pub fn failed(&self, handler: &str, seq: u64) -> u32 {
+        self.failures
+            .get(&(handler.to_owned(), seq))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Of `seqs`, how many `handler` never ran for, and how many extra
+    /// runs it made.
+    pub fn loss_and_duplicates(&self, handler: &str, seqs: impl IntoIterator<Item = u64>) -> (u64, u64) {
+        let (mut lost, mut duplicates) = (0, 0);
+        for seq in seqs {
+            match self.count(handler, seq) {
+                0 => lost += 1,
+                n => duplicates += u64::from(n - 1),
+            }
+        }
+        (lost, duplicates)
+    }
+
+    /// Whether `handler` ran for every one of `seqs`.
+    pub fn all(&self, handler: &str, seqs: impl IntoIterator<Item = u64>) -> bool {
+        seqs.into_iter().all(|seq| self.count(handler, seq) > 0)
+    }
+}
+
+/// The seqs a producer node logged successfully (its `produced` file).
+pub fn produced(dir: &Path, name: &str) -> Vec<u64> {
+    std::fs::read_to_string(dir.join(format!("{name}.produced")))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .collect()
+}
+
+/// Arguments `key=value` for the node binary.
+pub fn args(role: &str, url: &str, pairs: &[(&str, String)]) -> Vec<String> {
+    let mut args = vec![role.to_owned(), format!("url={url}")];
+    args.extend(pairs.iter().map(|(k, v)| format!("{k}={v}")));
+    args
+}
+
+/// The entries of a consumer group not yet acknowledged.
+pub fn pending(conn: &mut redis::Connection, stream: &str, group: &str) -> i64 {
+    let summary: redis::Value = redis::cmd("XPENDING")
+        .arg(stream)
+        .arg(group)
+        .query(conn)
+        .expect("XPENDING");
+    match summary {
+        redis::Value::Array(items) => match items.first() {
+            Some(redis::Value::Int(n)) => *n,
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// `XLEN`.
+pub fn xlen(conn: &mut redis::Connection, stream: &str) -> i64 {
+    redis::cmd("XLEN").arg(stream).query(conn).expect("XLEN")
+}
