@@ -133,3 +133,43 @@ pub(crate) fn describe_item(tokens: TokenStream) -> &'static str {
         _ => "this item",
     }
 }
+
+/// The item's tokens up to its name, to point at without underlining a
+/// whole body.
+pub(crate) fn first_tokens(input: &TokenStream) -> TokenStream {
+    let mut out = TokenStream::new();
+    let mut tokens = input.clone().into_iter().peekable();
+    // Outer attributes (`#[derive(...)]`, doc comments) are not the item.
+    while matches!(tokens.peek(), Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == '#') {
+        tokens.next();
+        tokens.next();
+    }
+    for tt in tokens {
+        let stop = matches!(&tt, proc_macro2::TokenTree::Ident(_)) && !out.is_empty() && {
+            let s = tt.to_string();
+            !matches!(
+                s.as_str(),
+                "pub"
+                    | "fn"
+                    | "async"
+                    | "const"
+                    | "unsafe"
+                    | "extern"
+                    | "struct"
+                    | "enum"
+                    | "trait"
+                    | "impl"
+                    | "mod"
+                    | "static"
+                    | "type"
+                    | "union"
+                    | "use"
+            )
+        };
+        out.extend(std::iter::once(tt));
+        if stop {
+            break;
+        }
+    }
+    out
+}

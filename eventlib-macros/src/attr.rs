@@ -53,11 +53,18 @@ pub(crate) fn event_args(tokens: TokenStream, errors: &mut Errors) -> EventArgs 
             }
             _ => errors.spanned(
                 meta.path(),
-                "unknown `#[event]` argument; the only argument is `name = \"crate.Name\"`",
+                format!(
+                    "unknown `#[event]` argument `{}`; the only argument is `name = \"crate.Name\"`",
+                    path_text(meta.path())
+                ),
             ),
         }
     }
     args
+}
+
+fn path_text(path: &syn::Path) -> String {
+    quote::quote!(#path).to_string().replace(' ', "")
 }
 
 fn string_literal(expr: &Expr) -> Option<LitStr> {
@@ -74,6 +81,9 @@ fn string_literal(expr: &Expr) -> Option<LitStr> {
 pub(crate) struct HandlerArgs {
     pub(crate) pattern: Option<LitStr>,
     pub(crate) group: Option<LitStr>,
+    /// The arguments could not be read: checks that depend on them are
+    /// skipped, so that one mistake is reported once.
+    pub(crate) invalid: bool,
 }
 
 enum HandlerArg {
@@ -93,14 +103,21 @@ impl Parse for HandlerArg {
 
 pub(crate) fn handler_args(tokens: TokenStream, errors: &mut Errors) -> HandlerArgs {
     let mut args = HandlerArgs::default();
-    let parsed = match Punctuated::<HandlerArg, Token![,]>::parse_terminated.parse2(tokens) {
+    let parsed = match Punctuated::<HandlerArg, Token![,]>::parse_terminated.parse2(tokens.clone())
+    {
         Ok(parsed) => parsed,
-        Err(err) => {
-            errors.push(syn::Error::new(
-                err.span(),
+        Err(_) => {
+            let message = if tokens.clone().into_iter().next().is_some_and(|tt| {
+                !matches!(&tt, proc_macro2::TokenTree::Literal(_))
+                    && !tokens.to_string().contains('=')
+            }) {
+                "`#[handler]` takes its pattern as a string literal: `#[handler(\"shop.*\")]`"
+            } else {
                 "`#[handler]` arguments are an optional pattern and `group = \"...\"`: \
-                 `#[handler]`, `#[handler(\"shop.*\")]`, `#[handler(group = \"analytics\")]`",
-            ));
+                 `#[handler]`, `#[handler(\"shop.*\")]`, `#[handler(\"shop.*\", group = \"analytics\")]`"
+            };
+            errors.spanned(&tokens, message);
+            args.invalid = true;
             return args;
         }
     };
@@ -142,8 +159,11 @@ pub(crate) fn handler_args(tokens: TokenStream, errors: &mut Errors) -> HandlerA
                     },
                     _ => errors.spanned(
                         &meta,
-                        "unknown `#[handler]` argument; write `#[handler]`, `#[handler(\"shop.*\")]` \
-                         or `#[handler(group = \"analytics\")]`",
+                        format!(
+                            "unknown `#[handler]` argument `{}`; the arguments are an optional pattern and \
+                             `group`: `#[handler(\"shop.*\", group = \"analytics\")]`",
+                            path_text(meta.path())
+                        ),
                     ),
                 }
             }

@@ -7,14 +7,14 @@ use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Attribute, Type};
 
-use crate::ast::{describe_item, EventImpl, Item};
+use crate::ast::{describe_item, first_tokens, EventImpl, Item};
 use crate::attr;
 use crate::errors::Errors;
 use crate::expand::{self, EventExpansion};
 use crate::valid::{self, Place};
 
 /// Which of our attributes an impl item carries.
-fn take_attr(attrs: &mut Vec<Attribute>, name: &str) -> Vec<Attribute> {
+pub(crate) fn take_attr(attrs: &mut Vec<Attribute>, name: &str) -> Vec<Attribute> {
     let mut taken = Vec::new();
     attrs.retain(|a| {
         let ours = a.path().segments.last().is_some_and(|s| s.ident == name);
@@ -37,27 +37,26 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let parsed: EventImpl = match syn::parse2(input.clone()) {
         Ok(parsed) => parsed,
-        Err(err) => {
-            let what = describe_item(input.clone());
-            let message = if what == "this item" {
-                format!("`#[event]` could not read this impl block: {err}")
-            } else {
-                format!(
-                    "`#[event]` goes on an inherent impl block of the event type, not on {what}: \
-                     `#[event] impl MyEvent {{ ... }}`"
-                )
-            };
-            let error = syn::Error::new(err.span(), message).to_compile_error();
-            return quote!(#input #error);
-        }
+        Err(err) => return misplaced(args, input, err),
     };
     let mut imp = parsed;
     let args = attr::event_args(args, &mut errors);
+    for again in take_attr(&mut imp.attrs, "event") {
+        errors.spanned(
+            again,
+            "`#[event]` appears twice on this impl block; remove one",
+        );
+    }
 
     if let Some((path, for_token)) = &imp.trait_ {
+        let self_ty = &imp.self_ty;
         errors.spanned(
             quote!(#path #for_token),
-            "`#[event]` goes on an inherent impl (`impl MyEvent { ... }`), not on a trait impl",
+            format!(
+                "`#[event]` goes on the event type's own impl block, not on a trait impl: \
+                 write `#[event] impl {} {{ ... }}` and keep this impl without it",
+                quote!(#self_ty).to_string().replace(' ', "")
+            ),
         );
     }
     if !imp.generics.params.is_empty() {
@@ -70,7 +69,9 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let type_ident = match &imp.self_ty {
         Type::Path(p) if p.qself.is_none() => {
             let last = p.path.segments.last();
-            if let Some(seg) = last.filter(|s| !s.arguments.is_empty()) {
+            // `impl<T> Wrapper<T>` is reported once, on `<T>`.
+            let generic_impl = !imp.generics.params.is_empty();
+            if let Some(seg) = last.filter(|s| !s.arguments.is_empty() && !generic_impl) {
                 errors.spanned(
                     &seg.arguments,
                     "`#[event]` does not support generic types: an event has one name and one concrete type; \
@@ -179,16 +180,19 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
             #(#items)*
         }
     };
-    // Registration only for a well-formed impl; otherwise the impl alone,
-    // plus the errors, so that the rest of the user's code still compiles.
-    let registration = match (&type_ident, trait_.is_none() && generics.params.is_empty()) {
+    // The type is still declared an event when the impl has mistakes (a
+    // trait impl declares its self type, without handlers), so that the
+    // rest of the user's code compiles and only the mistakes are reported.
+    // A generic impl cannot be.
+    let registration = match (&type_ident, generics.params.is_empty()) {
         (Some(type_ident), true) => {
+            let inherent = trait_.is_none();
             let expansion = EventExpansion {
                 self_ty,
                 type_ident,
                 name: args.name.as_ref(),
-                validator: validator.as_ref().map(|(i, o)| (i, o)),
-                handlers,
+                validator: validator.as_ref().filter(|_| inherent).map(|(i, o)| (i, o)),
+                handlers: if inherent { handlers } else { Vec::new() },
                 impl_span: impl_token.span(),
             };
             expansion.to_token_stream()
@@ -197,4 +201,54 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     };
     let errors = errors.into_compile_errors();
     quote!(#impl_block #registration #errors)
+}
+
+/// `#[event]` on something other than an impl block: the error, the item
+/// as it is, and for a plain struct or enum the event declaration, so that
+/// the code that logs or handles the type reports nothing more.
+fn misplaced(args: TokenStream, input: TokenStream, err: syn::Error) -> TokenStream {
+    let item = syn::parse2::<syn::Item>(input.clone()).ok();
+    let what = describe_item(input.clone());
+    if matches!(item, Some(syn::Item::Impl(_)) | None) {
+        let error = syn::Error::new(
+            err.span(),
+            format!("`#[event]` could not read this impl block: {err}"),
+        )
+        .to_compile_error();
+        return quote!(#input #error);
+    }
+    let type_name = match &item {
+        Some(syn::Item::Struct(s)) => s.ident.to_string(),
+        Some(syn::Item::Enum(e)) => e.ident.to_string(),
+        _ => "MyEvent".to_owned(),
+    };
+    let error = syn::Error::new_spanned(
+        first_tokens(&input),
+        format!(
+            "`#[event]` goes on an impl block of the event type, not on {what}: \
+             write `#[event] impl {type_name} {{ ... }}`, with its handlers inside"
+        ),
+    )
+    .to_compile_error();
+    let (ident, generics) = match &item {
+        Some(syn::Item::Struct(s)) => (&s.ident, &s.generics),
+        Some(syn::Item::Enum(e)) => (&e.ident, &e.generics),
+        _ => return quote!(#input #error),
+    };
+    if !generics.params.is_empty() {
+        return quote!(#input #error);
+    }
+    // The arguments are read for the name only; their own mistakes can
+    // wait for the attribute to be moved.
+    let args = attr::event_args(args, &mut Errors::default());
+    let self_ty: Type = syn::parse_quote!(#ident);
+    let stub = EventExpansion {
+        self_ty: &self_ty,
+        type_ident: ident,
+        name: args.name.as_ref(),
+        validator: None,
+        handlers: Vec::new(),
+        impl_span: ident.span(),
+    };
+    quote!(#input #stub #error)
 }

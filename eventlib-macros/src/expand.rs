@@ -81,34 +81,33 @@ pub(crate) fn handler_static(spec: &HandlerSpec, index: usize) -> TokenStream {
         _ => None,
     };
     let call = quote!(#callee(#receiver #(#args),*));
-    let output_span = match &spec.output {
-        ReturnType::Default => spec.ident.span(),
-        ReturnType::Type(_, ty) => syn::spanned::Spanned::span(ty),
-    };
-    let call_fn = if spec.is_async {
-        let into = quote_spanned!(output_span=> #p::HandlerOutput::into_result);
-        // Spanned on the user's signature: a handler whose future is not
-        // `Send` is reported there.
-        let boxed = quote_spanned!(spec.span=> ::std::boxed::Box::pin);
-        quote! {
-            fn __eventlib_call(__record: #p::Record) -> #p::BoxFuture<'static, ::core::result::Result<(), #p::anyhow::Error>> {
-                #boxed(async move {
+    let into = output_conversion(spec);
+    // The call is a closure in the static's initializer, not a separate
+    // fn: one body, so that "`T` is not an eventlib event" is reported once,
+    // for the target and the downcast together.
+    let call_fn = match spec.asyncness {
+        Some(async_span) => {
+            // Spanned on the user's `async`: a handler whose future is not
+            // `Send` is reported there, with rustc's note on the `.await`.
+            let future = quote_spanned! {async_span=>
+                ::std::boxed::Box::pin(async move {
                     let __record = &__record;
                     #event_binding
                     #into(#call.await)
                 })
+            };
+            quote! {
+                #p::HandlerFn::Async(|__record: #p::Record| -> #p::BoxFuture<'static, ::core::result::Result<(), #p::anyhow::Error>> {
+                    #future
+                })
             }
-            #p::HandlerFn::Async(__eventlib_call)
         }
-    } else {
-        let into = quote_spanned!(output_span=> #p::HandlerOutput::into_result);
-        quote! {
-            fn __eventlib_call(__record: &#p::Record) -> ::core::result::Result<(), #p::anyhow::Error> {
+        None => quote! {
+            #p::HandlerFn::Sync(|__record: &#p::Record| -> ::core::result::Result<(), #p::anyhow::Error> {
                 #event_binding
                 #into(#call)
-            }
-            #p::HandlerFn::Sync(__eventlib_call)
-        }
+            })
+        },
     };
     quote! {
         #[#p::linkme::distributed_slice(#p::HANDLERS)]
@@ -121,9 +120,73 @@ pub(crate) fn handler_static(spec: &HandlerSpec, index: usize) -> TokenStream {
             group: #group,
             file: ::core::file!(),
             line: #line,
-            call: { #call_fn },
+            call: #call_fn,
         };
     }
+}
+
+/// The conversion of the handler's output into the dispatcher's result,
+/// written `<ReturnType as HandlerOutput>::into_result` with the user's own
+/// tokens where it can be, so that an unsupported return type is reported
+/// on the return type.
+fn output_conversion(spec: &HandlerSpec) -> TokenStream {
+    let p = private();
+    match &spec.output {
+        ReturnType::Type(_, ty) if nameable(ty.to_token_stream()) => {
+            if let Some(error_ty) = result_error_type(ty) {
+                // `Result<(), E>`: checked on `E`, with a message about `E`.
+                let span = syn::spanned::Spanned::span(error_ty);
+                let check = quote_spanned!(span=> #p::assert_handler_error::<#error_ty>);
+                return check;
+            }
+            let span = syn::spanned::Spanned::span(ty);
+            let trait_path = quote_spanned!(span=> #p::HandlerOutput);
+            quote_spanned!(span=> <#ty as #trait_path>::into_result)
+        }
+        ReturnType::Type(_, ty) => {
+            let span = syn::spanned::Spanned::span(ty);
+            quote_spanned!(span=> #p::HandlerOutput::into_result)
+        }
+        ReturnType::Default => quote!(#p::HandlerOutput::into_result),
+    }
+}
+
+/// `E` of a return type written `Result<(), E>`.
+fn result_error_type(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    let mut types = args.args.iter();
+    match (types.next(), types.next(), types.next()) {
+        (
+            Some(syn::GenericArgument::Type(Type::Tuple(unit))),
+            Some(syn::GenericArgument::Type(error)),
+            None,
+        ) if unit.elems.is_empty() => Some(error),
+        _ => None,
+    }
+}
+
+/// Whether a return type can be named outside its function: no
+/// `impl Trait`, no `Self`, no lifetime of the function's own.
+fn nameable(tokens: TokenStream) -> bool {
+    let mut after_quote = false;
+    tokens.into_iter().all(|tt| {
+        let ok = match &tt {
+            // A lifetime of the function's own: only `'static` and `'_`.
+            proc_macro2::TokenTree::Ident(i) if after_quote => i == "static" || i == "_",
+            proc_macro2::TokenTree::Ident(i) => i != "impl" && i != "Self",
+            proc_macro2::TokenTree::Group(g) => nameable(g.stream()),
+            _ => true,
+        };
+        after_quote = matches!(&tt, proc_macro2::TokenTree::Punct(p) if p.as_char() == '\'');
+        ok
+    })
 }
 
 /// `Target::Event(<T as Event>::__decl)`, spanned on the user's type so
@@ -162,7 +225,14 @@ impl ToTokens for EventExpansion<'_> {
                     ReturnType::Type(_, ty) => syn::spanned::Spanned::span(ty),
                     ReturnType::Default => ident.span(),
                 };
-                quote_spanned!(span=> <#self_ty>::#ident(self))
+                match output {
+                    ReturnType::Type(_, ty) if nameable(ty.to_token_stream()) => {
+                        let trait_path = quote_spanned!(span=> #p::ValidateOutput);
+                        let convert = quote_spanned!(span=> <#ty as #trait_path>::into_validation);
+                        quote!(#convert(<#self_ty>::#ident(self)))
+                    }
+                    _ => quote_spanned!(span=> <#self_ty>::#ident(self)),
+                }
             }
             None => quote!(#p::no_validation()),
         };

@@ -4,9 +4,10 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::ast::{describe_item, Func};
+use crate::ast::{describe_item, first_tokens, Func};
 use crate::attr;
 use crate::errors::Errors;
+use crate::event::take_attr;
 use crate::expand;
 use crate::valid::{self, Place};
 
@@ -24,6 +25,13 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
             return quote!(#input #error);
         }
     };
+    let mut func = func;
+    for again in take_attr(&mut func.attrs, "handler") {
+        errors.spanned(
+            again,
+            "`#[handler]` appears twice on this function; remove one (it would be registered twice)",
+        );
+    }
     let args = attr::handler_args(args, &mut errors);
     let spec = valid::handler(&func.sig, Place::Free, args, &mut errors);
     let registration = spec.as_ref().map(expand::free_handler);
@@ -31,46 +39,13 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     quote!(#func #registration #errors)
 }
 
+/// On its own, `#[validate]` is an error on the attribute itself.
 pub(crate) fn validate_outside(input: TokenStream) -> TokenStream {
-    let error = syn::Error::new_spanned(
-        first_tokens(&input),
-        "`#[validate]` goes on a method of an `#[event]` impl block: \
+    let error = syn::Error::new(
+        proc_macro2::Span::call_site(),
+        "`#[validate]` only works on a method of an `#[event]` impl block; add `#[event]` to the impl: \
          `#[event] impl MyEvent { #[validate] fn check(&self) -> Result<(), eventlib::ValidationError> { ... } }`",
     )
     .to_compile_error();
     quote!(#input #error)
-}
-
-/// The item's tokens up to its name, to point at without underlining a
-/// whole body.
-fn first_tokens(input: &TokenStream) -> TokenStream {
-    let mut out = TokenStream::new();
-    for tt in input.clone() {
-        let stop = matches!(&tt, proc_macro2::TokenTree::Ident(_)) && !out.is_empty() && {
-            let s = tt.to_string();
-            !matches!(
-                s.as_str(),
-                "pub"
-                    | "fn"
-                    | "async"
-                    | "const"
-                    | "unsafe"
-                    | "extern"
-                    | "struct"
-                    | "enum"
-                    | "trait"
-                    | "impl"
-                    | "mod"
-                    | "static"
-                    | "type"
-                    | "union"
-                    | "use"
-            )
-        };
-        out.extend(std::iter::once(tt));
-        if stop {
-            break;
-        }
-    }
-    out
 }

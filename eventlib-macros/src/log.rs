@@ -7,6 +7,7 @@ use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
 use syn::{braced, bracketed, Expr, LitStr, Token};
 
+use crate::errors::Errors;
 use crate::name;
 
 const FORMS: &str = "`log!(MyEvent { .. })` or `log!(\"crate.Name\", { \"field\": value })`";
@@ -20,7 +21,7 @@ enum Value {
     Expr(Expr),
 }
 
-fn parse_object(input: ParseStream<'_>) -> syn::Result<Value> {
+fn parse_object(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Value> {
     let content;
     braced!(content in input);
     let mut entries: Vec<(LitStr, Value)> = Vec::new();
@@ -35,13 +36,14 @@ fn parse_object(input: ParseStream<'_>) -> syn::Result<Value> {
             ));
         };
         if entries.iter().any(|(k, _)| k.value() == key.value()) {
-            return Err(syn::Error::new_spanned(
+            // Reported with the other mistakes of the call; parsing goes on.
+            errors.spanned(
                 &key,
                 format!(
                     "`log!` data has the key \"{}\" twice; remove one",
                     key.value()
                 ),
-            ));
+            );
         }
         if !content.peek(Token![:]) {
             return Err(syn::Error::new(
@@ -53,7 +55,7 @@ fn parse_object(input: ParseStream<'_>) -> syn::Result<Value> {
             ));
         }
         content.parse::<Token![:]>()?;
-        let value = parse_value(&content, &key)?;
+        let value = parse_value(&content, &key, errors)?;
         entries.push((key, value));
         if content.is_empty() {
             break;
@@ -69,7 +71,7 @@ fn parse_object(input: ParseStream<'_>) -> syn::Result<Value> {
     Ok(Value::Object(entries))
 }
 
-fn parse_value(input: ParseStream<'_>, key: &LitStr) -> syn::Result<Value> {
+fn parse_value(input: ParseStream<'_>, key: &LitStr, errors: &mut Errors) -> syn::Result<Value> {
     if input.is_empty() || input.peek(Token![,]) {
         return Err(syn::Error::new(
             input.span(),
@@ -77,14 +79,14 @@ fn parse_value(input: ParseStream<'_>, key: &LitStr) -> syn::Result<Value> {
         ));
     }
     if input.peek(syn::token::Brace) {
-        return parse_object(input);
+        return parse_object(input, errors);
     }
     if input.peek(syn::token::Bracket) {
         let content;
         bracketed!(content in input);
         let mut items = Vec::new();
         while !content.is_empty() {
-            items.push(parse_value(&content, key)?);
+            items.push(parse_value(&content, key, errors)?);
             if content.is_empty() {
                 break;
             }
@@ -102,6 +104,37 @@ fn parse_value(input: ParseStream<'_>, key: &LitStr) -> syn::Result<Value> {
         }
     }
     input.parse().map(Value::Expr)
+}
+
+/// The first token of `tokens` as written (`=>` whole, a group by its
+/// opening delimiter), for a message.
+fn first_token(tokens: &TokenStream) -> String {
+    let mut text = String::new();
+    for tt in tokens.clone() {
+        match tt {
+            TokenTree::Punct(p) => {
+                text.push(p.as_char());
+                if p.spacing() == proc_macro2::Spacing::Alone {
+                    break;
+                }
+            }
+            TokenTree::Group(g) if text.is_empty() => {
+                text.push_str(match g.delimiter() {
+                    proc_macro2::Delimiter::Brace => "{",
+                    proc_macro2::Delimiter::Bracket => "[",
+                    proc_macro2::Delimiter::Parenthesis => "(",
+                    proc_macro2::Delimiter::None => "",
+                });
+                break;
+            }
+            other if text.is_empty() => {
+                text = other.to_string();
+                break;
+            }
+            _ => break,
+        }
+    }
+    text
 }
 
 fn is_last(input: ParseStream<'_>) -> bool {
@@ -127,19 +160,25 @@ fn expand_value(value: &Value, key: &LitStr, p: &TokenStream) -> TokenStream {
         }
         Value::Expr(expr) => {
             let span = expr.span();
-            quote_spanned!(span=> #p::to_value(#key, &(#expr)))
+            quote_spanned!(span=> #p::assert_log_value(#key, &(#expr)))
         }
     }
 }
 
 pub(crate) fn expand(input: TokenStream) -> TokenStream {
-    match parse.parse2(input) {
+    let mut errors = Errors::default();
+    let parsed = (|input: ParseStream<'_>| parse(input, &mut errors)).parse2(input);
+    match parsed {
+        Ok(_) if errors.count() > 0 => errors.into_compile_errors(),
         Ok(tokens) => tokens,
-        Err(err) => err.to_compile_error(),
+        Err(err) => {
+            errors.push(err);
+            errors.into_compile_errors()
+        }
     }
 }
 
-fn parse(input: ParseStream<'_>) -> syn::Result<TokenStream> {
+fn parse(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<TokenStream> {
     // `$crate` of the runtime, then `;`, then what the user wrote.
     let mut krate = TokenStream::new();
     while !input.peek(Token![;]) {
@@ -158,10 +197,14 @@ fn parse(input: ParseStream<'_>) -> syn::Result<TokenStream> {
     if input.peek(LitStr) && (input.peek2(Token![,]) || is_last(input)) {
         let name: LitStr = input.parse()?;
         if let Err(reason) = name::validate_name(&name.value()) {
-            return Err(syn::Error::new_spanned(
+            errors.spanned(
                 &name,
-                format!("`log!`: event name `{}` is invalid: {reason}", name.value()),
-            ));
+                format!(
+                    "`log!`: event name `{}` is invalid: {reason}; names are dot-separated \
+                     identifiers like `shop.OrderPlaced`",
+                    name.value()
+                ),
+            );
         }
         if input.is_empty() {
             return Err(syn::Error::new_spanned(
@@ -182,10 +225,14 @@ fn parse(input: ParseStream<'_>) -> syn::Result<TokenStream> {
                 "`log!` by name takes its data as `{ \"field\": value, ... }`",
             ));
         }
-        let data = parse_object(input)?;
+        let data = parse_object(input, errors)?;
         let _ = input.parse::<Option<Token![,]>>()?;
         if !input.is_empty() {
-            return Err(input.error("`log!` takes an event name and its data, nothing more"));
+            let rest: TokenStream = input.parse()?;
+            return Err(syn::Error::new_spanned(
+                rest,
+                "`log!` takes an event name and its data, nothing more; log each event with its own `log!`",
+            ));
         }
         let data = expand_value(&data, &name, &p);
         return Ok(quote! {{
@@ -194,7 +241,12 @@ fn parse(input: ParseStream<'_>) -> syn::Result<TokenStream> {
         }});
     }
 
-    let expr: Expr = input.parse()?;
+    let expr: Expr = input.parse().map_err(|err| {
+        syn::Error::new(
+            err.span(),
+            format!("`log!` expects an event value or an event name and its data: {FORMS}"),
+        )
+    })?;
     if input.peek(Token![,]) && input.peek2(syn::token::Brace) {
         return Err(syn::Error::new_spanned(
             &expr,
@@ -202,9 +254,17 @@ fn parse(input: ParseStream<'_>) -> syn::Result<TokenStream> {
              for a name known only at run time, call `eventlib::log_json(name, data)`",
         ));
     }
-    let _ = input.parse::<Option<Token![,]>>()?;
+    let comma = input.parse::<Option<Token![,]>>()?;
     if !input.is_empty() {
-        return Err(input.error(format!("`log!` takes one event; write {FORMS}")));
+        let rest: TokenStream = input.parse()?;
+        let message = match comma {
+            Some(_) => "`log!` takes one event; log each event with its own `log!`".to_owned(),
+            None => format!(
+                "`log!`: unexpected `{}` after the event; write {FORMS}",
+                first_token(&rest)
+            ),
+        };
+        return Err(syn::Error::new_spanned(rest, message));
     }
     let span = expr.span();
     let call = quote_spanned!(span=> #p::log_typed);

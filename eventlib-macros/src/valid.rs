@@ -2,7 +2,6 @@
 //! mistake, each on the user's tokens.
 
 use proc_macro2::Span;
-use syn::spanned::Spanned;
 use syn::{FnArg, Ident, LitStr, ReturnType, Signature, Type};
 
 use crate::attr::HandlerArgs;
@@ -33,7 +32,8 @@ pub(crate) enum Kind {
 /// A handler whose signature passed every check.
 pub(crate) struct HandlerSpec {
     pub(crate) ident: Ident,
-    pub(crate) is_async: bool,
+    /// The span of `async`, for an `async fn`.
+    pub(crate) asyncness: Option<Span>,
     pub(crate) kind: Kind,
     pub(crate) params: Vec<Param>,
     /// The event type: the impl's for methods, the parameter's for typed
@@ -42,7 +42,6 @@ pub(crate) struct HandlerSpec {
     pub(crate) pattern: Option<LitStr>,
     pub(crate) group: Option<LitStr>,
     pub(crate) output: ReturnType,
-    pub(crate) span: Span,
 }
 
 fn last_ident(ty: &Type) -> Option<&Ident> {
@@ -52,6 +51,18 @@ fn last_ident(ty: &Type) -> Option<&Ident> {
         Type::Paren(p) => last_ident(&p.elem),
         _ => None,
     }
+}
+
+/// Whether a free function has a parameter that can be its event: a
+/// shared reference to something other than `Context`.
+fn has_event_param(sig: &Signature) -> bool {
+    sig.inputs.iter().any(|input| match input {
+        FnArg::Typed(pat) => matches!(
+            &*pat.ty,
+            Type::Reference(r) if r.mutability.is_none() && !is_named(&r.elem, "Context")
+        ),
+        FnArg::Receiver(_) => false,
+    })
 }
 
 fn is_named(ty: &Type, name: &str) -> bool {
@@ -79,7 +90,13 @@ fn check_plain_fn(sig: &Signature, macro_name: &str, errors: &mut Errors) {
             format!("`{macro_name}` cannot be an `extern` fn; remove the ABI"),
         );
     }
-    if !sig.generics.params.is_empty() {
+    // Lifetime parameters are only names for the borrows of the event.
+    let generic = sig
+        .generics
+        .params
+        .iter()
+        .any(|p| !matches!(p, syn::GenericParam::Lifetime(_)));
+    if generic {
         errors.spanned(
             &sig.generics,
             format!("`{macro_name}` cannot be generic: it is registered for one concrete event type; remove the type parameters"),
@@ -107,6 +124,7 @@ pub(crate) fn handler(
     let mut event_ty: Option<Type> = None;
     let mut record_param = None;
     let mut has_receiver = false;
+    let before_params = errors_count(errors);
 
     for input in &sig.inputs {
         match input {
@@ -191,6 +209,12 @@ pub(crate) fn handler(
                             ty,
                             "`#[handler]` methods take `&self` and optionally `ctx: &eventlib::Context`; remove this parameter",
                         ),
+                        // Another parameter is the event: this one is extra.
+                        Place::Free if has_event_param(sig) => errors.spanned(
+                            ty,
+                            "`#[handler]` functions take the event and optionally `ctx: &eventlib::Context`; \
+                             remove this parameter",
+                        ),
                         Place::Free => errors.spanned(
                             ty,
                             format!(
@@ -204,6 +228,19 @@ pub(crate) fn handler(
         }
     }
 
+    if let ReturnType::Type(_, ty) = &sig.output {
+        if let Type::ImplTrait(_) = &**ty {
+            errors.spanned(
+                ty,
+                "`#[handler]` functions return `()` or `Result<(), E>` where `E: Into<anyhow::Error>`, \
+                 not `impl Trait`; write the type",
+            );
+        }
+    }
+
+    // A parameter already reported (`Ping` by value, `&mut Ping`) is not
+    // reported a second time as a missing event.
+    let params_reported = errors_count(errors) != before_params;
     let kind = match place {
         Place::Method(self_ty) => {
             if !has_receiver {
@@ -215,8 +252,8 @@ pub(crate) fn handler(
             if let Some(pattern) = &args.pattern {
                 errors.spanned(
                     pattern,
-                    "a `#[handler]` method handles the event of its impl; patterns are for free functions \
-                     taking `record: &eventlib::Record`",
+                    "a `#[handler]` method handles the event of its impl; remove the pattern \
+                     (patterns are for free functions taking `record: &eventlib::Record`)",
                 );
             }
             event_ty = Some(self_ty.clone());
@@ -231,14 +268,14 @@ pub(crate) fn handler(
                 Kind::Wildcard
             }
             (Some(_), None, Some(_)) => Kind::Wildcard,
-            (None, _, Some(ty)) => {
+            (None, _, Some(ty)) if !args.invalid => {
                 errors.spanned(
                     ty,
                     "a `#[handler]` taking `&eventlib::Record` needs a pattern: `#[handler(\"*\")]` or `#[handler(\"shop.*\")]`",
                 );
                 Kind::Wildcard
             }
-            (_, None, None) if !has_receiver => {
+            (_, None, None) if !has_receiver && !params_reported => {
                 errors.push(syn::Error::new(
                     sig.paren_token.span.join(),
                     "`#[handler]` needs the event as a parameter: `fn name(event: &MyEvent)` \
@@ -255,14 +292,13 @@ pub(crate) fn handler(
     }
     Some(HandlerSpec {
         ident: sig.ident.clone(),
-        is_async: sig.asyncness.is_some(),
+        asyncness: sig.asyncness.map(|a| a.span),
         kind,
         params,
         event_ty,
         pattern: args.pattern,
         group: args.group,
         output: sig.output.clone(),
-        span: sig.span(),
     })
 }
 

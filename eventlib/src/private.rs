@@ -133,6 +133,62 @@ pub fn assert_send<F: std::future::Future + Send>(future: F) -> F {
     future
 }
 
+/// A type-level check: what a `#[validate]` method returns. The macro
+/// writes `<ReturnType as ValidateOutput>::into_validation`, so a wrong
+/// return type is reported on the user's return type.
+#[diagnostic::on_unimplemented(
+    message = "`#[validate]` must return `Result<(), eventlib::ValidationError>`, not `{Self}`",
+    label = "expected `Result<(), eventlib::ValidationError>`",
+    note = "return `Err(eventlib::ValidationError::new(\"why\"))` to refuse the event"
+)]
+pub trait ValidateOutput {
+    /// The result `log!` returns.
+    fn into_validation(self) -> Result<(), ValidationError>;
+}
+
+impl ValidateOutput for Result<(), ValidationError> {
+    #[inline]
+    fn into_validation(self) -> Result<(), ValidationError> {
+        self
+    }
+}
+
+/// A type-level check: a value of by-name `log!` data is `Serialize`.
+#[diagnostic::on_unimplemented(
+    message = "`log!` data values must implement `serde::Serialize`, and `{Self}` does not",
+    label = "not `Serialize`",
+    note = "derive `serde::Serialize` for `{Self}`, or log one of its fields instead"
+)]
+pub trait LogValue: Serialize {}
+
+impl<T: Serialize + ?Sized> LogValue for T {}
+
+/// A type-level check that `value` may be logged as by-name data, then
+/// [`to_value`]: one bound, so a value that is not `Serialize` is reported
+/// once, with the message of [`LogValue`].
+#[inline]
+pub fn assert_log_value<T: LogValue + ?Sized>(field: &str, value: &T) -> Result<Value, DataError> {
+    to_value(field, value)
+}
+
+/// A type-level check: the error type of a handler returning
+/// `Result<(), E>` converts into `anyhow::Error`.
+#[diagnostic::on_unimplemented(
+    message = "`#[handler]` error types must convert into `anyhow::Error`, and `{Self}` does not",
+    label = "not `Into<anyhow::Error>`",
+    note = "implement `std::error::Error` for `{Self}` (and keep it `Send + Sync + 'static`), or return `anyhow::Result<()>`"
+)]
+pub trait HandlerError: Into<anyhow::Error> {}
+
+impl<E: Into<anyhow::Error>> HandlerError for E {}
+
+/// The result of a handler returning `Result<(), E>`, checked by
+/// [`HandlerError`] on the user's `E`.
+#[inline]
+pub fn assert_handler_error<E: HandlerError>(result: Result<(), E>) -> Result<(), anyhow::Error> {
+    result.map_err(Into::into)
+}
+
 /// `log!(event)`.
 #[inline]
 pub fn log_typed<T: Event>(event: T) -> Result<EventId, Error> {

@@ -1,0 +1,12 @@
+use eventlib::event;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct Ping {
+    n: u32,
+}
+
+#[event(name = "shop..Ping")]
+impl Ping {}
+
+fn main() {}

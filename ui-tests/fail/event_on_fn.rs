@@ -1,0 +1,8 @@
+use eventlib::event;
+
+#[event]
+fn ping() {}
+
+fn main() {
+    ping();
+}

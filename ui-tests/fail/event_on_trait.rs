@@ -1,0 +1,8 @@
+use eventlib::event;
+
+#[event]
+trait Ping {
+    fn ping(&self);
+}
+
+fn main() {}

@@ -1,0 +1,14 @@
+use eventlib::event;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct Ping {
+    n: u32,
+}
+
+#[event(title = "shop.Ping")]
+impl Ping {}
+
+fn main() {
+    eventlib::log!(Ping { n: 1 }).unwrap();
+}

@@ -1,0 +1,17 @@
+use eventlib::event;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct Ping {
+    n: u32,
+}
+
+#[event]
+impl Ping {
+    #[handler]
+    fn count(&self, record: &eventlib::Record) {
+        let _ = (self.n, record);
+    }
+}
+
+fn main() {}

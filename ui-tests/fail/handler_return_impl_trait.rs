@@ -1,0 +1,17 @@
+use eventlib::{event, handler};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct Ping {
+    n: u32,
+}
+
+#[event]
+impl Ping {}
+
+#[handler]
+fn on_ping(event: &Ping) -> impl std::fmt::Debug {
+    event.n
+}
+
+fn main() {}

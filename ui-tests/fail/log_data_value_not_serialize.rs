@@ -1,0 +1,17 @@
+use eventlib::{event, log};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct Ping {
+    n: u32,
+}
+
+#[event(name = "shop.Ping")]
+impl Ping {}
+
+struct Opaque;
+
+fn main() -> Result<(), eventlib::Error> {
+    log!("shop.Ping", { "n": 1, "extra": Opaque })?;
+    Ok(())
+}

@@ -1,0 +1,6 @@
+use eventlib::log;
+
+fn main() -> Result<(), eventlib::Error> {
+    log!()?;
+    Ok(())
+}

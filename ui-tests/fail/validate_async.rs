@@ -1,0 +1,19 @@
+use eventlib::{event, ValidationError};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct Ping {
+    n: u32,
+}
+
+#[event]
+impl Ping {
+    #[validate]
+    async fn check(&self) -> Result<(), ValidationError> {
+        Ok(())
+    }
+}
+
+fn main() {
+    eventlib::log!(Ping { n: 1 }).unwrap();
+}

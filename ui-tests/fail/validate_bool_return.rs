@@ -1,0 +1,17 @@
+use eventlib::event;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct Ping {
+    n: u32,
+}
+
+#[event]
+impl Ping {
+    #[validate]
+    fn check(&self) -> bool {
+        self.n > 0
+    }
+}
+
+fn main() {}

@@ -1,0 +1,17 @@
+use eventlib::{event, ValidationError};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct Ping {
+    n: u32,
+}
+
+#[event]
+impl Ping {
+    #[validate(strict)]
+    fn check(&self) -> Result<(), ValidationError> {
+        Ok(())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+//! Every misuse of eventlib's macros is a clear error on the user's tokens
+//! (`fail/`, each `.rs` with the `.stderr` it must produce), and every
+//! supported form compiles and runs (`pass/`).
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("fail/*.rs");
+    t.pass("pass/*.rs");
+}
