@@ -134,7 +134,10 @@ impl DeadLetters {
         let handlers = letter.handler.clone().map(|h| vec![h]);
         let envelope = wire::retarget(envelope.as_bytes(), &letter.group, handlers.as_deref())
             .map_err(|reason| {
-                Error::Transport(format!("dead letter {} cannot be replayed: {reason}", letter.id))
+                Error::Transport(format!(
+                    "dead letter {} cannot be replayed: {reason}",
+                    letter.id
+                ))
             })?;
         let (stream, dead) = (&self.stream, keys::dead_letters(&self.stream));
         let (new_id, _): (String, i64) = self

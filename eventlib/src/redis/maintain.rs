@@ -1,17 +1,18 @@
 //! A worker's background threads: the one that writes acknowledgements,
 //! progress and dead letters, and the upkeep thread (heartbeat of held
-//! entries, reclaim of abandoned ones, trimming).
+//! entries, trimming).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use redis::Value;
 
 use crate::redis::conn::{self, Backoff, Link};
+use crate::redis::read;
 use crate::redis::wire::StreamId;
-use crate::redis::worker::{self, Inner, Job, Settled};
+use crate::redis::worker::{Inner, Settled};
 
 /// Settles entries in batches: each batch is one `MULTI`/`EXEC` of dead
 /// letters, progress, `XACK`s and the removal of progress.
@@ -20,7 +21,6 @@ pub(crate) fn acknowledge(inner: &Arc<Inner>, settled: &Receiver<Settled>, finis
     let counters = &inner.counters;
     let (dead_stream, progress_key) = (config.dead_stream(), config.progress_key());
     let mut link = Link::new(inner.endpoint.clone(), Duration::from_secs(10));
-    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
     while let Ok(first) = settled.recv() {
         let mut batch = vec![first];
         while batch.len() < 512 {
@@ -46,7 +46,10 @@ pub(crate) fn acknowledge(inner: &Arc<Inner>, settled: &Receiver<Settled>, finis
                         .arg(id.to_string())
                         .ignore();
                     if *clear_progress {
-                        pipe.cmd("HDEL").arg(&progress_key).arg(id.to_string()).ignore();
+                        pipe.cmd("HDEL")
+                            .arg(&progress_key)
+                            .arg(id.to_string())
+                            .ignore();
                     }
                     acks += 1;
                     settled_ids.push(*id);
@@ -81,48 +84,60 @@ pub(crate) fn acknowledge(inner: &Arc<Inner>, settled: &Receiver<Settled>, finis
                 dead_letters += 1;
             }
         }
-        while commands > 0 {
-            match link.run(&counters.reconnects, |c| pipe.exec(c)) {
-                Ok(()) => {
-                    backoff.reset();
-                    counters.acked.fetch_add(acks, Ordering::Relaxed);
-                    counters
-                        .dead_lettered
-                        .fetch_add(dead_letters, Ordering::Relaxed);
-                    break;
-                }
-                Err(err) => {
-                    if finished.load(Ordering::SeqCst) {
-                        // Given up on: the entries stay pending and are
-                        // handled again by whoever takes them over.
-                        log::warn!(
-                            "eventlib worker: {acks} acknowledgement(s) not written ({err}); \
-                             those entries will be handled again"
-                        );
-                        return;
-                    }
-                    log::warn!(
-                        "eventlib worker: cannot acknowledge at {} ({err}); retrying",
-                        link.shown()
-                    );
-                    std::thread::sleep(backoff.next_wait());
-                }
+        if commands > 0 {
+            if !write(inner, &mut link, &pipe, finished, acks) {
+                return;
             }
+            counters.acked.fetch_add(acks, Ordering::Relaxed);
+            counters
+                .dead_lettered
+                .fetch_add(dead_letters, Ordering::Relaxed);
         }
-        worker::let_go(inner, &settled_ids);
+        read::let_go(inner, &settled_ids);
     }
 }
 
-/// Heartbeat, reclaim and trim, each on its own period, until `finished`.
-pub(crate) fn upkeep(inner: &Arc<Inner>, jobs: &Sender<Job>, finished: &AtomicBool) {
+/// Runs the settling transaction until it succeeds; false when given up
+/// on (the worker has finished and Redis cannot be reached).
+fn write(
+    inner: &Inner,
+    link: &mut Link,
+    pipe: &redis::Pipeline,
+    finished: &AtomicBool,
+    acks: u64,
+) -> bool {
+    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
+    loop {
+        match link.run(&inner.counters.reconnects, |c| pipe.exec(c)) {
+            Ok(()) => return true,
+            Err(err) => {
+                if finished.load(Ordering::SeqCst) {
+                    // The entries stay pending and are handled again by
+                    // whoever takes them over.
+                    log::warn!(
+                        "eventlib worker: {acks} acknowledgement(s) not written ({err}); \
+                         those entries will be handled again"
+                    );
+                    return false;
+                }
+                log::warn!(
+                    "eventlib worker: cannot acknowledge at {} ({err}); retrying",
+                    link.shown()
+                );
+                std::thread::sleep(backoff.next_wait());
+            }
+        }
+    }
+}
+
+/// Heartbeat and trim, each on its own period, until `finished`.
+pub(crate) fn upkeep(inner: &Arc<Inner>, finished: &AtomicBool) {
     let config = &inner.config;
     let mut link = Link::new(inner.endpoint.clone(), Duration::from_secs(10));
     let heartbeat_every = config.visibility / 3;
-    let reclaim_every = (config.visibility / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
     let now = Instant::now();
-    let (mut next_heartbeat, mut next_reclaim) = (now + heartbeat_every, now);
+    let mut next_heartbeat = now + heartbeat_every;
     let mut next_trim = config.trim_interval.map(|every| now + conn::jitter(every));
-    let mut cursor = StreamId::default();
     while !finished.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(20));
         let now = Instant::now();
@@ -134,13 +149,6 @@ pub(crate) fn upkeep(inner: &Arc<Inner>, jobs: &Sender<Job>, finished: &AtomicBo
         }
         if inner.stop.is_set() {
             continue;
-        }
-        if now >= next_reclaim {
-            next_reclaim = now + reclaim_every;
-            match reclaim(inner, &mut link, jobs, cursor) {
-                Ok(next) => cursor = next,
-                Err(err) => log::warn!("eventlib worker: reclaim failed: {err}"),
-            }
         }
         if let (Some(due), Some(every)) = (next_trim, config.trim_interval) {
             if now >= due {
@@ -191,66 +199,6 @@ fn heartbeat(inner: &Inner, link: &mut Link) -> redis::RedisResult<()> {
             .arg("JUSTID")
             .exec(c)
     })
-}
-
-/// Takes over entries idle past the visibility timeout (their worker died
-/// or hangs) with `XAUTOCLAIM`; returns the cursor for the next scan.
-fn reclaim(
-    inner: &Inner,
-    link: &mut Link,
-    jobs: &Sender<Job>,
-    cursor: StreamId,
-) -> redis::RedisResult<StreamId> {
-    let config = &inner.config;
-    let free = inner.slots.take(config.prefetch, Duration::ZERO);
-    if free == 0 {
-        return Ok(cursor);
-    }
-    let reply = link.run(&inner.counters.reconnects, |c| {
-        redis::cmd("XAUTOCLAIM")
-            .arg(&config.stream)
-            .arg(&config.group)
-            .arg(&config.consumer)
-            .arg(config.visibility.as_millis() as u64)
-            .arg(cursor.to_string())
-            .arg("COUNT")
-            .arg(free)
-            .query::<Value>(c)
-    });
-    let reply = match reply {
-        Ok(reply) => reply,
-        Err(err) => {
-            inner.slots.give(free);
-            return Err(err);
-        }
-    };
-    let parts = conn::items(&reply);
-    let next = parts
-        .first()
-        .and_then(conn::text)
-        .and_then(|id| id.parse().ok())
-        .unwrap_or_default();
-    let mut entries = parts.get(1).map(conn::entries).unwrap_or_default();
-    {
-        // Already here (a heartbeat that could not reach Redis): not twice.
-        let held = inner.held.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|e| !held.contains(&e.id));
-    }
-    entries.truncate(free);
-    inner.slots.give(free - entries.len());
-    if !entries.is_empty() {
-        log::info!(
-            "eventlib worker `{}`: took over {} abandoned entr(y/ies)",
-            config.consumer,
-            entries.len()
-        );
-        inner
-            .counters
-            .reclaimed
-            .fetch_add(entries.len() as u64, Ordering::Relaxed);
-        worker::hand_over(inner, jobs, entries, true);
-    }
-    Ok(next)
 }
 
 /// Removes the entries every group is done with: `XTRIM MINID` to the
@@ -317,9 +265,6 @@ fn trim(inner: &Inner, link: &mut Link) -> redis::RedisResult<()> {
             _ => Ok(0),
         }
     })?;
-    inner
-        .counters
-        .trimmed
-        .fetch_add(trimmed, Ordering::Relaxed);
+    inner.counters.trimmed.fetch_add(trimmed, Ordering::Relaxed);
     Ok(())
 }

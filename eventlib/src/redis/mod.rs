@@ -27,11 +27,13 @@
 //! producers in other languages) and `docs/scaling.md`.
 
 mod conn;
+mod control;
 mod dead_letter;
 mod keys;
 mod maintain;
 mod process;
 mod producer;
+mod read;
 mod stats;
 mod wire;
 mod worker;

@@ -148,7 +148,14 @@ fn handle(inner: &Inner, link: &mut Link, job: Job, settled: &Sender<Settled>) -
             progress.failures.insert(name.to_owned(), attempt);
             if attempt >= config.max_attempts {
                 let reason = failure.to_string();
-                dead.push(dead_letter(inner, entry, Some(&decoded), Some(name), &reason, attempt));
+                dead.push(dead_letter(
+                    inner,
+                    entry,
+                    Some(&decoded),
+                    Some(name),
+                    &reason,
+                    attempt,
+                ));
                 progress.done.insert(name.to_owned());
             } else {
                 failed.push(handler);

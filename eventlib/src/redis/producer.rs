@@ -91,7 +91,9 @@ impl RedisTransport {
 
 /// The counters of the installed Redis transport, `None` when none runs.
 pub fn producer_stats() -> Option<ProducerStats> {
-    INSTALLED.get().map(|counters| ProducerStats::read(counters))
+    INSTALLED
+        .get()
+        .map(|counters| ProducerStats::read(counters))
 }
 
 impl Transport for RedisTransport {
@@ -197,7 +199,8 @@ impl Sender {
             cmd.arg("*").arg(wire::FIELD).arg(payload.as_slice());
         }
         let counters = &self.transport.counters;
-        self.link.run(&counters.reconnects, |conn| pipe.exec(conn))?;
+        self.link
+            .run(&counters.reconnects, |conn| pipe.exec(conn))?;
         counters
             .sent
             .fetch_add(batch.len() as u64, Ordering::Relaxed);

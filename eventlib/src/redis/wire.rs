@@ -121,12 +121,18 @@ pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, String> {
         serde_json::from_slice(raw).map_err(|err| format!("malformed JSON: {err}"))?;
     match incoming.v {
         Some(VERSION) => {}
-        Some(v) => return Err(format!("unsupported envelope version `v: {v}` (this worker reads {VERSION})")),
-        None => return Err(format!("the envelope has no version: add `\"v\": {VERSION}`")),
+        Some(v) => {
+            return Err(format!(
+                "unsupported envelope version `v: {v}` (this worker reads {VERSION})"
+            ))
+        }
+        None => {
+            return Err(format!(
+                "the envelope has no version: add `\"v\": {VERSION}`"
+            ))
+        }
     }
-    let name = incoming
-        .name
-        .ok_or("the envelope has no `name` field")?;
+    let name = incoming.name.ok_or("the envelope has no `name` field")?;
     let data = incoming.data.ok_or("the envelope has no `data` field")?;
     let id = match incoming.id {
         Some(id) => id

@@ -3,17 +3,18 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
 use crate::error::Error;
 use crate::handler::Failure;
-use crate::redis::conn::{self, Backoff, Endpoint, Link};
+use crate::redis::conn::{self, Endpoint, Link};
+use crate::redis::control::{Signals, Slots, Stop};
 use crate::redis::stats::{WorkerCounters, WorkerStats};
 use crate::redis::wire::StreamId;
-use crate::redis::{keys, maintain, process, DEFAULT_STREAM};
+use crate::redis::{keys, maintain, process, read, DEFAULT_STREAM};
 use crate::registry::registry;
 
 type Hook = Arc<dyn Fn(&Failure) + Send + Sync>;
@@ -319,7 +320,10 @@ impl WorkerBuilder {
     /// eventlib::redis::Worker::builder("redis://127.0.0.1/")
     ///     .spawner(move |task| drop(handle.spawn(task)));
     /// ```
-    pub fn spawner(mut self, spawn: impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static) -> Self {
+    pub fn spawner(
+        mut self,
+        spawn: impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static,
+    ) -> Self {
         self.config.spawner = Some(Arc::new(spawn));
         self
     }
@@ -376,141 +380,6 @@ fn validate_group(group: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// The stop flag, with an interruptible sleep.
-#[derive(Default)]
-pub(crate) struct Stop {
-    flag: Arc<AtomicBool>,
-    lock: Mutex<()>,
-    wake: Condvar,
-}
-
-impl Stop {
-    pub(crate) fn set(&self) {
-        self.flag.store(true, Ordering::SeqCst);
-        drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()));
-        self.wake.notify_all();
-    }
-
-    pub(crate) fn is_set(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
-    }
-
-    /// Sleeps for `d` or until stopped; returns whether stopped.
-    pub(crate) fn sleep(&self, d: Duration) -> bool {
-        let deadline = Instant::now() + d;
-        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if self.is_set() {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            // A signal handler sets the flag without notifying: look again
-            // at least every 100 ms.
-            let wait = (deadline - now).min(Duration::from_millis(100));
-            guard = self
-                .wake
-                .wait_timeout(guard, wait)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-    }
-}
-
-/// How many more entries the worker may take.
-pub(crate) struct Slots {
-    free: Mutex<usize>,
-    changed: Condvar,
-    total: usize,
-}
-
-impl Slots {
-    fn new(total: usize) -> Self {
-        Slots {
-            free: Mutex::new(total),
-            changed: Condvar::new(),
-            total,
-        }
-    }
-
-    /// Takes up to `max` free slots, waiting at most `timeout` for one.
-    pub(crate) fn take(&self, max: usize, timeout: Duration) -> usize {
-        let guard = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        let (mut free, _) = self
-            .changed
-            .wait_timeout_while(guard, timeout, |free| *free == 0)
-            .unwrap_or_else(|e| e.into_inner());
-        let n = (*free).min(max);
-        *free -= n;
-        n
-    }
-
-    pub(crate) fn give(&self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        *free = (*free + n).min(self.total);
-        self.changed.notify_all();
-    }
-
-    /// Waits until every slot is free again (nothing in flight).
-    pub(crate) fn wait_all_free(&self, deadline: Instant) -> bool {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free < self.total {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            free = self
-                .changed
-                .wait_timeout(free, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        true
-    }
-}
-
-struct Signals {
-    #[cfg(unix)]
-    ids: Vec<signal_hook::SigId>,
-}
-
-impl Signals {
-    fn register(inner: &Inner) -> Signals {
-        #[cfg(unix)]
-        {
-            let mut ids = Vec::new();
-            if inner.config.handle_signals {
-                for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-                    match signal_hook::flag::register(signal, Arc::clone(&inner.stop.flag)) {
-                        Ok(id) => ids.push(id),
-                        Err(err) => log::warn!("eventlib worker: cannot handle signal {signal}: {err}"),
-                    }
-                }
-            }
-            Signals { ids }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = inner;
-            Signals {}
-        }
-    }
-}
-
-impl Drop for Signals {
-    fn drop(&mut self) {
-        #[cfg(unix)]
-        for id in self.ids.drain(..) {
-            signal_hook::low_level::unregister(id);
-        }
-    }
-}
-
 /// A message to the acknowledging thread.
 pub(crate) enum Settled {
     /// Acknowledge the entry, writing these dead letters first.
@@ -551,8 +420,11 @@ fn run(inner: &Arc<Inner>) -> Result<(), Error> {
             config.group
         );
     }
-    let mut link = Link::new(inner.endpoint.clone(), config.block + Duration::from_secs(5));
-    if !create_group(inner, &mut link) {
+    let mut link = Link::new(
+        inner.endpoint.clone(),
+        config.block + Duration::from_secs(5),
+    );
+    if !read::create_group(inner, &mut link) {
         return Ok(());
     }
     log::info!(
@@ -563,7 +435,7 @@ fn run(inner: &Arc<Inner>) -> Result<(), Error> {
         link.shown()
     );
 
-    let (jobs_tx, jobs_rx) = crossbeam_channel::bounded::<Job>(config.prefetch);
+    let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded::<Job>();
     let (settled_tx, settled_rx) = crossbeam_channel::unbounded::<Settled>();
     let finished = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
@@ -581,13 +453,13 @@ fn run(inner: &Arc<Inner>) -> Result<(), Error> {
         })?
     };
     let upkeep = {
-        let (inner, jobs_tx, finished) = (Arc::clone(inner), jobs_tx.clone(), Arc::clone(&finished));
+        let (inner, finished) = (Arc::clone(inner), Arc::clone(&finished));
         spawn("eventlib-upkeep".into(), move || {
-            maintain::upkeep(&inner, &jobs_tx, &finished)
+            maintain::upkeep(&inner, &finished)
         })?
     };
 
-    read(inner, &mut link, &jobs_tx);
+    read::read(inner, &mut link, &jobs_tx);
 
     // Stopped: finish what is held, then let every thread go.
     let deadline = Instant::now() + config.shutdown_timeout;
@@ -625,141 +497,4 @@ fn spawn(
         .name(name)
         .spawn(f)
         .map_err(|err| Error::Transport(format!("cannot start a worker thread: {err}")))
-}
-
-/// `XGROUP CREATE ... 0 MKSTREAM`, until it works or the worker is
-/// stopped; false when stopped.
-pub(crate) fn create_group(inner: &Inner, link: &mut Link) -> bool {
-    let config = &inner.config;
-    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
-    loop {
-        let result = link.run(&inner.counters.reconnects, |c| {
-            redis::cmd("XGROUP")
-                .arg("CREATE")
-                .arg(&config.stream)
-                .arg(&config.group)
-                .arg("0")
-                .arg("MKSTREAM")
-                .exec(c)
-        });
-        match result {
-            Ok(()) => return true,
-            Err(err) if err.code() == Some("BUSYGROUP") => return true,
-            Err(err) => {
-                log::warn!(
-                    "eventlib worker: cannot create group `{}` on `{}` at {}: {err}",
-                    config.group,
-                    config.stream,
-                    link.shown()
-                );
-                if inner.stop.sleep(backoff.next_wait()) {
-                    return false;
-                }
-            }
-        }
-    }
-}
-
-/// The reading loop: own pending entries first, then new ones, as slots
-/// allow.
-fn read(inner: &Arc<Inner>, link: &mut Link, jobs: &crossbeam_channel::Sender<Job>) {
-    let config = &inner.config;
-    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
-    // `0`: this consumer's own pending entries (a restart under the same
-    // name); then `>`: new entries.
-    let mut cursor: Option<StreamId> = Some(StreamId::default());
-    while !inner.stop.is_set() {
-        let free = inner.slots.take(config.prefetch, Duration::from_millis(100));
-        if free == 0 {
-            continue;
-        }
-        let result = link.run(&inner.counters.reconnects, |c| {
-            let mut cmd = redis::cmd("XREADGROUP");
-            cmd.arg("GROUP")
-                .arg(&config.group)
-                .arg(&config.consumer)
-                .arg("COUNT")
-                .arg(free);
-            match cursor {
-                Some(after) => cmd.arg("STREAMS").arg(&config.stream).arg(after.to_string()),
-                None => cmd
-                    .arg("BLOCK")
-                    .arg(config.block.as_millis() as u64)
-                    .arg("STREAMS")
-                    .arg(&config.stream)
-                    .arg(">"),
-            };
-            cmd.query::<redis::Value>(c)
-        });
-        let entries = match result {
-            Ok(reply) => {
-                backoff.reset();
-                conn::read_reply(&reply)
-            }
-            Err(err) => {
-                inner.slots.give(free);
-                if err.code() == Some("NOGROUP") {
-                    // The stream or the group was deleted: make them again.
-                    log::warn!("eventlib worker: {err}; creating group `{}` again", config.group);
-                    if !create_group(inner, link) {
-                        return;
-                    }
-                    continue;
-                }
-                log::warn!("eventlib worker: reading `{}` at {}: {err}", config.stream, link.shown());
-                if inner.stop.sleep(backoff.next_wait()) {
-                    return;
-                }
-                continue;
-            }
-        };
-        let redelivered = cursor.is_some();
-        if redelivered {
-            cursor = entries.last().map(|e| e.id);
-        }
-        inner.slots.give(free - entries.len().min(free));
-        hand_over(inner, jobs, entries, redelivered);
-    }
-}
-
-/// Marks entries as held and queues them for the handler threads.
-pub(crate) fn hand_over(
-    inner: &Inner,
-    jobs: &crossbeam_channel::Sender<Job>,
-    entries: Vec<conn::Entry>,
-    redelivered: bool,
-) {
-    if entries.is_empty() {
-        return;
-    }
-    let counters = &inner.counters;
-    counters
-        .received
-        .fetch_add(entries.len() as u64, Ordering::Relaxed);
-    counters
-        .in_flight
-        .fetch_add(entries.len() as u64, Ordering::Relaxed);
-    {
-        let mut held = inner.held.lock().unwrap_or_else(|e| e.into_inner());
-        held.extend(entries.iter().map(|e| e.id));
-    }
-    for entry in entries {
-        // The channel holds as many jobs as there are slots: never full.
-        let _ = jobs.send(Job { entry, redelivered });
-    }
-}
-
-/// Counts one settled entry out of the held set.
-pub(crate) fn let_go(inner: &Inner, ids: &[StreamId]) {
-    {
-        let mut held = inner.held.lock().unwrap_or_else(|e| e.into_inner());
-        for id in ids {
-            held.remove(id);
-        }
-    }
-    inner
-        .counters
-        .in_flight
-        .fetch_sub(ids.len() as u64, Ordering::Relaxed);
-    inner.slots.give(ids.len());
 }

@@ -107,12 +107,16 @@ impl RedisServer {
             .expect("start redis-server");
         self.child = Some(child);
         let url = self.url();
-        wait_for("redis-server to answer PING", Duration::from_secs(20), || {
-            redis::Client::open(url.as_str())
-                .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-                .is_ok()
-        });
+        wait_for(
+            "redis-server to answer PING",
+            Duration::from_secs(20),
+            || {
+                redis::Client::open(url.as_str())
+                    .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+                    .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                    .is_ok()
+            },
+        );
     }
 
     /// `redis://127.0.0.1:<port>/`.
@@ -314,7 +318,11 @@ impl Handled {
 
     /// Of `seqs`, how many `handler` never ran for, and how many extra
     /// runs it made.
-    pub fn loss_and_duplicates(&self, handler: &str, seqs: impl IntoIterator<Item = u64>) -> (u64, u64) {
+    pub fn loss_and_duplicates(
+        &self,
+        handler: &str,
+        seqs: impl IntoIterator<Item = u64>,
+    ) -> (u64, u64) {
         let (mut lost, mut duplicates) = (0, 0);
         for seq in seqs {
             match self.count(handler, seq) {
@@ -366,4 +374,15 @@ pub fn pending(conn: &mut redis::Connection, stream: &str, group: &str) -> i64 {
 /// `XLEN`.
 pub fn xlen(conn: &mut redis::Connection, stream: &str) -> i64 {
     redis::cmd("XLEN").arg(stream).query(conn).expect("XLEN")
+}
+
+impl Handled {
+    /// Successful runs of `handler`, all seqs together.
+    pub fn count_handler(&self, handler: &str) -> u64 {
+        self.runs
+            .iter()
+            .filter(|((h, _), _)| h == handler)
+            .map(|(_, n)| u64::from(*n))
+            .sum()
+    }
 }

@@ -37,10 +37,14 @@ static OUT: OnceLock<Mutex<File>> = OnceLock::new();
 
 /// One whole line per write, so a process killed mid-way leaves no torn line.
 fn note(handler: &str, seq: u64, ok: bool, attempt: u32) {
-    let line = format!("{handler} {seq} {} {attempt}\n", if ok { "ok" } else { "fail" });
+    let line = format!(
+        "{handler} {seq} {} {attempt}\n",
+        if ok { "ok" } else { "fail" }
+    );
     if let Some(out) = OUT.get() {
         let mut file = out.lock().unwrap_or_else(|e| e.into_inner());
-        file.write_all(line.as_bytes()).expect("write the handled file");
+        file.write_all(line.as_bytes())
+            .expect("write the handled file");
     }
 }
 
@@ -82,7 +86,8 @@ fn main() {
     let args: HashMap<String, String> = argv
         .filter_map(|a| a.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
         .collect();
-    let get = |key: &str, default: &str| args.get(key).cloned().unwrap_or_else(|| default.to_owned());
+    let get =
+        |key: &str, default: &str| args.get(key).cloned().unwrap_or_else(|| default.to_owned());
     let num = |key: &str, default: u64| -> u64 {
         get(key, &default.to_string()).parse().expect("a number")
     };

@@ -1,0 +1,244 @@
+//! A worker's reading: its consumer group, its own pending entries, new
+//! entries, and entries reclaimed from dead workers.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+
+use crate::redis::conn::{self, Backoff, Link};
+use crate::redis::wire::StreamId;
+use crate::redis::worker::{Inner, Job};
+
+/// `XGROUP CREATE ... 0 MKSTREAM`, until it works or the worker is
+/// stopped; false when stopped.
+pub(crate) fn create_group(inner: &Inner, link: &mut Link) -> bool {
+    let config = &inner.config;
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    loop {
+        let result = link.run(&inner.counters.reconnects, |c| {
+            redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(&config.stream)
+                .arg(&config.group)
+                .arg("0")
+                .arg("MKSTREAM")
+                .exec(c)
+        });
+        match result {
+            Ok(()) => return true,
+            Err(err) if err.code() == Some("BUSYGROUP") => return true,
+            Err(err) => {
+                log::warn!(
+                    "eventlib worker: cannot create group `{}` on `{}` at {}: {err}",
+                    config.group,
+                    config.stream,
+                    link.shown()
+                );
+                if inner.stop.sleep(backoff.next_wait()) {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+/// The reading loop: this consumer's own pending entries first, then new
+/// ones, as slots allow; entries of dead workers are reclaimed on the way.
+pub(crate) fn read(inner: &Arc<Inner>, link: &mut Link, jobs: &Sender<Job>) {
+    let config = &inner.config;
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    let reclaim_every =
+        (config.visibility / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+    let mut next_reclaim = Instant::now();
+    let mut reclaim_cursor = StreamId::default();
+    // `Some(after)`: read this consumer's own pending entries after `after`:
+    // at start (a restart under the same name), and after a read whose
+    // reply was lost (an I/O error, or a signal interrupting the blocked
+    // read), since Redis counts those entries as delivered. `None`: new
+    // entries.
+    let mut history = Some(StreamId::default());
+    let mut errors_while_stopping = 0;
+    loop {
+        let stopping = inner.stop.is_set();
+        if stopping && (history.is_none() || errors_while_stopping >= 3) {
+            return;
+        }
+        let mut free = inner
+            .slots
+            .take(config.prefetch, Duration::from_millis(100));
+        if free == 0 {
+            continue;
+        }
+        if !stopping && history.is_none() && Instant::now() >= next_reclaim {
+            next_reclaim = Instant::now() + reclaim_every;
+            match reclaim(inner, link, jobs, reclaim_cursor, free) {
+                Ok((next, used)) => {
+                    reclaim_cursor = next;
+                    free -= used;
+                }
+                Err(err) => log::warn!("eventlib worker: reclaiming failed: {err}"),
+            }
+            if free == 0 {
+                continue;
+            }
+        }
+        let result = link.run(&inner.counters.reconnects, |c| {
+            let mut cmd = redis::cmd("XREADGROUP");
+            cmd.arg("GROUP")
+                .arg(&config.group)
+                .arg(&config.consumer)
+                .arg("COUNT")
+                .arg(free);
+            match history {
+                Some(after) => cmd
+                    .arg("STREAMS")
+                    .arg(&config.stream)
+                    .arg(after.to_string()),
+                None => cmd
+                    .arg("BLOCK")
+                    .arg(config.block.as_millis() as u64)
+                    .arg("STREAMS")
+                    .arg(&config.stream)
+                    .arg(">"),
+            };
+            cmd.query::<redis::Value>(c)
+        });
+        let mut entries = match result {
+            Ok(reply) => {
+                backoff.reset();
+                conn::read_reply(&reply)
+            }
+            Err(err) => {
+                inner.slots.give(free);
+                if stopping {
+                    errors_while_stopping += 1;
+                }
+                if err.code() == Some("NOGROUP") {
+                    // The stream or the group was deleted: make them again.
+                    log::warn!(
+                        "eventlib worker: {err}; creating group `{}` again",
+                        config.group
+                    );
+                    if !create_group(inner, link) {
+                        return;
+                    }
+                    continue;
+                }
+                history = Some(StreamId::default());
+                if !inner.stop.is_set() {
+                    log::warn!(
+                        "eventlib worker: reading `{}` at {}: {err}",
+                        config.stream,
+                        link.shown()
+                    );
+                    inner.stop.sleep(backoff.next_wait());
+                }
+                continue;
+            }
+        };
+        let redelivered = history.is_some();
+        if redelivered {
+            history = entries.last().map(|e| e.id);
+            // Entries being handled here already are not taken twice.
+            let held = inner.held.lock().unwrap_or_else(|e| e.into_inner());
+            entries.retain(|e| !held.contains(&e.id));
+        }
+        entries.truncate(free);
+        inner.slots.give(free - entries.len());
+        hand_over(inner, jobs, entries, redelivered);
+    }
+}
+
+/// Takes over up to `free` entries idle past the visibility timeout (their
+/// worker died or hangs) with `XAUTOCLAIM`; returns the cursor for the
+/// next scan and how many were taken.
+fn reclaim(
+    inner: &Inner,
+    link: &mut Link,
+    jobs: &Sender<Job>,
+    cursor: StreamId,
+    free: usize,
+) -> redis::RedisResult<(StreamId, usize)> {
+    let config = &inner.config;
+    let reply = link.run(&inner.counters.reconnects, |c| {
+        redis::cmd("XAUTOCLAIM")
+            .arg(&config.stream)
+            .arg(&config.group)
+            .arg(&config.consumer)
+            .arg(config.visibility.as_millis() as u64)
+            .arg(cursor.to_string())
+            .arg("COUNT")
+            .arg(free)
+            .query::<redis::Value>(c)
+    })?;
+    let parts = conn::items(&reply);
+    let next = parts
+        .first()
+        .and_then(conn::text)
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_default();
+    let mut entries = parts.get(1).map(conn::entries).unwrap_or_default();
+    {
+        // Already here (a heartbeat that could not reach Redis): not twice.
+        let held = inner.held.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|e| !held.contains(&e.id));
+    }
+    entries.truncate(free);
+    let taken = entries.len();
+    if taken > 0 {
+        log::info!(
+            "eventlib worker `{}`: took over {taken} abandoned entr(y/ies)",
+            config.consumer
+        );
+        inner
+            .counters
+            .reclaimed
+            .fetch_add(taken as u64, Ordering::Relaxed);
+        hand_over(inner, jobs, entries, true);
+    }
+    Ok((next, taken))
+}
+
+/// Marks entries as held and queues them for the handler threads.
+pub(crate) fn hand_over(
+    inner: &Inner,
+    jobs: &Sender<Job>,
+    entries: Vec<conn::Entry>,
+    redelivered: bool,
+) {
+    if entries.is_empty() {
+        return;
+    }
+    let counters = &inner.counters;
+    counters
+        .received
+        .fetch_add(entries.len() as u64, Ordering::Relaxed);
+    counters
+        .in_flight
+        .fetch_add(entries.len() as u64, Ordering::Relaxed);
+    {
+        let mut held = inner.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.extend(entries.iter().map(|e| e.id));
+    }
+    for entry in entries {
+        // The channel holds as many jobs as there are slots: never full.
+        let _ = jobs.send(Job { entry, redelivered });
+    }
+}
+
+/// Counts one settled entry out of the held set.
+pub(crate) fn let_go(inner: &Inner, ids: &[StreamId]) {
+    {
+        let mut held = inner.held.lock().unwrap_or_else(|e| e.into_inner());
+        for id in ids {
+            held.remove(id);
+        }
+    }
+    inner
+        .counters
+        .in_flight
+        .fetch_sub(ids.len() as u64, Ordering::Relaxed);
+    inner.slots.give(ids.len());
+}
