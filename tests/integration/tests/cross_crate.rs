@@ -117,6 +117,17 @@ fn the_registry_shows_both_crates_in_dispatch_order() {
     let signup = registry.event("eventlib_test_events.Signup").unwrap();
     assert_eq!(signup.type_name(), "eventlib_test_events::Signup");
     assert!(registry.problems().is_empty());
+
+    // Listed sorted by name, whatever the link order.
+    let names: Vec<&str> = registry.events().map(|e| e.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "eventlib_test_events.Signup",
+            "store.OrderPlaced",
+            "store.cart.Added"
+        ]
+    );
 }
 
 #[test]

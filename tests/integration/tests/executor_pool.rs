@@ -29,6 +29,11 @@ async fn after_a_timer(job: &Job) {
 #[test]
 fn async_handlers_run_on_the_built_in_pool() {
     jobs::log_jobs();
+    // The first log! started the default dispatcher: too late to configure.
+    assert!(matches!(
+        eventlib::Dispatcher::builder().threads(1).install(),
+        Err(eventlib::Error::AlreadyInstalled)
+    ));
     eventlib::flush();
     jobs::assert_all_ran("eventlib-pool-");
     assert_eq!(TIMED.load(Ordering::SeqCst), JOBS);

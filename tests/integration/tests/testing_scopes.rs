@@ -58,6 +58,14 @@ fn capture_records_without_running_handlers() {
     log!(Captured { n: 4 }).unwrap();
     eventlib::flush();
     assert_eq!(CAPTURED_HANDLED.load(Ordering::SeqCst), 2);
+    // Captured events never went to the dispatcher: none is left in flight.
+    let stats = eventlib::stats();
+    let captured = stats.event("scopes.Captured").unwrap();
+    assert_eq!(
+        (captured.completed, captured.in_flight),
+        (2, 0),
+        "\n{stats}"
+    );
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -142,6 +150,16 @@ fn inline_runs_handlers_in_the_caller_and_returns_their_failures() {
     // The sibling after the failures ran all the same.
     assert_eq!(INLINE_RAN.lock().unwrap().len(), 6);
     assert_eq!(INLINE_RAN.lock().unwrap()[5], ("always_runs", me));
+    let stats = eventlib::stats();
+    let inlined = stats.event("scopes.Inlined").unwrap();
+    assert_eq!(
+        (inlined.emitted, inlined.completed, inlined.in_flight),
+        (2, 2, 0)
+    );
+    assert_eq!(
+        (inlined.handled, inlined.failed, inlined.panicked),
+        (4, 1, 1)
+    );
 }
 
 /// Events the two parallel tests log; each tags its own.
