@@ -1,4 +1,4 @@
-use eventlib::{Context, event, handler};
+use eventlib::{event, handler, Context};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]

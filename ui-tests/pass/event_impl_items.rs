@@ -16,7 +16,9 @@ impl Signal {
     const MAX_CODE: u8 = 9;
 
     pub fn stop(code: u8) -> Self {
-        Signal::Stop { code: code.min(Self::MAX_CODE) }
+        Signal::Stop {
+            code: code.min(Self::MAX_CODE),
+        }
     }
 
     fn is_stop(&self) -> bool {

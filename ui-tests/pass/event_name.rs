@@ -16,6 +16,9 @@ struct Named {}
 impl Named {}
 
 fn main() {
-    assert_eq!(Defaulted::NAME, concat!(env!("CARGO_CRATE_NAME"), ".Defaulted"));
+    assert_eq!(
+        Defaulted::NAME,
+        concat!(env!("CARGO_CRATE_NAME"), ".Defaulted")
+    );
     assert_eq!(Named::NAME, "billing.v2.Invoice_Paid");
 }

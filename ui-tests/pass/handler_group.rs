@@ -21,10 +21,7 @@ fn charge(_event: &Ping) {}
 fn audit(_record: &Record) {}
 
 fn main() {
-    let groups: Vec<&str> = eventlib::registry()
-        .handlers()
-        .map(|h| h.group())
-        .collect();
+    let groups: Vec<&str> = eventlib::registry().handlers().map(|h| h.group()).collect();
     assert!(groups.contains(&"analytics"), "{groups:?}");
     assert!(groups.contains(&"billing-v2"), "{groups:?}");
     assert!(groups.contains(&"audit_log"), "{groups:?}");

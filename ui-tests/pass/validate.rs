@@ -21,7 +21,10 @@ impl Ping {
 
 fn main() {
     assert!(log!(Ping { n: 1 }).is_ok());
-    assert!(matches!(log!(Ping { n: 0 }), Err(eventlib::Error::Validation { .. })));
+    assert!(matches!(
+        log!(Ping { n: 0 }),
+        Err(eventlib::Error::Validation { .. })
+    ));
     assert!(log!("shop.Ping", { "n": 0 }).is_err());
     eventlib::flush();
 }
