@@ -1,0 +1,145 @@
+//! eventlib's benchmark (issue 4): every scenario next to a baseline
+//! measured in the same process and run, as medians and ratios.
+//!
+//! ```text
+//! cargo run --release -p eventlib-bench                 # the whole table
+//! cargo run --release -p eventlib-bench -- --rounds 15  # more rounds
+//! cargo run --release -p eventlib-bench -- --only caller-1,inline
+//! eventlib-bench scenario caller-1                      # one sub-process
+//! eventlib-bench profile caller 2000000                 # for perf / callgrind
+//! ```
+//!
+//! The global dispatcher is configured once per process, so the parent
+//! runs each scenario as a sub-process of this same binary and reads back
+//! its one-line result; a scenario's baseline runs in its sub-process,
+//! round for round with it.
+
+mod alloc;
+mod events;
+mod harness;
+mod registry;
+mod scenarios;
+mod table;
+
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use harness::{Report, DEFAULT_ROUNDS};
+use scenarios::{by_name, caller, inline, memory, throughput};
+
+#[global_allocator]
+static ALLOCATOR: alloc::Counting = alloc::Counting;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rounds = flag(&args, "--rounds")
+        .map(|r| r.parse().expect("--rounds takes a number"))
+        .unwrap_or(DEFAULT_ROUNDS);
+    match args.first().map(String::as_str) {
+        Some("scenario") => {
+            let name = args.get(1).expect("scenario NAME");
+            let mut report = Report::default();
+            run_scenario(name, rounds, &mut report);
+            report.print();
+            ExitCode::SUCCESS
+        }
+        Some("profile") => {
+            let name = args.get(1).expect("profile NAME [ITERATIONS]");
+            let iterations = args
+                .get(2)
+                .map_or(1_000_000, |n| n.parse().expect("a number"));
+            match name.as_str() {
+                "caller" => caller::profile(iterations),
+                "by-name" => by_name::profile(iterations),
+                "inline" => inline::profile(iterations),
+                other => panic!("no profile named {other}: caller, by-name, inline"),
+            }
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let only = flag(&args, "--only");
+            run_all(rounds, only.as_deref())
+        }
+    }
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    let at = args.iter().position(|a| a == name)?;
+    Some(
+        args.get(at + 1)
+            .unwrap_or_else(|| panic!("{name} takes a value"))
+            .clone(),
+    )
+}
+
+fn run_scenario(name: &str, rounds: usize, report: &mut Report) {
+    match name {
+        "caller-1" => caller::run(1, rounds, report),
+        "caller-2" => caller::run(2, rounds, report),
+        "caller-4" => caller::run(4, rounds, report),
+        "caller-8" => caller::run(8, rounds, report),
+        "e2e-crossbeam" => throughput::run(throughput::Against::Crossbeam, rounds, report),
+        "e2e-tokio" => throughput::run(throughput::Against::Tokio, rounds, report),
+        "inline" => inline::run(rounds, report),
+        "by-name" => by_name::run(rounds, report),
+        "registry-1h" => registry::run(registry::Compare::Events1, rounds, report),
+        "registry-16h" => registry::run(registry::Compare::Events16, rounds, report),
+        "handlers" => registry::run(registry::Compare::Handlers, rounds, report),
+        "mem-heap" => memory::heap(report),
+        "mem-rss" => memory::rss(report),
+        other => panic!("no scenario named {other}"),
+    }
+}
+
+fn run_all(rounds: usize, only: Option<&str>) -> ExitCode {
+    let started = Instant::now();
+    let exe = std::env::current_exe().expect("the path of this binary");
+    let load_before = load_average();
+    let mut results = Vec::new();
+    let mut failed = false;
+    for process in table::processes() {
+        if only.is_some_and(|only| !only.split(',').any(|o| o == process)) {
+            continue;
+        }
+        eprint!("eventlib-bench: {process} ... ");
+        let t0 = Instant::now();
+        let output = Command::new(&exe)
+            .args(["scenario", process, "--rounds", &rounds.to_string()])
+            .output()
+            .expect("cannot start a scenario sub-process");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        match harness::parse_result(&stdout) {
+            Some(result) if output.status.success() => {
+                eprintln!("{:.1} s", t0.elapsed().as_secs_f64());
+                results.push((process, result));
+            }
+            _ => {
+                failed = true;
+                eprintln!(
+                    "FAILED ({})\n{stdout}{}",
+                    output.status,
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+        }
+    }
+    let context = table::Context {
+        rounds,
+        load_before,
+        load_after: load_average(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    print!("{}", table::render(&results, &context));
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The first three fields of /proc/loadavg.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}

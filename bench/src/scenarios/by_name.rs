@@ -1,0 +1,56 @@
+//! Scenario 4: `log!` by name with JSON-like data (async mode, three
+//! trivial handlers) against building the same `json!` value and
+//! `serde_json::from_value` into the event type. Bursts as in scenario 1.
+
+use std::hint::black_box;
+
+use serde_json::json;
+
+use crate::events::Named;
+use crate::harness::{bursts_ns, paired, Report, BURST};
+
+/// Bursts per round.
+const BURSTS: usize = 8;
+
+pub(crate) fn run(rounds: usize, report: &mut Report) {
+    let log = |i: u64| {
+        let _ = black_box(eventlib::log!("bench.Name", { "a": i, "b": 2, "s": "x" }));
+    };
+    let floor = |i: u64| {
+        let value = json!({ "a": i, "b": 2, "s": "x" });
+        let event: Named = serde_json::from_value(value).expect("the data fits");
+        black_box(event);
+    };
+    let (log_ns, floor_ns) = paired(
+        rounds,
+        || bursts_ns(1, BURSTS, &log, &eventlib::flush),
+        || bursts_ns(1, BURSTS, &floor, &|| ()),
+    );
+    let stats = eventlib::stats();
+    let named = stats.event("bench.Name").expect("registered");
+    assert_eq!((named.dropped, named.failed), (0, 0));
+    report.row("by-name", log_ns, floor_ns);
+    report.note(format!(
+        "one producer, bursts of {BURST}, queue drained between bursts; the floor builds the json! value in the loop as log! does"
+    ));
+}
+
+/// For profilers: `iterations` by-name `log!` calls in bursts.
+pub(crate) fn profile(iterations: u64) {
+    eventlib::log!("bench.Name", { "a": 0, "b": 2, "s": "x" }).expect("warm-up");
+    eventlib::flush();
+    let mut done = 0;
+    while done < iterations {
+        let n = (iterations - done).min(BURST as u64);
+        log_burst(done, n);
+        eventlib::flush();
+        done += n;
+    }
+}
+
+#[inline(never)]
+fn log_burst(base: u64, n: u64) {
+    for i in base..base + n {
+        let _ = black_box(eventlib::log!("bench.Name", { "a": i, "b": 2, "s": "x" }));
+    }
+}

@@ -1,0 +1,82 @@
+//! Scenario 1: what `log!` costs its caller (async mode, default
+//! dispatcher, three trivial handlers on the built-in pool), against
+//! sending the same boxed event into a bounded crossbeam channel drained by
+//! one thread. Measured in bursts of 8,192 calls with the queue drained
+//! between bursts outside the timed region, so the queue never fills.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::events::Viewed;
+use crate::harness::{bursts_ns, paired, Report};
+
+/// Bursts per round.
+const BURSTS: usize = 8;
+
+pub(crate) fn run(producers: usize, rounds: usize, report: &mut Report) {
+    // The floor: the same event, boxed, into a channel of the dispatcher's
+    // default capacity, drained (and freed) by a thread.
+    let (tx, rx) = crossbeam_channel::bounded::<Box<Viewed>>(65_536);
+    let drained = Arc::new(AtomicU64::new(0));
+    let sent = AtomicU64::new(0);
+    {
+        let drained = Arc::clone(&drained);
+        std::thread::spawn(move || {
+            for event in rx {
+                drop(black_box(event));
+                drained.fetch_add(1, Ordering::Release);
+            }
+        });
+    }
+    let floor_send = |i: u64| {
+        tx.send(Box::new(Viewed::new(i)))
+            .expect("the drain thread lives");
+    };
+    let floor_settle = || {
+        sent.fetch_add(crate::harness::BURST as u64, Ordering::Relaxed);
+        while drained.load(Ordering::Acquire) < sent.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    };
+
+    let log = |i: u64| {
+        let _ = black_box(eventlib::log!(Viewed::new(i)));
+    };
+    let (eventlib_ns, floor_ns) = paired(
+        rounds,
+        || bursts_ns(producers, BURSTS, &log, &eventlib::flush),
+        || bursts_ns(producers, BURSTS, &floor_send, &floor_settle),
+    );
+    let dropped = eventlib::stats().total().dropped;
+    assert_eq!(
+        dropped, 0,
+        "the queue filled: the fast path was not measured"
+    );
+    report.row("caller", eventlib_ns, floor_ns);
+    report.note(format!(
+        "{producers} producer(s): bursts of {} calls, queue drained between bursts; {dropped} dropped",
+        crate::harness::BURST
+    ));
+}
+
+/// For profilers: `iterations` typed `log!` calls in bursts, nothing else.
+pub(crate) fn profile(iterations: u64) {
+    eventlib::log!(Viewed::new(0)).expect("warm-up");
+    eventlib::flush();
+    let mut done = 0;
+    while done < iterations {
+        let n = (iterations - done).min(crate::harness::BURST as u64);
+        log_burst(done, n);
+        eventlib::flush();
+        done += n;
+    }
+}
+
+#[inline(never)]
+fn log_burst(base: u64, n: u64) {
+    for i in base..base + n {
+        let _ = black_box(eventlib::log!(Viewed::new(i)));
+    }
+}

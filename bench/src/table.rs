@@ -1,0 +1,252 @@
+//! The rows of the table, their targets, and how they are printed.
+
+use std::fmt::Write as _;
+
+use crate::harness::Parsed;
+
+#[derive(Clone, Copy)]
+enum Unit {
+    NsPerCall,
+    EventsPerSec,
+    Bytes,
+}
+
+#[derive(Clone, Copy)]
+enum Target {
+    /// eventlib / baseline must be at most this.
+    AtMost(f64),
+    /// eventlib / baseline must be at least this.
+    AtLeast(f64),
+    /// Reported, no target.
+    Info,
+}
+
+struct Spec {
+    process: &'static str,
+    row: &'static str,
+    label: &'static str,
+    baseline: &'static str,
+    unit: Unit,
+    target: Target,
+}
+
+const fn spec(
+    process: &'static str,
+    row: &'static str,
+    label: &'static str,
+    baseline: &'static str,
+    unit: Unit,
+    target: Target,
+) -> Spec {
+    Spec {
+        process,
+        row,
+        label,
+        baseline,
+        unit,
+        target,
+    }
+}
+
+use Target::{AtLeast, AtMost, Info};
+use Unit::{Bytes, EventsPerSec, NsPerCall};
+
+const CHANNEL: &str = "Box<event> into bounded crossbeam channel";
+
+const SPECS: &[Spec] = &[
+    spec(
+        "caller-1",
+        "caller",
+        "1. log! caller cost, 1 producer",
+        CHANNEL,
+        NsPerCall,
+        AtMost(2.0),
+    ),
+    spec(
+        "caller-2",
+        "caller",
+        "1. log! caller cost, 2 producers",
+        CHANNEL,
+        NsPerCall,
+        Info,
+    ),
+    spec(
+        "caller-4",
+        "caller",
+        "1. log! caller cost, 4 producers",
+        CHANNEL,
+        NsPerCall,
+        Info,
+    ),
+    spec(
+        "caller-8",
+        "caller",
+        "1. log! caller cost, 8 producers",
+        CHANNEL,
+        NsPerCall,
+        AtMost(2.0),
+    ),
+    spec(
+        "e2e-crossbeam",
+        "e2e",
+        "2. end-to-end, 3 handlers",
+        "crossbeam channel + thread pool fan-out",
+        EventsPerSec,
+        AtLeast(0.6),
+    ),
+    spec(
+        "e2e-tokio",
+        "e2e",
+        "2. end-to-end, 3 handlers",
+        "tokio mpsc + tokio::spawn per handler",
+        EventsPerSec,
+        AtLeast(1.0),
+    ),
+    spec(
+        "inline",
+        "inline",
+        "3. inline mode log!",
+        "3 direct handler calls",
+        NsPerCall,
+        AtMost(1.5),
+    ),
+    spec(
+        "by-name",
+        "by-name",
+        "4. log!(\"bench.Name\", {..})",
+        "json! + serde_json::from_value",
+        NsPerCall,
+        AtMost(1.3),
+    ),
+    spec(
+        "registry-1h",
+        "registry-1h",
+        "5. caller cost, 1,000 event types, 1 handler",
+        "same, 10 event types",
+        NsPerCall,
+        AtMost(1.1),
+    ),
+    spec(
+        "registry-16h",
+        "registry-16h",
+        "5. caller cost, 1,000 event types, 16 handlers",
+        "same, 10 event types",
+        NsPerCall,
+        AtMost(1.1),
+    ),
+    spec(
+        "handlers",
+        "handlers",
+        "5. caller cost, 16 handlers (10 types)",
+        "same, 1 handler",
+        NsPerCall,
+        Info,
+    ),
+    spec(
+        "mem-heap",
+        "mem-heap",
+        "6. bytes per queued event (heap + slot)",
+        "size_of the event",
+        Bytes,
+        Info,
+    ),
+    spec(
+        "mem-heap",
+        "mem-heap-floor",
+        "6. bytes per queued event (heap + slot)",
+        "Box<event> in crossbeam channel",
+        Bytes,
+        Info,
+    ),
+    spec(
+        "mem-rss",
+        "mem-rss",
+        "6. peak RSS per event, 1,000,000 queued",
+        "size_of the event",
+        Bytes,
+        Info,
+    ),
+    spec(
+        "mem-rss",
+        "mem-rss-floor",
+        "6. peak RSS per event, 1,000,000 queued",
+        "Box<event> in crossbeam channel",
+        Bytes,
+        Info,
+    ),
+];
+
+/// The scenario sub-processes, in the order they run.
+pub(crate) fn processes() -> Vec<&'static str> {
+    let mut processes: Vec<&'static str> = SPECS.iter().map(|s| s.process).collect();
+    processes.dedup();
+    processes
+}
+
+/// What the table's heading says about the run.
+pub(crate) struct Context {
+    pub(crate) rounds: usize,
+    pub(crate) load_before: String,
+    pub(crate) load_after: String,
+    pub(crate) seconds: f64,
+}
+
+fn format_value(unit: Unit, value: f64) -> String {
+    match unit {
+        Unit::NsPerCall => format!("{value:.1} ns/call"),
+        Unit::EventsPerSec => format!("{:.3} M ev/s", value / 1e6),
+        Unit::Bytes => format!("{value:.1} B"),
+    }
+}
+
+/// The Markdown table, then the notes of each scenario.
+pub(crate) fn render(results: &[(&str, Parsed)], context: &Context) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "eventlib-bench: medians of {} rounds; ratio = eventlib / baseline; load average {} before, {} after; {:.0} s\n",
+        context.rounds, context.load_before, context.load_after, context.seconds
+    );
+    let _ = writeln!(
+        out,
+        "| scenario | eventlib median | baseline | baseline median | ratio | target | result |"
+    );
+    let _ = writeln!(out, "|---|---:|---|---:|---:|---:|---|");
+    for spec in SPECS {
+        let Some(measured) = results
+            .iter()
+            .filter(|(process, _)| *process == spec.process)
+            .flat_map(|(_, parsed)| &parsed.rows)
+            .find(|m| m.id == spec.row)
+        else {
+            continue;
+        };
+        let ratio = measured.eventlib / measured.baseline;
+        let (target, result) = match spec.target {
+            Target::AtMost(t) => (
+                format!("≤ {t:.2}×"),
+                if ratio <= t { "pass" } else { "MISS" },
+            ),
+            Target::AtLeast(t) => (
+                format!("≥ {t:.2}×"),
+                if ratio >= t { "pass" } else { "MISS" },
+            ),
+            Target::Info => ("—".to_owned(), "info"),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {ratio:.2}× | {target} | {result} |",
+            spec.label,
+            format_value(spec.unit, measured.eventlib),
+            spec.baseline,
+            format_value(spec.unit, measured.baseline),
+        );
+    }
+    let _ = writeln!(out, "\nNotes:");
+    for (process, parsed) in results {
+        for note in &parsed.notes {
+            let _ = writeln!(out, "- {process}: {note}");
+        }
+    }
+    out
+}
