@@ -2,6 +2,8 @@
 //! names, data that does not fit the type (the error names the field),
 //! extra fields, and validation.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use eventlib::{event, log, testing, Error, ValidationError};
@@ -114,7 +116,7 @@ fn by_name_events_reach_their_handlers() {
         serde_json::json!({ "order_id": 2, "items": [{ "sku": "A", "qty": 1 }], "note": null }),
     )
     .unwrap();
-    eventlib::flush();
+    common::flush();
     assert_eq!(ORDERS_HANDLED.load(Ordering::SeqCst), 2);
 }
 

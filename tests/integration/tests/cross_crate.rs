@@ -1,6 +1,8 @@
 //! Link-time registration across crates: events declared in one crate,
 //! handlers attached in another, all found once the binary links both.
 
+mod common;
+
 use eventlib::{log, HandlerKind};
 use eventlib_test_events::{ran as methods, CartAdded, OrderPlaced, Signup};
 use eventlib_test_handlers::{ran as functions, seen};
@@ -28,7 +30,7 @@ fn handlers_from_every_linked_crate_run() {
         })
         .unwrap();
     }
-    eventlib::flush();
+    common::flush();
 
     // Methods, declared in the events crate.
     assert_eq!(methods::count(&methods::WELCOME), N);

@@ -1,6 +1,8 @@
 //! Two `#[event]`s with the same name in one binary: neither is dispatched,
 //! `log!` says where both are, and the registry lists the problem.
 
+mod common;
+
 use eventlib::{event, log, Error};
 use serde::{Deserialize, Serialize};
 
@@ -69,7 +71,7 @@ fn logging_either_duplicate_fails_with_both_locations() {
         assert!(message.contains(&locations[0]) && message.contains(&locations[1]));
         assert!(message.contains("#[event(name = "), "{message}");
     }
-    eventlib::flush();
+    common::flush();
     let stats = eventlib::stats();
     let same: Vec<u64> = stats
         .events
@@ -98,6 +100,6 @@ fn the_registry_lists_the_duplicate() {
 #[test]
 fn other_events_are_unaffected() {
     log!(Unique { n: 1 }).unwrap();
-    eventlib::flush();
+    common::flush();
     assert_eq!(eventlib::stats().event("dup.Unique").unwrap().completed, 1);
 }

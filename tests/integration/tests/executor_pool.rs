@@ -34,7 +34,7 @@ fn async_handlers_run_on_the_built_in_pool() {
         eventlib::Dispatcher::builder().threads(1).install(),
         Err(eventlib::Error::AlreadyInstalled)
     ));
-    eventlib::flush();
+    common::flush();
     jobs::assert_all_ran("eventlib-pool-");
     assert_eq!(TIMED.load(Ordering::SeqCst), JOBS);
 }

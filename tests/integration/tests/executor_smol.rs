@@ -41,7 +41,17 @@ fn async_handlers_run_on_smol() {
 
     smol::block_on(async {
         jobs::log_jobs();
-        eventlib::flush_async().await;
+        let flushed = smol::future::or(
+            async {
+                eventlib::flush_async().await;
+                true
+            },
+            async {
+                smol::Timer::after(common::DEADLINE).await;
+                false
+            },
+        );
+        assert!(flushed.await, "handlers still running");
         assert_eq!(ON_SMOL.load(Ordering::SeqCst), JOBS);
         jobs::assert_all_ran("smol-");
 

@@ -49,7 +49,9 @@ fn async_handlers_run_on_the_tokio_runtime() {
     runtime.block_on(async {
         jobs::log_jobs();
         // From async code: waits without blocking a runtime worker.
-        eventlib::flush_async().await;
+        tokio::time::timeout(common::DEADLINE, eventlib::flush_async())
+            .await
+            .expect("handlers still running");
     });
 
     assert_eq!(ON_TOKIO.load(Ordering::SeqCst), JOBS);

@@ -242,7 +242,7 @@ fn wildcards_match_by_prefix_or_exact_name() {
     let order = log!(Order { n: 1, fail: false }).unwrap();
     let added = log!(CartAdded { sku: "A-1".into() }).unwrap();
     let shopping = log!(ShoppingOrder { n: 1 }).unwrap();
-    eventlib::flush();
+    common::flush();
     let wildcards = |id| -> Vec<&str> {
         runs_of(id)
             .into_iter()
@@ -272,7 +272,7 @@ fn every_signature_runs_and_its_result_counts() {
         fail: true
     })
     .unwrap();
-    eventlib::flush();
+    common::flush();
 
     // Handlers with a context saw the id log! returned, once each.
     let with_ctx = [

@@ -94,7 +94,7 @@ fn failures_are_contained_counted_and_reported() {
             panic!("log! #{n} failed: {err}");
         }
     }
-    eventlib::flush();
+    common::flush();
 
     assert_eq!(WORKED.load(Ordering::SeqCst), N);
     assert_eq!(

@@ -12,6 +12,6 @@ fn naming_the_crate_links_its_events_and_handlers() {
     assert_eq!(Declared::NAME, common::UNLINKED_EVENT);
     log!("eventlib_test_unlinked.Declared", { "n": 1 }).unwrap();
     eventlib::log_json(common::UNLINKED_EVENT, serde_json::json!({ "n": 2 })).unwrap();
-    eventlib::flush();
+    common::flush();
     assert_eq!(RAN.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

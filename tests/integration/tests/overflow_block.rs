@@ -44,7 +44,7 @@ fn a_full_queue_blocks_the_caller_until_there_is_room() {
     // opening is what made room in the queue.
     assert_eq!(*STEPS.lock().unwrap(), ["gate opened", "log! returned"]);
 
-    eventlib::flush();
+    common::flush();
     assert_eq!(held::handled(), 4);
     assert_eq!(held::counts(), (4, 4, 0, 0));
 }

@@ -36,13 +36,13 @@ fn a_full_queue_drops_the_newest_and_says_so() {
     assert_eq!(held::counts(), (8, 0, 5, 3));
 
     held::GATE.open();
-    eventlib::flush();
+    common::flush();
     assert_eq!(held::handled(), 3);
     assert_eq!(held::counts(), (8, 3, 5, 0));
 
     // With room again, events are accepted again.
     log!(Job { n: 8 }).unwrap();
-    eventlib::flush();
+    common::flush();
     assert_eq!(held::handled(), 4);
     assert_eq!(held::counts(), (9, 4, 5, 0));
     assert_eq!(DROPPED.lock().unwrap().len(), 5);

@@ -37,12 +37,12 @@ fn a_full_queue_refuses_with_queue_full() {
     assert!(HOOK.lock().unwrap().is_empty(), "{:?}", HOOK.lock());
 
     held::GATE.open();
-    eventlib::flush();
+    common::flush();
     assert_eq!(held::handled(), 3);
     assert_eq!(held::counts(), (9, 3, 6, 0));
 
     log!(Job { n: 9 }).unwrap();
-    eventlib::flush();
+    common::flush();
     assert_eq!(held::handled(), 4);
     assert_eq!(held::counts(), (10, 4, 6, 0));
 }

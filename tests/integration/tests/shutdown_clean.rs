@@ -1,6 +1,8 @@
 //! A clean shutdown: everything logged before it is handled, nothing is
 //! abandoned, and `log!` afterwards is refused with `Error::ShutDown`.
 
+mod common;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use eventlib::{event, log, Dispatcher, Error, Overflow};
@@ -63,6 +65,6 @@ fn shutdown_waits_for_everything_then_refuses_new_events() {
         (N, N, 0, 0)
     );
     assert_eq!((visit.handled, visit.failed, visit.panicked), (2 * N, 0, 0));
-    eventlib::flush();
+    common::flush();
     assert_eq!(SYNC.load(Ordering::SeqCst), N);
 }

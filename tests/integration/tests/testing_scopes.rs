@@ -40,14 +40,14 @@ fn capture_records_without_running_handlers() {
         (0..4).map(|n| Captured { n }).collect::<Vec<_>>()
     );
     assert_eq!(cap.names(), ["scopes.Captured"; 4]);
-    eventlib::flush();
+    common::flush();
     assert_eq!(CAPTURED_HANDLED.load(Ordering::SeqCst), 0);
 
     // Another thread's events are not this capture's: they are handled.
     std::thread::spawn(|| log!(Captured { n: 100 }).unwrap())
         .join()
         .unwrap();
-    eventlib::flush();
+    common::flush();
     assert_eq!(CAPTURED_HANDLED.load(Ordering::SeqCst), 1);
     assert_eq!(cap.len(), 4);
 
@@ -56,7 +56,7 @@ fn capture_records_without_running_handlers() {
     drop(cap);
     // Once the capture ends, events go to the dispatcher again.
     log!(Captured { n: 4 }).unwrap();
-    eventlib::flush();
+    common::flush();
     assert_eq!(CAPTURED_HANDLED.load(Ordering::SeqCst), 2);
     // Captured events never went to the dispatcher: none is left in flight.
     let stats = eventlib::stats();

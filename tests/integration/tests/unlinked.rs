@@ -52,7 +52,7 @@ fn handlers_of_an_unnamed_crate_are_absent() {
         total_cents: 1,
     })
     .unwrap();
-    eventlib::flush();
+    common::flush();
     assert_eq!(
         eventlib::stats()
             .event("store.OrderPlaced")

@@ -2,6 +2,8 @@
 //! `Error::Validation` and goes nowhere, not counted, not handled, not
 //! captured.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use eventlib::{event, log, testing, Error, ValidationError};
@@ -72,13 +74,13 @@ fn an_invalid_event_is_refused_and_goes_nowhere() {
         matches!(&err, Error::Validation { error, .. } if error.field().is_none()),
         "{err:?}"
     );
-    eventlib::flush();
+    common::flush();
     assert_eq!(counts(), (0, 0, 0, 0));
     assert_eq!(PAYMENTS_HANDLED.load(Ordering::SeqCst), 0);
 
     // A valid one goes through, as a control.
     log!(payment(5, "EUR")).unwrap();
-    eventlib::flush();
+    common::flush();
     assert_eq!(counts(), (1, 1, 0, 2));
     assert_eq!(PAYMENTS_HANDLED.load(Ordering::SeqCst), 2);
 

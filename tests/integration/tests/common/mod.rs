@@ -154,3 +154,13 @@ pub fn thread_name() -> String {
 
 /// The event declared only in `eventlib-test-unlinked`.
 pub const UNLINKED_EVENT: &str = "eventlib_test_unlinked.Declared";
+
+/// `eventlib::flush()` with [`DEADLINE`] as an upper bound: a handler that
+/// never finishes fails the test instead of hanging it.
+pub fn flush() {
+    assert!(
+        eventlib::flush_timeout(DEADLINE),
+        "handlers still running after {DEADLINE:?}:\n{}",
+        eventlib::stats()
+    );
+}
