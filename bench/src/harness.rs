@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 /// Rounds per measurement unless `--rounds` says otherwise (odd, so the
 /// median is one of the rounds).
-pub(crate) const DEFAULT_ROUNDS: usize = 11;
+pub(crate) const DEFAULT_ROUNDS: usize = 15;
 
 /// Calls per burst, summed over all producers: far below the dispatcher's
 /// default queue of 65,536, so `log!` always takes its fast path.

@@ -7,6 +7,9 @@
 //! cargo run --release -p eventlib-bench -- --only caller-1,inline
 //! eventlib-bench scenario caller-1                      # one sub-process
 //! eventlib-bench profile caller 2000000                 # for perf / callgrind
+//! eventlib-bench profile caller-floor 2000000           # (and e2e, e2e-floor, e2e-tokio, inline,
+//!                                                       #  by-name, by-name-floor,
+//!                                                       #  registry-10, registry-1000)
 //! ```
 //!
 //! The global dispatcher is configured once per process, so the parent
@@ -50,9 +53,18 @@ fn main() -> ExitCode {
                 .map_or(1_000_000, |n| n.parse().expect("a number"));
             match name.as_str() {
                 "caller" => caller::profile(iterations),
+                "caller-floor" => caller::profile_floor(iterations),
+                "e2e" => throughput::profile(iterations),
+                "e2e-floor" => throughput::profile_floor(iterations),
+                "e2e-tokio" => throughput::profile_tokio(iterations),
+                "registry-10" => registry::profile(10, iterations),
+                "registry-1000" => registry::profile(1_000, iterations),
                 "by-name" => by_name::profile(iterations),
                 "inline" => inline::profile(iterations),
-                other => panic!("no profile named {other}: caller, by-name, inline"),
+                "by-name-floor" => by_name::profile_floor(iterations),
+                other => panic!(
+                    "no profile named {other}: caller, caller-floor, e2e, e2e-floor, e2e-tokio, inline, by-name, by-name-floor, registry-10, registry-1000"
+                ),
             }
             ExitCode::SUCCESS
         }

@@ -58,13 +58,36 @@ macro_rules! wildcards {
 wildcards!(w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12 w13 w14 w15);
 
 /// Bursts per round.
-const BURSTS: usize = 8;
+const BURSTS: usize = 16;
 
 /// Caller cost of logging round-robin over the first `types` events of
 /// `group`.
 fn measure(group: &'static [fn(u64)], types: usize) -> f64 {
     let call = move |i: u64| group[i as usize % types](i);
     bursts_ns(1, BURSTS, &call, &eventlib::flush)
+}
+
+/// For profilers: `iterations` calls round-robin over `types` event types
+/// of the one-handler group, in bursts.
+pub(crate) fn profile(types: usize, iterations: u64) {
+    for log in s1::LOG {
+        log(0);
+    }
+    eventlib::flush();
+    let mut done = 0;
+    while done < iterations {
+        let n = (iterations - done).min(BURST as u64);
+        log_burst(types, done, n);
+        eventlib::flush();
+        done += n;
+    }
+}
+
+#[inline(never)]
+fn log_burst(types: usize, base: u64, n: u64) {
+    for i in base..base + n {
+        s1::LOG[i as usize % types](i);
+    }
 }
 
 /// Which comparison a sub-process runs.

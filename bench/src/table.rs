@@ -178,8 +178,12 @@ const SPECS: &[Spec] = &[
 
 /// The scenario sub-processes, in the order they run.
 pub(crate) fn processes() -> Vec<&'static str> {
-    let mut processes: Vec<&'static str> = SPECS.iter().map(|s| s.process).collect();
-    processes.dedup();
+    let mut processes: Vec<&'static str> = Vec::new();
+    for spec in SPECS {
+        if !processes.contains(&spec.process) {
+            processes.push(spec.process);
+        }
+    }
     processes
 }
 

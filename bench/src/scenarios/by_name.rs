@@ -10,7 +10,7 @@ use crate::events::Named;
 use crate::harness::{bursts_ns, paired, Report, BURST};
 
 /// Bursts per round.
-const BURSTS: usize = 8;
+const BURSTS: usize = 16;
 
 pub(crate) fn run(rounds: usize, report: &mut Report) {
     let log = |i: u64| {
@@ -45,6 +45,20 @@ pub(crate) fn profile(iterations: u64) {
         log_burst(done, n);
         eventlib::flush();
         done += n;
+    }
+}
+
+/// For profilers: the floor's `iterations` json! + from_value.
+pub(crate) fn profile_floor(iterations: u64) {
+    floor_loop(iterations);
+}
+
+#[inline(never)]
+fn floor_loop(iterations: u64) {
+    for i in 0..iterations {
+        let value = json!({ "a": i, "b": 2, "s": "x" });
+        let event: Named = serde_json::from_value(value).expect("the data fits");
+        black_box(event);
     }
 }
 

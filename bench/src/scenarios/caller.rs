@@ -3,6 +3,8 @@
 //! sending the same boxed event into a bounded crossbeam channel drained by
 //! one thread. Measured in bursts of 8,192 calls with the queue drained
 //! between bursts outside the timed region, so the queue never fills.
+//! With several producers, the cost per call is wall time over all calls,
+//! and eventlib's own curve (P producers against one) is reported too.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +15,7 @@ use crate::events::Viewed;
 use crate::harness::{bursts_ns, paired, Report};
 
 /// Bursts per round.
-const BURSTS: usize = 8;
+const BURSTS: usize = 16;
 
 pub(crate) fn run(producers: usize, rounds: usize, report: &mut Report) {
     // The floor: the same event, boxed, into a channel of the dispatcher's
@@ -49,6 +51,15 @@ pub(crate) fn run(producers: usize, rounds: usize, report: &mut Report) {
         || bursts_ns(producers, BURSTS, &log, &eventlib::flush),
         || bursts_ns(producers, BURSTS, &floor_send, &floor_settle),
     );
+    if producers > 1 {
+        // The curve: the same calls from one producer, in this process.
+        let (many_ns, one_ns) = paired(
+            rounds,
+            || bursts_ns(producers, BURSTS, &log, &eventlib::flush),
+            || bursts_ns(1, BURSTS, &log, &eventlib::flush),
+        );
+        report.row("curve", many_ns, one_ns);
+    }
     let dropped = eventlib::stats().total().dropped;
     assert_eq!(
         dropped, 0,
@@ -71,6 +82,31 @@ pub(crate) fn profile(iterations: u64) {
         log_burst(done, n);
         eventlib::flush();
         done += n;
+    }
+}
+
+/// For profilers: the floor's `iterations` sends in bursts, nothing else.
+pub(crate) fn profile_floor(iterations: u64) {
+    let (tx, rx) = crossbeam_channel::bounded::<Box<Viewed>>(65_536);
+    let drainer = std::thread::spawn(move || rx.into_iter().map(black_box).count());
+    let mut done = 0;
+    while done < iterations {
+        let n = (iterations - done).min(crate::harness::BURST as u64);
+        send_burst(&tx, done, n);
+        while !tx.is_empty() {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        done += n;
+    }
+    drop(tx);
+    drainer.join().expect("the drain thread");
+}
+
+#[inline(never)]
+fn send_burst(tx: &crossbeam_channel::Sender<Box<Viewed>>, base: u64, n: u64) {
+    for i in base..base + n {
+        tx.send(Box::new(Viewed::new(i)))
+            .expect("the drain thread lives");
     }
 }
 

@@ -3,6 +3,7 @@
 //! crossbeam pool and a hand-wired tokio fan-out, each with as many
 //! threads as the dispatcher's pool.
 
+use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
@@ -14,7 +15,7 @@ use crate::events::{Viewed, VIEWED_HANDLERS};
 use crate::harness::{paired, pool_threads, Report};
 
 /// Events per round.
-const EVENTS: u64 = 100_000;
+const EVENTS: u64 = 200_000;
 /// The dispatcher's default queue capacity, used by every contender.
 const CAPACITY: usize = 65_536;
 
@@ -209,5 +210,51 @@ impl TokioFanOut {
         }
         latch.wait();
         EVENTS as f64 / t0.elapsed().as_secs_f64()
+    }
+}
+
+/// For profilers: `iterations` events handled end to end, as one round.
+pub(crate) fn profile(iterations: u64) {
+    Dispatcher::builder()
+        .threads(pool_threads())
+        .capacity(CAPACITY)
+        .overflow(Overflow::Block)
+        .install()
+        .expect("the first dispatcher of this process");
+    for i in 0..iterations {
+        eventlib::log!(Viewed::new(i)).expect("logged");
+    }
+    eventlib::flush();
+}
+
+/// For profilers: the crossbeam floor's `iterations` events, as one round.
+pub(crate) fn profile_floor(iterations: u64) {
+    let latch = Arc::new(Latch::default());
+    let floor = CrossbeamPool::start(pool_threads(), Arc::clone(&latch));
+    let t0 = Instant::now();
+    for i in 0..iterations {
+        floor
+            .events
+            .send(Shared::new(Viewed::new(i)))
+            .expect("workers live");
+    }
+    while latch.done.load(Ordering::Acquire) < iterations as usize {
+        std::thread::yield_now();
+    }
+    black_box(t0.elapsed());
+}
+
+/// For profilers: the tokio fan-out's `iterations` events, as one round.
+pub(crate) fn profile_tokio(iterations: u64) {
+    let latch = Arc::new(Latch::default());
+    let fan_out = TokioFanOut::start(pool_threads(), Arc::clone(&latch));
+    for i in 0..iterations {
+        fan_out
+            .events
+            .blocking_send(Viewed::new(i))
+            .expect("the runtime lives");
+    }
+    while latch.done.load(Ordering::Acquire) < iterations as usize {
+        std::thread::yield_now();
     }
 }
