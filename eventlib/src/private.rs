@@ -270,7 +270,18 @@ fn data_error<T: Event>(data: &Value, first: serde_json::Error) -> Error {
     let (field, reason) = match serde_path_to_error::deserialize::<_, T>(data) {
         Err(err) => {
             let path = err.path().to_string();
-            ((path != ".").then_some(path), err.into_inner().to_string())
+            let path = (path != ".").then_some(path);
+            let reason = err.into_inner().to_string();
+            // serde reports a missing field at the path of the object that
+            // lacks it; the field's own path is what the caller wants.
+            let missing = reason
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next());
+            match (missing, path) {
+                (Some(name), Some(path)) => (Some(format!("{path}.{name}")), "missing".to_owned()),
+                (Some(name), None) => (Some(name.to_owned()), "missing".to_owned()),
+                (None, path) => (path, reason),
+            }
         }
         Ok(_) => (None, first.to_string()),
     };
