@@ -160,7 +160,10 @@ fn a_missing_field_is_named() {
         "items": [{ "sku": "A", "qty": 1 }, { "sku": "B" }],
         "note": null,
     }));
-    assert!(message.contains("field `items[1].qty`: missing"), "{message}");
+    assert!(
+        message.contains("field `items[1].qty`: missing"),
+        "{message}"
+    );
     assert_eq!(field.as_deref(), Some("items[1].qty"), "{message}");
     assert_eq!(reason, "missing");
 }
