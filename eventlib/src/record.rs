@@ -117,8 +117,10 @@ impl Record {
         self.0.event.as_any().is::<T>()
     }
 
-    /// The event as JSON, serialized on first use (local dispatch of a typed
-    /// event serializes nothing unless a handler asks for this).
+    /// The event as JSON. For a typed `log!` it is serialized on first use
+    /// (local dispatch serializes nothing unless a handler asks for this);
+    /// for an event logged by name, or read from a transport, it is the data
+    /// as it came, fields the type ignores included.
     ///
     /// An event whose `Serialize` impl fails (a map with non-string keys,
     /// say) reads as `Value::Null`, and the failure is logged as a warning.
