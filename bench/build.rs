@@ -21,5 +21,14 @@ fn main() {
     }
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out.join("registry_events.rs"), source).expect("cannot write OUT_DIR");
+    // The compiler, for the table's heading.
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let version = std::process::Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .unwrap_or_default();
+    println!("cargo::rustc-env=BENCH_RUSTC_VERSION={}", version.trim());
     println!("cargo::rerun-if-changed=build.rs");
 }

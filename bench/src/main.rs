@@ -137,6 +137,7 @@ fn run_all(rounds: usize, only: Option<&str>) -> ExitCode {
     }
     let context = table::Context {
         rounds,
+        machine: machine(),
         load_before,
         load_after: load_average(),
         seconds: started.elapsed().as_secs_f64(),
@@ -147,6 +148,20 @@ fn run_all(rounds: usize, only: Option<&str>) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Cores, CPU model and compiler, for the table's heading.
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("model name")?.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cores} cores, {model}, {}", env!("BENCH_RUSTC_VERSION"))
 }
 
 /// The first three fields of /proc/loadavg.

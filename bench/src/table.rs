@@ -190,6 +190,7 @@ pub(crate) fn processes() -> Vec<&'static str> {
 /// What the table's heading says about the run.
 pub(crate) struct Context {
     pub(crate) rounds: usize,
+    pub(crate) machine: String,
     pub(crate) load_before: String,
     pub(crate) load_after: String,
     pub(crate) seconds: f64,
@@ -208,8 +209,8 @@ pub(crate) fn render(results: &[(&str, Parsed)], context: &Context) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "eventlib-bench: medians of {} rounds; ratio = eventlib / baseline; load average {} before, {} after; {:.0} s\n",
-        context.rounds, context.load_before, context.load_after, context.seconds
+        "eventlib-bench: {}; medians of {} rounds; ratio = eventlib / baseline; load average {} before, {} after; {:.0} s\n",
+        context.machine, context.rounds, context.load_before, context.load_after, context.seconds
     );
     let _ = writeln!(
         out,
