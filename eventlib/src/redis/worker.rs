@@ -228,9 +228,11 @@ impl WorkerBuilder {
     }
 
     /// How many entries the worker holds at most, handled or waiting for
-    /// a thread or an acknowledgement (default twice the concurrency).
+    /// a thread or an acknowledgement (default, or 0: twice the
+    /// concurrency, at least 32). It bounds what a killed worker can leave
+    /// to be handled twice.
     pub fn prefetch(mut self, entries: usize) -> Self {
-        self.config.prefetch = entries.max(1);
+        self.config.prefetch = entries;
         self
     }
 
@@ -345,7 +347,7 @@ impl WorkerBuilder {
             ));
         }
         if config.prefetch == 0 {
-            config.prefetch = config.concurrency * 2;
+            config.prefetch = (config.concurrency * 2).max(32);
         }
         config.prefetch = config.prefetch.max(config.concurrency);
         if config.max_deliveries == 0 {

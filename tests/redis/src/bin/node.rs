@@ -158,6 +158,7 @@ fn main() {
                     Duration::from_millis(num("backoff_max_ms", 1000)),
                 )
                 .block(Duration::from_millis(num("block_ms", 500)))
+                .prefetch(num("prefetch", 0) as usize)
                 .build()
                 .expect("build the worker");
             println!("STARTED={}", std::process::id());
