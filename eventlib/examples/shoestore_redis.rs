@@ -87,7 +87,11 @@ fn main() -> anyhow::Result<()> {
         let views: u64 = flag("--views").map_or(Ok(2000), |v| v.parse())?;
         producer(&url, views)
     } else if args.iter().any(|a| a == "worker") {
-        worker(&url, &flag("--group").unwrap_or_else(|| "default".into()), flag("--consumer"))
+        worker(
+            &url,
+            &flag("--group").unwrap_or_else(|| "default".into()),
+            flag("--consumer"),
+        )
     } else {
         usage()
     }
@@ -102,11 +106,7 @@ fn producer(url: &str, views: u64) -> anyhow::Result<()> {
     let start = Instant::now();
     for n in 0..views {
         let began = Instant::now();
-        log!(ProductViewed {
-            user_id: n % 97,
-            product_id: n % 50,
-            source: "web".into()
-        })?;
+        log!(ProductViewed { user_id: n % 97, product_id: n % 50, source: "web".into() })?;
         slowest = slowest.max(began.elapsed());
     }
     let logged = start.elapsed();
@@ -125,7 +125,10 @@ fn producer(url: &str, views: u64) -> anyhow::Result<()> {
     let mut dead = eventlib::redis::dead_letters(url)?;
     println!("dead letters so far: {}", dead.len()?);
     for letter in dead.list(3)? {
-        println!("  {} {:?}: {}", letter.source_id, letter.handler, letter.reason);
+        println!(
+            "  {} {:?}: {}",
+            letter.source_id, letter.handler, letter.reason
+        );
     }
     Ok(())
 }
