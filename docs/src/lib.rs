@@ -10,3 +10,12 @@ pub mod asynchronous_processing {}
 
 #[doc = include_str!("../testing.md")]
 pub mod testing {}
+
+#[doc = include_str!("../distributed-processing.md")]
+pub mod distributed_processing {}
+
+#[doc = include_str!("../wire-format.md")]
+pub mod wire_format {}
+
+#[doc = include_str!("../scaling.md")]
+pub mod scaling {}

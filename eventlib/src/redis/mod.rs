@@ -45,15 +45,3 @@ pub use worker::{Worker, WorkerBuilder};
 
 /// The stream key producers and workers use unless told otherwise.
 pub const DEFAULT_STREAM: &str = "eventlib:events";
-
-// The guides' examples are compiled (and those that need no server, run)
-// as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../docs/distributed-processing.md")]
-struct DistributedProcessingGuide;
-#[cfg(doctest)]
-#[doc = include_str!("../../../docs/wire-format.md")]
-struct WireFormatGuide;
-#[cfg(doctest)]
-#[doc = include_str!("../../../docs/scaling.md")]
-struct ScalingGuide;
