@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 /// median is one of the rounds).
 pub(crate) const DEFAULT_ROUNDS: usize = 15;
 
-/// Calls per burst, summed over all producers: far below the dispatcher's
+/// Calls per burst, summed over all producers: half the dispatcher's
 /// default queue of 65,536, so `log!` always takes its fast path.
-pub(crate) const BURST: usize = 8_192;
+pub(crate) const BURST: usize = 32_768;
 
 pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     assert!(!values.is_empty(), "median of no values");

@@ -58,7 +58,7 @@ macro_rules! wildcards {
 wildcards!(w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12 w13 w14 w15);
 
 /// Bursts per round.
-const BURSTS: usize = 16;
+const BURSTS: usize = 8;
 
 /// Caller cost of logging round-robin over the first `types` events of
 /// `group`.

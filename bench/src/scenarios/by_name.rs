@@ -10,7 +10,7 @@ use crate::events::Named;
 use crate::harness::{bursts_ns, paired, Report, BURST};
 
 /// Bursts per round.
-const BURSTS: usize = 16;
+const BURSTS: usize = 8;
 
 pub(crate) fn run(rounds: usize, report: &mut Report) {
     let log = |i: u64| {
