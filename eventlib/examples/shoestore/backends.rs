@@ -39,15 +39,24 @@ pub struct Db {
 }
 
 impl Db {
-    /// Creates a fresh database file with the store's two tables.
+    /// Creates a fresh database file with the store's two tables, in the
+    /// temp directory; `DeleteOnDrop` removes it.
     pub fn open_temp() -> anyhow::Result<&'static Db> {
         let path = std::env::temp_dir().join(format!("shoestore-{}.sqlite3", std::process::id()));
+        remove_files(&path);
+        Db::open(path)
+    }
+
+    /// Opens the database at `path`, creating it and the store's two tables
+    /// when missing. Several processes may share it (WAL, busy timeout).
+    pub fn open(path: PathBuf) -> anyhow::Result<&'static Db> {
         let conn =
             Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
+            "PRAGMA busy_timeout = 5000;
+             PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
-             CREATE TABLE product_views (
+             CREATE TABLE IF NOT EXISTS product_views (
                  event_id TEXT PRIMARY KEY,
                  user_id INTEGER NOT NULL,
                  product_id INTEGER NOT NULL,
@@ -55,7 +64,7 @@ impl Db {
                  price_cents INTEGER NOT NULL,
                  viewed_at_ms INTEGER NOT NULL
              );
-             CREATE TABLE cart_items (
+             CREATE TABLE IF NOT EXISTS cart_items (
                  user_id INTEGER NOT NULL,
                  product_id INTEGER NOT NULL,
                  quantity INTEGER NOT NULL
@@ -128,12 +137,17 @@ impl Db {
         if let Some(conn) = self.conn.lock().unwrap_or_else(|e| e.into_inner()).take() {
             conn.close().map_err(|(_, err)| err)?;
         }
-        for suffix in ["", "-wal", "-shm"] {
-            let mut file = self.path.clone().into_os_string();
-            file.push(suffix);
-            let _ = std::fs::remove_file(file);
-        }
+        remove_files(&self.path);
         Ok(())
+    }
+}
+
+/// Removes a SQLite database and its WAL files, if there.
+fn remove_files(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.to_path_buf().into_os_string();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
     }
 }
 

@@ -28,11 +28,27 @@ static FAILURES: Failures = Failures {
 /// Installs the dispatcher with the counting error hook, and quiets the
 /// default panic message of handler panics (the hook reports them).
 pub fn install() -> Result<&'static Failures, eventlib::Error> {
+    install_with(Dispatcher::builder())
+}
+
+/// [`install`], with the rest of the dispatcher's configuration.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub fn install_with(dispatcher: eventlib::Builder) -> Result<&'static Failures, eventlib::Error> {
     quiet_handler_panics();
-    Dispatcher::builder()
+    dispatcher
         .error_hook(|failure| FAILURES.record(failure))
         .install()?;
     Ok(&FAILURES)
+}
+
+/// The same for a Redis worker: its own error hook, the same counts.
+#[cfg(feature = "redis")]
+pub fn install_on(
+    worker: eventlib::redis::WorkerBuilder,
+) -> (eventlib::redis::WorkerBuilder, &'static Failures) {
+    quiet_handler_panics();
+    let worker = worker.error_hook(|failure| FAILURES.record(failure));
+    (worker, &FAILURES)
 }
 
 impl Failures {
@@ -84,7 +100,10 @@ fn quiet_handler_panics() {
         let thread = std::thread::current();
         if !thread
             .name()
-            .is_some_and(|name| name.starts_with("eventlib-pool"))
+            // The local pool's threads, and a Redis worker's handler threads.
+            .is_some_and(|name| {
+                name.starts_with("eventlib-pool") || name.starts_with("eventlib-worker-")
+            })
         {
             default(info);
         }

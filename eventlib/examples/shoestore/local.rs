@@ -1,0 +1,96 @@
+//! The story in one process: the request threads log, eventlib's pool runs
+//! every handler, and the arithmetic of what they did is checked.
+
+use eventlib::log;
+
+use crate::traffic::{self, millis, Plan, REQUEST_THREADS};
+use crate::{backends, failures, ProductViewed, POISONED_PRODUCT, VIEWS_KEY};
+
+pub fn run() -> anyhow::Result<()> {
+    let failures = failures::install()?;
+    let db = backends::Db::open_temp()?;
+    let _delete_db_on_exit = backends::DeleteOnDrop(db);
+    let redis = backends::RedisCounter::install(
+        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+    );
+    let redis_up = match redis.reset(VIEWS_KEY) {
+        Ok(()) => {
+            println!("Redis at {}: up, {VIEWS_KEY} reset to 0", redis.url());
+            true
+        }
+        Err(err) => {
+            println!("{err:#} (bump_counter will fail; nothing else will)");
+            false
+        }
+    };
+    print!("{}", eventlib::registry());
+
+    let refused = log!(ProductViewed { user_id: 1, product_id: 42, source: String::new() });
+    match refused {
+        Err(err) => println!("\nrefused in the caller, nothing queued: {err}"),
+        Ok(id) => anyhow::bail!("an empty source was accepted as event {id}"),
+    }
+
+    let Plan { views, carts, poisoned } = Plan::new(traffic::VIEWS);
+    println!("\n== {views} page views ({carts} with a cart add) from {REQUEST_THREADS} request threads; first failures:");
+    let served = traffic::serve_all(views)?;
+    eventlib::flush();
+    let handled_in = served.started.elapsed();
+
+    println!("\n== results");
+    served.print("the pool");
+    println!(
+        "served in {:.1} ms; flush() returned when every handler was done, at {:.1} ms",
+        millis(served.served_in),
+        millis(handled_in)
+    );
+
+    let stats = eventlib::stats();
+    let count = |handler: &str| stats.handler(handler).cloned().unwrap_or_default();
+    let (save, bump) = (count("save_to_db"), count("bump_counter"));
+    let rows = db.count("product_views")?;
+    println!(
+        "SQLite {}: {rows} view rows = {views} views - {poisoned} views of product {POISONED_PRODUCT}",
+        db.path().display()
+    );
+    println!(
+        "  (save_to_db panicked on those {} times); {} cart rows from the async reserve_stock",
+        save.panicked,
+        db.count("cart_items")?
+    );
+    if redis_up {
+        let counter = redis.get(VIEWS_KEY)?;
+        println!(
+            "Redis counter {VIEWS_KEY} = {counter} ({} updates, {} failed)",
+            bump.handled, bump.failed
+        );
+    } else {
+        println!(
+            "Redis unreachable: {} counter updates failed, all {views} page views succeeded",
+            bump.failed
+        );
+    }
+    let (audited_views, audited_carts, first) = crate::audited();
+    println!(
+        "panics contained: save_to_db panicked {}x; bump_counter still ran {}x and audit saw {audited_views} views",
+        save.panicked,
+        bump.handled + bump.failed,
+    );
+    println!(
+        "audit (shoestore.*) saw {} events; first: {first}",
+        audited_views + audited_carts
+    );
+    println!("error hook: {failures}\n");
+    print!("{stats}");
+
+    // The story's arithmetic, checked: a wrong count is a bug, and exits 1.
+    anyhow::ensure!(
+        rows == views - poisoned,
+        "{rows} rows, expected {}",
+        views - poisoned
+    );
+    anyhow::ensure!(save.panicked == poisoned && bump.handled + bump.failed == views);
+    anyhow::ensure!(!redis_up || redis.get(VIEWS_KEY)? == views as i64);
+    anyhow::ensure!(stats.total().dropped == 0 && stats.total().in_flight == 0);
+    Ok(())
+}
