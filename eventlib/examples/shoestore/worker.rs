@@ -126,7 +126,10 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
         audited_views + audited_carts
     );
     let mut dead = dead_letters(&args.url)?;
-    println!("dead letters in the stream: {}; the oldest:", dead.len()?);
+    println!(
+        "dead letters in the stream: {}; the first three:",
+        dead.len()?
+    );
     for letter in dead.list(3)? {
         println!("  {}: {}", letter.source_id, letter.reason);
     }
