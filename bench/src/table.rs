@@ -51,7 +51,7 @@ const fn spec(
 use Target::{AtLeast, AtMost, Info};
 use Unit::{Bytes, EventsPerSec, NsPerCall};
 
-const CHANNEL: &str = "Box<event> into bounded crossbeam channel";
+const CHANNEL: &str = "boxed event into bounded crossbeam channel";
 
 const SPECS: &[Spec] = &[
     spec(
@@ -178,7 +178,7 @@ const SPECS: &[Spec] = &[
         "mem-heap",
         "mem-heap-floor",
         "6. bytes per queued event (heap + slot)",
-        "Box<event> in crossbeam channel",
+        "boxed event in crossbeam channel",
         Bytes,
         Info,
     ),
@@ -194,7 +194,7 @@ const SPECS: &[Spec] = &[
         "mem-rss",
         "mem-rss-floor",
         "6. peak RSS per event, 1,000,000 queued",
-        "Box<event> in crossbeam channel",
+        "boxed event in crossbeam channel",
         Bytes,
         Info,
     ),
