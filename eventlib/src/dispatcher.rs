@@ -203,9 +203,9 @@ pub(crate) struct Shared {
     pub(crate) events_rx: Receiver<Record>,
     pub(crate) jobs_tx: Sender<Job>,
     pub(crate) jobs_rx: Receiver<Job>,
-    /// Events accepted and not yet handled by every handler.
-    outstanding: AtomicUsize,
     pub(crate) accepting: AtomicBool,
+    /// Threads in `wait_idle`: settling an event wakes them only when set.
+    waiters: AtomicUsize,
     /// Set when a transport takes the queue instead of the pool.
     remote: bool,
     idle_lock: Mutex<()>,
@@ -226,9 +226,9 @@ impl Shared {
             events_rx,
             jobs_tx,
             jobs_rx,
-            outstanding: AtomicUsize::new(0),
             accepting: AtomicBool::new(true),
             remote: config.transport.is_some(),
+            waiters: AtomicUsize::new(0),
             idle_lock: Mutex::new(()),
             idle: Condvar::new(),
         });
@@ -252,15 +252,16 @@ impl Shared {
         }
         let id = record.id();
         let entry = &registry().events[record.index()];
-        entry.counters.emitted.fetch_add(1, Ordering::Relaxed);
+        // Counted before it is queued: the idle check relies on
+        // `completed + dropped <= emitted` at every instant.
+        entry.counters.caller.emitted.fetch_add(1, Ordering::SeqCst);
         if entry.handlers.is_empty() && !self.remote {
-            entry.counters.completed.fetch_add(1, Ordering::Relaxed);
+            entry.counters.pool.completed.fetch_add(1, Ordering::SeqCst);
             return Ok(id);
         }
         if self.mode == Mode::Inline && !self.remote {
             return pool::run_inline(self, record, self.surface_failures);
         }
-        self.outstanding.fetch_add(1, Ordering::AcqRel);
         let refused = match self.overflow {
             Overflow::Block => self.events_tx.send(record).err().map(|e| e.into_inner()),
             Overflow::DropNewest | Overflow::Error => match self.events_tx.try_send(record) {
@@ -273,8 +274,8 @@ impl Shared {
         let Some(record) = refused else {
             return Ok(id);
         };
-        entry.counters.dropped.fetch_add(1, Ordering::Relaxed);
-        self.settle_one();
+        entry.counters.caller.dropped.fetch_add(1, Ordering::SeqCst);
+        self.settled();
         if self.overflow == Overflow::Error {
             return Err(Error::QueueFull {
                 event: record.name(),
@@ -302,48 +303,61 @@ impl Shared {
         if record.0.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             registry().events[record.index()]
                 .counters
+                .pool
                 .completed
-                .fetch_add(1, Ordering::Relaxed);
-            self.settle_one();
+                .fetch_add(1, Ordering::SeqCst);
+            self.settled();
         }
     }
 
-    pub(crate) fn settle_one(&self) {
-        if self.outstanding.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // Taking the lock orders this wake-up after a waiter's check.
+    /// An event was completed or dropped: wake the threads in `wait_idle`,
+    /// if any. There is no shared "outstanding" counter for callers and the
+    /// pool to fight over; `wait_idle` sums the per-event counters instead.
+    pub(crate) fn settled(&self) {
+        // SeqCst on both sides: either the waiter sees this event settled,
+        // or this sees the waiter and wakes it.
+        if self.waiters.load(Ordering::SeqCst) > 0 {
             drop(self.idle_lock.lock().unwrap_or_else(|e| e.into_inner()));
             self.idle.notify_all();
         }
     }
 
-    fn wait_idle(&self, deadline: Option<Instant>) -> usize {
+    /// Waits until no event is outstanding, or until `deadline`; returns
+    /// how many were still outstanding.
+    fn wait_idle(&self, deadline: Option<Instant>) -> u64 {
+        let registry = registry();
         let mut guard = self.idle_lock.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            let outstanding = self.outstanding.load(Ordering::Acquire);
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let outstanding = loop {
+            let outstanding = registry.outstanding();
             if outstanding == 0 {
-                return 0;
+                break 0;
             }
-            match deadline {
-                None => guard = self.idle.wait(guard).unwrap_or_else(|e| e.into_inner()),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return outstanding;
-                    }
-                    guard = self
-                        .idle
-                        .wait_timeout(guard, deadline - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
+            // A bounded wait, so that a wake-up lost to a race costs at
+            // most this long.
+            let mut wait = Duration::from_millis(100);
+            if let Some(deadline) = deadline {
+                let now = Instant::now();
+                if now >= deadline {
+                    break outstanding;
                 }
+                wait = wait.min(deadline - now);
             }
-        }
+            guard = self
+                .idle
+                .wait_timeout(guard, wait)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        };
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        drop(guard);
+        outstanding
     }
 }
 
 /// Where every `log!` ends: a testing scope of this thread, or the global
 /// dispatcher.
-#[inline]
+#[inline(never)] // one copy for every event type: less code per `log!` call site
 pub(crate) fn dispatch(record: Record) -> Result<EventId, Error> {
     match testing::intercept(record) {
         Ok(result) => result,
@@ -386,7 +400,7 @@ pub async fn flush_async() {
 pub struct ShutdownReport {
     /// Events that were still not fully handled when the timeout ran out
     /// (stuck or slow handlers). `0` means a clean shutdown.
-    pub abandoned: usize,
+    pub abandoned: u64,
 }
 
 /// Stops accepting events (`log!` then returns [`Error::ShutDown`]), waits

@@ -5,7 +5,7 @@ use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -48,7 +48,12 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
 /// The high half is random per process, the low half counts up, so ids are
 /// unique across processes and machines without coordination.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventId(u128);
+pub struct EventId {
+    // Two halves rather than a `u128`, whose 16-byte alignment would pad
+    // every record.
+    high: u64,
+    low: u64,
+}
 
 impl EventId {
     /// A fresh id.
@@ -69,18 +74,24 @@ impl EventId {
             range.set((next + 1, end));
             next
         });
-        EventId((u128::from(process_tag()) << 64) | u128::from(low))
+        EventId {
+            high: process_tag(),
+            low,
+        }
     }
 
     /// The id as a number.
     pub fn as_u128(self) -> u128 {
-        self.0
+        (u128::from(self.high) << 64) | u128::from(self.low)
     }
 
     /// Rebuilds an id from [`as_u128`](Self::as_u128) (for ids read back
     /// from a transport).
     pub fn from_u128(id: u128) -> Self {
-        EventId(id)
+        EventId {
+            high: (id >> 64) as u64,
+            low: id as u64,
+        }
     }
 }
 
@@ -104,7 +115,7 @@ fn process_tag() -> u64 {
 
 impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.0)
+        write!(f, "{:032x}", self.as_u128())
     }
 }
 
@@ -117,43 +128,46 @@ impl fmt::Debug for EventId {
 impl std::str::FromStr for EventId {
     type Err = std::num::ParseIntError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        u128::from_str_radix(s, 16).map(EventId)
+        u128::from_str_radix(s, 16).map(EventId::from_u128)
     }
 }
 
 /// What a handler may know about the event it handles besides its data.
 ///
 /// Declare a `ctx: &eventlib::Context` parameter to receive it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Context {
     pub(crate) id: EventId,
-    pub(crate) name: &'static str,
-    pub(crate) emitted_at: SystemTime,
+    /// Nanoseconds since the Unix epoch: 8 bytes where `SystemTime` takes 16.
+    emitted_at: u64,
+    /// The event's index in the registry, which knows its name.
+    pub(crate) index: u32,
     pub(crate) attempt: u32,
 }
 
+fn nanos_since_epoch(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
 impl Context {
-    pub(crate) fn new(name: &'static str) -> Self {
+    #[inline]
+    pub(crate) fn new(index: u32) -> Self {
         Context {
             id: EventId::new(),
-            name,
-            emitted_at: SystemTime::now(),
+            emitted_at: nanos_since_epoch(SystemTime::now()),
+            index,
             attempt: 1,
         }
     }
 
     /// A context read back from a transport.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))] // used by the Redis worker
-    pub(crate) fn restore(
-        id: EventId,
-        name: &'static str,
-        emitted_at: SystemTime,
-        attempt: u32,
-    ) -> Self {
+    pub(crate) fn restore(id: EventId, index: u32, emitted_at: SystemTime, attempt: u32) -> Self {
         Context {
             id,
-            name,
-            emitted_at,
+            emitted_at: nanos_since_epoch(emitted_at),
+            index,
             attempt,
         }
     }
@@ -165,17 +179,28 @@ impl Context {
 
     /// The event's registered name.
     pub fn name(&self) -> &'static str {
-        self.name
+        crate::registry::registry().decl(self.index).name
     }
 
     /// When `log!` was called.
     pub fn emitted_at(&self) -> SystemTime {
-        self.emitted_at
+        UNIX_EPOCH + Duration::from_nanos(self.emitted_at)
     }
 
     /// Which attempt this is: 1 for the first delivery, more when a
     /// transport retries a failed handler.
     pub fn attempt(&self) -> u32 {
         self.attempt
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("id", &self.id)
+            .field("name", &self.name())
+            .field("emitted_at", &self.emitted_at())
+            .field("attempt", &self.attempt)
+            .finish()
     }
 }

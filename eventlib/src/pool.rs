@@ -38,20 +38,40 @@ pub(crate) fn start(shared: &Arc<Shared>, threads: usize) {
     }
 }
 
+/// Rounds of spinning, then yielding, before a pool thread parks: waking a
+/// parked thread is a system call on the caller's path, so a thread that
+/// just ran out of work waits a few microseconds for more first.
+const SPIN_ROUNDS: u32 = 6;
+const YIELD_ROUNDS: u32 = 16;
+
 fn work(shared: &Arc<Shared>) {
+    let mut idle = 0;
     loop {
         // Jobs first: finishing started events before taking new ones keeps
         // the job queue short and bounds memory by the event queue.
         if let Ok(job) = shared.jobs_rx.try_recv() {
             run_job(shared, job);
+            idle = 0;
             continue;
         }
-        // Under load there is always something ready: `select!` (which
-        // registers and parks) is only for when both queues are empty.
         if let Ok(record) = shared.events_rx.try_recv() {
             deliver(shared, record);
+            idle = 0;
             continue;
         }
+        if idle < SPIN_ROUNDS {
+            for _ in 0..(1 << idle) {
+                std::hint::spin_loop();
+            }
+            idle += 1;
+            continue;
+        }
+        if idle < SPIN_ROUNDS + YIELD_ROUNDS {
+            std::thread::yield_now();
+            idle += 1;
+            continue;
+        }
+        idle = 0;
         crossbeam_channel::select! {
             recv(shared.jobs_rx) -> job => match job {
                 Ok(job) => run_job(shared, job),
@@ -69,7 +89,10 @@ fn work(shared: &Arc<Shared>) {
 /// own (another thread may take it), the first runs here.
 fn deliver(shared: &Arc<Shared>, record: Record) {
     let handlers = &registry().events[record.index()].handlers;
-    record.0.remaining.store(handlers.len(), Ordering::Release);
+    record
+        .0
+        .remaining
+        .store(handlers.len() as u32, Ordering::Release);
     for &handler in &handlers[1..] {
         let job = Job::Handler {
             record: record.clone(),
@@ -140,7 +163,7 @@ async fn run_async(
 /// Counts the outcome; a failure becomes a [`Failure`] for the hook.
 fn account(record: &Record, entry: &HandlerEntry, outcome: Outcome) -> Option<Failure> {
     let counters = &entry.counters;
-    let per_event = &registry().events[record.index()].counters;
+    let per_event = &registry().events[record.index()].counters.pool;
     let kind = match outcome {
         Ok(()) => {
             counters.handled.fetch_add(1, Ordering::Relaxed);
@@ -184,7 +207,11 @@ pub(crate) fn run_inline(shared: &Shared, record: Record, surface: bool) -> Resu
         };
         failures.extend(account(&record, entry, outcome));
     }
-    event.counters.completed.fetch_add(1, Ordering::Relaxed);
+    event
+        .counters
+        .pool
+        .completed
+        .fetch_add(1, Ordering::Relaxed);
     if surface && !failures.is_empty() {
         return Err(Error::Handlers(failures));
     }

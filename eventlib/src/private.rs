@@ -199,7 +199,7 @@ pub fn log_typed<T: Event>(event: T) -> Result<EventId, Error> {
         });
     }
     let index = index_of::<T>()?;
-    let record = Record::new(event, Context::new(T::NAME), index, None);
+    let record = Record::new(event, Context::new(index));
     crate::dispatcher::dispatch(record)
 }
 
@@ -251,9 +251,12 @@ pub fn log_by_name(
 }
 
 fn record_from_json<T: Event>(data: Value, index: u32) -> Result<Record, Error> {
-    let event = match T::deserialize(&data) {
+    // By value, so that strings move into the event instead of being
+    // copied, and with the path tracked, so that an error names its field
+    // without a second pass.
+    let event = match serde_path_to_error::deserialize::<_, T>(data) {
         Ok(event) => event,
-        Err(first) => return Err(data_error::<T>(&data, first)),
+        Err(err) => return Err(data_error::<T>(err)),
     };
     if let Err(error) = event.__validate() {
         return Err(Error::Validation {
@@ -261,29 +264,23 @@ fn record_from_json<T: Event>(data: Value, index: u32) -> Result<Record, Error> 
             error,
         });
     }
-    Ok(Record::new(event, Context::new(T::NAME), index, Some(data)))
+    Ok(Record::new(event, Context::new(index)))
 }
 
-/// Deserializes again, on the slow path, to learn which field is at fault.
 #[cold]
-fn data_error<T: Event>(data: &Value, first: serde_json::Error) -> Error {
-    let (field, reason) = match serde_path_to_error::deserialize::<_, T>(data) {
-        Err(err) => {
-            let path = err.path().to_string();
-            let path = (path != ".").then_some(path);
-            let reason = err.into_inner().to_string();
-            // serde reports a missing field at the path of the object that
-            // lacks it; the field's own path is what the caller wants.
-            let missing = reason
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split('`').next());
-            match (missing, path) {
-                (Some(name), Some(path)) => (Some(format!("{path}.{name}")), "missing".to_owned()),
-                (Some(name), None) => (Some(name.to_owned()), "missing".to_owned()),
-                (None, path) => (path, reason),
-            }
-        }
-        Ok(_) => (None, first.to_string()),
+fn data_error<T: Event>(err: serde_path_to_error::Error<serde_json::Error>) -> Error {
+    let path = err.path().to_string();
+    let path = (path != ".").then_some(path);
+    let reason = err.into_inner().to_string();
+    // serde reports a missing field at the path of the object that lacks
+    // it; the field's own path is what the caller wants.
+    let missing = reason
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let (field, reason) = match (missing, path) {
+        (Some(name), Some(path)) => (Some(format!("{path}.{name}")), "missing".to_owned()),
+        (Some(name), None) => (Some(name.to_owned()), "missing".to_owned()),
+        (None, path) => (path, reason),
     };
     Error::InvalidData {
         event: T::NAME,

@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::fmt;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
@@ -35,13 +35,13 @@ use crate::event::{Context, Event, EventId};
 #[derive(Clone)]
 pub struct Record(pub(crate) Arc<Inner<dyn ErasedEvent>>);
 
+// Kept small: with a small event the whole allocation stays within the
+// sizes the system allocator serves fastest across threads.
 pub(crate) struct Inner<E: ?Sized> {
     pub(crate) context: Context,
-    /// The event's index in the registry.
-    pub(crate) index: u32,
     /// Handlers of this delivery that have not finished yet.
-    pub(crate) remaining: AtomicUsize,
-    data: OnceLock<Value>,
+    pub(crate) remaining: AtomicU32,
+    data: OnceLock<Box<Value>>,
     event: E,
 }
 
@@ -61,21 +61,12 @@ impl<T: Event> ErasedEvent for T {
 }
 
 impl Record {
-    pub(crate) fn new<T: Event>(
-        event: T,
-        context: Context,
-        index: u32,
-        data: Option<Value>,
-    ) -> Self {
-        let cell = OnceLock::new();
-        if let Some(data) = data {
-            let _ = cell.set(data);
-        }
+    #[inline]
+    pub(crate) fn new<T: Event>(event: T, context: Context) -> Self {
         Record(Arc::new(Inner {
             context,
-            index,
-            remaining: AtomicUsize::new(0),
-            data: cell,
+            remaining: AtomicU32::new(0),
+            data: OnceLock::new(),
             event,
         }))
     }
@@ -104,7 +95,7 @@ impl Record {
 
     /// The event's registered name.
     pub fn name(&self) -> &'static str {
-        self.0.context.name
+        self.0.context.name()
     }
 
     /// The event as its own type, or `None` if it is of another type.
@@ -117,28 +108,26 @@ impl Record {
         self.0.event.as_any().is::<T>()
     }
 
-    /// The event as JSON. For a typed `log!` it is serialized on first use
-    /// (local dispatch serializes nothing unless a handler asks for this);
-    /// for an event logged by name, or read from a transport, it is the data
-    /// as it came, fields the type ignores included.
+    /// The event as JSON, serialized from the typed event on first use:
+    /// local dispatch serializes nothing unless a handler asks for this.
     ///
     /// An event whose `Serialize` impl fails (a map with non-string keys,
     /// say) reads as `Value::Null`, and the failure is logged as a warning.
     pub fn data(&self) -> &Value {
         self.0.data.get_or_init(|| {
-            self.0.event.to_json().unwrap_or_else(|err| {
+            Box::new(self.0.event.to_json().unwrap_or_else(|err| {
                 log::warn!(
                     "eventlib: event `{}` ({}) cannot be serialized to JSON: {err}",
                     self.name(),
                     self.id()
                 );
                 Value::Null
-            })
+            }))
         })
     }
 
     pub(crate) fn index(&self) -> usize {
-        self.0.index as usize
+        self.0.context.index as usize
     }
 }
 

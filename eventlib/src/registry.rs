@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::__private::{EventDecl, HandlerDecl, Target, EVENTS, HANDLERS};
@@ -42,10 +42,24 @@ pub(crate) struct EventEntry {
     pub(crate) counters: EventCounters,
 }
 
+/// Counters of one event, on two cache lines: callers write one, pool
+/// threads the other, so neither slows the other down.
 #[derive(Default)]
 pub(crate) struct EventCounters {
+    pub(crate) caller: CallerCounters,
+    pub(crate) pool: PoolCounters,
+}
+
+#[derive(Default)]
+#[repr(align(64))]
+pub(crate) struct CallerCounters {
     pub(crate) emitted: AtomicU64,
     pub(crate) dropped: AtomicU64,
+}
+
+#[derive(Default)]
+#[repr(align(64))]
+pub(crate) struct PoolCounters {
     pub(crate) completed: AtomicU64,
     pub(crate) handled: AtomicU64,
     pub(crate) failed: AtomicU64,
@@ -57,7 +71,10 @@ pub(crate) struct HandlerEntry {
     pub(crate) counters: HandlerCounters,
 }
 
+/// One cache line per handler: the handlers of one event run on different
+/// pool threads at once.
 #[derive(Default)]
+#[repr(align(64))]
 pub(crate) struct HandlerCounters {
     pub(crate) started: AtomicU64,
     pub(crate) handled: AtomicU64,
@@ -203,6 +220,26 @@ impl Registry {
                 .group()
                     == group
             })
+    }
+
+    /// Events accepted and not yet completed or dropped, over all events.
+    /// Reads the settled counts first: the counters only grow, so a zero
+    /// means nothing was outstanding at one instant between the two reads.
+    pub(crate) fn outstanding(&self) -> u64 {
+        let settled: u64 = self
+            .events
+            .iter()
+            .map(|e| {
+                e.counters.pool.completed.load(Ordering::SeqCst)
+                    + e.counters.caller.dropped.load(Ordering::SeqCst)
+            })
+            .sum();
+        let emitted: u64 = self
+            .events
+            .iter()
+            .map(|e| e.counters.caller.emitted.load(Ordering::SeqCst))
+            .sum();
+        emitted.saturating_sub(settled)
     }
 
     pub(crate) fn decl(&self, index: u32) -> &'static EventDecl {

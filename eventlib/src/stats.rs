@@ -104,17 +104,20 @@ pub fn stats() -> Stats {
         .iter()
         .map(|e| {
             let c = &e.counters;
-            let (emitted, completed, dropped) =
-                (read(&c.emitted), read(&c.completed), read(&c.dropped));
+            let (emitted, completed, dropped) = (
+                read(&c.caller.emitted),
+                read(&c.pool.completed),
+                read(&c.caller.dropped),
+            );
             EventStats {
                 name: e.decl.name,
                 emitted,
                 completed,
                 dropped,
                 in_flight: emitted.saturating_sub(completed + dropped),
-                handled: read(&c.handled),
-                failed: read(&c.failed),
-                panicked: read(&c.panicked),
+                handled: read(&c.pool.handled),
+                failed: read(&c.pool.failed),
+                panicked: read(&c.pool.panicked),
             }
         })
         .collect();

@@ -75,6 +75,7 @@ pub(crate) fn intercept(record: Record) -> Result<Result<EventId, Error>, Record
         Scope::Inline => {
             registry().events[record.index()]
                 .counters
+                .caller
                 .emitted
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             pool::run_inline(global(), record, true)

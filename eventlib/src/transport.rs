@@ -58,9 +58,10 @@ impl Outbox {
     pub fn delivered(&self, record: &Record) {
         crate::registry::registry().events[record.index()]
             .counters
+            .pool
             .completed
-            .fetch_add(1, Ordering::Relaxed);
-        self.shared.settle_one();
+            .fetch_add(1, Ordering::SeqCst);
+        self.shared.settled();
     }
 
     /// Whether `shutdown()` has been called: the transport should deliver

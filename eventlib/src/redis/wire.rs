@@ -104,7 +104,7 @@ impl Decoded {
     }
 
     fn context(&self, attempt: u32) -> Context {
-        Context::restore(self.id, self.name, self.emitted_at, attempt)
+        Context::restore(self.id, self.index, self.emitted_at, attempt)
     }
 }
 
@@ -146,7 +146,7 @@ pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, String> {
         .index_of_name(&name)
         .map_err(|err| err.to_string())?;
     let decl = registry().decl(index);
-    let context = Context::restore(id, decl.name, emitted_at, 1);
+    let context = Context::restore(id, index, emitted_at, 1);
     let record = build(index, data.clone(), context)?;
     Ok(Decoded {
         id,
