@@ -255,7 +255,7 @@ impl Shared {
         // Counted before it is queued: the idle check relies on
         // `completed + dropped <= emitted` at every instant.
         entry.counters.caller.emitted.fetch_add(1, Ordering::SeqCst);
-        if entry.handlers.is_empty() && !self.remote {
+        if !entry.counters.caller.has_handlers && !self.remote {
             entry.counters.pool.completed.fetch_add(1, Ordering::SeqCst);
             return Ok(id);
         }

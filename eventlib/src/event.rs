@@ -151,7 +151,8 @@ fn nanos_since_epoch(time: SystemTime) -> u64 {
 }
 
 impl Context {
-    #[inline]
+    // Not inlined: one copy serves every event type's `log!`.
+    #[inline(never)]
     pub(crate) fn new(index: u32) -> Self {
         Context {
             id: EventId::new(),

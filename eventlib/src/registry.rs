@@ -50,11 +50,14 @@ pub(crate) struct EventCounters {
     pub(crate) pool: PoolCounters,
 }
 
+/// Everything `log!` reads or writes of an event, on one cache line.
 #[derive(Default)]
 #[repr(align(64))]
 pub(crate) struct CallerCounters {
     pub(crate) emitted: AtomicU64,
     pub(crate) dropped: AtomicU64,
+    /// Whether any handler is registered (set once, when the registry is built).
+    pub(crate) has_handlers: bool,
 }
 
 #[derive(Default)]
@@ -156,6 +159,9 @@ impl Registry {
                     }
                 }
             }
+        }
+        for event in &mut events {
+            event.counters.caller.has_handlers = !event.handlers.is_empty();
         }
         Registry {
             events,
