@@ -206,6 +206,8 @@ pub(crate) struct Shared {
     pub(crate) accepting: AtomicBool,
     /// Threads in `wait_idle`: settling an event wakes them only when set.
     waiters: AtomicUsize,
+    /// Pool threads that found no work on their last look.
+    pub(crate) idle_threads: AtomicUsize,
     /// Set when a transport takes the queue instead of the pool.
     remote: bool,
     idle_lock: Mutex<()>,
@@ -229,6 +231,7 @@ impl Shared {
             accepting: AtomicBool::new(true),
             remote: config.transport.is_some(),
             waiters: AtomicUsize::new(0),
+            idle_threads: AtomicUsize::new(0),
             idle_lock: Mutex::new(()),
             idle: Condvar::new(),
         });
@@ -254,8 +257,9 @@ impl Shared {
         let entry = &registry().events[record.index()];
         // Counted before it is queued: the idle check relies on
         // `completed + dropped <= emitted` at every instant.
-        entry.counters.caller.emitted.fetch_add(1, Ordering::SeqCst);
-        if !entry.counters.caller.has_handlers && !self.remote {
+        let stripe = entry.counters.caller.mine();
+        stripe.emitted.fetch_add(1, Ordering::SeqCst);
+        if !stripe.has_handlers && !self.remote {
             entry.counters.pool.completed.fetch_add(1, Ordering::SeqCst);
             return Ok(id);
         }
@@ -274,7 +278,7 @@ impl Shared {
         let Some(record) = refused else {
             return Ok(id);
         };
-        entry.counters.caller.dropped.fetch_add(1, Ordering::SeqCst);
+        stripe.dropped.fetch_add(1, Ordering::SeqCst);
         self.settled();
         if self.overflow == Overflow::Error {
             return Err(Error::QueueFull {

@@ -22,6 +22,8 @@ use crate::registry::{registry, HandlerEntry};
 
 /// Work for a pool thread besides taking new events.
 pub(crate) enum Job {
+    /// A new event off the queue (never queued as a job itself).
+    Event(Record),
     /// Run handler `handler` (a registry index) of `record`.
     Handler { record: Record, handler: u32 },
     /// Poll an async handler's task of the built-in executor.
@@ -45,19 +47,26 @@ const SPIN_ROUNDS: u32 = 6;
 const YIELD_ROUNDS: u32 = 16;
 
 fn work(shared: &Arc<Shared>) {
+    // Rounds without work so far; from the first, this thread counts as
+    // idle, so that `deliver` on another thread hands it handlers.
     let mut idle = 0;
     loop {
         // Jobs first: finishing started events before taking new ones keeps
         // the job queue short and bounds memory by the event queue.
-        if let Ok(job) = shared.jobs_rx.try_recv() {
+        let ready = shared
+            .jobs_rx
+            .try_recv()
+            .or_else(|_| shared.events_rx.try_recv().map(Job::Event));
+        if let Ok(job) = ready {
+            if idle > 0 {
+                shared.idle_threads.fetch_sub(1, Ordering::SeqCst);
+                idle = 0;
+            }
             run_job(shared, job);
-            idle = 0;
             continue;
         }
-        if let Ok(record) = shared.events_rx.try_recv() {
-            deliver(shared, record);
-            idle = 0;
-            continue;
+        if idle == 0 {
+            shared.idle_threads.fetch_add(1, Ordering::SeqCst);
         }
         if idle < SPIN_ROUNDS {
             for _ in 0..(1 << idle) {
@@ -71,43 +80,68 @@ fn work(shared: &Arc<Shared>) {
             idle += 1;
             continue;
         }
+        let job = crossbeam_channel::select! {
+            recv(shared.jobs_rx) -> job => job,
+            recv(shared.events_rx) -> record => record.map(Job::Event),
+        };
+        shared.idle_threads.fetch_sub(1, Ordering::SeqCst);
         idle = 0;
-        crossbeam_channel::select! {
-            recv(shared.jobs_rx) -> job => match job {
-                Ok(job) => run_job(shared, job),
-                Err(_) => return,
-            },
-            recv(shared.events_rx) -> record => match record {
-                Ok(record) => deliver(shared, record),
-                Err(_) => return,
-            },
+        match job {
+            Ok(job) => run_job(shared, job),
+            Err(_) => return,
         }
     }
 }
 
-/// Fans one event out: every handler but the first becomes a job of its
-/// own (another thread may take it), the first runs here.
+/// Fans one event out. Each handler runs on its own, isolated; as many
+/// synchronous handlers as there are idle pool threads are handed to them
+/// as jobs, the others run here one after another (handing a job to a busy
+/// pool would only queue it behind this thread's own work). Async handlers
+/// are always tasks of their own.
 fn deliver(shared: &Arc<Shared>, record: Record) {
-    let handlers = &registry().events[record.index()].handlers;
+    let registry = registry();
+    let handlers = &registry.events[record.index()].handlers;
     record
         .0
         .remaining
         .store(handlers.len() as u32, Ordering::Release);
+    let is_sync = |h: u32| matches!(registry.handlers[h as usize].decl.call, HandlerFn::Sync(_));
+    let mut spare = shared.idle_threads.load(Ordering::Relaxed);
+    let mut handed_out = 0;
     for &handler in &handlers[1..] {
-        let job = Job::Handler {
-            record: record.clone(),
-            handler,
-        };
-        if let Err(err) = shared.jobs_tx.send(job) {
-            // The pool owns the receiver, so this cannot happen; run it here.
-            run_job(shared, err.into_inner());
+        if spare == 0 {
+            break;
+        }
+        if is_sync(handler) {
+            let job = Job::Handler {
+                record: record.clone(),
+                handler,
+            };
+            if let Err(err) = shared.jobs_tx.send(job) {
+                // The pool owns the receiver, so this cannot happen; run it here.
+                run_job(shared, err.into_inner());
+            }
+            spare -= 1;
+            handed_out += 1;
         }
     }
-    start_handler(shared, record, handlers[0]);
+    let (&first, rest) = handlers
+        .split_first()
+        .expect("deliver is only called for events with handlers");
+    start_handler(shared, record.clone(), first);
+    let mut skipped = 0;
+    for &handler in rest {
+        if skipped < handed_out && is_sync(handler) {
+            skipped += 1;
+            continue;
+        }
+        start_handler(shared, record.clone(), handler);
+    }
 }
 
 fn run_job(shared: &Arc<Shared>, job: Job) {
     match job {
+        Job::Event(record) => deliver(shared, record),
         Job::Handler { record, handler } => start_handler(shared, record, handler),
         Job::Poll(task) => task.poll(),
     }

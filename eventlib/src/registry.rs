@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use crate::__private::{EventDecl, HandlerDecl, Target, EVENTS, HANDLERS};
@@ -50,14 +50,58 @@ pub(crate) struct EventCounters {
     pub(crate) pool: PoolCounters,
 }
 
-/// Everything `log!` reads or writes of an event, on one cache line.
+/// What `log!` reads and writes of an event, striped: each producer thread
+/// counts on one stripe (a cache line of its own), so producers on several
+/// cores do not fight over one line; readers sum the stripes.
+#[derive(Default)]
+pub(crate) struct CallerCounters {
+    stripes: [Stripe; STRIPES],
+}
+
+const STRIPES: usize = 4;
+
 #[derive(Default)]
 #[repr(align(64))]
-pub(crate) struct CallerCounters {
+pub(crate) struct Stripe {
     pub(crate) emitted: AtomicU64,
     pub(crate) dropped: AtomicU64,
-    /// Whether any handler is registered (set once, when the registry is built).
+    /// Whether any handler is registered (set once, when the registry is
+    /// built): a copy per stripe, so `log!` reads the line it writes.
     pub(crate) has_handlers: bool,
+}
+
+impl CallerCounters {
+    /// This thread's stripe.
+    #[inline]
+    pub(crate) fn mine(&self) -> &Stripe {
+        thread_local! {
+            static STRIPE: usize = {
+                static NEXT: AtomicUsize = AtomicUsize::new(0);
+                NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES
+            };
+        }
+        &self.stripes[STRIPE.with(|s| *s)]
+    }
+
+    pub(crate) fn emitted(&self) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| s.emitted.load(Ordering::SeqCst))
+            .sum()
+    }
+
+    pub(crate) fn dropped(&self) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| s.dropped.load(Ordering::SeqCst))
+            .sum()
+    }
+
+    fn set_has_handlers(&mut self, has: bool) {
+        for stripe in &mut self.stripes {
+            stripe.has_handlers = has;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -161,7 +205,8 @@ impl Registry {
             }
         }
         for event in &mut events {
-            event.counters.caller.has_handlers = !event.handlers.is_empty();
+            let has = !event.handlers.is_empty();
+            event.counters.caller.set_has_handlers(has);
         }
         Registry {
             events,
@@ -235,15 +280,12 @@ impl Registry {
         let settled: u64 = self
             .events
             .iter()
-            .map(|e| {
-                e.counters.pool.completed.load(Ordering::SeqCst)
-                    + e.counters.caller.dropped.load(Ordering::SeqCst)
-            })
+            .map(|e| e.counters.pool.completed.load(Ordering::SeqCst) + e.counters.caller.dropped())
             .sum();
         let emitted: u64 = self
             .events
             .iter()
-            .map(|e| e.counters.caller.emitted.load(Ordering::SeqCst))
+            .map(|e| e.counters.caller.emitted())
             .sum();
         emitted.saturating_sub(settled)
     }

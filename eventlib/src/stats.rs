@@ -105,9 +105,9 @@ pub fn stats() -> Stats {
         .map(|e| {
             let c = &e.counters;
             let (emitted, completed, dropped) = (
-                read(&c.caller.emitted),
+                c.caller.emitted(),
                 read(&c.pool.completed),
-                read(&c.caller.dropped),
+                c.caller.dropped(),
             );
             EventStats {
                 name: e.decl.name,

@@ -76,8 +76,9 @@ pub(crate) fn intercept(record: Record) -> Result<Result<EventId, Error>, Record
             registry().events[record.index()]
                 .counters
                 .caller
+                .mine()
                 .emitted
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             pool::run_inline(global(), record, true)
         }
     })
