@@ -50,7 +50,8 @@
 //!
 //! The guides in `docs/` tell the whole story; the items below are the
 //! reference.
-#![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+#![deny(missing_docs)]
+#![warn(unreachable_pub, rust_2018_idioms)]
 
 // Lets the macros' `::eventlib::...` paths resolve inside this crate's own
 // tests and doctests.
