@@ -2,6 +2,9 @@
 //! module below, so `cargo test -p eventlib-docs` compiles and runs every
 //! Rust block of every page.
 
+#[doc = include_str!("../tutorial.md")]
+pub mod tutorial {}
+
 #[doc = include_str!("../declaring-events.md")]
 pub mod declaring_events {}
 
@@ -19,3 +22,6 @@ pub mod wire_format {}
 
 #[doc = include_str!("../scaling.md")]
 pub mod scaling {}
+
+#[doc = include_str!("../performance.md")]
+pub mod performance {}
