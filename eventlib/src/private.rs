@@ -251,12 +251,11 @@ pub fn log_by_name(
 }
 
 fn record_from_json<T: Event>(data: Value, index: u32) -> Result<Record, Error> {
-    // By value, so that strings move into the event instead of being
-    // copied, and with the path tracked, so that an error names its field
-    // without a second pass.
-    let event = match serde_path_to_error::deserialize::<_, T>(data) {
+    // Borrowed, so that the data stays at hand for the slow path: tracking
+    // the path on every call would copy each key, and an error is rare.
+    let event = match T::deserialize(&data) {
         Ok(event) => event,
-        Err(err) => return Err(data_error::<T>(err)),
+        Err(_) => serde_path_to_error::deserialize::<_, T>(&data).map_err(data_error::<T>)?,
     };
     if let Err(error) = event.__validate() {
         return Err(Error::Validation {
