@@ -10,6 +10,12 @@
 //! eventlib-bench profile caller-floor 2000000           # (and e2e, e2e-floor, e2e-tokio, inline,
 //!                                                       #  by-name, by-name-floor,
 //!                                                       #  registry-10, registry-1000)
+//!
+//! # issue 5's Redis scenarios (feature `redis`, a redis-server on the PATH; ~50 s);
+//! # without --only, --features redis runs the whole table with them:
+//! cargo run --release -p eventlib-bench --features redis -- --only redis-producer,redis-producer-aof,redis-e2e-1,redis-e2e-4,redis-e2e-1-p256,redis-e2e-1x4,redis-e2e-1x4-aof
+//! eventlib-bench profile redis-producer 300000          # (and redis-producer-floor,
+//!                                                       #  redis-worker, redis-worker-floor)
 //! ```
 //!
 //! The global dispatcher is configured once per process, so the parent
@@ -28,7 +34,18 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use harness::{Report, DEFAULT_ROUNDS};
+#[cfg(feature = "redis")]
+use scenarios::on_redis::{self, consumer, consumer::Layout, server::Persistence};
 use scenarios::{by_name, caller, inline, memory, throughput};
+
+#[cfg(feature = "redis")]
+fn workers(workers: usize, concurrency: usize, prefetch: Option<usize>) -> Layout {
+    Layout::Workers {
+        workers,
+        concurrency,
+        prefetch,
+    }
+}
 
 #[global_allocator]
 static ALLOCATOR: alloc::Counting = alloc::Counting;
@@ -62,8 +79,21 @@ fn main() -> ExitCode {
                 "by-name" => by_name::profile(iterations),
                 "inline" => inline::profile(iterations),
                 "by-name-floor" => by_name::profile_floor(iterations),
+                #[cfg(feature = "redis")]
+                "redis-producer" => on_redis::producer::profile(iterations, false),
+                #[cfg(feature = "redis")]
+                "redis-producer-floor" => on_redis::producer::profile(iterations, true),
+                #[cfg(feature = "redis")]
+                "redis-worker" => on_redis::consumer::profile(iterations, false),
+                #[cfg(feature = "redis")]
+                "redis-worker-floor" => on_redis::consumer::profile(iterations, true),
                 other => panic!(
-                    "no profile named {other}: caller, caller-floor, e2e, e2e-floor, e2e-tokio, inline, by-name, by-name-floor, registry-10, registry-1000"
+                    "no profile named {other}: caller, caller-floor, e2e, e2e-floor, e2e-tokio, inline, by-name, by-name-floor, registry-10, registry-1000{}",
+                    if cfg!(feature = "redis") {
+                        ", redis-producer, redis-producer-floor, redis-worker, redis-worker-floor"
+                    } else {
+                        ""
+                    }
                 ),
             }
             ExitCode::SUCCESS
@@ -99,6 +129,27 @@ fn run_scenario(name: &str, rounds: usize, report: &mut Report) {
         "handlers" => registry::run(registry::Compare::Handlers, rounds, report),
         "mem-heap" => memory::heap(report),
         "mem-rss" => memory::rss(report),
+        #[cfg(feature = "redis")]
+        "redis-producer" => on_redis::producer::run(Persistence::None, rounds, report),
+        #[cfg(feature = "redis")]
+        "redis-producer-aof" => on_redis::producer::run(Persistence::AofEverySec, rounds, report),
+        #[cfg(feature = "redis")]
+        "redis-e2e-1" => consumer::run(workers(1, 1, None), Persistence::None, rounds, report),
+        #[cfg(feature = "redis")]
+        "redis-e2e-4" => consumer::run(workers(4, 1, None), Persistence::None, rounds, report),
+        #[cfg(feature = "redis")]
+        "redis-e2e-1-p256" => {
+            consumer::run(workers(1, 1, Some(256)), Persistence::None, rounds, report)
+        }
+        #[cfg(feature = "redis")]
+        "redis-e2e-1x4" => consumer::run(workers(1, 4, None), Persistence::None, rounds, report),
+        #[cfg(feature = "redis")]
+        "redis-e2e-1x4-aof" => consumer::run(
+            workers(1, 4, None),
+            Persistence::AofEverySec,
+            rounds,
+            report,
+        ),
         other => panic!("no scenario named {other}"),
     }
 }

@@ -52,6 +52,10 @@ use Target::{AtLeast, AtMost, Info};
 use Unit::{Bytes, EventsPerSec, NsPerCall};
 
 const CHANNEL: &str = "boxed event into bounded crossbeam channel";
+#[cfg(feature = "redis")]
+const RAW_XADD: &str = "pipelined XADD (256) of the same envelope bytes";
+#[cfg(feature = "redis")]
+const ENCODE_XADD: &str = "pipelined XADD (256), envelope encoded in the loop";
 
 const SPECS: &[Spec] = &[
     spec(
@@ -196,6 +200,124 @@ const SPECS: &[Spec] = &[
         "6. peak RSS per event, 1,000,000 queued",
         "boxed event in crossbeam channel",
         Bytes,
+        Info,
+    ),
+    // Issue 5 (feature `redis`).
+    #[cfg(feature = "redis")]
+    spec(
+        "redis-producer",
+        "producer",
+        "7. Redis producer: log! until flush (confirmed)",
+        RAW_XADD,
+        EventsPerSec,
+        AtLeast(0.8),
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "redis-producer",
+        "producer-encode",
+        "7. Redis producer: log! until flush (confirmed)",
+        ENCODE_XADD,
+        EventsPerSec,
+        Info,
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "redis-producer",
+        "producer-flush",
+        "7. Redis producer: log! until flush (confirmed)",
+        "eventlib, polling producer_stats instead of flush()",
+        EventsPerSec,
+        Info,
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "redis-producer",
+        "producer-polled",
+        "7. Redis producer: log!, polling producer_stats",
+        RAW_XADD,
+        EventsPerSec,
+        Info,
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "redis-producer-aof",
+        "producer",
+        "7. Redis producer, AOF everysec",
+        RAW_XADD,
+        EventsPerSec,
+        AtLeast(0.8),
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "redis-producer-aof",
+        "producer-encode",
+        "7. Redis producer, AOF everysec",
+        ENCODE_XADD,
+        EventsPerSec,
+        Info,
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "redis-producer-aof",
+        "producer-flush",
+        "7. Redis producer, AOF everysec",
+        "eventlib, polling producer_stats instead of flush()",
+        EventsPerSec,
+        Info,
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "redis-producer-aof",
+        "producer-polled",
+        "7. Redis producer, AOF everysec, polling producer_stats",
+        RAW_XADD,
+        EventsPerSec,
+        Info,
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "redis-e2e-1",
+        "e2e",
+        "8. Redis end-to-end, 1 worker (concurrency 1), 3 handlers",
+        "1 loop of XREADGROUP COUNT 32 + XACK",
+        EventsPerSec,
+        AtLeast(0.5),
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "redis-e2e-4",
+        "e2e",
+        "8. Redis end-to-end, 4 workers (concurrency 1 each), 3 handlers",
+        "4 loops of XREADGROUP COUNT 32 + XACK",
+        EventsPerSec,
+        AtLeast(0.5),
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "redis-e2e-1-p256",
+        "e2e",
+        "8. Redis end-to-end, 1 worker (concurrency 1, prefetch 256), 3 handlers",
+        "1 loop of XREADGROUP COUNT 256 + XACK",
+        EventsPerSec,
+        AtLeast(0.5),
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "redis-e2e-1x4",
+        "e2e",
+        "8. Redis end-to-end, 1 worker (concurrency 4), 3 handlers",
+        "1 loop of XREADGROUP COUNT 32 + XACK",
+        EventsPerSec,
+        Info,
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "redis-e2e-1x4-aof",
+        "e2e",
+        "8. Redis end-to-end, 1 worker (concurrency 4), AOF everysec",
+        "1 loop of XREADGROUP COUNT 32 + XACK",
+        EventsPerSec,
         Info,
     ),
 ];

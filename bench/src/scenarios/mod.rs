@@ -1,8 +1,11 @@
-//! The scenarios of issue 4; each runs in a sub-process of its own and
-//! reports through [`Report`](crate::harness::Report).
+//! The scenarios of issue 4 and, with the `redis` feature, of issue 5;
+//! each runs in a sub-process of its own and reports through
+//! [`Report`](crate::harness::Report).
 
 pub(crate) mod by_name;
 pub(crate) mod caller;
 pub(crate) mod inline;
 pub(crate) mod memory;
+#[cfg(feature = "redis")]
+pub(crate) mod on_redis;
 pub(crate) mod throughput;

@@ -1,0 +1,189 @@
+//! Issue 5's scenarios (feature `redis`): events per second through the
+//! Redis transport, each next to a raw baseline from the `redis` crate run
+//! in the same sub-process against the same `redis-server`, which the
+//! sub-process starts on a free loopback port and kills at the end.
+//!
+//! - [`producer`]: `log!` with `RedisTransport` installed until `flush()`
+//!   returns, against pipelined `XADD`s of the same envelope bytes.
+//! - [`consumer`]: preloaded entries handled and acknowledged by `Worker`s,
+//!   against a raw `XREADGROUP` + `XACK` loop over the same entries.
+
+pub(crate) mod consumer;
+pub(crate) mod producer;
+pub(crate) mod server;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::Value;
+use serde::Serialize;
+
+use crate::events::Viewed;
+use crate::harness::median;
+
+/// The stream entry field eventlib's envelope goes in (`docs/wire-format.md`).
+const FIELD: &str = "event";
+
+/// Events per pipelined round trip: the transport's default batch size.
+const BATCH: usize = 256;
+
+/// Runs each contender once to warm up, then `rounds` times, starting each
+/// round with the next contender in turn (so drifts in machine load hit
+/// all alike); returns each contender's median. With two contenders this
+/// is [`crate::harness::paired`].
+fn rotated<const K: usize>(
+    rounds: usize,
+    mut contenders: [&mut dyn FnMut() -> f64; K],
+) -> [f64; K] {
+    for contender in contenders.iter_mut() {
+        contender();
+    }
+    let mut measured: [Vec<f64>; K] = std::array::from_fn(|_| Vec::with_capacity(rounds));
+    for round in 0..rounds {
+        for k in 0..K {
+            let k = (round + k) % K;
+            measured[k].push(contenders[k]());
+        }
+    }
+    measured.map(median)
+}
+
+/// Version 1 of the envelope, field for field as eventlib's producer
+/// writes it (`data` through a `serde_json::Value`, so with sorted keys).
+#[derive(Serialize)]
+struct Envelope<'a> {
+    v: u32,
+    id: String,
+    name: &'a str,
+    emitted_at: u64,
+    data: serde_json::Value,
+}
+
+/// The envelope of `Viewed::new(i)`, as `log!` would have sent it now.
+fn envelope(i: u64) -> Vec<u8> {
+    let envelope = Envelope {
+        v: 1,
+        id: format!(
+            "{:032x}",
+            (0x6b18_71f7_7fe3_4f3f_u128 << 64) | u128::from(i)
+        ),
+        name: "bench.Viewed",
+        emitted_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+        data: serde_json::to_value(Viewed::new(i)).expect("Viewed serializes"),
+    };
+    serde_json::to_vec(&envelope).expect("the envelope serializes")
+}
+
+/// `XADD key * event <payload>` for each payload, in pipelined batches.
+fn xadd_all<'a>(
+    conn: &mut redis::Connection,
+    key: &str,
+    payloads: impl IntoIterator<Item = &'a [u8]>,
+) {
+    let mut pipe = redis::pipe();
+    let mut queued = 0;
+    for payload in payloads {
+        pipe.cmd("XADD").arg(key).arg("*").arg(FIELD).arg(payload);
+        queued += 1;
+        if queued == BATCH {
+            pipe.exec(conn).expect("XADD");
+            pipe.clear();
+            queued = 0;
+        }
+    }
+    if queued > 0 {
+        pipe.exec(conn).expect("XADD");
+    }
+}
+
+fn del(conn: &mut redis::Connection, key: &str) {
+    redis::cmd("DEL").arg(key).exec(conn).expect("DEL");
+}
+
+fn xlen(conn: &mut redis::Connection, key: &str) -> u64 {
+    redis::cmd("XLEN").arg(key).query(conn).expect("XLEN")
+}
+
+fn items(value: &Value) -> &[Value] {
+    match value {
+        Value::Array(items) => items,
+        _ => &[],
+    }
+}
+
+fn text(value: &Value) -> Option<&[u8]> {
+    match value {
+        Value::BulkString(bytes) => Some(bytes),
+        Value::SimpleString(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+/// The `[[id, [field, value, ...]], ...]` entries of the one stream of an
+/// `XREADGROUP` reply (RESP2 `[[key, entries]]` or RESP3 `{key: entries}`).
+fn read_group_entries(reply: &Value) -> &[Value] {
+    match reply {
+        Value::Map(streams) => streams.first().map_or(&[], |(_, entries)| items(entries)),
+        other => items(other)
+            .first()
+            .and_then(|stream| items(stream).get(1))
+            .map_or(&[], items),
+    }
+}
+
+/// The payloads (the `event` field) of the entries of `key`, oldest first.
+fn read_payloads(conn: &mut redis::Connection, key: &str) -> Vec<Vec<u8>> {
+    let reply: Value = redis::cmd("XRANGE")
+        .arg(key)
+        .arg("-")
+        .arg("+")
+        .query(conn)
+        .expect("XRANGE");
+    items(&reply)
+        .iter()
+        .map(|entry| {
+            let fields = items(&items(entry)[1]);
+            fields
+                .chunks(2)
+                .find(|kv| text(&kv[0]) == Some(FIELD.as_bytes()))
+                .and_then(|kv| text(&kv[1]))
+                .expect("an entry with the envelope")
+                .to_vec()
+        })
+        .collect()
+}
+
+/// Polls `done` every 200 µs (a sleeping poller, not to take a core from
+/// what it waits for); panics after `limit`.
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// `CONFIG RESETSTAT`: zeroes the command counts [`command_calls`] reads.
+fn reset_stats(conn: &mut redis::Connection) {
+    redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .exec(conn)
+        .expect("CONFIG RESETSTAT");
+}
+
+/// Calls of `command` (lower case) since the last [`reset_stats`], from
+/// `INFO commandstats`.
+fn command_calls(conn: &mut redis::Connection, command: &str) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(conn)
+        .expect("INFO commandstats");
+    let prefix = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|line| line.strip_prefix(&prefix)?.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
