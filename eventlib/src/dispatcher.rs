@@ -315,13 +315,11 @@ impl Shared {
     }
 
     /// An event was completed or dropped: wake the threads in `wait_idle`,
-    /// if any. There is no shared "outstanding" counter for callers and the
-    /// pool to fight over; `wait_idle` sums the per-event counters instead.
+    /// if any, once the queue is empty (before that, they have nothing to
+    /// look at). There is no shared "outstanding" counter for callers and
+    /// the pool to fight over; `wait_idle` sums the per-event counters.
     pub(crate) fn settled(&self) {
-        // SeqCst on both sides: either the waiter sees this event settled,
-        // or this sees the waiter and wakes it.
-        if self.waiters.load(Ordering::SeqCst) > 0 {
-            drop(self.idle_lock.lock().unwrap_or_else(|e| e.into_inner()));
+        if self.waiters.load(Ordering::SeqCst) > 0 && self.events_rx.is_empty() {
             self.idle.notify_all();
         }
     }
@@ -329,17 +327,18 @@ impl Shared {
     /// Waits until no event is outstanding, or until `deadline`; returns
     /// how many were still outstanding.
     fn wait_idle(&self, deadline: Option<Instant>) -> u64 {
+        // A wake-up can slip between the check and the wait (the notifier
+        // takes no lock, so as not to slow the threads that settle events);
+        // the bounded wait makes that cost at most one slice.
+        const SLICE: Duration = Duration::from_millis(10);
         let registry = registry();
-        let mut guard = self.idle_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let outstanding = loop {
             let outstanding = registry.outstanding();
             if outstanding == 0 {
                 break 0;
             }
-            // A bounded wait, so that a wake-up lost to a race costs at
-            // most this long.
-            let mut wait = Duration::from_millis(100);
+            let mut wait = SLICE;
             if let Some(deadline) = deadline {
                 let now = Instant::now();
                 if now >= deadline {
@@ -347,14 +346,10 @@ impl Shared {
                 }
                 wait = wait.min(deadline - now);
             }
-            guard = self
-                .idle
-                .wait_timeout(guard, wait)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            let guard = self.idle_lock.lock().unwrap_or_else(|e| e.into_inner());
+            drop(self.idle.wait_timeout(guard, wait));
         };
         self.waiters.fetch_sub(1, Ordering::SeqCst);
-        drop(guard);
         outstanding
     }
 }

@@ -48,12 +48,16 @@ pub(crate) struct Inner<E: ?Sized> {
 /// An event behind `dyn`: what a record needs of its typed value.
 pub(crate) trait ErasedEvent: Any + Send + Sync {
     fn to_json(&self) -> Result<Value, serde_json::Error>;
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error>;
     fn as_any(&self) -> &dyn Any;
 }
 
 impl<T: Event> ErasedEvent for T {
     fn to_json(&self) -> Result<Value, serde_json::Error> {
         serde_json::to_value(self)
+    }
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        serde_json::to_writer(out, self)
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -124,6 +128,22 @@ impl Record {
                 Value::Null
             }))
         })
+    }
+
+    /// Appends the event's JSON to `out`, straight from the typed event
+    /// (no `Value` in between) unless [`data`](Self::data) already made one.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // used by the Redis producer
+    pub(crate) fn write_data(&self, out: &mut Vec<u8>) {
+        let mark = out.len();
+        let written = match self.0.data.get() {
+            Some(value) => serde_json::to_writer(&mut *out, value),
+            None => self.0.event.write_json(out),
+        };
+        if written.is_err() {
+            // A failing `Serialize` impl: what `data` does (null, and a warning).
+            out.truncate(mark);
+            let _ = serde_json::to_writer(&mut *out, self.data());
+        }
     }
 
     pub(crate) fn index(&self) -> usize {

@@ -33,6 +33,7 @@ pub(crate) fn acknowledge(inner: &Arc<Inner>, settled: &Receiver<Settled>, finis
         pipe.atomic();
         let (mut commands, mut acks, mut dead_letters) = (0usize, 0u64, 0u64);
         let mut settled_ids = Vec::new();
+        let (mut ack_ids, mut progress_done) = (Vec::new(), Vec::new());
         for message in &batch {
             let dead = match message {
                 Settled::Ack {
@@ -40,16 +41,9 @@ pub(crate) fn acknowledge(inner: &Arc<Inner>, settled: &Receiver<Settled>, finis
                     dead,
                     clear_progress,
                 } => {
-                    pipe.cmd("XACK")
-                        .arg(&config.stream)
-                        .arg(&config.group)
-                        .arg(id.to_string())
-                        .ignore();
+                    ack_ids.push(id.to_string());
                     if *clear_progress {
-                        pipe.cmd("HDEL")
-                            .arg(&progress_key)
-                            .arg(id.to_string())
-                            .ignore();
+                        progress_done.push(id.to_string());
                     }
                     acks += 1;
                     settled_ids.push(*id);
@@ -83,6 +77,20 @@ pub(crate) fn acknowledge(inner: &Arc<Inner>, settled: &Receiver<Settled>, finis
                 cmd.ignore();
                 dead_letters += 1;
             }
+        }
+        // One XACK and one HDEL for the whole batch: both take many ids.
+        if !ack_ids.is_empty() {
+            pipe.cmd("XACK")
+                .arg(&config.stream)
+                .arg(&config.group)
+                .arg(&ack_ids)
+                .ignore();
+        }
+        if !progress_done.is_empty() {
+            pipe.cmd("HDEL")
+                .arg(&progress_key)
+                .arg(&progress_done)
+                .ignore();
         }
         if commands > 0 {
             if !write(inner, &mut link, &pipe, finished, acks) {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::event::{Context, EventId};
@@ -17,16 +17,6 @@ pub(crate) const FIELD: &str = "event";
 
 /// The envelope version this crate writes and reads.
 pub(crate) const VERSION: u32 = 1;
-
-/// What a producer writes.
-#[derive(Serialize)]
-struct Outgoing<'a> {
-    v: u32,
-    id: String,
-    name: &'a str,
-    emitted_at: u64,
-    data: &'a Value,
-}
 
 /// What a worker reads: every field but `v`, `name` and `data` may be
 /// missing (a producer in another language may leave them out).
@@ -41,17 +31,26 @@ struct Incoming {
     handlers: Option<Vec<String>>,
 }
 
-/// The envelope of `record`, as the producer sends it.
+/// The envelope of `record`, as the producer sends it: written directly,
+/// with the event serialized straight into it (no `Value` in between).
 pub(crate) fn encode(record: &Record) -> Vec<u8> {
-    let envelope = Outgoing {
-        v: VERSION,
-        id: record.id().to_string(),
-        name: record.name(),
-        emitted_at: millis(record.context().emitted_at()),
-        data: record.data(),
-    };
-    // Serializing a `Value` into a Vec cannot fail.
-    serde_json::to_vec(&envelope).unwrap_or_default()
+    use std::io::Write;
+    let mut out = Vec::with_capacity(160);
+    // Writing into a Vec cannot fail; the name is quoted by serde_json.
+    let _ = write!(
+        out,
+        "{{\"v\":{VERSION},\"id\":\"{}\",\"name\":",
+        record.id()
+    );
+    let _ = serde_json::to_writer(&mut out, record.name());
+    let _ = write!(
+        out,
+        ",\"emitted_at\":{},\"data\":",
+        millis(record.context().emitted_at())
+    );
+    record.write_data(&mut out);
+    out.push(b'}');
+    out
 }
 
 /// Adds replay targeting (`group`, `handlers`) to an envelope.
