@@ -206,8 +206,6 @@ pub(crate) struct Shared {
     pub(crate) accepting: AtomicBool,
     /// Threads in `wait_idle`: settling an event wakes them only when set.
     waiters: AtomicUsize,
-    /// Pool threads that found no work on their last look.
-    pub(crate) idle_threads: AtomicUsize,
     /// Set when a transport takes the queue instead of the pool.
     remote: bool,
     idle_lock: Mutex<()>,
@@ -231,7 +229,6 @@ impl Shared {
             accepting: AtomicBool::new(true),
             remote: config.transport.is_some(),
             waiters: AtomicUsize::new(0),
-            idle_threads: AtomicUsize::new(0),
             idle_lock: Mutex::new(()),
             idle: Condvar::new(),
         });

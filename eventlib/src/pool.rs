@@ -47,8 +47,7 @@ const SPIN_ROUNDS: u32 = 6;
 const YIELD_ROUNDS: u32 = 16;
 
 fn work(shared: &Arc<Shared>) {
-    // Rounds without work so far; from the first, this thread counts as
-    // idle, so that `deliver` on another thread hands it handlers.
+    // Rounds without work so far.
     let mut idle = 0;
     loop {
         // Jobs first: finishing started events before taking new ones keeps
@@ -58,15 +57,9 @@ fn work(shared: &Arc<Shared>) {
             .try_recv()
             .or_else(|_| shared.events_rx.try_recv().map(Job::Event));
         if let Ok(job) = ready {
-            if idle > 0 {
-                shared.idle_threads.fetch_sub(1, Ordering::SeqCst);
-                idle = 0;
-            }
+            idle = 0;
             run_job(shared, job);
             continue;
-        }
-        if idle == 0 {
-            shared.idle_threads.fetch_add(1, Ordering::SeqCst);
         }
         if idle < SPIN_ROUNDS {
             for _ in 0..(1 << idle) {
@@ -84,7 +77,6 @@ fn work(shared: &Arc<Shared>) {
             recv(shared.jobs_rx) -> job => job,
             recv(shared.events_rx) -> record => record.map(Job::Event),
         };
-        shared.idle_threads.fetch_sub(1, Ordering::SeqCst);
         idle = 0;
         match job {
             Ok(job) => run_job(shared, job),
@@ -93,11 +85,11 @@ fn work(shared: &Arc<Shared>) {
     }
 }
 
-/// Fans one event out. Each handler runs on its own, isolated; as many
-/// synchronous handlers as there are idle pool threads are handed to them
-/// as jobs, the others run here one after another (handing a job to a busy
-/// pool would only queue it behind this thread's own work). Async handlers
-/// are always tasks of their own.
+/// Fans one event out: each synchronous handler but the first becomes a
+/// job of its own, which any pool thread may take (this one included, once
+/// the first is done); the first runs here; async handlers are spawned as
+/// tasks. So a handler that blocks never holds its siblings back while
+/// another pool thread is free.
 fn deliver(shared: &Arc<Shared>, record: Record) {
     let registry = registry();
     let handlers = &registry.events[record.index()].handlers;
@@ -105,38 +97,24 @@ fn deliver(shared: &Arc<Shared>, record: Record) {
         .0
         .remaining
         .store(handlers.len() as u32, Ordering::Release);
-    let is_sync = |h: u32| matches!(registry.handlers[h as usize].decl.call, HandlerFn::Sync(_));
-    let mut spare = shared.idle_threads.load(Ordering::Relaxed);
-    let mut handed_out = 0;
-    for &handler in &handlers[1..] {
-        if spare == 0 {
-            break;
-        }
-        if is_sync(handler) {
-            let job = Job::Handler {
-                record: record.clone(),
-                handler,
-            };
-            if let Err(err) = shared.jobs_tx.send(job) {
-                // The pool owns the receiver, so this cannot happen; run it here.
-                run_job(shared, err.into_inner());
-            }
-            spare -= 1;
-            handed_out += 1;
-        }
-    }
     let (&first, rest) = handlers
         .split_first()
         .expect("deliver is only called for events with handlers");
-    start_handler(shared, record.clone(), first);
-    let mut skipped = 0;
     for &handler in rest {
-        if skipped < handed_out && is_sync(handler) {
-            skipped += 1;
+        if let HandlerFn::Async(_) = registry.handlers[handler as usize].decl.call {
+            start_handler(shared, record.clone(), handler);
             continue;
         }
-        start_handler(shared, record.clone(), handler);
+        let job = Job::Handler {
+            record: record.clone(),
+            handler,
+        };
+        if let Err(err) = shared.jobs_tx.send(job) {
+            // The pool owns the receiver, so this cannot happen; run it here.
+            run_job(shared, err.into_inner());
+        }
     }
+    start_handler(shared, record, first);
 }
 
 fn run_job(shared: &Arc<Shared>, job: Job) {
