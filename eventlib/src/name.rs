@@ -71,6 +71,21 @@ pub fn validate_pattern(pattern: &str) -> Result<(), &'static str> {
     validate_name(exact)
 }
 
+/// Checks a handler group name (`#[handler(group = "...")]`): 1 to 64
+/// ASCII letters, digits, `_` and `-`.
+pub fn validate_group(group: &str) -> Result<(), &'static str> {
+    if group.is_empty() || group.len() > 64 {
+        return Err("a group name is 1 to 64 characters long");
+    }
+    if !group
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err("a group name may only hold ASCII letters, digits, `_` and `-`");
+    }
+    Ok(())
+}
+
 /// Whether `name` matches `pattern` (both assumed valid).
 pub fn matches(pattern: &str, name: &str) -> bool {
     if pattern == "*" {

@@ -335,7 +335,7 @@ impl WorkerBuilder {
     pub fn build(mut self) -> Result<Worker, Error> {
         let endpoint = Endpoint::new(&self.url)?;
         let config = &mut self.config;
-        if let Err(reason) = validate_group(&config.group) {
+        if let Err(reason) = crate::name::validate_group(&config.group) {
             return Err(Error::Transport(format!(
                 "invalid group `{}`: {reason}",
                 config.group
@@ -366,20 +366,6 @@ impl WorkerBuilder {
             }),
         })
     }
-}
-
-/// The rule `#[handler(group = "...")]` enforces.
-fn validate_group(group: &str) -> Result<(), &'static str> {
-    if group.is_empty() || group.len() > 64 {
-        return Err("a group name is 1 to 64 characters long");
-    }
-    if !group
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err("a group name may only hold ASCII letters, digits, `_` and `-`");
-    }
-    Ok(())
 }
 
 /// A message to the acknowledging thread.
