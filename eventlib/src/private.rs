@@ -125,14 +125,6 @@ pub fn event_of<T: Event>(record: &Record) -> Result<&T, anyhow::Error> {
     })
 }
 
-/// A type-level check: `T` is an event.
-pub const fn assert_event<T: Event>() {}
-
-/// A type-level check: the future of an async handler is `Send`.
-pub fn assert_send<F: std::future::Future + Send>(future: F) -> F {
-    future
-}
-
 /// A type-level check: what a `#[validate]` method returns. The macro
 /// writes `<ReturnType as ValidateOutput>::into_validation`, so a wrong
 /// return type is reported on the user's return type.
