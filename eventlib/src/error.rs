@@ -65,8 +65,40 @@ pub enum Error {
     /// Inline mode with surfaced failures: at least one handler returned an
     /// error or panicked. The event was delivered to every handler.
     Handlers(Vec<Failure>),
-    /// A transport (such as Redis) refused the event.
+    /// A transport (such as Redis) refused the event: it can never be
+    /// delivered as it is (the server rejects it, or it is too large).
     Transport(String),
+    /// A configuration value was refused: a builder option out of range,
+    /// a malformed URL, a feature the build lacks.
+    Config {
+        /// The option at fault, such as `"url"`, `"group"` or `"stream"`.
+        option: &'static str,
+        /// What is wrong with it and how to fix it.
+        reason: String,
+    },
+    /// A server (Redis) could not be reached, or refused the connection
+    /// or the credentials.
+    Connection {
+        /// The server, with any password hidden.
+        endpoint: String,
+        /// What happened, in the client's words.
+        reason: String,
+    },
+    /// A server (Redis) answered a command with an error.
+    Server {
+        /// The error reply, such as `NOPERM ...` or `WRONGTYPE ...`.
+        reason: String,
+    },
+    /// eventlib could not start one of its threads (the operating system
+    /// refused: too many threads, or out of memory).
+    Spawn {
+        /// The thread's name, such as `eventlib-pool-0`.
+        thread: String,
+        /// The operating system's error.
+        error: std::io::Error,
+    },
+    /// The worker (or other long-running part) is already running.
+    AlreadyRunning,
 }
 
 impl fmt::Display for Error {
@@ -123,11 +155,30 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Transport(reason) => write!(f, "transport error: {reason}"),
+            Error::Config { option, reason } => {
+                write!(f, "invalid eventlib configuration (`{option}`): {reason}")
+            }
+            Error::Connection { endpoint, reason } => {
+                write!(f, "cannot connect to `{endpoint}`: {reason}")
+            }
+            Error::Server { reason } => write!(f, "the server answered with an error: {reason}"),
+            Error::Spawn { thread, error } => {
+                write!(f, "eventlib cannot start its thread `{thread}`: {error}")
+            }
+            Error::AlreadyRunning => f.write_str("it is already running"),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Validation { error, .. } => Some(error),
+            Error::Spawn { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
 
 /// The error a `#[validate]` method returns to refuse an event.
 ///

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::__private::{EventDecl, EventSlot};
+use crate::decl::{EventDecl, EventSlot};
 use crate::error::ValidationError;
 
 /// A type declared as an event with `#[event]`.

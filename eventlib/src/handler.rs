@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use crate::event::EventId;
+use crate::event::{Event, EventId};
+use crate::record::Record;
 
 /// The kind of a handler, as introspection reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,6 +98,20 @@ impl fmt::Display for Failure {
             ),
         }
     }
+}
+
+/// The event a typed handler was registered for, out of its record (the
+/// first line of every generated typed handler).
+#[doc(hidden)]
+#[inline]
+pub fn event_of<T: Event>(record: &Record) -> Result<&T, anyhow::Error> {
+    record.downcast_ref::<T>().ok_or_else(|| {
+        anyhow::anyhow!(
+            "eventlib: handler for `{}` received an event of another type (`{}`)",
+            T::NAME,
+            record.name()
+        )
+    })
 }
 
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -58,10 +58,12 @@
 #[allow(unused_extern_crates)] // used by the macros' expansions in this crate's tests
 extern crate self as eventlib;
 
+mod decl;
 mod dispatcher;
 mod error;
 mod event;
 mod handler;
+mod log;
 pub mod name;
 mod pool;
 mod record;
@@ -84,6 +86,7 @@ pub use dispatcher::{
 pub use error::{Error, ValidationError};
 pub use event::{Context, Event, EventId};
 pub use handler::{Failure, FailureKind, HandlerKind, HandlerOutput};
+pub use log::log_json;
 pub use record::Record;
 pub use registry::{registry, EventInfo, HandlerInfo, Registry};
 pub use stats::{stats, EventStats, HandlerStats, Stats, Totals};
@@ -120,27 +123,4 @@ macro_rules! log {
     ($($input:tt)*) => {
         $crate::__private::log_impl!($crate; $($input)*)
     };
-}
-
-/// Logs an event by a name known only at run time (from a message queue,
-/// a webhook, another language), with its data as JSON. `log!` with a
-/// literal name is the usual form; this is the same path.
-///
-/// ```
-/// # use serde::{Deserialize, Serialize};
-/// # #[derive(Debug, Clone, Serialize, Deserialize)] struct Ping { n: u32 }
-/// # #[eventlib::event(name = "docs.ByName")] impl Ping {}
-/// let name = String::from("docs.ByName");
-/// eventlib::log_json(&name, serde_json::json!({ "n": 1 }))?;
-/// assert!(matches!(
-///     eventlib::log_json("docs.Nope", serde_json::json!({})),
-///     Err(eventlib::Error::UnknownEvent { .. })
-/// ));
-/// # Ok::<(), eventlib::Error>(())
-/// ```
-pub fn log_json(name: &str, data: serde_json::Value) -> Result<EventId, Error> {
-    let registry = registry();
-    let index = registry.index_of_name(name)?;
-    let record = (registry.decl(index).from_json)(data, index)?;
-    dispatcher::dispatch(record)
 }

@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use futures::task::{waker_ref, ArcWake};
 use futures::FutureExt;
 
-use crate::__private::HandlerFn;
+use crate::decl::HandlerFn;
 use crate::dispatcher::Shared;
 use crate::error::Error;
 use crate::event::EventId;

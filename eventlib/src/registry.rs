@@ -6,13 +6,10 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use crate::__private::{EventDecl, HandlerDecl, Target, EVENTS, HANDLERS};
+use crate::decl::{EventDecl, HandlerDecl, Target, EVENTS, HANDLERS};
 use crate::error::Error;
 use crate::handler::HandlerKind;
 use crate::name;
-
-/// The "not yet looked up" value of an index cache.
-pub(crate) const UNSET: u32 = u32::MAX;
 
 /// The registry of the running binary: every `#[event]` and `#[handler]`
 /// linked into it.
@@ -264,13 +261,7 @@ impl Registry {
             .handlers
             .iter()
             .copied()
-            .filter(move |&h| {
-                HandlerInfo {
-                    decl: self.handlers[h as usize].decl,
-                }
-                .group()
-                    == group
-            })
+            .filter(move |&h| self.handlers[h as usize].decl.group() == group)
     }
 
     /// Events accepted and not yet completed or dropped, over all events.
@@ -398,16 +389,12 @@ impl HandlerInfo {
 
     /// The handler's group (`"default"` unless `#[handler(group = "...")]`).
     pub fn group(&self) -> &'static str {
-        if self.decl.group.is_empty() {
-            "default"
-        } else {
-            self.decl.group
-        }
+        self.decl.group()
     }
 
     /// Whether it is an `async fn`.
     pub fn is_async(&self) -> bool {
-        matches!(self.decl.call, crate::__private::HandlerFn::Async(_))
+        self.decl.is_async()
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use crossbeam_channel::{Receiver, Sender};
 use serde::{Deserialize, Serialize};
 
-use crate::__private::HandlerFn;
+use crate::decl::HandlerFn;
 use crate::handler::{Failure, FailureKind};
 use crate::pool;
 use crate::record::Record;
