@@ -8,7 +8,6 @@
 //! [`Outbox::delivered`] once it is safely out of the process. `flush()` and
 //! `shutdown()` wait for exactly that.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,49 +28,48 @@ pub trait Transport: Send + 'static {
 
 /// The queue of events waiting for a transport; see [`Transport`].
 pub struct Outbox {
-    pub(crate) shared: Arc<Shared>,
+    dispatcher: Arc<Shared>,
 }
 
 impl Outbox {
+    pub(crate) fn new(dispatcher: Arc<Shared>) -> Self {
+        Outbox { dispatcher }
+    }
+
     /// The next event, waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Record> {
-        self.shared.events_rx.recv_timeout(timeout).ok()
+        self.dispatcher.queue().recv_timeout(timeout).ok()
     }
 
     /// The next event if one is waiting.
     pub fn try_recv(&self) -> Option<Record> {
-        self.shared.events_rx.try_recv().ok()
+        self.dispatcher.queue().try_recv().ok()
     }
 
     /// How many events are waiting.
     pub fn depth(&self) -> usize {
-        self.shared.events_rx.len()
+        self.dispatcher.queue().len()
     }
 
     /// How many events the outbox holds at most.
     pub fn capacity(&self) -> usize {
-        self.shared.events_rx.capacity().unwrap_or(usize::MAX)
+        self.dispatcher.queue().capacity().unwrap_or(usize::MAX)
     }
 
     /// The event is safely out of the process: it counts as completed here,
     /// and `flush()` stops waiting for it.
     pub fn delivered(&self, record: &Record) {
-        crate::registry::registry().events[record.index()]
-            .counters
-            .pool
-            .completed
-            .fetch_add(1, Ordering::SeqCst);
-        self.shared.settled();
+        self.dispatcher.completed(record);
     }
 
     /// Whether `shutdown()` has been called: the transport should deliver
     /// what is queued and expect nothing more.
     pub fn is_shutting_down(&self) -> bool {
-        !self.shared.accepting.load(Ordering::Relaxed)
+        !self.dispatcher.is_accepting()
     }
 
     /// Reports a failure to the error hook.
     pub fn report(&self, failure: &crate::Failure) {
-        self.shared.report(failure);
+        self.dispatcher.report(failure);
     }
 }
