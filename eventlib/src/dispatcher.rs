@@ -20,18 +20,40 @@ use crate::transport::{Outbox, Transport};
 /// What `log!` does when the local queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Overflow {
-    /// Wait until there is room. Nothing is lost, but a caller can be
-    /// slowed by slow handlers, and a handler that logs into a full queue
-    /// with every pool thread busy would wait forever.
+    /// Wait for room, at most this long per `log!`; then drop the event
+    /// (`log!` still returns `Ok`; the drop is counted in
+    /// [`stats`](crate::stats) and reported to the error hook).
+    ///
+    /// **The default, with one second**: a burst of events faster than
+    /// the handlers slows the callers down to the handlers' pace instead
+    /// of losing events, while handlers that are stuck (no room freed for a
+    /// whole second) cannot hold a caller for long. `docs/asynchronous-processing.md`
+    /// has the measurements behind it.
+    Wait(Duration),
+    /// Wait until there is room, however long. Nothing is lost, but
+    /// handlers that are stuck hold the callers with them, and a handler
+    /// that logs into a full queue with every pool thread busy waits
+    /// forever.
     Block,
-    /// Drop the new event; `log!` still returns `Ok`. The drop is counted in
-    /// [`stats`](crate::stats) (`dropped`) and reported to the error hook.
-    /// **The default**: the caller's path is never slowed nor failed by its
-    /// handlers, and no drop goes unseen.
+    /// Drop the new event at once; `log!` still returns `Ok`. The drop is
+    /// counted in [`stats`](crate::stats) (`dropped`) and reported to the
+    /// error hook. The caller is never slowed, at the price of losing a
+    /// burst that outruns the handlers.
     DropNewest,
-    /// Return [`Error::QueueFull`] from `log!`; the event is counted as
-    /// dropped.
+    /// Return [`Error::QueueFull`] from `log!` at once; the event is
+    /// counted as dropped.
     Error,
+}
+
+impl Overflow {
+    /// The default policy: [`Overflow::Wait`] up to one second.
+    pub const DEFAULT: Overflow = Overflow::Wait(Duration::from_secs(1));
+}
+
+impl Default for Overflow {
+    fn default() -> Self {
+        Overflow::DEFAULT
+    }
 }
 
 /// Where handlers run.
@@ -51,9 +73,12 @@ pub(crate) type Spawner = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
 /// Configures the global dispatcher before the first `log!`.
 ///
 /// With no configuration, the first `log!` starts the embedded default:
-/// async mode, a queue of 65,536 events, [`Overflow::DropNewest`], one pool
-/// thread per core (at least two) and a hook that logs failures as warnings
-/// through the `log` facade.
+/// async mode, a queue of 65,536 events, [`Overflow::DEFAULT`] (wait up to
+/// one second for room, then drop), one pool thread per core (at least
+/// two) and the default error hook: every kind of failure is written in
+/// full the first time in a second and its repeats are summed up once a
+/// second, through the `log` facade when a logger takes the line, and to
+/// standard error when none does.
 ///
 /// ```
 /// use eventlib::{Dispatcher, Overflow};
@@ -100,19 +125,15 @@ impl Dispatcher {
     pub fn builder() -> Builder {
         Builder {
             capacity: 65_536,
-            overflow: Overflow::DropNewest,
+            overflow: Overflow::DEFAULT,
             mode: Mode::Async,
             surface_failures: false,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
-            hook: Arc::new(default_hook),
+            hook: Arc::new(crate::notice::default_hook),
             spawner: None,
             transport: None,
         }
     }
-}
-
-fn default_hook(failure: &Failure) {
-    log::warn!("eventlib: {failure}");
 }
 
 impl Builder {
@@ -148,8 +169,10 @@ impl Builder {
         self
     }
 
-    /// Called for every handler error or panic and every dropped event.
-    /// It runs on the thread where the failure happened; keep it short.
+    /// Called for every handler error or panic and every dropped event, in
+    /// place of the default hook (which aggregates repeats and writes to
+    /// standard error when no logger is installed). It runs on the thread
+    /// where the failure happened; keep it short.
     pub fn error_hook(mut self, hook: impl Fn(&Failure) + Send + Sync + 'static) -> Self {
         self.hook = Arc::new(hook);
         self
@@ -285,6 +308,15 @@ impl Shared {
             return Ok(id);
         }
         let refused = match self.overflow {
+            Overflow::Wait(max) => match self.events_tx.try_send(record) {
+                Ok(()) => None,
+                Err(TrySendError::Full(record)) => self
+                    .events_tx
+                    .send_timeout(record, max)
+                    .err()
+                    .map(|e| e.into_inner()),
+                Err(TrySendError::Disconnected(record)) => Some(record),
+            },
             Overflow::Block => self.events_tx.send(record).err().map(|e| e.into_inner()),
             Overflow::DropNewest | Overflow::Error => match self.events_tx.try_send(record) {
                 Ok(()) => None,
@@ -404,6 +436,7 @@ pub(crate) fn dispatch(record: Record) -> Result<EventId, Error> {
 /// for itself.
 pub fn flush() -> Report {
     let abandoned = GLOBAL.get().map_or(0, |shared| shared.wait_idle(None));
+    crate::notice::flush();
     Report::now(abandoned)
 }
 
@@ -413,6 +446,7 @@ pub fn flush_timeout(timeout: Duration) -> Report {
     let abandoned = GLOBAL
         .get()
         .map_or(0, |shared| shared.wait_idle(Some(Instant::now() + timeout)));
+    crate::notice::flush();
     Report::now(abandoned)
 }
 
@@ -506,9 +540,10 @@ pub fn shutdown(timeout: Duration) -> Report {
         }
         None => 0,
     };
+    crate::notice::flush();
     let report = Report::now(abandoned);
-    if abandoned > 0 {
-        log::warn!("eventlib: shutdown gave up on {abandoned} event(s) after {timeout:?}");
+    if !report.is_clean() {
+        crate::notice::tell_unclean(&report, timeout);
     }
     report
 }

@@ -66,6 +66,7 @@ mod event;
 mod handler;
 mod log;
 pub mod name;
+mod notice;
 mod pool;
 mod record;
 mod registry;
