@@ -15,7 +15,7 @@ use crate::pool;
 use crate::record::Record;
 use crate::registry::registry;
 use crate::testing;
-use crate::transport::{Outbox, Transport};
+use crate::transport::{Admission, Outbox, Transport};
 
 /// What `log!` does when the local queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,6 +251,8 @@ pub(crate) struct Shared {
     waiters: AtomicUsize,
     /// Set when a transport takes the queue instead of the pool.
     remote: bool,
+    /// The transport's admission, called before an event is queued.
+    admission: Option<Arc<dyn Admission>>,
     idle_lock: Mutex<()>,
     idle: Condvar,
 }
@@ -267,6 +269,7 @@ impl Shared {
             events_rx,
             accepting: AtomicBool::new(true),
             remote: config.transport.is_some(),
+            admission: config.transport.as_ref().and_then(|t| t.admission()),
             waiters: AtomicUsize::new(0),
             idle_lock: Mutex::new(()),
             idle: Condvar::new(),
@@ -287,6 +290,9 @@ impl Shared {
     fn emit(&self, record: Record) -> Result<EventId, Error> {
         if !self.accepting.load(Ordering::Relaxed) {
             return Err(Error::ShutDown);
+        }
+        if let Some(admission) = &self.admission {
+            admission.admit(&record)?;
         }
         let id = record.id();
         let counters = &registry().events[record.index()].counters;
@@ -328,8 +334,7 @@ impl Shared {
         let Some(record) = refused else {
             return Ok(id);
         };
-        counters.drop_one();
-        self.settled();
+        self.dropped(&record);
         if self.overflow == Overflow::Error {
             return Err(Error::QueueFull {
                 event: record.name(),
@@ -374,6 +379,13 @@ impl Shared {
     /// delivered it.
     pub(crate) fn completed(&self, record: &Record) {
         registry().events[record.index()].counters.complete();
+        self.settled();
+    }
+
+    /// `record`, emitted, is dropped: refused by the queue or given up by
+    /// the transport.
+    pub(crate) fn dropped(&self, record: &Record) {
+        registry().events[record.index()].counters.drop_one();
         self.settled();
     }
 
