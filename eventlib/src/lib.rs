@@ -63,6 +63,7 @@ mod dispatcher;
 mod error;
 mod event;
 mod handler;
+mod hook;
 mod log;
 pub mod name;
 mod pool;

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::record::Record;
-use crate::redis::conn::{Backoff, Endpoint, Link};
+use crate::redis::backoff::Backoff;
+use crate::redis::conn::{Endpoint, Link};
 use crate::redis::stats::{ProducerCounters, ProducerStats};
 use crate::redis::{wire, DEFAULT_STREAM};
 use crate::transport::{Outbox, Transport};

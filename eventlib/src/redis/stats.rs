@@ -74,7 +74,6 @@ pub(crate) struct WorkerCounters {
     pub(crate) reclaimed: AtomicU64,
     pub(crate) skipped: AtomicU64,
     pub(crate) reconnects: AtomicU64,
-    pub(crate) in_flight: AtomicU64,
     pub(crate) trimmed: AtomicU64,
 }
 
@@ -110,7 +109,7 @@ pub struct WorkerStats {
 }
 
 impl WorkerStats {
-    pub(crate) fn read(c: &WorkerCounters) -> Self {
+    pub(crate) fn read(c: &WorkerCounters, in_flight: u64) -> Self {
         let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
         WorkerStats {
             received: r(&c.received),
@@ -122,7 +121,7 @@ impl WorkerStats {
             reclaimed: r(&c.reclaimed),
             skipped: r(&c.skipped),
             reconnects: r(&c.reconnects),
-            in_flight: r(&c.in_flight),
+            in_flight,
             trimmed: r(&c.trimmed),
         }
     }
