@@ -112,6 +112,11 @@ pub struct DeadLetter {
 /// }
 /// # Ok::<(), eventlib::Error>(())
 /// ```
+///
+/// Each method connects on first use (and again after a failure): it fails
+/// with [`Error::Connection`] when the server cannot be reached or refuses
+/// the credentials, and with [`Error::Server`] when it answers with an
+/// error.
 pub struct DeadLetters {
     link: Link,
     stream: String,
@@ -120,7 +125,8 @@ pub struct DeadLetters {
 
 /// The dead letters of the default stream (`eventlib:events`, dead letters
 /// in `eventlib:events:dead`) on the Redis server at `url`; use
-/// [`DeadLetters::stream`] for another stream. Nothing is connected yet.
+/// [`DeadLetters::stream`] for another stream. Nothing is connected yet:
+/// this fails only with [`Error::Config`], for a malformed URL.
 pub fn dead_letters(url: &str) -> Result<DeadLetters, Error> {
     Ok(DeadLetters {
         link: Link::new(Endpoint::new(url)?, Duration::from_secs(10)),
@@ -181,6 +187,12 @@ impl DeadLetters {
     /// A poison entry cannot be replayed as it is: fix its envelope and
     /// `XADD` it yourself (see `docs/wire-format.md`), then
     /// [`remove`](Self::remove) it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] for a dead letter that cannot be replayed as it
+    /// is (no envelope, or one that is not a JSON object); otherwise those
+    /// of the connection (see [`DeadLetters`]).
     pub fn replay(&mut self, letter: &DeadLetter) -> Result<String, Error> {
         let envelope = letter.envelope.as_deref().ok_or_else(|| {
             Error::Transport(format!(

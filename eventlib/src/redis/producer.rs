@@ -52,7 +52,8 @@ impl RedisTransport {
     /// A transport to the Redis server at `url`: `redis://[user][:password]@host[:port][/db]`,
     /// or `rediss://...` for TLS (feature `redis-tls`). Nothing is
     /// connected yet, so this succeeds while Redis is down; it fails only on
-    /// a malformed URL.
+    /// a malformed URL, or a `rediss://` one without the `redis-tls`
+    /// feature, with [`Error::Config`].
     pub fn new(url: &str) -> Result<Self, Error> {
         Ok(RedisTransport {
             endpoint: Endpoint::new(url)?,

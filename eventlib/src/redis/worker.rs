@@ -167,8 +167,12 @@ impl Worker {
     /// Consumes until [`shutdown`](Self::shutdown) (or SIGTERM / SIGINT,
     /// unless [`WorkerBuilder::handle_signals`] turned that off), then stops
     /// reading, finishes the entries in flight, acknowledges them, and
-    /// returns. While Redis is unreachable it reconnects with backoff; it
-    /// returns an error only when it is already running.
+    /// returns. While Redis is unreachable it reconnects with backoff.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyRunning`] when this worker runs already, and
+    /// [`Error::Spawn`] when one of its threads cannot be started.
     pub fn run_blocking(&self) -> Result<(), Error> {
         let shared = &self.shared;
         if shared.running.swap(true, Ordering::SeqCst) {
@@ -183,6 +187,11 @@ impl Worker {
     /// [`run_blocking`](Self::run_blocking) for async code: the worker runs
     /// on threads of its own, and this future waits for it without
     /// blocking the executor, whichever executor it is.
+    ///
+    /// # Errors
+    ///
+    /// Those of `run_blocking`, and [`Error::Spawn`] when the thread it
+    /// runs on cannot be started.
     pub async fn run(&self) -> Result<(), Error> {
         let worker = self.clone();
         hook::off_thread("eventlib-worker", move || worker.run_blocking()).await?
@@ -355,6 +364,13 @@ impl WorkerBuilder {
 
     /// Checks the configuration and makes the worker (nothing is connected
     /// yet).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a malformed URL (option `"url"`), a `rediss://`
+    /// URL without the `redis-tls` feature, an invalid group name
+    /// (`"group"`), or an empty consumer name or stream key (`"consumer"`,
+    /// `"stream"`).
     pub fn build(mut self) -> Result<Worker, Error> {
         let endpoint = Endpoint::new(&self.url)?;
         let config = &mut self.config;
