@@ -113,10 +113,8 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
             if !write(shared, &mut link, &pipe, finished, acks) {
                 return;
             }
-            counters.acked.fetch_add(acks, Ordering::Relaxed);
-            counters
-                .dead_lettered
-                .fetch_add(dead_letters, Ordering::Relaxed);
+            counters.add_acked(acks);
+            counters.add_dead_lettered(dead_letters);
         }
         shared.inflight().release(&settled_ids);
     }
@@ -133,7 +131,7 @@ fn write(
 ) -> bool {
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
     loop {
-        match link.run(&shared.counters().reconnects, |c| pipe.exec(c)) {
+        match link.run(shared.counters().reconnects(), |c| pipe.exec(c)) {
             Ok(()) => return true,
             Err(err) => {
                 if finished.load(Ordering::SeqCst) {

@@ -2,7 +2,6 @@
 //! handlers with retries, and settle the entry.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -79,14 +78,14 @@ fn handle(shared: &Shared, link: &mut Link, job: Job, settled: &Sender<Settled>)
                 "eventlib worker: entry {id} of `{}` is dead-lettered: {reason}",
                 config.stream
             );
-            counters.poison.fetch_add(1, Ordering::Relaxed);
+            counters.add_poison(1);
             let dead = dead_letter(shared, entry, None, None, &reason, 0);
             return ack(id, vec![dead], job.redelivered);
         }
     };
     if decoded.group.as_ref().is_some_and(|g| *g != config.group) {
         // A replay meant for another group.
-        counters.skipped.fetch_add(1, Ordering::Relaxed);
+        counters.add_skipped(1);
         return ack(id, Vec::new(), job.redelivered);
     }
     let mut progress = Progress::default();
@@ -129,7 +128,7 @@ fn handle(shared: &Shared, link: &mut Link, job: Job, settled: &Sender<Settled>)
             let name = handler_name(handler);
             let attempt = progress.failures.get(name).copied().unwrap_or(0) + 1;
             if attempt > 1 {
-                counters.retried.fetch_add(1, Ordering::Relaxed);
+                counters.add_retried(1);
             }
             let failure = match decoded.at_attempt(attempt) {
                 Ok(record) => run_handler(shared, &record, handler),
@@ -141,7 +140,7 @@ fn handle(shared: &Shared, link: &mut Link, job: Job, settled: &Sender<Settled>)
                 }),
             };
             let Some(failure) = failure else {
-                counters.handled.fetch_add(1, Ordering::Relaxed);
+                counters.add_handled(1);
                 progress.done.insert(name.to_owned());
                 continue;
             };
@@ -227,7 +226,7 @@ fn run_handler(shared: &Shared, record: &Record, handler: u32) -> Option<Failure
 fn load(shared: &Shared, link: &mut Link, id: StreamId) -> redis::RedisResult<(Progress, u64)> {
     let config = shared.config();
     let (saved, pending): (Option<Vec<u8>>, redis::Value) =
-        link.run(&shared.counters().reconnects, |c| {
+        link.run(shared.counters().reconnects(), |c| {
             redis::pipe()
                 .cmd("HGET")
                 .arg(config.progress_key())

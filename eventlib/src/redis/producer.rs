@@ -1,7 +1,6 @@
 //! The producer side: [`RedisTransport`] sends the dispatcher's outbox to a
 //! stream in pipelined `XADD` batches.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -123,18 +122,14 @@ struct Sender {
 impl Sender {
     fn run(mut self) {
         let counters = Arc::clone(&self.transport.counters);
-        counters
-            .capacity
-            .store(self.outbox.capacity() as u64, Ordering::Relaxed);
+        counters.set_capacity(self.outbox.capacity() as u64);
         let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
         let mut batch: Vec<(Record, Vec<u8>)> = Vec::new();
         let mut down_since: Option<Instant> = None;
         loop {
             if batch.is_empty() {
                 self.fill(&mut batch);
-                counters
-                    .depth
-                    .store(self.outbox.depth() as u64, Ordering::Relaxed);
+                counters.set_depth(self.outbox.depth() as u64);
                 if batch.is_empty() {
                     continue;
                 }
@@ -144,7 +139,7 @@ impl Sender {
                     for (record, _) in batch.drain(..) {
                         self.outbox.delivered(&record);
                     }
-                    counters.batches.fetch_add(1, Ordering::Relaxed);
+                    counters.add_batch(1);
                     backoff.reset();
                     if let Some(since) = down_since.take() {
                         log::info!(
@@ -155,10 +150,8 @@ impl Sender {
                     }
                 }
                 Err(err) => {
-                    counters.failed_batches.fetch_add(1, Ordering::Relaxed);
-                    counters
-                        .depth
-                        .store(self.outbox.depth() as u64, Ordering::Relaxed);
+                    counters.add_failed_batch(1);
+                    counters.set_depth(self.outbox.depth() as u64);
                     if down_since.is_none() {
                         down_since = Some(Instant::now());
                         log::warn!(
@@ -202,10 +195,8 @@ impl Sender {
         }
         let counters = &self.transport.counters;
         self.link
-            .run(&counters.reconnects, |conn| pipe.exec(conn))?;
-        counters
-            .sent
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            .run(counters.reconnects(), |conn| pipe.exec(conn))?;
+        counters.add_sent(batch.len() as u64);
         Ok(())
     }
 }

@@ -1,7 +1,6 @@
 //! A worker's reading: its consumer group, its own pending entries, new
 //! entries, and entries reclaimed from dead workers.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
@@ -26,7 +25,7 @@ pub(crate) fn create_group(shared: &Shared, link: &mut Link) -> bool {
     let config = shared.config();
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
-        let result = link.run(&shared.counters().reconnects, |c| {
+        let result = link.run(shared.counters().reconnects(), |c| {
             redis::cmd("XGROUP")
                 .arg("CREATE")
                 .arg(&config.stream)
@@ -92,7 +91,7 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
                 continue;
             }
         }
-        let result = link.run(&shared.counters().reconnects, |c| {
+        let result = link.run(shared.counters().reconnects(), |c| {
             let mut cmd = redis::cmd("XREADGROUP");
             cmd.arg("GROUP")
                 .arg(&config.group)
@@ -168,7 +167,7 @@ fn reclaim(
     free: usize,
 ) -> redis::RedisResult<(StreamId, usize)> {
     let config = shared.config();
-    let reply = link.run(&shared.counters().reconnects, |c| {
+    let reply = link.run(shared.counters().reconnects(), |c| {
         redis::cmd("XAUTOCLAIM")
             .arg(&config.stream)
             .arg(&config.group)
@@ -187,10 +186,7 @@ fn reclaim(
             "eventlib worker `{}`: took over {taken} abandoned entr(y/ies)",
             config.consumer
         );
-        shared
-            .counters()
-            .reclaimed
-            .fetch_add(taken as u64, Ordering::Relaxed);
+        shared.counters().add_reclaimed(taken as u64);
         hand_over(shared, jobs, entries, true);
     }
     Ok((next, taken))
@@ -201,10 +197,7 @@ fn hand_over(shared: &Shared, jobs: &Sender<Job>, entries: Vec<Entry>, redeliver
     if entries.is_empty() {
         return;
     }
-    shared
-        .counters()
-        .received
-        .fetch_add(entries.len() as u64, Ordering::Relaxed);
+    shared.counters().add_received(entries.len() as u64);
     for entry in entries {
         // The channel holds as many jobs as there are slots: never full.
         let _ = jobs.send(Job { entry, redelivered });

@@ -54,7 +54,7 @@ fn heartbeat(shared: &Shared, link: &mut Link) -> redis::RedisResult<()> {
     if held.is_empty() {
         return Ok(());
     }
-    link.run(&shared.counters().reconnects, |c| {
+    link.run(shared.counters().reconnects(), |c| {
         let mine: Value = redis::cmd("XPENDING")
             .arg(&config.stream)
             .arg(&config.group)
@@ -87,7 +87,7 @@ fn heartbeat(shared: &Shared, link: &mut Link) -> redis::RedisResult<()> {
 /// pending) the entry after the last delivered one.
 fn trim(shared: &Shared, link: &mut Link) -> redis::RedisResult<()> {
     let config = shared.config();
-    let trimmed = link.run(&shared.counters().reconnects, |c| {
+    let trimmed = link.run(shared.counters().reconnects(), |c| {
         let groups: Value = redis::cmd("XINFO")
             .arg("GROUPS")
             .arg(&config.stream)
@@ -131,9 +131,6 @@ fn trim(shared: &Shared, link: &mut Link) -> redis::RedisResult<()> {
             _ => Ok(0),
         }
     })?;
-    shared
-        .counters()
-        .trimmed
-        .fetch_add(trimmed, Ordering::Relaxed);
+    shared.counters().add_trimmed(trimmed);
     Ok(())
 }

@@ -110,7 +110,7 @@ pub(crate) struct Config {
     pub(crate) trim_interval: Option<Duration>,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) dead_max_len: usize,
-    pub(crate) handle_signals: bool,
+    handle_signals: bool,
     hook: Hook,
     pub(crate) spawner: Option<Spawner>,
 }
