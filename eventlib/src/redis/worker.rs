@@ -158,7 +158,7 @@ impl Worker {
                 shutdown_timeout: Duration::from_secs(30),
                 dead_max_len: 100_000,
                 handle_signals: true,
-                hook: Arc::new(|failure| log::warn!("eventlib worker: {failure}")),
+                hook: Arc::new(crate::notice::default_hook),
                 spawner: None,
             },
         }
@@ -337,8 +337,9 @@ impl WorkerBuilder {
         self
     }
 
-    /// Called for every handler failure (each failed attempt). Default: a
-    /// warning through the `log` facade.
+    /// Called for every handler failure (each failed attempt). Default: the
+    /// dispatcher's default hook (each kind of failure told once, repeats
+    /// summed up once a second; to standard error when no logger takes it).
     pub fn error_hook(mut self, hook: impl Fn(&Failure) + Send + Sync + 'static) -> Self {
         self.config.hook = Arc::new(hook);
         self
