@@ -31,21 +31,25 @@ mod backoff;
 mod conn;
 mod control;
 mod dead_letter;
+mod groups;
 mod handle;
+mod handler_sets;
 mod inflight;
 mod keys;
 mod producer;
 mod read;
 mod resp;
 mod stats;
+mod tally;
 mod upkeep;
 mod wire;
 mod worker;
 
 pub use dead_letter::{dead_letters, DeadLetter, DeadLetters};
+pub use groups::declare_groups;
 pub use producer::{producer_stats, RedisTransport};
 pub use stats::{ProducerStats, WorkerStats};
-pub use worker::{Worker, WorkerBuilder};
+pub use worker::{Worker, WorkerBuilder, DEFAULT_MAX_ENTRY_BYTES};
 
 /// The stream key producers and workers use unless told otherwise.
 pub const DEFAULT_STREAM: &str = "eventlib:events";

@@ -76,6 +76,15 @@ impl Entry {
             .map(|(_, v)| v.as_slice())
     }
 
+    /// Its size: the bytes of its field names and values.
+    pub(crate) fn size(&self) -> usize {
+        self.fields
+            .iter()
+            .flatten()
+            .map(|(k, v)| k.len() + v.len())
+            .sum()
+    }
+
     /// The field names, for a message about an entry without the envelope.
     pub(crate) fn field_names(&self) -> Vec<&str> {
         self.fields

@@ -13,9 +13,11 @@ use crate::hook::{self, Hook, Spawner};
 use crate::redis::ack::{self, Settled};
 use crate::redis::conn::{Endpoint, Link};
 use crate::redis::control::{Signals, Stop};
-use crate::redis::inflight::InFlight;
+use crate::redis::handler_sets::{self, Elsewhere};
+use crate::redis::inflight::{InFlight, Waiting};
 use crate::redis::read::{self, Job};
 use crate::redis::stats::{WorkerCounters, WorkerStats};
+use crate::redis::tally::Tally;
 use crate::redis::{handle, keys, upkeep, DEFAULT_STREAM};
 use crate::registry::registry;
 
@@ -60,6 +62,9 @@ pub(crate) struct Shared {
     stop: Stop,
     running: AtomicBool,
     inflight: InFlight,
+    waiting: Waiting,
+    elsewhere: Elsewhere,
+    tally: Tally,
 }
 
 impl Shared {
@@ -80,6 +85,21 @@ impl Shared {
         &self.inflight
     }
 
+    /// The entries waiting for a retry (pending, holding no slot).
+    pub(crate) fn waiting(&self) -> &Waiting {
+        &self.waiting
+    }
+
+    /// What the other workers of the group published they handle.
+    pub(crate) fn elsewhere(&self) -> &Elsewhere {
+        &self.elsewhere
+    }
+
+    /// The entries not handled here, for the person watching.
+    pub(crate) fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
     /// A connection of its own for one thread (opened on first use).
     pub(crate) fn link(&self, read_timeout: Duration) -> Link {
         Link::new(self.endpoint.clone(), read_timeout)
@@ -91,7 +111,7 @@ impl Shared {
     }
 
     fn stats(&self) -> WorkerStats {
-        WorkerStats::read(&self.counters, self.inflight.count())
+        WorkerStats::read(&self.counters, self.inflight.count(), self.waiting.count())
     }
 }
 
@@ -110,6 +130,9 @@ pub(crate) struct Config {
     pub(crate) trim_interval: Option<Duration>,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) dead_max_len: usize,
+    pub(crate) max_entry_bytes: usize,
+    pub(crate) consumer_cleanup: Option<Duration>,
+    allow_empty_group: bool,
     handle_signals: bool,
     hook: Hook,
     pub(crate) spawner: Option<Spawner>,
@@ -123,7 +146,19 @@ impl Config {
     pub(crate) fn progress_key(&self) -> String {
         keys::progress(&self.stream, &self.group)
     }
+
+    pub(crate) fn handlers_key(&self) -> String {
+        keys::handlers(&self.stream, &self.group)
+    }
+
+    /// How often held and waiting entries are kept alive.
+    pub(crate) fn heartbeat_every(&self) -> Duration {
+        self.visibility / 3
+    }
 }
+
+/// The default of [`WorkerBuilder::max_entry_bytes`]: 1 MiB.
+pub const DEFAULT_MAX_ENTRY_BYTES: usize = 1 << 20;
 
 /// Configures a [`Worker`]; from [`Worker::builder`].
 #[must_use = "call `.build()` to make the worker"]
@@ -157,6 +192,9 @@ impl Worker {
                 trim_interval: Some(Duration::from_secs(1)),
                 shutdown_timeout: Duration::from_secs(30),
                 dead_max_len: 100_000,
+                max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
+                consumer_cleanup: Some(Duration::from_secs(3600)),
+                allow_empty_group: false,
                 handle_signals: true,
                 hook: Arc::new(crate::notice::default_hook),
                 spawner: None,
@@ -171,7 +209,10 @@ impl Worker {
     ///
     /// # Errors
     ///
-    /// [`Error::AlreadyRunning`] when this worker runs already, and
+    /// [`Error::AlreadyRunning`] when this worker runs already,
+    /// [`Error::Config`] (option `"group"`) when no handler of its group is
+    /// linked into the binary (unless
+    /// [`allow_empty_group`](WorkerBuilder::allow_empty_group)), and
     /// [`Error::Spawn`] when one of its threads cannot be started.
     pub fn run_blocking(&self) -> Result<(), Error> {
         let shared = &self.shared;
@@ -330,6 +371,34 @@ impl WorkerBuilder {
         self
     }
 
+    /// The largest entry handled (its field names and values together;
+    /// default [`DEFAULT_MAX_ENTRY_BYTES`], 1 MiB). A larger one is
+    /// dead-lettered without a copy of it: the dead letter gives its size
+    /// and the id of the original entry.
+    pub fn max_entry_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_entry_bytes = bytes.max(1);
+        self
+    }
+
+    /// Removes from the group the consumers (other workers, dead or
+    /// stopped) that have nothing pending and have not read for this long
+    /// (default 1 hour; `None`: never). Keep it well above
+    /// [`block`](Self::block): a live worker reads at least once per block.
+    pub fn consumer_cleanup(mut self, idle: Option<Duration>) -> Self {
+        self.config.consumer_cleanup = idle.map(|d| d.max(Duration::from_secs(1)));
+        self
+    }
+
+    /// Lets the worker run although no handler of its group is linked into
+    /// the binary (default false: [`Worker::run_blocking`] refuses to
+    /// start). Such a worker handles nothing: it leaves the entries of
+    /// events other workers of the group handle to them, and acknowledges
+    /// the others as having no handler.
+    pub fn allow_empty_group(mut self, allow: bool) -> Self {
+        self.config.allow_empty_group = allow;
+        self
+    }
+
     /// Whether SIGTERM and SIGINT stop the worker gracefully while it runs
     /// (default true, on Unix).
     pub fn handle_signals(mut self, handle: bool) -> Self {
@@ -409,6 +478,9 @@ impl WorkerBuilder {
                 stop: Stop::default(),
                 running: AtomicBool::new(false),
                 inflight: InFlight::new(prefetch),
+                waiting: Waiting::default(),
+                elsewhere: Elsewhere::default(),
+                tally: Tally::default(),
             }),
         })
     }
@@ -420,16 +492,24 @@ fn run(shared: &Arc<Shared>) -> Result<(), Error> {
         .handlers()
         .filter(|h| h.group() == config.group)
         .count();
-    if group_handlers == 0 {
-        log::warn!(
-            "eventlib worker: no handler of group `{}` is linked into this binary: every entry \
-             will be acknowledged unhandled",
-            config.group
-        );
+    if group_handlers == 0 && !config.allow_empty_group {
+        return Err(Error::Config {
+            option: "group",
+            reason: format!(
+                "no handler of group `{}` is linked into this binary: a crate that only declares \
+                 handlers is linked only when the binary names it; add `use that_crate as _;` \
+                 (or call `allow_empty_group(true)` to run a worker that handles nothing)",
+                config.group
+            ),
+        });
     }
     let mut link = shared.link(config.block + Duration::from_secs(5));
     if !read::create_group(shared, &mut link) {
         return Ok(());
+    }
+    // Known before the first entry is looked at.
+    if let Err(err) = handler_sets::publish(shared, &mut link, config.heartbeat_every()) {
+        log::warn!("eventlib worker: cannot publish its handlers: {err}");
     }
     log::info!(
         "eventlib worker `{}` of group `{}` reads `{}` at {}",
@@ -477,6 +557,9 @@ fn run(shared: &Arc<Shared>) -> Result<(), Error> {
         }
         let _ = acker.join();
         let _ = upkeep.join();
+        if let Err(err) = handler_sets::withdraw(shared, &mut link) {
+            log::warn!("eventlib worker: cannot withdraw its handlers: {err}");
+        }
     } else {
         log::warn!(
             "eventlib worker `{}`: {} entr(y/ies) still in flight after {:?}; another worker \
@@ -486,6 +569,7 @@ fn run(shared: &Arc<Shared>) -> Result<(), Error> {
             config.shutdown_timeout
         );
     }
+    shared.tally.summarize(&config.group, true);
     log::info!(
         "eventlib worker `{}` stopped: {}",
         config.consumer,

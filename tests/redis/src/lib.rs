@@ -386,3 +386,37 @@ impl Handled {
             .sum()
     }
 }
+
+impl Process {
+    /// A counter of the `STATS=` line a worker prints when it stops
+    /// (`received=10 acked=10 ...`).
+    pub fn stat(&self, name: &str) -> Option<u64> {
+        let stats = self.reported("STATS")?;
+        let prefix = format!("{name}=");
+        stats
+            .split_whitespace()
+            .find_map(|pair| pair.strip_prefix(&prefix)?.parse().ok())
+    }
+}
+
+/// How many consumers group `group` of `stream` has.
+pub fn consumers(conn: &mut redis::Connection, stream: &str, group: &str) -> usize {
+    redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(stream)
+        .arg(group)
+        .query::<Vec<redis::Value>>(conn)
+        .map_or(0, |c| c.len())
+}
+
+/// `XADD <stream> * event <envelope>`: an entry as a producer in another
+/// language writes it.
+pub fn xadd_envelope(conn: &mut redis::Connection, stream: &str, envelope: &[u8]) -> String {
+    redis::cmd("XADD")
+        .arg(stream)
+        .arg("*")
+        .arg("event")
+        .arg(envelope)
+        .query(conn)
+        .expect("XADD")
+}

@@ -46,7 +46,13 @@ fn worker_kill_9_mid_batch_loses_nothing() {
     let redis = RedisServer::start();
     let dir = TempDir::new("kill9");
     const N: u64 = 600;
-    produce_all(&redis, &dir, N, &[("sleep_ms", "10".into())]);
+    // Only `default` runs here: a declared `audit` would hold the stream.
+    produce_all(
+        &redis,
+        &dir,
+        N,
+        &[("sleep_ms", "10".into()), ("declare", "default".into())],
+    );
     let opts = [
         ("concurrency", "4".to_owned()),
         ("visibility_ms", "1500".to_owned()),
@@ -248,6 +254,8 @@ fn poison_entries_are_dead_lettered_and_the_rest_handled() {
     let redis = RedisServer::start();
     let dir = TempDir::new("poison");
     let mut conn = redis.connection();
+    // Declared before the entries are written: a new group starts at the end.
+    eventlib::redis::declare_groups(&redis.url(), STREAM, &["default"]).expect("declare");
     let poison = [
         ("{not json", "malformed JSON"),
         (
