@@ -395,6 +395,8 @@ impl Process {
         let prefix = format!("{name}=");
         stats
             .split_whitespace()
+            .map(|pair| pair.trim_matches(['(', ')']))
+            .map(|pair| pair.trim_matches(['(', ')']))
             .find_map(|pair| pair.strip_prefix(&prefix)?.parse().ok())
     }
 }
