@@ -195,7 +195,15 @@ fn handle(shared: &Shared, link: &mut Link, job: Job) -> Settled {
     let mut failed = Vec::new();
     for handler in pending {
         let name = handler_name(handler);
-        let attempt = progress.failures.get(name).copied().unwrap_or(0) + 1;
+        // Saved progress is data from Redis: a count out of range is read
+        // as the last attempt.
+        let attempt = progress
+            .failures
+            .get(name)
+            .copied()
+            .unwrap_or(0)
+            .saturating_add(1)
+            .min(config.max_attempts);
         if attempt > 1 {
             counters.add_retried(1);
         }

@@ -9,6 +9,7 @@
 //! heartbeats and is then removed by any worker.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -49,12 +50,19 @@ pub(crate) fn linked(group: &str) -> BTreeMap<String, BTreeSet<String>> {
 #[derive(Default)]
 pub(crate) struct Elsewhere {
     events: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    /// Whether it was read at least once: until then, assume others may
+    /// handle anything (leaving an entry loses nothing; acknowledging
+    /// could).
+    known: AtomicBool,
 }
 
 impl Elsewhere {
     /// Whether another live worker of the group handles `event` (with
     /// every one of `handlers`, when given).
     pub(crate) fn handles(&self, event: &str, handlers: Option<&[&str]>) -> bool {
+        if !self.known.load(Ordering::Acquire) {
+            return true;
+        }
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         match (events.get(event), handlers) {
             (None, _) => false,
@@ -112,6 +120,7 @@ pub(crate) fn publish(
         .events
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = union;
+    shared.elsewhere().known.store(true, Ordering::Release);
     if !expired.is_empty() {
         link.run(shared.counters().reconnects(), |c| {
             redis::cmd("HDEL").arg(&key).arg(&expired).exec(c)
