@@ -106,8 +106,8 @@ pub(crate) fn publish(
         if consumer == config.consumer {
             continue;
         }
-        match serde_json::from_slice::<Published>(&raw) {
-            Ok(published) if published.expires_at >= now => {
+        match read(&raw) {
+            Some(published) if published.expires_at >= now => {
                 for (event, handlers) in published.events {
                     union.entry(event).or_default().extend(handlers);
                 }
@@ -129,6 +129,15 @@ pub(crate) fn publish(
     Ok(())
 }
 
+/// A published set; `None` for anything else (serde would read a struct
+/// from a JSON array too).
+fn read(raw: &[u8]) -> Option<Published> {
+    if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    serde_json::from_slice(raw).ok()
+}
+
 /// Removes this worker's published set (a clean stop).
 pub(crate) fn withdraw(shared: &Shared, link: &mut Link) -> redis::RedisResult<()> {
     let config = shared.config();
@@ -138,4 +147,49 @@ pub(crate) fn withdraw(shared: &Shared, link: &mut Link) -> redis::RedisResult<(
             .arg(&config.consumer)
             .exec(c)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn elsewhere(events: &[(&str, &[&str])]) -> Elsewhere {
+        let elsewhere = Elsewhere::default();
+        *elsewhere.events.lock().unwrap() = events
+            .iter()
+            .map(|(e, hs)| (e.to_string(), hs.iter().map(|h| h.to_string()).collect()))
+            .collect();
+        elsewhere.known.store(true, Ordering::Release);
+        elsewhere
+    }
+
+    #[test]
+    fn before_the_first_read_anything_may_be_handled_elsewhere() {
+        let unknown = Elsewhere::default();
+        assert!(unknown.handles("a.B", None));
+        assert!(unknown.handles("a.B", Some(&["a::h"])));
+    }
+
+    #[test]
+    fn handled_elsewhere_by_event_and_by_handler() {
+        let elsewhere = elsewhere(&[("a.B", &["a::h", "a::i"]), ("a.Empty", &[])]);
+        assert!(elsewhere.handles("a.B", None));
+        assert!(elsewhere.handles("a.B", Some(&["a::h"])));
+        assert!(elsewhere.handles("a.B", Some(&["a::h", "a::i"])));
+        assert!(!elsewhere.handles("a.B", Some(&["a::h", "a::gone"])));
+        assert!(!elsewhere.handles("a.Empty", None));
+        assert!(!elsewhere.handles("a.Nobody", None));
+    }
+
+    #[test]
+    fn a_published_set_reads_back() {
+        let raw = br#"{"expires_at":5,"events":{"a.B":["a::h"]}}"#;
+        let published = read(raw).unwrap();
+        assert_eq!(published.expires_at, 5);
+        assert_eq!(published.events["a.B"].len(), 1);
+        // A field of another shape counts as expired.
+        for other in [&b"[99999999999999]"[..], b"{", b"", b"null"] {
+            assert!(read(other).is_none(), "{other:?}");
+        }
+    }
 }

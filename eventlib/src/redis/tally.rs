@@ -32,6 +32,9 @@ impl Kind {
     }
 }
 
+/// How many (kind, event) pairs are told in full at most.
+const MAX_TOLD: usize = 256;
+
 #[derive(Default)]
 struct Counts {
     /// Keys told in full at least once.
@@ -51,7 +54,9 @@ impl Tally {
     pub(crate) fn note(&self, kind: Kind, event: &str, group: &str, entry: &str) {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let key = (kind, event.to_owned());
-        if counts.told.contains_key(&key) {
+        // Event names come from the stream: past a few hundred, the rest
+        // are summed up only.
+        if counts.told.contains_key(&key) || counts.told.len() >= MAX_TOLD {
             *counts.repeats.entry(key).or_default() += 1;
             return;
         }
