@@ -89,6 +89,10 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
                     }
                     settled_ids.push(*id);
                     scheduled.push((*id, *due));
+                    if progress.is_none() && dead.is_empty() {
+                        // Only scheduled again: nothing to write.
+                        continue;
+                    }
                     dead
                 }
                 Settled::Leave(id) => {

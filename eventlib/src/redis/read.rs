@@ -204,9 +204,10 @@ fn reclaim(
     Ok((next, taken))
 }
 
-/// Takes again, with `XCLAIM` by id, up to `free` entries of this worker
-/// whose retry is due; returns how many were taken. An entry another worker
-/// deleted or acknowledged meanwhile is not returned by Redis.
+/// Takes again, by id, up to `free` entries of this worker whose retry is
+/// due; returns how many were taken. `XCLAIM ... JUSTID` keeps them this
+/// worker's without counting a delivery (a retry is no crash), and `XRANGE`
+/// reads them; an entry acknowledged or deleted meanwhile is not claimed.
 fn take_due(
     shared: &Shared,
     link: &mut Link,
@@ -220,16 +221,32 @@ fn take_due(
     let config = shared.config();
     let ids: Vec<String> = due.iter().map(ToString::to_string).collect();
     let reply = link.run(shared.counters().reconnects(), |c| {
-        redis::cmd("XCLAIM")
+        let mut pipe = redis::pipe();
+        pipe.cmd("XCLAIM")
             .arg(&config.stream)
             .arg(&config.group)
             .arg(&config.consumer)
             .arg(0)
             .arg(&ids)
-            .query::<redis::Value>(c)
+            .arg("JUSTID");
+        for id in &ids {
+            pipe.cmd("XRANGE").arg(&config.stream).arg(id).arg(id);
+        }
+        pipe.query::<Vec<redis::Value>>(c)
     });
     let mut entries = match reply {
-        Ok(reply) => resp::entries(&reply),
+        Ok(replies) => {
+            let claimed: Vec<StreamId> = replies
+                .first()
+                .map(|r| resp::items(r).iter().filter_map(resp::stream_id).collect())
+                .unwrap_or_default();
+            replies
+                .iter()
+                .skip(1)
+                .flat_map(resp::entries)
+                .filter(|e| claimed.contains(&e.id))
+                .collect::<Vec<_>>()
+        }
         Err(err) => {
             // Tried again on the next round.
             shared.waiting().put_back(&due);

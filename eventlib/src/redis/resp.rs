@@ -27,6 +27,11 @@ fn id(value: &Value) -> Option<StreamId> {
     text(value)?.parse().ok()
 }
 
+/// A stream entry id (an `XCLAIM ... JUSTID` reply is an array of them).
+pub(crate) fn stream_id(value: &Value) -> Option<StreamId> {
+    id(value)
+}
+
 pub(crate) fn items(value: &Value) -> &[Value] {
     match value {
         Value::Array(items) | Value::Set(items) => items,
