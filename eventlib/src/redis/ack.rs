@@ -31,8 +31,13 @@ pub(crate) enum Settled {
         due: Instant,
     },
     /// Leave the entry pending for a worker of the group that has its
-    /// handlers, counting the delivery as passed on (not a crash).
-    Leave(StreamId),
+    /// handlers, counting the delivery as passed on (not a crash); with the
+    /// progress of the handlers run here and their dead letters, if any.
+    Leave {
+        id: StreamId,
+        dead: Vec<DeadLetterOut>,
+        progress: Option<Vec<u8>>,
+    },
     /// Leave the entry pending (an internal error).
     Release(StreamId),
 }
@@ -95,15 +100,21 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
                     }
                     dead
                 }
-                Settled::Leave(id) => {
+                Settled::Leave { id, dead, progress } => {
                     pipe.cmd("HINCRBY")
                         .arg(&progress_key)
                         .arg(keys::passed_field(&id.to_string()))
                         .arg(1)
                         .ignore();
-                    commands += 1;
+                    if let Some(progress) = progress {
+                        pipe.cmd("HSET")
+                            .arg(&progress_key)
+                            .arg(id.to_string())
+                            .arg(progress.as_slice())
+                            .ignore();
+                    }
                     settled_ids.push(*id);
-                    continue;
+                    dead
                 }
                 Settled::Release(id) => {
                     settled_ids.push(*id);

@@ -239,7 +239,31 @@ fn handle(shared: &Shared, link: &mut Link, job: Job) -> Settled {
         }
     }
     if failed.is_empty() {
-        return ack(id, dead, job.redelivered);
+        // Other workers of the group have handlers of this event that this
+        // build lacks (a rolling deploy that adds one): the entry is theirs
+        // to finish, with what ran here saved as done.
+        let beyond = if decoded.handlers.is_none() {
+            shared
+                .elsewhere()
+                .beyond(decoded.name, |h| progress.done.contains(h))
+        } else {
+            Vec::new()
+        };
+        if beyond.is_empty() {
+            return ack(id, dead, job.redelivered);
+        }
+        shared.counters().add_left_for_others(1);
+        shared.tally().note(
+            Kind::LeftForOthers,
+            decoded.name,
+            &config.group,
+            &id.to_string(),
+        );
+        return Settled::Leave {
+            id,
+            dead,
+            progress: Some(serde_json::to_vec(&progress).unwrap_or_default()),
+        };
     }
     // The entry stays pending with its progress and its retry time saved;
     // no thread waits for it: the reader takes it again when it is due (or
@@ -269,7 +293,11 @@ fn leave(shared: &Shared, id: StreamId, event: &str) -> Settled {
     shared
         .tally()
         .note(Kind::LeftForOthers, event, &config.group, &id.to_string());
-    Settled::Leave(id)
+    Settled::Leave {
+        id,
+        dead: Vec::new(),
+        progress: None,
+    }
 }
 
 /// A replay meant for group `target`: skipped when that group exists (its

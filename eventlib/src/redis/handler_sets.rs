@@ -72,6 +72,25 @@ impl Elsewhere {
     }
 }
 
+impl Elsewhere {
+    /// The handlers of `event` other live workers of the group have and
+    /// `done` does not count (empty until the sets were read once: an
+    /// entry this build can handle is not held back on a guess).
+    pub(crate) fn beyond(&self, event: &str, done: impl Fn(&str) -> bool) -> Vec<String> {
+        if !self.known.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        events
+            .get(event)
+            .into_iter()
+            .flatten()
+            .filter(|h| !done(h))
+            .cloned()
+            .collect()
+    }
+}
+
 /// Publishes this worker's handler set and reads the others' (removing
 /// those expired).
 pub(crate) fn publish(
@@ -179,6 +198,10 @@ mod tests {
         assert!(!elsewhere.handles("a.B", Some(&["a::h", "a::gone"])));
         assert!(!elsewhere.handles("a.Empty", None));
         assert!(!elsewhere.handles("a.Nobody", None));
+        assert_eq!(elsewhere.beyond("a.B", |h| h == "a::h"), ["a::i"]);
+        assert!(elsewhere.beyond("a.B", |_| true).is_empty());
+        assert!(elsewhere.beyond("a.Nobody", |_| false).is_empty());
+        assert!(Elsewhere::default().beyond("a.B", |_| false).is_empty());
     }
 
     #[test]

@@ -422,3 +422,38 @@ pub fn xadd_envelope(conn: &mut redis::Connection, stream: &str, envelope: &[u8]
         .query(conn)
         .expect("XADD")
 }
+
+/// An event whose handler `first` is declared here, in a library, and whose
+/// handler `second` is declared in the node binary only: a binary that
+/// links this library but not the node's handlers (the bare worker) has
+/// one of the two, as a build deployed before `second` was added would.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Split {
+    /// Unique per test.
+    pub seq: u64,
+}
+
+#[eventlib::event(name = "rt.Split")]
+impl Split {
+    #[eventlib::handler]
+    fn first(&self, ctx: &eventlib::Context) {
+        note_run("first", self.seq, ctx.attempt());
+    }
+}
+
+/// Appends `handler seq ok attempt` to `$EVENTLIB_TEST_OUT/lib-<pid>.handled`,
+/// one whole line per write.
+pub fn note_run(handler: &str, seq: u64, attempt: u32) {
+    use std::io::Write;
+    let Some(dir) = std::env::var_os("EVENTLIB_TEST_OUT") else {
+        return;
+    };
+    let path = Path::new(&dir).join(format!("lib-{}.handled", std::process::id()));
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open the handled file");
+    file.write_all(format!("{handler} {seq} ok {attempt}\n").as_bytes())
+        .expect("write the handled file");
+}

@@ -549,3 +549,61 @@ fn idle_consumers_with_nothing_pending_are_removed() {
     stop(&mut live);
     assert_eq!(stat(&live, "consumers_removed"), 3);
 }
+
+/// A rolling deploy that adds a handler to an event that has one: the old
+/// build runs the handler it has, then leaves the entry to a new worker,
+/// which runs only the added one.
+#[test]
+fn an_old_build_leaves_the_handler_it_lacks_to_a_new_one_and_nothing_runs_twice() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("added-handler");
+    let mut conn = redis.connection();
+    declare(&redis, &["default"]);
+    let fast = [
+        ("visibility_ms", "1000".to_owned()),
+        ("block_ms", "200".to_owned()),
+    ];
+    let mut new = node_worker(&redis, &dir, "new", &fast);
+    let mut old = bare_worker(&redis, &dir, "old", &fast);
+    wait_for("both handler sets published", LIMIT, || {
+        redis::cmd("HLEN")
+            .arg(format!("{STREAM}:handlers:default"))
+            .query::<i64>(&mut conn)
+            .unwrap_or(0)
+            == 2
+    });
+    // The old worker reads the sets on its heartbeat (a third of 1 s).
+    std::thread::sleep(Duration::from_millis(700));
+    const N: u64 = 300;
+    let mut pipe = redis::pipe();
+    for seq in 0..N {
+        let split = format!(r#"{{"v":1,"name":"rt.Split","data":{{"seq":{seq}}}}}"#);
+        pipe.cmd("XADD")
+            .arg(STREAM)
+            .arg("*")
+            .arg("event")
+            .arg(split)
+            .ignore();
+    }
+    pipe.exec(&mut conn).expect("XADD");
+    wait_for("both handlers ran for every entry", LIMIT, || {
+        let handled = Handled::read(&dir.0);
+        handled.all("first", 0..N) && handled.all("second", 0..N)
+    });
+    wait_for("nothing pending", LIMIT, || {
+        pending(&mut conn, STREAM, "default") == 0
+    });
+    stop(&mut old);
+    stop(&mut new);
+    let handled = Handled::read(&dir.0);
+    assert_eq!(handled.loss_and_duplicates("first", 0..N), (0, 0));
+    assert_eq!(handled.loss_and_duplicates("second", 0..N), (0, 0));
+    println!(
+        "added handler: the old build ran `first` {} times and left {} entries; new: {}",
+        stat(&old, "handled"),
+        stat(&old, "left_for_others"),
+        new.reported("STATS").unwrap_or_default()
+    );
+    assert_eq!(stat(&old, "acked"), 0, "the old build acknowledged entries");
+    assert_eq!(stat(&old, "left_for_others"), stat(&old, "received"));
+}

@@ -1,9 +1,13 @@
 //! A worker built without the crate of `rt.Order`'s handlers: it declares
-//! the event (its crate of events is linked) but none of its handlers, and
-//! does not know `rt.Note` at all. One handler of group `default` for an
+//! the event (its crate of events is linked) but none of its handlers, does
+//! not know `rt.Note` at all, and has only the first of `rt.Split`'s two
+//! handlers. One handler of group `default` for an
 //! event of its own lets it start as a worker of that group.
 //!
 //! `eventlib-redis-bare url=... consumer=b [group=default] [visibility_ms=..] [allow_empty=0]`
+
+// Links `rt.Split` and its first handler, not the node's second one.
+use eventlib_redis_tests as _;
 
 use std::collections::HashMap;
 use std::time::Duration;

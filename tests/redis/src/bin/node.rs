@@ -95,6 +95,13 @@ impl Note {
     }
 }
 
+/// The second handler of the library's `rt.Split` (naming the library
+/// links its first one too).
+#[handler]
+fn second(split: &eventlib_redis_tests::Split, ctx: &Context) {
+    note("second", split.seq, true, ctx.attempt());
+}
+
 fn main() {
     let mut argv = std::env::args().skip(1);
     let role = argv.next().expect("a role: producer or worker");
