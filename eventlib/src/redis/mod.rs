@@ -8,6 +8,9 @@
 //!   through one consumer group per handler group, run that group's
 //!   handlers with retries, dead-letter what keeps failing, and take over
 //!   the entries of workers that died.
+//! - **Groups**: [`declare_groups`] where events are produced, before
+//!   producing: a group sees what is written after it is declared, and
+//!   trimming keeps what it has not acknowledged.
 //! - **Operations**: [`producer_stats`], [`Worker::stats`], and the
 //!   dead-letter stream through [`dead_letters`].
 //!
