@@ -112,6 +112,9 @@ fn handle(shared: &Shared, link: &mut Link, job: Job) -> Settled {
         .group_handlers(decoded.index, &config.group)
         .collect();
     let mut dead = Vec::new();
+    // Replay targets no worker of the group has: dead-lettered once (they
+    // are then saved as done with the rest of the progress).
+    let mut misdirected: Vec<&str> = Vec::new();
     if let Some(targets) = &decoded.handlers {
         let missing: Vec<&str> = targets
             .iter()
@@ -122,19 +125,7 @@ fn handle(shared: &Shared, link: &mut Link, job: Job) -> Settled {
             if shared.elsewhere().handles(decoded.name, Some(&missing)) {
                 return leave(shared, id, decoded.name);
             }
-            let reason = format!(
-                "the replay names handler(s) {} that no worker of group `{}` has for event `{}`",
-                missing
-                    .iter()
-                    .map(|h| format!("`{h}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                config.group,
-                decoded.name
-            );
-            log::warn!("eventlib worker: entry {id} is dead-lettered: {reason}");
-            counters.add_misdirected(1);
-            dead.push(dead_letter(shared, entry, Some(&decoded), None, &reason, 0));
+            misdirected = missing;
         }
     } else if mine.is_empty() {
         if shared.elsewhere().handles(decoded.name, None) {
@@ -180,6 +171,25 @@ fn handle(shared: &Shared, link: &mut Link, job: Job) -> Settled {
                  succeeded before may run again"
             ),
         }
+    }
+    misdirected.retain(|h| !progress.done.contains(*h));
+    if !misdirected.is_empty() {
+        let reason = format!(
+            "the replay names handler(s) {} that no worker of group `{}` has for event `{}`",
+            misdirected
+                .iter()
+                .map(|h| format!("`{h}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            config.group,
+            decoded.name
+        );
+        log::warn!("eventlib worker: entry {id} is dead-lettered: {reason}");
+        counters.add_misdirected(1);
+        dead.push(dead_letter(shared, entry, Some(&decoded), None, &reason, 0));
+        progress
+            .done
+            .extend(misdirected.iter().map(|h| (*h).to_owned()));
     }
     let pending: Vec<u32> = mine
         .into_iter()

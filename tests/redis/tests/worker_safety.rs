@@ -607,3 +607,60 @@ fn an_old_build_leaves_the_handler_it_lacks_to_a_new_one_and_nothing_runs_twice(
     assert_eq!(stat(&old, "acked"), 0, "the old build acknowledged entries");
     assert_eq!(stat(&old, "left_for_others"), stat(&old, "received"));
 }
+
+/// A replay naming a handler that exists (and fails once) and one that does
+/// not: one dead letter for the missing one, however many deliveries the
+/// retry takes; the other runs alone.
+#[test]
+fn a_replay_naming_a_missing_handler_next_to_a_retried_one_is_dead_lettered_once() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("replay-mixed");
+    let mut conn = redis.connection();
+    declare(&redis, &["default"]);
+    let envelope = br#"{"v":1,"name":"rt.Order","data":{"seq":7,"fail_times":2},
+        "handlers":["eventlib_redis_node::Order::flaky","nope::x"]}"#;
+    xadd_envelope(&mut conn, STREAM, envelope);
+    let mut worker = node_worker(
+        &redis,
+        &dir,
+        "w",
+        &[
+            ("backoff_ms", "100".into()),
+            ("backoff_max_ms", "100".into()),
+        ],
+    );
+    wait_for("flaky to succeed", LIMIT, || {
+        Handled::read(&dir.0).count("flaky", 7) == 1
+    });
+    wait_for("nothing pending", LIMIT, || {
+        pending(&mut conn, STREAM, "default") == 0
+    });
+    stop(&mut worker);
+    let letters = eventlib::redis::dead_letters(&redis.url())
+        .unwrap()
+        .list(10)
+        .unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(
+        letters[0].reason.contains("`nope::x`"),
+        "{}",
+        letters[0].reason
+    );
+    assert!(
+        !letters[0].reason.contains("flaky"),
+        "{}",
+        letters[0].reason
+    );
+    let handled = Handled::read(&dir.0);
+    assert_eq!(handled.failed("flaky", 7), 2);
+    assert_eq!(
+        handled.count("record", 7),
+        0,
+        "a sibling the replay did not name ran"
+    );
+    assert_eq!(stat(&worker, "misdirected"), 1);
+    assert_eq!(stat(&worker, "dead_lettered"), 1);
+    assert_eq!(stat(&worker, "deferred"), 2);
+    assert_eq!(stat(&worker, "acked"), 1);
+    assert_eq!(stat(&worker, "handled"), 1);
+}
