@@ -63,6 +63,10 @@ fn main() -> ExitCode {
             report.print();
             ExitCode::SUCCESS
         }
+        Some("burst") => {
+            scenarios::burst::main(args.get(1).map(String::as_str));
+            ExitCode::SUCCESS
+        }
         Some("profile") => {
             let name = args.get(1).expect("profile NAME [ITERATIONS]");
             let iterations = args

@@ -2,6 +2,7 @@
 //! each runs in a sub-process of its own and reports through
 //! [`Report`](crate::harness::Report).
 
+pub(crate) mod burst;
 pub(crate) mod by_name;
 pub(crate) mod caller;
 pub(crate) mod inline;
