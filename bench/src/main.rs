@@ -24,6 +24,7 @@
 //! round for round with it.
 
 mod alloc;
+mod compile_cost;
 mod events;
 mod harness;
 mod registry;
@@ -129,6 +130,8 @@ fn run_scenario(name: &str, rounds: usize, report: &mut Report) {
         "handlers" => registry::run(registry::Compare::Handlers, rounds, report),
         "mem-heap" => memory::heap(report),
         "mem-rss" => memory::rss(report),
+        // Each round is two cargo runs: a third of the rounds, at least 3.
+        "compile-cost" => compile_cost::run((rounds / 3).max(3), report),
         #[cfg(feature = "redis")]
         "redis-producer" => on_redis::producer::run(Persistence::None, rounds, report),
         #[cfg(feature = "redis")]

@@ -18,6 +18,8 @@ mod expand;
 mod handler;
 mod log;
 mod name;
+#[cfg(test)]
+mod tests;
 mod valid;
 
 /// Declares the type of an impl block as an event and registers it, with

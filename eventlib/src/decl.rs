@@ -22,6 +22,36 @@ pub static EVENTS: [EventDecl];
 #[linkme::distributed_slice]
 pub static HANDLERS: [HandlerDecl];
 
+/// Adds a `static` [`EventDecl`] to [`EVENTS`]. Generated code calls this
+/// instead of `#[linkme::distributed_slice]`: it expands straight to the
+/// slice's own `macro_rules!` (which linkme defines next to the slice and
+/// which puts the static in the slice's link section), without linkme's
+/// attribute macro and the type-check function it adds to each element —
+/// the type is fixed here.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __eventlib_register_event {
+    ($item:item) => {
+        $crate::__private::EVENTS! {
+            #![linkme_macro = $crate::__private::EVENTS]
+            $item
+        }
+    };
+}
+
+/// Adds a `static` [`HandlerDecl`] to [`HANDLERS`], as
+/// [`__eventlib_register_event!`] does for events.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __eventlib_register_handler {
+    ($item:item) => {
+        $crate::__private::HANDLERS! {
+            #![linkme_macro = $crate::__private::HANDLERS]
+            $item
+        }
+    };
+}
+
 /// The link-time declaration of one event type.
 pub struct EventDecl {
     /// The registered name.
