@@ -6,9 +6,11 @@
 //! handlers). Both are generated into a workspace of their own under the
 //! system's temporary directory, built once, then re-checked (and
 //! re-built) after touching their source, round for round, in the same
-//! run. The ratio is macros / by hand.
+//! run. The ratio is macros / by hand. `BENCH_EVENTLIB_REPO` points it at
+//! another checkout of eventlib, to compare two versions of the macros.
 
 use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -139,10 +141,22 @@ fn manifest(name: &str) -> String {
 /// Writes the workspace (with the repository's lock file, so that the
 /// dependencies are the ones already fetched) and returns its root.
 fn write_workspace() -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("bench/ is in the repository");
-    let root = std::env::temp_dir().join("eventlib-compile-cost");
+    // Another checkout's macros can be measured the same way, to compare
+    // two versions: BENCH_EVENTLIB_REPO=/path/to/checkout.
+    let repo = match std::env::var_os("BENCH_EVENTLIB_REPO") {
+        Some(repo) => PathBuf::from(repo),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("bench/ is in the repository")
+            .to_owned(),
+    };
+    // One workspace per checkout, so that each keeps its build.
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    repo.hash(&mut hasher);
+    let root = std::env::temp_dir().join(format!(
+        "eventlib-compile-cost-{:08x}",
+        hasher.finish() as u32
+    ));
     let eventlib = repo.join("eventlib");
     let workspace = format!(
         "[workspace]\nresolver = \"2\"\nmembers = [\"macros\", \"by-hand\"]\n\n\

@@ -203,7 +203,7 @@ const SPECS: &[Spec] = &[
         Bytes,
         Info,
     ),
-    // The Redis scenarios (feature `redis`).
+    // The Redis transport (feature `redis`).
     #[cfg(feature = "redis")]
     spec(
         "redis-producer",

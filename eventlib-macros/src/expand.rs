@@ -3,6 +3,9 @@
 //! `<crate>` is `::eventlib` or the path given with `crate = ...`. Each
 //! handler is one `static` whose function is one call of a runtime
 //! function; nothing is generated that a generic of the runtime can do.
+//! The generated items carry no `#[allow]`: they are named and shaped so
+//! that rustc's and clippy's lints (pedantic and nursery included) have
+//! nothing to say about them.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
@@ -311,8 +314,6 @@ impl ToTokens for EventExpansion<'_> {
         let event_trait = quote_spanned!(ty_span=> #krate::Event);
         let handlers = &self.handlers;
         tokens.extend(quote! {
-            #[doc(hidden)]
-            #[allow(non_upper_case_globals, clippy::all)]
             const _: () = {
                 #p::register_event! {
                 static __EVENTLIB_EVENT: #p::EventDecl = #p::EventDecl::new::<#self_ty>(::core::file!(), #line);
@@ -345,8 +346,6 @@ pub(crate) fn free_handler(spec: &HandlerSpec, krate: &TokenStream) -> TokenStre
     let p = private(krate);
     let item = handler_static(spec, 0, krate);
     quote! {
-        #[doc(hidden)]
-        #[allow(non_upper_case_globals, clippy::all)]
         const _: () = {
             #item
             #p::VERSION_0_1
