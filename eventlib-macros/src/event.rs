@@ -115,10 +115,10 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let impl_block = expand::impl_block(&imp);
     let registration = match (&type_ident, concrete) {
         (Some(type_ident), true) => {
-            let handlers = match inherent {
+            let methods = match inherent {
                 true => handlers
                     .iter()
-                    .map(|(spec, index)| expand::handler_static(spec, *index, &krate))
+                    .map(|(spec, index)| expand::handler_decl(spec, *index, &krate))
                     .collect(),
                 false => Vec::new(),
             };
@@ -127,7 +127,7 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
                 type_ident,
                 name: args.name.as_ref(),
                 validator: validator.as_ref().filter(|_| inherent).map(|(i, o)| (i, o)),
-                handlers,
+                methods,
                 impl_span: imp.impl_token.span(),
                 krate: krate.clone(),
             }
@@ -183,7 +183,7 @@ fn misplaced(args: TokenStream, input: TokenStream, err: syn::Error) -> TokenStr
         type_ident: ident,
         name: args.name.as_ref(),
         validator: None,
-        handlers: Vec::new(),
+        methods: Vec::new(),
         impl_span: ident.span(),
         krate: args.krate.tokens(),
     };

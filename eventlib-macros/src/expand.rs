@@ -8,7 +8,7 @@
 //! nothing to say about them.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned, ToTokens};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::{Ident, LitStr, ReturnType, Type};
 
 use crate::ast::{EventImpl, Item};
@@ -28,11 +28,10 @@ fn line_of(span: Span) -> TokenStream {
     quote!(#line)
 }
 
-/// The static that registers one handler.
-pub(crate) fn handler_static(spec: &HandlerSpec, index: u32, krate: &TokenStream) -> TokenStream {
+/// The declaration of one handler: a `HandlerDecl` expression.
+pub(crate) fn handler_decl(spec: &HandlerSpec, index: u32, krate: &TokenStream) -> TokenStream {
     let p = private(krate);
     let ident = &spec.ident;
-    let static_name = format_ident!("__EVENTLIB_HANDLER_{}", index);
     let line = line_of(spec.ident.span());
     let group = spec
         .group
@@ -86,8 +85,7 @@ pub(crate) fn handler_static(spec: &HandlerSpec, index: u32, krate: &TokenStream
         _ => wildcard_call(spec, &callee, &into, krate),
     };
     quote! {
-        #p::register_handler! {
-        static #static_name: #p::HandlerDecl = #p::HandlerDecl {
+        #p::HandlerDecl {
             name: #path,
             kind: #p::HandlerKind::#kind,
             target: #target,
@@ -96,7 +94,6 @@ pub(crate) fn handler_static(spec: &HandlerSpec, index: u32, krate: &TokenStream
             file: ::core::file!(),
             line: #line,
             call: #call_fn,
-        };
         }
     }
 }
@@ -273,7 +270,8 @@ pub(crate) struct EventExpansion<'a> {
     pub(crate) type_ident: &'a Ident,
     pub(crate) name: Option<&'a LitStr>,
     pub(crate) validator: Option<(&'a Ident, &'a ReturnType)>,
-    pub(crate) handlers: Vec<TokenStream>,
+    /// The `HandlerDecl`s of the handler methods.
+    pub(crate) methods: Vec<TokenStream>,
     pub(crate) impl_span: Span,
     pub(crate) krate: TokenStream,
 }
@@ -312,11 +310,14 @@ impl ToTokens for EventExpansion<'_> {
         // Spanned on the user's type: a missing `Serialize`/`Deserialize`
         // (or a second `#[event]` on the same type) is reported there.
         let event_trait = quote_spanned!(ty_span=> #krate::Event);
-        let handlers = &self.handlers;
+        let methods = &self.methods;
+        let count = methods.len();
         tokens.extend(quote! {
             const _: () = {
+                // The methods go with the event, in one element of `EVENTS`.
+                static __EVENTLIB_METHODS: [#p::HandlerDecl; #count] = [#(#methods),*];
                 #p::register_event! {
-                static __EVENTLIB_EVENT: #p::EventDecl = #p::EventDecl::new::<#self_ty>(::core::file!(), #line);
+                static __EVENTLIB_EVENT: #p::EventDecl = #p::EventDecl::new::<#self_ty>(::core::file!(), #line, &__EVENTLIB_METHODS);
                 }
                 static __EVENTLIB_SLOT: #p::EventSlot = #p::EventSlot::new();
                 impl #event_trait for #self_ty {
@@ -334,7 +335,6 @@ impl ToTokens for EventExpansion<'_> {
                         &__EVENTLIB_SLOT
                     }
                 }
-                #(#handlers)*
                 #p::VERSION_0_1
             };
         });
@@ -344,10 +344,12 @@ impl ToTokens for EventExpansion<'_> {
 /// The registration of a free-function handler, next to the function.
 pub(crate) fn free_handler(spec: &HandlerSpec, krate: &TokenStream) -> TokenStream {
     let p = private(krate);
-    let item = handler_static(spec, 0, krate);
+    let decl = handler_decl(spec, 0, krate);
     quote! {
         const _: () = {
-            #item
+            #p::register_handler! {
+                static __EVENTLIB_HANDLER: #p::HandlerDecl = #decl;
+            }
             #p::VERSION_0_1
         };
     }

@@ -11,7 +11,9 @@ use crate::error::ValidationError;
 
 pub use crate::__eventlib_register_event as register_event;
 pub use crate::__eventlib_register_handler as register_handler;
-pub use crate::decl::{EventDecl, EventSlot, HandlerDecl, HandlerFn, Target, EVENTS, HANDLERS};
+pub use crate::decl::{
+    EventDecl, EventSlot, HandlerDecl, HandlerFn, Target, EVENTS, FREE_HANDLERS,
+};
 pub use crate::handler::{
     call_async, call_sync, call_sync_ctx, event_of, HandlerKind, HandlerOutput,
 };
