@@ -28,6 +28,19 @@ fn line_of(span: Span) -> TokenStream {
     quote!(#line)
 }
 
+/// A handler's path in the registry: `module::path::` + `tail`, the tail
+/// written here rather than by `stringify!` at each handler.
+fn handler_path(tail: &str) -> TokenStream {
+    let tail = format!("::{tail}");
+    quote!(::core::concat!(::core::module_path!(), #tail))
+}
+
+/// A type as `stringify!` writes it, for a path without generics:
+/// `shop::Order`.
+fn type_text(ty: &Type) -> String {
+    ty.to_token_stream().to_string().replace(' ', "")
+}
+
 /// The declaration of one handler: a `HandlerDecl` expression.
 pub(crate) fn handler_decl(spec: &HandlerSpec, index: u32, krate: &TokenStream) -> TokenStream {
     let p = private(krate);
@@ -41,13 +54,7 @@ pub(crate) fn handler_decl(spec: &HandlerSpec, index: u32, krate: &TokenStream) 
         (Kind::Method, Some(ty)) => (
             quote!(Method),
             event_target(ty, krate),
-            quote!(::core::concat!(
-                ::core::module_path!(),
-                "::",
-                ::core::stringify!(#ty),
-                "::",
-                ::core::stringify!(#ident)
-            )),
+            handler_path(&format!("{}::{ident}", type_text(ty))),
             quote!(<#ty>::#ident),
         ),
         (Kind::Wildcard, _) | (_, None) => {
@@ -58,22 +65,14 @@ pub(crate) fn handler_decl(spec: &HandlerSpec, index: u32, krate: &TokenStream) 
             (
                 quote!(Wildcard),
                 quote!(#p::Target::Pattern(#pattern)),
-                quote!(::core::concat!(
-                    ::core::module_path!(),
-                    "::",
-                    ::core::stringify!(#ident)
-                )),
+                handler_path(&ident.to_string()),
                 quote!(#ident),
             )
         }
         (Kind::Function, Some(ty)) => (
             quote!(Function),
             event_target(ty, krate),
-            quote!(::core::concat!(
-                ::core::module_path!(),
-                "::",
-                ::core::stringify!(#ident)
-            )),
+            handler_path(&ident.to_string()),
             quote!(#ident),
         ),
     };
@@ -91,7 +90,7 @@ pub(crate) fn handler_decl(spec: &HandlerSpec, index: u32, krate: &TokenStream) 
             target: #target,
             order: #index,
             group: #group,
-            file: ::core::file!(),
+            file: __EVENTLIB_FILE,
             line: #line,
             call: #call_fn,
         }
@@ -314,10 +313,11 @@ impl ToTokens for EventExpansion<'_> {
         let count = methods.len();
         tokens.extend(quote! {
             const _: () = {
+                const __EVENTLIB_FILE: &str = ::core::file!();
                 // The methods go with the event, in one element of `EVENTS`.
                 static __EVENTLIB_METHODS: [#p::HandlerDecl; #count] = [#(#methods),*];
                 #p::register_event! {
-                static __EVENTLIB_EVENT: #p::EventDecl = #p::EventDecl::new::<#self_ty>(::core::file!(), #line, &__EVENTLIB_METHODS);
+                static __EVENTLIB_EVENT: #p::EventDecl = #p::EventDecl::new::<#self_ty>(__EVENTLIB_FILE, #line, &__EVENTLIB_METHODS);
                 }
                 static __EVENTLIB_SLOT: #p::EventSlot = #p::EventSlot::new();
                 impl #event_trait for #self_ty {
@@ -347,6 +347,7 @@ pub(crate) fn free_handler(spec: &HandlerSpec, krate: &TokenStream) -> TokenStre
     let decl = handler_decl(spec, 0, krate);
     quote! {
         const _: () = {
+            const __EVENTLIB_FILE: &str = ::core::file!();
             #p::register_handler! {
                 static __EVENTLIB_HANDLER: #p::HandlerDecl = #decl;
             }
