@@ -37,6 +37,7 @@ mod keys;
 mod producer;
 mod read;
 mod resp;
+mod spool;
 mod stats;
 mod upkeep;
 mod wire;
@@ -44,6 +45,7 @@ mod worker;
 
 pub use dead_letter::{dead_letters, DeadLetter, DeadLetters};
 pub use producer::{producer_stats, RedisTransport};
+pub use spool::FsyncPolicy;
 pub use stats::{ProducerStats, WorkerStats};
 pub use worker::{Worker, WorkerBuilder};
 

@@ -2,6 +2,8 @@
 //!
 //! `eventlib-redis-node producer url=... name=p count=N [start=0] [pace_us=0] [sleep_ms=0] [fail_times=0]`
 //! `eventlib-redis-node worker url=... consumer=w [group=default] [concurrency=4] [visibility_ms=..] ...`
+//! `eventlib-redis-node refused_producer url=... count=N [stream=..] [shutdown_secs=30]`
+//! `eventlib-redis-node spool_producer url=... dir=... count=N [start=0] [fsync=never|always|<ms>] [segment=bytes] [drain_secs=60]`
 //!
 //! Handlers append `handler seq ok|fail attempt` lines to
 //! `$EVENTLIB_TEST_OUT/<consumer>.handled`; the producer appends each seq
@@ -167,6 +169,117 @@ fn main() {
             println!("STATS={}", worker.stats());
             println!("RECLAIMED={}", worker.stats().reclaimed);
         }
+        "refused_producer" => refused_producer(&url, &get, &num),
+        "spool_producer" => spool_producer(&url, &get, &num),
         other => panic!("unknown role `{other}`: producer or worker"),
     }
+}
+
+/// A producer with every default (no logger, the default error hook) that
+/// logs `count` events and shuts down: prints what the report says and how
+/// long `shutdown` took.
+fn refused_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&str, u64) -> u64) {
+    let transport = RedisTransport::new(url)
+        .expect("a valid URL")
+        .stream(get("stream", eventlib::redis::DEFAULT_STREAM));
+    Dispatcher::builder()
+        .transport(transport)
+        .install()
+        .expect("install");
+    let mut refused = 0u64;
+    for seq in 0..num("count", 100) {
+        if log!(Order {
+            seq,
+            sleep_ms: 0,
+            fail_times: 0,
+            tag: String::new()
+        })
+        .is_err()
+        {
+            refused += 1;
+        }
+    }
+    let started = std::time::Instant::now();
+    let report = eventlib::shutdown(Duration::from_secs(num("shutdown_secs", 30)));
+    println!("SHUTDOWN_MS={}", started.elapsed().as_millis());
+    println!("REFUSED={refused}");
+    println!("EMITTED={}", report.emitted);
+    println!("DROPPED={}", report.dropped);
+    println!("ABANDONED={}", report.abandoned);
+    println!("CLEAN={}", report.is_clean());
+    if let Some(stats) = eventlib::redis::producer_stats() {
+        println!("STATS={stats}");
+    }
+}
+
+/// A producer with a spool in `dir`: logs `count` events (printing
+/// `LOGGED=1` once `log!` accepted them all), then waits until Redis
+/// confirmed everything in the spool, also what an earlier run left.
+fn spool_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&str, u64) -> u64) {
+    use eventlib::redis::FsyncPolicy;
+    let fsync = match get("fsync", "never").as_str() {
+        "never" => FsyncPolicy::Never,
+        "always" => FsyncPolicy::Always,
+        ms => FsyncPolicy::Interval(Duration::from_millis(
+            ms.parse().expect("fsync=never|always|<ms>"),
+        )),
+    };
+    let transport = RedisTransport::new(url)
+        .expect("a valid URL")
+        .fsync(fsync)
+        .segment_size(num("segment", 1 << 20))
+        .spool(get("dir", "spool"));
+    let transport = match transport {
+        Ok(transport) => transport,
+        Err(err) => {
+            println!("SPOOL_ERROR={err}");
+            println!(
+                "CONFIG_ERROR={}",
+                matches!(err, eventlib::Error::Config { .. })
+            );
+            std::process::exit(2);
+        }
+    };
+    Dispatcher::builder()
+        .transport(transport)
+        .install()
+        .expect("install");
+    let (start, count) = (num("start", 0), num("count", 100));
+    let mut refused = 0u64;
+    for seq in start..start + count {
+        if let Err(err) = log!(Order {
+            seq,
+            sleep_ms: 0,
+            fail_times: 0,
+            tag: String::new()
+        }) {
+            if refused == 0 {
+                println!("LOG_ERROR={err}");
+                println!(
+                    "TRANSPORT_ERROR={}",
+                    matches!(err, eventlib::Error::Transport(_))
+                );
+            }
+            refused += 1;
+        }
+    }
+    println!("REFUSED={refused}");
+    println!("LOGGED=1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(num("drain_secs", 60));
+    let report = eventlib::flush_timeout(Duration::from_secs(num("drain_secs", 60)));
+    // `flush` counts this run's events; what an earlier run left shows in
+    // the spool's backlog.
+    while eventlib::redis::producer_stats().is_none_or(|s| s.spool_backlog > 0)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("ABANDONED={}", report.abandoned);
+    println!("CLEAN={}", report.is_clean());
+    if let Some(stats) = eventlib::redis::producer_stats() {
+        println!("BACKLOG={}", stats.spool_backlog);
+        println!("RESENT={}", stats.resent);
+        println!("STATS={stats}");
+    }
+    println!("DONE=1");
 }

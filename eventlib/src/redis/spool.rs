@@ -1,0 +1,737 @@
+//! The durable outbox of the producer: events written to local segment
+//! files in the caller of `log!`, read back by the sender, and deleted once
+//! Redis confirmed them.
+//!
+//! A spool directory holds numbered segments (`00000000000000000001.seg`,
+//! ...) and a `confirmed` file. A segment is a sequence of frames, each
+//! `length (u32 LE) | checksum (u32 LE, FNV-1a of the envelope) | envelope`,
+//! the envelope being the bytes the producer sends with `XADD`
+//! (`docs/wire-format.md`), event id included. `confirmed` holds the
+//! position (segment, offset) up to which Redis confirmed every frame; the
+//! sender reads on from there after a restart, so that at most the batch in
+//! flight at a crash is sent twice, with the same event ids. A segment is
+//! deleted once every frame in it is confirmed.
+//!
+//! Each run appends to a segment of its own, numbered after every segment
+//! already there: what an earlier run left is sent first.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::record::Record;
+use crate::redis::wire;
+use crate::transport::Admission;
+
+/// When the spool's writes are forced to the disk (`fsync`); see
+/// [`RedisTransport::spool`](crate::redis::RedisTransport::spool).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// Never: each event is written to the operating system before `log!`
+    /// returns, which survives the process being killed (`kill -9`, a
+    /// panic, an OOM kill) but not a crash of the machine or a power cut.
+    Never,
+    /// At most this long after a write: a machine crash loses at most the
+    /// events of the last interval.
+    Interval(Duration),
+    /// After every event, before `log!` returns: nothing `log!` accepted
+    /// is lost even if the machine crashes, at the price of one disk flush
+    /// per event.
+    Always,
+}
+
+/// The size of a frame's header.
+const HEADER: usize = 8;
+/// The largest envelope a frame holds.
+const MAX_FRAME: usize = u32::MAX as usize;
+
+/// A position in the spool: the byte `offset` in segment `segment`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) struct Mark {
+    pub(crate) segment: u64,
+    pub(crate) offset: u64,
+}
+
+/// A spool directory in use by this process.
+pub(crate) struct Spool {
+    dir: PathBuf,
+    fsync: FsyncPolicy,
+    segment_bytes: u64,
+    writer: Mutex<Writer>,
+    /// The end of what was appended, for the reader: frames before it are
+    /// whole.
+    end: Mutex<Mark>,
+    appended: Condvar,
+    /// The first segment of this run: frames before it were left by an
+    /// earlier one.
+    first_of_run: u64,
+    /// Where the reader starts.
+    start: Mark,
+    /// How many bytes of frames were found at the start.
+    found_bytes: u64,
+}
+
+struct Writer {
+    file: File,
+    segment: u64,
+    len: u64,
+    last_sync: Instant,
+    unsynced: bool,
+    /// Set after a failed write that could not be undone: the next append
+    /// starts a new segment.
+    broken: bool,
+}
+
+impl Spool {
+    /// Opens `dir` (creating it), finds what earlier runs left there and
+    /// starts a segment for this run. An unusable directory is an
+    /// [`Error::Config`].
+    pub(crate) fn open(
+        dir: &Path,
+        fsync: FsyncPolicy,
+        segment_bytes: u64,
+    ) -> Result<Arc<Spool>, Error> {
+        let unusable = |what: &str, err: io::Error| Error::Config {
+            option: "spool",
+            reason: format!(
+                "the spool directory `{}` is unusable: {what}: {err}",
+                dir.display()
+            ),
+        };
+        fs::create_dir_all(dir).map_err(|err| unusable("cannot create it", err))?;
+        let segments = list_segments(dir).map_err(|err| unusable("cannot list it", err))?;
+        let confirmed = read_confirmed(dir);
+        // Segments wholly before the confirmed position were confirmed; a
+        // crash came between the confirmation and their deletion.
+        for &segment in segments.iter().filter(|&&s| s < confirmed.segment) {
+            let _ = fs::remove_file(segment_path(dir, segment));
+        }
+        let left: Vec<u64> = segments
+            .into_iter()
+            .filter(|&s| s >= confirmed.segment)
+            .filter(|&s| {
+                // An empty segment holds nothing to send.
+                let path = segment_path(dir, s);
+                let empty = fs::metadata(&path).is_ok_and(|m| m.len() == 0);
+                !(empty && fs::remove_file(&path).is_ok())
+            })
+            .collect();
+        let start = match left.first() {
+            Some(&first) if first == confirmed.segment => confirmed,
+            Some(&first) => Mark {
+                segment: first,
+                offset: 0,
+            },
+            None => Mark::default(),
+        };
+        let found_bytes = left
+            .iter()
+            .map(|&s| {
+                let len = fs::metadata(segment_path(dir, s)).map_or(0, |m| m.len());
+                if s == start.segment {
+                    len.saturating_sub(start.offset)
+                } else {
+                    len
+                }
+            })
+            .sum();
+        let first_of_run = left.last().map_or(1, |last| last + 1);
+        let file = create_segment(dir, first_of_run, fsync)
+            .map_err(|err| unusable("cannot write a segment in it", err))?;
+        let start = if left.is_empty() {
+            Mark {
+                segment: first_of_run,
+                offset: 0,
+            }
+        } else {
+            start
+        };
+        Ok(Arc::new(Spool {
+            dir: dir.to_owned(),
+            fsync,
+            segment_bytes,
+            writer: Mutex::new(Writer {
+                file,
+                segment: first_of_run,
+                len: 0,
+                last_sync: Instant::now(),
+                unsynced: false,
+                broken: false,
+            }),
+            end: Mutex::new(Mark {
+                segment: first_of_run,
+                offset: 0,
+            }),
+            appended: Condvar::new(),
+            first_of_run,
+            start,
+            found_bytes,
+        }))
+    }
+
+    pub(crate) fn set_fsync(&mut self, policy: FsyncPolicy) {
+        self.fsync = policy;
+    }
+
+    pub(crate) fn set_segment_bytes(&mut self, bytes: u64) {
+        self.segment_bytes = bytes;
+    }
+
+    /// The directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// How many bytes of frames earlier runs left to send.
+    pub(crate) fn found_bytes(&self) -> u64 {
+        self.found_bytes
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn end(&self) -> MutexGuard<'_, Mark> {
+        self.end.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends one envelope; when this returns `Ok`, the frame is with the
+    /// operating system (and on the disk, as the fsync policy says).
+    pub(crate) fn append(&self, envelope: &[u8]) -> io::Result<()> {
+        if envelope.len() > MAX_FRAME {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the event is larger than 4 GiB",
+            ));
+        }
+        let mut frame = Vec::with_capacity(HEADER + envelope.len());
+        frame.extend_from_slice(&(envelope.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&checksum(envelope).to_le_bytes());
+        frame.extend_from_slice(envelope);
+        let mut writer = self.writer();
+        if writer.broken || (writer.len > 0 && writer.len + frame.len() as u64 > self.segment_bytes)
+        {
+            self.rotate(&mut writer)?;
+        }
+        if let Err(err) = writer.file.write_all(&frame) {
+            // Undo a partial frame, so that the next one is readable.
+            let len = writer.len;
+            if writer.file.set_len(len).is_err() {
+                writer.broken = true;
+            }
+            return Err(err);
+        }
+        writer.len += frame.len() as u64;
+        writer.unsynced = true;
+        match self.fsync {
+            FsyncPolicy::Never => {}
+            FsyncPolicy::Always => sync(&mut writer)?,
+            FsyncPolicy::Interval(every) => {
+                if writer.last_sync.elapsed() >= every {
+                    sync(&mut writer)?;
+                }
+            }
+        }
+        let end = Mark {
+            segment: writer.segment,
+            offset: writer.len,
+        };
+        drop(writer);
+        *self.end() = end;
+        self.appended.notify_one();
+        Ok(())
+    }
+
+    /// Seals the current segment and starts the next one.
+    fn rotate(&self, writer: &mut Writer) -> io::Result<()> {
+        if self.fsync != FsyncPolicy::Never && writer.unsynced && !writer.broken {
+            sync(writer)?;
+        }
+        let next = writer.segment + 1;
+        let file = create_segment(&self.dir, next, self.fsync)?;
+        writer.file = file;
+        writer.segment = next;
+        writer.len = 0;
+        writer.broken = false;
+        *self.end() = Mark {
+            segment: next,
+            offset: 0,
+        };
+        Ok(())
+    }
+
+    /// With [`FsyncPolicy::Interval`], forces what was written to the disk
+    /// once the interval has passed since the last time (the sender calls
+    /// this, so that the last events of a burst are synced too).
+    pub(crate) fn sync_if_due(&self) {
+        if let FsyncPolicy::Interval(every) = self.fsync {
+            let mut writer = self.writer();
+            if writer.unsynced && writer.last_sync.elapsed() >= every {
+                if let Err(err) = sync(&mut writer) {
+                    log::warn!(
+                        "eventlib: cannot fsync the spool in `{}`: {err}",
+                        self.dir.display()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Starts a fresh segment when everything written so far is
+    /// confirmed, so that the confirmed one can be deleted.
+    fn rotate_if_at(&self, confirmed: Mark) -> bool {
+        let mut writer = self.writer();
+        if writer.len == 0
+            || confirmed
+                != (Mark {
+                    segment: writer.segment,
+                    offset: writer.len,
+                })
+        {
+            return false;
+        }
+        self.rotate(&mut writer).is_ok()
+    }
+
+    /// Waits up to `timeout` for frames after `from`; returns the end of
+    /// what was appended.
+    fn wait_past(&self, from: Mark, timeout: Duration) -> Mark {
+        let end = self.end();
+        if *end != from {
+            return *end;
+        }
+        let (end, _) = self
+            .appended
+            .wait_timeout(end, timeout)
+            .unwrap_or_else(|e| e.into_inner());
+        *end
+    }
+}
+
+/// The admission of a spool: `log!` writes each event down before it is
+/// queued.
+pub(crate) struct SpoolAdmission(pub(crate) Arc<Spool>);
+
+impl Admission for SpoolAdmission {
+    fn admit(&self, record: &Record) -> Result<(), Error> {
+        self.0.append(&wire::encode(record)).map_err(|err| {
+            Error::Transport(format!(
+                "spool write failed in `{}`: {err}; the event was not accepted",
+                self.0.dir.display()
+            ))
+        })
+    }
+}
+
+/// One frame read back from the spool.
+pub(crate) struct Frame {
+    pub(crate) envelope: Vec<u8>,
+    /// The position right after it.
+    pub(crate) end: Mark,
+    /// Left by an earlier run of the producer.
+    pub(crate) recovered: bool,
+}
+
+/// Reads the spool in order, from the confirmed position on, and records
+/// confirmations; owned by the sender.
+pub(crate) struct Reader {
+    spool: Arc<Spool>,
+    at: Mark,
+    file: Option<BufReader<File>>,
+    confirmed: Mark,
+    confirmed_file: Option<File>,
+}
+
+impl Reader {
+    pub(crate) fn new(spool: Arc<Spool>) -> Reader {
+        let start = spool.start;
+        Reader {
+            spool,
+            at: start,
+            file: None,
+            confirmed: start,
+            confirmed_file: None,
+        }
+    }
+
+    /// Up to `max` frames, waiting up to `timeout` for the first.
+    pub(crate) fn next_batch(&mut self, max: usize, timeout: Duration) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        let mut end = self.spool.wait_past(self.at, timeout);
+        while frames.len() < max {
+            if self.at.segment == end.segment && self.at.offset >= end.offset {
+                break;
+            }
+            match self.read_frame(end) {
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => {
+                    // The end of a sealed segment: on to the next one.
+                    if self.at.segment >= end.segment {
+                        break;
+                    }
+                    self.next_segment();
+                }
+                Err(err) => {
+                    log::error!(
+                        "eventlib: the spool segment {} in `{}` is unreadable from byte {} \
+                         ({err}); the rest of it is skipped",
+                        segment_path(&self.spool.dir, self.at.segment).display(),
+                        self.spool.dir.display(),
+                        self.at.offset
+                    );
+                    if self.at.segment >= end.segment {
+                        break;
+                    }
+                    self.next_segment();
+                }
+            }
+            end = *self.spool.end();
+        }
+        frames
+    }
+
+    fn next_segment(&mut self) {
+        self.at = Mark {
+            segment: self.at.segment + 1,
+            offset: 0,
+        };
+        self.file = None;
+    }
+
+    /// The frame at the reader's position, `None` at the end of a sealed
+    /// segment (or of a torn one).
+    fn read_frame(&mut self, end: Mark) -> io::Result<Option<Frame>> {
+        if self.file.is_none() {
+            let path = segment_path(&self.spool.dir, self.at.segment);
+            let mut file = match File::open(&path) {
+                Ok(file) => file,
+                // A number no run used (a crash between two numbers).
+                Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(err) => return Err(err),
+            };
+            io::Seek::seek(&mut file, io::SeekFrom::Start(self.at.offset))?;
+            self.file = Some(BufReader::with_capacity(256 * 1024, file));
+        }
+        let limit = (self.at.segment == end.segment).then_some(end.offset);
+        let Some(file) = self.file.as_mut() else {
+            return Ok(None);
+        };
+        let mut header = [0u8; HEADER];
+        if !read_whole(file, &mut header)? {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let sum = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        let next = self.at.offset + (HEADER + len) as u64;
+        if limit.is_some_and(|limit| next > limit) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a frame runs past the end of what was written",
+            ));
+        }
+        let mut envelope = vec![0u8; len];
+        if !read_whole(file, &mut envelope)? || checksum(&envelope) != sum {
+            // A frame torn by a machine crash: nothing after it is trusted.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a torn frame (the machine crashed while it was written)",
+            ));
+        }
+        self.at.offset = next;
+        Ok(Some(Frame {
+            envelope,
+            end: self.at,
+            recovered: self.at.segment < self.spool.first_of_run,
+        }))
+    }
+
+    /// Every frame up to `mark` is confirmed: remember it and delete the
+    /// segments wholly before it.
+    pub(crate) fn confirm(&mut self, mark: Mark) {
+        if mark <= self.confirmed {
+            return;
+        }
+        let previous = self.confirmed;
+        self.confirmed = mark;
+        self.write_confirmed();
+        for segment in previous.segment..mark.segment {
+            let _ = fs::remove_file(segment_path(&self.spool.dir, segment));
+        }
+    }
+
+    /// When everything written is confirmed, starts a fresh segment so that
+    /// the current one can be deleted too (the sender calls this when it
+    /// has been idle for a while).
+    pub(crate) fn tidy(&mut self) {
+        let mark = self.confirmed;
+        if self.spool.rotate_if_at(mark) {
+            let done = mark.segment;
+            self.confirmed = Mark {
+                segment: done + 1,
+                offset: 0,
+            };
+            self.write_confirmed();
+            let _ = fs::remove_file(segment_path(&self.spool.dir, done));
+            if self.at.segment == done {
+                self.next_segment();
+            }
+        }
+    }
+
+    /// Bytes appended and not confirmed yet.
+    pub(crate) fn backlog(&self) -> u64 {
+        let end = *self.spool.end();
+        if end.segment == self.confirmed.segment {
+            return end.offset.saturating_sub(self.confirmed.offset);
+        }
+        let dir = &self.spool.dir;
+        let mut bytes = end.offset;
+        for segment in self.confirmed.segment..end.segment {
+            let len = fs::metadata(segment_path(dir, segment)).map_or(0, |m| m.len());
+            bytes += if segment == self.confirmed.segment {
+                len.saturating_sub(self.confirmed.offset)
+            } else {
+                len
+            };
+        }
+        bytes
+    }
+
+    fn write_confirmed(&mut self) {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.confirmed.segment.to_le_bytes());
+        bytes[8..].copy_from_slice(&self.confirmed.offset.to_le_bytes());
+        if self.confirmed_file.is_none() {
+            self.confirmed_file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(self.spool.dir.join("confirmed"))
+                .ok();
+        }
+        let written = self.confirmed_file.as_mut().map(|file| {
+            use std::os::unix::fs::FileExt;
+            file.write_all_at(&bytes, 0)
+        });
+        if let Some(Err(err)) = written {
+            // Only costs duplicates after a restart: frames are sent again.
+            log::warn!(
+                "eventlib: cannot record confirmations in `{}`: {err}",
+                self.spool.dir.display()
+            );
+        }
+    }
+}
+
+/// Reads exactly `buf.len()` bytes; `false` at the end of the file (a
+/// partial read at the end counts as the end).
+fn read_whole(file: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => return Ok(false),
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(true)
+}
+
+fn sync(writer: &mut Writer) -> io::Result<()> {
+    writer.file.sync_data()?;
+    writer.last_sync = Instant::now();
+    writer.unsynced = false;
+    Ok(())
+}
+
+fn segment_path(dir: &Path, segment: u64) -> PathBuf {
+    dir.join(format!("{segment:020}.seg"))
+}
+
+fn create_segment(dir: &Path, segment: u64, fsync: FsyncPolicy) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .open(segment_path(dir, segment))?;
+    if fsync != FsyncPolicy::Never {
+        // The new name must survive a machine crash too.
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(file)
+}
+
+fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
+    let mut segments = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if let Some(number) = name.strip_suffix(".seg") {
+            if let Ok(number) = number.parse() {
+                segments.push(number);
+            }
+        }
+    }
+    segments.sort_unstable();
+    Ok(segments)
+}
+
+fn read_confirmed(dir: &Path) -> Mark {
+    let mut bytes = [0u8; 16];
+    match File::open(dir.join("confirmed")).and_then(|mut f| f.read_exact(&mut bytes)) {
+        Ok(()) => Mark {
+            segment: u64::from_le_bytes(bytes[..8].try_into().unwrap_or_default()),
+            offset: u64::from_le_bytes(bytes[8..].try_into().unwrap_or_default()),
+        },
+        Err(_) => Mark::default(),
+    }
+}
+
+/// FNV-1a: enough to tell a torn frame from a whole one.
+fn checksum(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |hash, &b| {
+        (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Dir(PathBuf);
+    impl Dir {
+        fn new(label: &str) -> Dir {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            Dir(std::env::temp_dir().join(format!(
+                "eventlib-spool-{label}-{}-{nanos}",
+                std::process::id()
+            )))
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn read_all(reader: &mut Reader) -> Vec<Frame> {
+        let mut all = Vec::new();
+        loop {
+            let batch = reader.next_batch(7, Duration::from_millis(1));
+            if batch.is_empty() {
+                return all;
+            }
+            all.extend(batch);
+        }
+    }
+
+    fn text(frames: &[Frame]) -> Vec<String> {
+        frames
+            .iter()
+            .map(|f| String::from_utf8_lossy(&f.envelope).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn frames_come_back_in_order_across_segments() {
+        let dir = Dir::new("order");
+        let spool = Spool::open(&dir.0, FsyncPolicy::Never, 64).unwrap();
+        let sent: Vec<String> = (0..50).map(|n| format!("envelope {n}")).collect();
+        for envelope in &sent {
+            spool.append(envelope.as_bytes()).unwrap();
+        }
+        assert!(list_segments(&dir.0).unwrap().len() > 5, "segments rotate");
+        let mut reader = Reader::new(Arc::clone(&spool));
+        let frames = read_all(&mut reader);
+        assert_eq!(text(&frames), sent);
+        assert!(frames.iter().all(|f| !f.recovered));
+        assert!(reader.backlog() > 0);
+        reader.confirm(frames.last().unwrap().end);
+        assert_eq!(reader.backlog(), 0);
+        reader.tidy();
+        let left = list_segments(&dir.0).unwrap();
+        assert_eq!(left.len(), 1, "confirmed segments are deleted: {left:?}");
+        assert_eq!(
+            fs::metadata(segment_path(&dir.0, left[0])).unwrap().len(),
+            0
+        );
+    }
+
+    #[test]
+    fn a_new_run_sends_what_the_last_one_left_first_from_the_confirmed_position() {
+        let dir = Dir::new("restart");
+        {
+            let spool = Spool::open(&dir.0, FsyncPolicy::Always, 40).unwrap();
+            for n in 0..10 {
+                spool.append(format!("old {n}").as_bytes()).unwrap();
+            }
+            let mut reader = Reader::new(Arc::clone(&spool));
+            let frames = reader.next_batch(3, Duration::from_millis(1));
+            reader.confirm(frames[2].end);
+        }
+        let spool = Spool::open(&dir.0, FsyncPolicy::Never, 40).unwrap();
+        assert!(spool.found_bytes() > 0);
+        spool.append(b"new 0").unwrap();
+        let frames = read_all(&mut Reader::new(Arc::clone(&spool)));
+        let expected: Vec<String> = (3..10)
+            .map(|n| format!("old {n}"))
+            .chain(["new 0".to_owned()])
+            .collect();
+        assert_eq!(text(&frames), expected);
+        assert!(frames[..7].iter().all(|f| f.recovered));
+        assert!(!frames[7].recovered);
+    }
+
+    #[test]
+    fn a_torn_tail_is_skipped_and_the_rest_is_read() {
+        let dir = Dir::new("torn");
+        {
+            let spool = Spool::open(&dir.0, FsyncPolicy::Never, 1 << 20).unwrap();
+            spool.append(b"whole one").unwrap();
+            spool.append(b"whole two").unwrap();
+        }
+        let segment = segment_path(&dir.0, 1);
+        let len = fs::metadata(&segment).unwrap().len();
+        OpenOptions::new()
+            .write(true)
+            .open(&segment)
+            .unwrap()
+            .set_len(len - 3)
+            .unwrap();
+        let spool = Spool::open(&dir.0, FsyncPolicy::Never, 1 << 20).unwrap();
+        spool.append(b"after").unwrap();
+        let frames = read_all(&mut Reader::new(spool));
+        assert_eq!(text(&frames), ["whole one", "after"]);
+    }
+
+    #[test]
+    fn an_unusable_directory_is_a_configuration_error() {
+        let dir = Dir::new("unusable");
+        fs::create_dir_all(&dir.0).unwrap();
+        let file = dir.0.join("a-file");
+        fs::write(&file, b"x").unwrap();
+        match Spool::open(&file.join("spool"), FsyncPolicy::Never, 1024) {
+            Err(Error::Config { option, reason }) => {
+                assert_eq!(option, "spool");
+                assert!(reason.contains("unusable"), "{reason}");
+            }
+            Err(other) => panic!("not a configuration error: {other:?}"),
+            Ok(_) => panic!("a path below a file was accepted"),
+        }
+    }
+
+    #[test]
+    fn a_directory_that_vanishes_fails_the_append_that_needs_a_new_segment() {
+        let dir = Dir::new("vanish");
+        let spool = Spool::open(&dir.0, FsyncPolicy::Never, 32).unwrap();
+        spool.append(b"fits in the first segment").unwrap();
+        fs::remove_dir_all(&dir.0).unwrap();
+        let err = spool.append(b"needs a second segment").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+    }
+}
