@@ -449,9 +449,26 @@ impl Reader {
     }
 
     /// Every frame up to `mark` is confirmed: remember it and delete the
-    /// segments wholly before it.
+    /// segments wholly before it. When that is everything written so far,
+    /// the current segment is sealed and deleted too (the next event starts
+    /// a fresh one), so that a spool Redis has caught up with holds no
+    /// frame.
     pub(crate) fn confirm(&mut self, mark: Mark) {
-        if mark <= self.confirmed {
+        if mark < self.confirmed {
+            return;
+        }
+        let done_with = |segment: u64| Mark {
+            segment: segment + 1,
+            offset: 0,
+        };
+        let mut mark = mark;
+        let sealed = mark.segment < self.spool.end().segment;
+        if self.spool.rotate_if_at(mark)
+            || (sealed && mark.offset >= self.segment_len(mark.segment))
+        {
+            mark = done_with(mark.segment);
+        }
+        if mark == self.confirmed {
             return;
         }
         let previous = self.confirmed;
@@ -460,25 +477,20 @@ impl Reader {
         for segment in previous.segment..mark.segment {
             let _ = fs::remove_file(segment_path(&self.spool.dir, segment));
         }
+        if self.at < mark {
+            self.at = mark;
+            self.file = None;
+        }
     }
 
-    /// When everything written is confirmed, starts a fresh segment so that
-    /// the current one can be deleted too (the sender calls this when it
-    /// has been idle for a while).
+    /// Called by the sender when it has been idle for a while, with every
+    /// frame it read settled.
     pub(crate) fn tidy(&mut self) {
-        let mark = self.confirmed;
-        if self.spool.rotate_if_at(mark) {
-            let done = mark.segment;
-            self.confirmed = Mark {
-                segment: done + 1,
-                offset: 0,
-            };
-            self.write_confirmed();
-            let _ = fs::remove_file(segment_path(&self.spool.dir, done));
-            if self.at.segment == done {
-                self.next_segment();
-            }
-        }
+        self.confirm(self.at);
+    }
+
+    fn segment_len(&self, segment: u64) -> u64 {
+        fs::metadata(segment_path(&self.spool.dir, segment)).map_or(0, |m| m.len())
     }
 
     /// Bytes appended and not confirmed yet.
@@ -653,7 +665,6 @@ mod tests {
         assert!(reader.backlog() > 0);
         reader.confirm(frames.last().unwrap().end);
         assert_eq!(reader.backlog(), 0);
-        reader.tidy();
         let left = list_segments(&dir.0).unwrap();
         assert_eq!(left.len(), 1, "confirmed segments are deleted: {left:?}");
         assert_eq!(

@@ -244,15 +244,26 @@ fn spool_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&s
         .transport(transport)
         .install()
         .expect("install");
+    let out_dir = PathBuf::from(std::env::var_os("EVENTLIB_TEST_OUT").expect("EVENTLIB_TEST_OUT"));
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out_dir.join(format!("{}.produced", get("name", "spool_producer"))))
+        .expect("open the produced file");
+    let mut produced = std::io::LineWriter::new(file);
     let (start, count) = (num("start", 0), num("count", 100));
     let mut refused = 0u64;
     for seq in start..start + count {
-        if let Err(err) = log!(Order {
+        let logged = log!(Order {
             seq,
             sleep_ms: 0,
             fail_times: 0,
             tag: String::new()
-        }) {
+        });
+        if logged.is_ok() {
+            writeln!(produced, "{seq}").expect("write the produced file");
+        }
+        if let Err(err) = logged {
             if refused == 0 {
                 println!("LOG_ERROR={err}");
                 println!(
