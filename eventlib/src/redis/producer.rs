@@ -521,7 +521,11 @@ impl Sender {
                             kind: FailureKind::Undelivered(reason.to_owned()),
                         });
                     } else if let Source::Spool { tally, .. } = &self.source {
-                        tally.settled(index, Some(reason.to_owned()));
+                        // The record itself, for the hook to name its id.
+                        let record = wire::decode(&item.envelope, wire::StreamId::default())
+                            .ok()
+                            .map(|decoded| decoded.record);
+                        tally.settled(index, Some((reason.to_owned(), record)));
                     }
                 }
             }
@@ -636,9 +640,9 @@ impl Tally {
         self.apply(outcome);
     }
 
-    /// Redis confirmed (`None`) or refused (`Some(reason)`) an event of
-    /// type `index` of this run.
-    fn settled(&self, index: usize, refused: Option<String>) {
+    /// Redis confirmed (`None`) or refused (`Some(reason, the record when
+    /// it could be read back)`) an event of type `index` of this run.
+    fn settled(&self, index: usize, refused: Option<(String, Option<Record>)>) {
         let outcome = {
             let mut by_event = self.by_event.lock().unwrap_or_else(|e| e.into_inner());
             let owed = by_event.entry(index).or_default();
@@ -647,13 +651,15 @@ impl Tally {
                     owed.unsettled -= 1;
                     Some(match refused {
                         None => Outcome::Delivered(sample),
-                        Some(reason) => Outcome::Refused(sample, reason),
+                        Some((reason, record)) => {
+                            Outcome::Refused(record.unwrap_or(sample), reason)
+                        }
                     })
                 }
                 _ => {
                     match refused {
                         None => owed.delivered += 1,
-                        Some(reason) => owed.refused.push_back(reason),
+                        Some((reason, _)) => owed.refused.push_back(reason),
                     }
                     None
                 }

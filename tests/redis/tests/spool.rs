@@ -199,6 +199,53 @@ fn a_producer_killed_while_sending_loses_nothing_and_repeats_only_with_the_same_
 }
 
 #[test]
+fn spooled_events_redis_refuses_for_good_are_given_up_and_leave_the_spool() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    redis::cmd("SET")
+        .arg(STREAM)
+        .arg("not a stream")
+        .exec(&mut conn)
+        .expect("SET");
+    let out = TempDir::new("spool-refused");
+    let spool = out.0.join("spool");
+    let mut producer = spool_producer(
+        &redis.url(),
+        &out,
+        "refused",
+        &[
+            ("dir", spool.to_string_lossy().into_owned()),
+            ("count", "1000".to_owned()),
+            ("drain_secs", "20".to_owned()),
+        ],
+    );
+    assert!(producer.wait(LIMIT), "{}", producer.output());
+    let output = producer.output();
+    assert_eq!(
+        producer.reported("DROPPED").as_deref(),
+        Some("1000"),
+        "{output}"
+    );
+    assert_eq!(
+        producer.reported("ABANDONED").as_deref(),
+        Some("0"),
+        "{output}"
+    );
+    assert_eq!(
+        producer.reported("CLEAN").as_deref(),
+        Some("false"),
+        "{output}"
+    );
+    assert_eq!(
+        producer.reported("BACKLOG").as_deref(),
+        Some("0"),
+        "{output}"
+    );
+    assert!(output.contains("WRONGTYPE"), "{output}");
+    assert_eq!(non_empty_segments(&spool), Vec::<String>::new());
+}
+
+#[test]
 fn an_unusable_spool_directory_is_a_configuration_error() {
     let redis = RedisServer::start();
     let out = TempDir::new("spool-unusable");
@@ -272,4 +319,47 @@ fn a_full_disk_refuses_events_with_a_transport_error() {
     let error = producer.reported("LOG_ERROR").unwrap_or_default();
     assert!(error.contains("spool write failed"), "{error}");
     assert!(error.contains("No space left"), "{error}");
+}
+
+/// The cost of the spool on `log!`: each fsync policy against the
+/// in-memory outbox, 1 and 4 logging threads, a live Redis. Prints one
+/// line per configuration; run it in release mode:
+/// `cargo test -p eventlib-redis-tests --release --test spool -- --ignored --nocapture fsync_costs`
+#[test]
+#[ignore = "a measurement, not a check: run it with --ignored --nocapture in release mode"]
+fn fsync_costs() {
+    let redis = RedisServer::start();
+    let out = TempDir::new("spool-bench");
+    for threads in ["1", "4"] {
+        for (outbox, count) in [
+            ("memory", 200_000),
+            ("never", 200_000),
+            ("100", 200_000),
+            ("always", 20_000),
+        ] {
+            let _ = redis::cmd("DEL").arg(STREAM).exec(&mut redis.connection());
+            let name = format!("bench-{outbox}-{threads}");
+            let dir = out.0.join(&name).to_string_lossy().into_owned();
+            let pairs = [
+                ("outbox", outbox.to_owned()),
+                ("dir", dir),
+                ("count", count.to_string()),
+                ("threads", threads.to_owned()),
+            ];
+            let mut bench = Process::node(
+                NODE,
+                &name,
+                &out.0,
+                &args("bench_producer", &redis.url(), &pairs),
+            );
+            assert!(bench.wait(LIMIT * 5), "{}", bench.output());
+            let line = bench
+                .output()
+                .lines()
+                .find(|line| line.starts_with("BENCH"))
+                .map(str::to_owned)
+                .unwrap_or_else(|| panic!("{}", bench.output()));
+            println!("{line}");
+        }
+    }
 }

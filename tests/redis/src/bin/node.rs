@@ -3,6 +3,7 @@
 //! `eventlib-redis-node producer url=... name=p count=N [start=0] [pace_us=0] [sleep_ms=0] [fail_times=0]`
 //! `eventlib-redis-node worker url=... consumer=w [group=default] [concurrency=4] [visibility_ms=..] ...`
 //! `eventlib-redis-node refused_producer url=... count=N [stream=..] [shutdown_secs=30]`
+//! `eventlib-redis-node bench_producer url=... outbox=memory|never|always|<ms> [dir=..] count=N [threads=1]`
 //! `eventlib-redis-node spool_producer url=... dir=... count=N [start=0] [fsync=never|always|<ms>] [segment=bytes] [drain_secs=60]`
 //!
 //! Handlers append `handler seq ok|fail attempt` lines to
@@ -171,6 +172,7 @@ fn main() {
         }
         "refused_producer" => refused_producer(&url, &get, &num),
         "spool_producer" => spool_producer(&url, &get, &num),
+        "bench_producer" => bench_producer(&url, &get, &num),
         other => panic!("unknown role `{other}`: producer or worker"),
     }
 }
@@ -285,6 +287,7 @@ fn spool_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&s
     {
         std::thread::sleep(Duration::from_millis(20));
     }
+    println!("DROPPED={}", report.dropped);
     println!("ABANDONED={}", report.abandoned);
     println!("CLEAN={}", report.is_clean());
     if let Some(stats) = eventlib::redis::producer_stats() {
@@ -293,4 +296,74 @@ fn spool_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&s
         println!("STATS={stats}");
     }
     println!("DONE=1");
+}
+
+/// Measures `log!` with the in-memory outbox or a spool under each fsync
+/// policy: `threads` threads log `count` events in all, to a live Redis;
+/// prints the callers' throughput and latency, and how long until Redis
+/// confirmed everything.
+fn bench_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&str, u64) -> u64) {
+    use eventlib::redis::FsyncPolicy;
+    use std::time::Instant;
+    let outbox = get("outbox", "memory");
+    let mut transport = RedisTransport::new(url).expect("a valid URL");
+    if outbox != "memory" {
+        let fsync = match outbox.as_str() {
+            "never" => FsyncPolicy::Never,
+            "always" => FsyncPolicy::Always,
+            ms => FsyncPolicy::Interval(Duration::from_millis(ms.parse().expect("an interval"))),
+        };
+        transport = transport
+            .fsync(fsync)
+            .spool(get("dir", "spool"))
+            .expect("a usable spool directory");
+    }
+    Dispatcher::builder()
+        .capacity(1 << 20)
+        .transport(transport)
+        .install()
+        .expect("install");
+    let threads = num("threads", 1).max(1);
+    let per_thread = num("count", 100_000) / threads;
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut latencies = Vec::with_capacity(per_thread as usize);
+                for n in 0..per_thread {
+                    let order = Order {
+                        seq: t * per_thread + n,
+                        sleep_ms: 0,
+                        fail_times: 0,
+                        tag: String::new(),
+                    };
+                    let start = Instant::now();
+                    log!(order).expect("log!");
+                    latencies.push(start.elapsed().as_nanos() as u64);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies: Vec<u64> = workers
+        .into_iter()
+        .flat_map(|w| w.join().expect("a logging thread"))
+        .collect();
+    let logging = started.elapsed();
+    let report = eventlib::flush_timeout(Duration::from_secs(300));
+    let confirmed = started.elapsed();
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+    println!(
+        "BENCH outbox={outbox} threads={threads} events={} log_per_s={:.0} p50_us={:.2} \
+         p99_us={:.2} p999_us={:.1} max_us={:.0} all_confirmed_ms={} abandoned={}",
+        latencies.len(),
+        latencies.len() as f64 / logging.as_secs_f64(),
+        at(0.5),
+        at(0.99),
+        at(0.999),
+        at(1.0),
+        confirmed.as_millis(),
+        report.abandoned
+    );
 }
