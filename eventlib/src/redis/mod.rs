@@ -3,7 +3,8 @@
 //! - **Producer**: install [`RedisTransport`] on the dispatcher; `log!`
 //!   stays non-blocking, and events go to one stream (`eventlib:events`)
 //!   in pipelined `XADD` batches, each confirmed before it counts as
-//!   delivered.
+//!   delivered. The outbox is in memory unless a disk spool is asked for
+//!   ([`RedisTransport::spool`]).
 //! - **Workers**: [`Worker`] processes, on any machine, consume the stream
 //!   through one consumer group per handler group, run that group's
 //!   handlers with retries, dead-letter what keeps failing, and take over
