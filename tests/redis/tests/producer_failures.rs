@@ -111,6 +111,53 @@ fn a_wrong_password_gives_every_event_up_at_once() {
 }
 
 #[test]
+fn a_password_fixed_on_the_server_is_picked_up_by_the_next_try() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    redis::cmd("ACL")
+        .arg(&["SETUSER", "shop", "on", ">old", "~*", "+@all"])
+        .exec(&mut conn)
+        .expect("ACL SETUSER");
+    let url = format!("redis://shop:new@127.0.0.1:{}/", redis.port);
+    let dir = TempDir::new("fixed");
+    let pairs = [
+        ("count", "300".to_owned()),
+        ("then_after_ms", "6000".to_owned()),
+        ("then_count", "200".to_owned()),
+    ];
+    let mut producer = Process::node(
+        NODE,
+        "fixed",
+        &dir.0,
+        &args("refused_producer", &url, &pairs),
+    );
+    eventlib_redis_tests::wait_for(
+        "the first round to be given up",
+        Duration::from_secs(30),
+        || producer.reported("WAITING").is_some(),
+    );
+    assert_eq!(
+        producer.reported("FIRST_DROPPED").as_deref(),
+        Some("300"),
+        "{}",
+        producer.output()
+    );
+    // The operator fixes the password while the producer runs.
+    redis::cmd("ACL")
+        .arg(&["SETUSER", "shop", "resetpass", ">new"])
+        .exec(&mut conn)
+        .expect("ACL SETUSER");
+    producer.wait(Duration::from_secs(60));
+    let outcome = Outcome {
+        output: producer.output(),
+    };
+    assert_eq!(outcome.number("DROPPED"), 300, "{}", outcome.output);
+    assert_eq!(outcome.number("EMITTED"), 500, "{}", outcome.output);
+    assert_eq!(outcome.number("ABANDONED"), 0, "{}", outcome.output);
+    assert_eq!(xlen(&mut conn, STREAM), 200);
+}
+
+#[test]
 fn an_unknown_user_gives_every_event_up_at_once() {
     let redis = RedisServer::start();
     let url = format!("redis://nobody:pw@127.0.0.1:{}/", redis.port);

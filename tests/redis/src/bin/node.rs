@@ -2,7 +2,7 @@
 //!
 //! `eventlib-redis-node producer url=... name=p count=N [start=0] [pace_us=0] [sleep_ms=0] [fail_times=0]`
 //! `eventlib-redis-node worker url=... consumer=w [group=default] [concurrency=4] [visibility_ms=..] ...`
-//! `eventlib-redis-node refused_producer url=... count=N [stream=..] [shutdown_secs=30]`
+//! `eventlib-redis-node refused_producer url=... count=N [stream=..] [shutdown_secs=30] [then_after_ms=.. then_count=M]`
 //! `eventlib-redis-node bench_producer url=... outbox=memory|never|always|<ms> [dir=..] count=N [threads=1]`
 //! `eventlib-redis-node spool_producer url=... dir=... count=N [start=0] [fsync=never|always|<ms>] [segment=bytes] [drain_secs=60]`
 //!
@@ -199,6 +199,26 @@ fn refused_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(
         .is_err()
         {
             refused += 1;
+        }
+    }
+    // Optionally a second round, later (after the test fixed the ACL).
+    let then_count = num("then_count", 0);
+    if then_count > 0 {
+        let first = eventlib::flush_timeout(Duration::from_secs(30));
+        println!("FIRST_DROPPED={}", first.dropped);
+        println!("WAITING=1");
+        std::thread::sleep(Duration::from_millis(num("then_after_ms", 0)));
+        let count = num("count", 100);
+        for seq in count..count + then_count {
+            let order = Order {
+                seq,
+                sleep_ms: 0,
+                fail_times: 0,
+                tag: String::new(),
+            };
+            if log!(order).is_err() {
+                refused += 1;
+            }
         }
     }
     let started = std::time::Instant::now();
