@@ -1,9 +1,8 @@
 //! The producer side: [`RedisTransport`] sends the dispatcher's outbox to a
 //! stream in pipelined `XADD` batches.
 
-use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use redis::RedisError;
@@ -13,7 +12,7 @@ use crate::handler::{Failure, FailureKind};
 use crate::record::Record;
 use crate::redis::backoff::Backoff;
 use crate::redis::conn::{describe, fault, Endpoint, Fault, Link};
-use crate::redis::spool::{FsyncPolicy, Mark, Reader, Spool, SpoolAdmission};
+use crate::redis::spool::{start_drain, FsyncPolicy, Mark, Reader, Spool, SpoolAdmission, Tally};
 use crate::redis::stats::{ProducerCounters, ProducerStats};
 use crate::redis::{wire, DEFAULT_STREAM};
 use crate::registry::registry;
@@ -211,27 +210,6 @@ impl Transport for RedisTransport {
         }
         .run();
     }
-}
-
-/// With a spool, the in-memory queue only carries the records to be
-/// counted: a thread of its own empties it at once, so that the overflow
-/// policy never drops an event that is safe on disk. `false` when that
-/// thread cannot be started (the sender then drains between batches).
-fn start_drain(outbox: &Arc<Outbox>, tally: &Arc<Tally>) -> bool {
-    let (outbox, tally) = (Arc::clone(outbox), Arc::clone(tally));
-    std::thread::Builder::new()
-        .name("eventlib-redis-drain".into())
-        .spawn(move || loop {
-            if let Some(record) = outbox.recv_timeout(Duration::from_secs(1)) {
-                tally.seen(record);
-            }
-        })
-        .map_err(|err| {
-            log::warn!(
-                "eventlib: cannot start the spool's drain thread ({err}); the sender drains"
-            );
-        })
-        .is_ok()
 }
 
 /// Where the sender takes events from.
@@ -595,93 +573,4 @@ fn head(envelope: &[u8]) -> Option<(usize, crate::event::EventId)> {
     let head: Head = serde_json::from_slice(envelope).ok()?;
     let index = registry().index_of_name(&head.name).ok()?;
     Some((index as usize, head.id.parse().ok()?))
-}
-
-/// With a spool, matches what Redis said about this run's events with the
-/// records that went through the dispatcher's queue, so that each record
-/// is confirmed (delivered or given up) exactly once. Only counts per
-/// event type are kept, and one record of each type to confirm with: the
-/// dispatcher's counters are per event type.
-struct Tally {
-    outbox: Arc<Outbox>,
-    by_event: Mutex<HashMap<usize, Owed>>,
-}
-
-#[derive(Default)]
-struct Owed {
-    sample: Option<Record>,
-    /// Records taken from the queue whose outcome is not known yet.
-    unsettled: u64,
-    /// Outcomes that came before their record.
-    delivered: u64,
-    refused: VecDeque<String>,
-}
-
-enum Outcome {
-    Delivered(Record),
-    Refused(Record, String),
-}
-
-impl Tally {
-    fn new(outbox: Arc<Outbox>) -> Tally {
-        Tally {
-            outbox,
-            by_event: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// A record taken off the queue.
-    fn seen(&self, record: Record) {
-        let outcome = {
-            let mut by_event = self.by_event.lock().unwrap_or_else(|e| e.into_inner());
-            let owed = by_event.entry(record.index()).or_default();
-            if owed.delivered > 0 {
-                owed.delivered -= 1;
-                Some(Outcome::Delivered(record))
-            } else if let Some(reason) = owed.refused.pop_front() {
-                Some(Outcome::Refused(record, reason))
-            } else {
-                owed.unsettled += 1;
-                owed.sample.get_or_insert(record);
-                None
-            }
-        };
-        self.apply(outcome);
-    }
-
-    /// Redis confirmed (`None`) or refused (`Some(reason, the record when
-    /// it could be read back)`) an event of type `index` of this run.
-    fn settled(&self, index: usize, refused: Option<(String, Option<Record>)>) {
-        let outcome = {
-            let mut by_event = self.by_event.lock().unwrap_or_else(|e| e.into_inner());
-            let owed = by_event.entry(index).or_default();
-            match (owed.unsettled > 0, owed.sample.clone()) {
-                (true, Some(sample)) => {
-                    owed.unsettled -= 1;
-                    Some(match refused {
-                        None => Outcome::Delivered(sample),
-                        Some((reason, record)) => {
-                            Outcome::Refused(record.unwrap_or(sample), reason)
-                        }
-                    })
-                }
-                _ => {
-                    match refused {
-                        None => owed.delivered += 1,
-                        Some((reason, _)) => owed.refused.push_back(reason),
-                    }
-                    None
-                }
-            }
-        };
-        self.apply(outcome);
-    }
-
-    fn apply(&self, outcome: Option<Outcome>) {
-        match outcome {
-            Some(Outcome::Delivered(record)) => self.outbox.delivered(&record),
-            Some(Outcome::Refused(record, reason)) => self.outbox.undelivered(&record, reason),
-            None => {}
-        }
-    }
 }
