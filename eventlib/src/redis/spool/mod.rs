@@ -110,6 +110,9 @@ impl Spool {
         fs::create_dir_all(dir).map_err(|err| unusable("cannot create it", err))?;
         let segments = list_segments(dir).map_err(|err| unusable("cannot list it", err))?;
         let confirmed = read_confirmed(dir);
+        // Numbers only grow, also past segments already deleted: a segment
+        // numbered below the confirmed position would count as confirmed.
+        let highest = segments.last().copied().unwrap_or(0).max(confirmed.segment);
         // Segments wholly before the confirmed position were confirmed; a
         // crash came between the confirmation and their deletion.
         for &segment in segments.iter().filter(|&&s| s < confirmed.segment) {
@@ -144,7 +147,7 @@ impl Spool {
                 }
             })
             .sum();
-        let first_of_run = left.last().map_or(1, |last| last + 1);
+        let first_of_run = highest + 1;
         let file = create_segment(dir, first_of_run, fsync)
             .map_err(|err| unusable("cannot write a segment in it", err))?;
         let start = if left.is_empty() {
@@ -230,15 +233,22 @@ impl Spool {
             }
             return Err(err);
         }
+        let before = writer.len;
         writer.len += frame.len() as u64;
         writer.unsynced = true;
-        match self.fsync {
-            FsyncPolicy::Never => {}
-            FsyncPolicy::Always => sync(&mut writer)?,
-            FsyncPolicy::Interval(every) => {
-                if writer.last_sync.elapsed() >= every {
-                    sync(&mut writer)?;
+        let due = match self.fsync {
+            FsyncPolicy::Never => false,
+            FsyncPolicy::Always => true,
+            FsyncPolicy::Interval(every) => writer.last_sync.elapsed() >= every,
+        };
+        if due {
+            if let Err(err) = sync(&mut writer) {
+                // Refused, so not sent either.
+                if writer.file.set_len(before).is_err() {
+                    writer.broken = true;
                 }
+                writer.len = before;
+                return Err(err);
             }
         }
         let end = Mark {
@@ -476,6 +486,27 @@ mod tests {
         assert_eq!(text(&frames), expected);
         assert!(frames[..7].iter().all(|f| f.recovered));
         assert!(!frames[7].recovered);
+    }
+
+    #[test]
+    fn segment_numbers_never_go_below_the_confirmed_position() {
+        let dir = Dir::new("numbers");
+        {
+            let spool = Spool::open(&dir.0, FsyncPolicy::Never, 1 << 20).unwrap();
+            spool.append(b"sent").unwrap();
+            let mut reader = Reader::new(Arc::clone(&spool));
+            let frames = reader.next_batch(10, Duration::from_millis(1));
+            reader.confirm(frames[0].end);
+        }
+        // Every segment is gone (the last one was empty); a new run logs
+        // and dies before anything is confirmed.
+        {
+            let spool = Spool::open(&dir.0, FsyncPolicy::Never, 1 << 20).unwrap();
+            spool.append(b"not sent yet").unwrap();
+        }
+        let spool = Spool::open(&dir.0, FsyncPolicy::Never, 1 << 20).unwrap();
+        let frames = read_all(&mut Reader::new(spool));
+        assert_eq!(text(&frames), ["not sent yet"]);
     }
 
     #[test]
