@@ -51,21 +51,25 @@ impl Reader {
                 Ok(None) => {
                     // The end of a sealed segment: on to the next one.
                     if self.at.segment >= end.segment {
+                        self.file = None;
                         break;
                     }
                     self.next_segment();
                 }
+                Err(_) if self.at.segment >= end.segment => {
+                    // The segment being written: read it again from the
+                    // frame's start next time (a buffered read may have
+                    // caught a write half done, or one taken back).
+                    self.file = None;
+                    break;
+                }
                 Err(err) => {
                     log::error!(
-                        "eventlib: the spool segment {} in `{}` is unreadable from byte {} \
-                         ({err}); the rest of it is skipped",
+                        "eventlib: the spool segment {} is unreadable from byte {} ({err}); \
+                         the rest of it is skipped",
                         segment_path(&self.spool.dir, self.at.segment).display(),
-                        self.spool.dir.display(),
                         self.at.offset
                     );
-                    if self.at.segment >= end.segment {
-                        break;
-                    }
                     self.next_segment();
                 }
             }
