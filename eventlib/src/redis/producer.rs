@@ -12,7 +12,9 @@ use crate::handler::{Failure, FailureKind};
 use crate::record::Record;
 use crate::redis::backoff::Backoff;
 use crate::redis::conn::{describe, fault, Endpoint, Fault, Link};
-use crate::redis::spool::{start_drain, FsyncPolicy, Mark, Reader, Spool, SpoolAdmission, Tally};
+use crate::redis::spool::{
+    start_drain, FsyncPolicy, Mark, Reader, Said, Spool, SpoolAdmission, Tally,
+};
 use crate::redis::stats::{ProducerCounters, ProducerStats};
 use crate::redis::{wire, DEFAULT_STREAM};
 use crate::registry::registry;
@@ -207,6 +209,7 @@ impl Transport for RedisTransport {
             outbox,
             source,
             refused: None,
+            deferred: Vec::new(),
         }
         .run();
     }
@@ -250,6 +253,10 @@ struct Sender {
     outbox: Arc<Outbox>,
     source: Source,
     refused: Option<Refusal>,
+    /// Outcomes of spooled events, told to the tally once the spool has
+    /// recorded them: a process that exits when `flush` returns leaves no
+    /// confirmed frame behind.
+    deferred: Vec<(usize, Said)>,
 }
 
 impl Sender {
@@ -277,17 +284,24 @@ impl Sender {
                     continue;
                 }
             }
-            if let Some(refusal) = &mut self.refused {
-                if Instant::now() < refusal.next_try {
-                    refusal.given_up += batch.len() as u64;
-                    let reason = refusal.reason.clone();
-                    self.give_up(&mut batch, &reason);
-                    continue;
-                }
-            }
             let batch_end = self.batch_end(&batch);
-            match self.send(&batch) {
-                Err(err) if fault(&err) == Fault::Permanent => {
+            let refused = match &mut self.refused {
+                Some(refusal) if Instant::now() < refusal.next_try => {
+                    refusal.given_up += batch.len() as u64;
+                    Some(refusal.reason.clone())
+                }
+                _ => None,
+            };
+            let sent = match refused {
+                Some(reason) => {
+                    self.give_up(&mut batch, &reason);
+                    None
+                }
+                None => Some(self.send(&batch)),
+            };
+            match sent {
+                None => {}
+                Some(Err(err)) if fault(&err) == Fault::Permanent => {
                     counters.add_failed_batch(1);
                     let reason = format!(
                         "Redis at {} refuses the producer: {}",
@@ -297,7 +311,7 @@ impl Sender {
                     self.refuse(&reason, batch.len());
                     self.give_up(&mut batch, &reason);
                 }
-                Err(err) => {
+                Some(Err(err)) => {
                     counters.add_failed_batch(1);
                     counters.set_depth(self.outbox.depth() as u64);
                     if down_since.is_none() {
@@ -311,7 +325,7 @@ impl Sender {
                     }
                     std::thread::sleep(backoff.next_wait());
                 }
-                Ok(replies) => {
+                Some(Ok(replies)) => {
                     self.accepted_again();
                     if let Some(since) = down_since.take() {
                         log::info!(
@@ -334,6 +348,11 @@ impl Sender {
                 if let (Some(end), Source::Spool { reader, .. }) = (batch_end, &mut self.source) {
                     reader.confirm(end);
                     counters.set_spool_backlog(reader.backlog());
+                }
+            }
+            if let Source::Spool { tally, .. } = &self.source {
+                for (index, said) in self.deferred.drain(..) {
+                    tally.settled(index, said);
                 }
             }
         }
@@ -465,7 +484,7 @@ impl Sender {
         transient
     }
 
-    fn delivered(&self, item: Item) {
+    fn delivered(&mut self, item: Item) {
         let counters = &self.transport.counters;
         counters.add_sent(1);
         match item.origin {
@@ -476,10 +495,8 @@ impl Sender {
             Origin::Spooled {
                 recovered: false, ..
             } => {
-                if let (Some((index, _)), Source::Spool { tally, .. }) =
-                    (head(&item.envelope), &self.source)
-                {
-                    tally.settled(index, None);
+                if let Some((index, _)) = head(&item.envelope) {
+                    self.deferred.push((index, Said::Confirmed));
                 }
             }
         }
@@ -487,7 +504,7 @@ impl Sender {
 
     /// Gives up every event of `items`: counted as dropped (those of this
     /// run) and told to the error hook with `reason`.
-    fn give_up(&self, items: &mut Vec<Item>, reason: &str) {
+    fn give_up(&mut self, items: &mut Vec<Item>, reason: &str) {
         self.transport.counters.add_undelivered(items.len() as u64);
         for item in items.drain(..) {
             match item.origin {
@@ -507,12 +524,14 @@ impl Sender {
                             handler: None,
                             kind: FailureKind::Undelivered(reason.to_owned()),
                         });
-                    } else if let Source::Spool { tally, .. } = &self.source {
+                    } else {
                         // The record itself, for the hook to name its id.
                         let record = wire::decode(&item.envelope, wire::StreamId::default())
                             .ok()
                             .map(|decoded| decoded.record);
-                        tally.settled(index, Some((reason.to_owned(), record)));
+                        let reason = reason.to_owned();
+                        self.deferred
+                            .push((index, Said::Refused { reason, record }));
                     }
                 }
             }

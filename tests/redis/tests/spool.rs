@@ -199,6 +199,41 @@ fn a_producer_killed_while_sending_loses_nothing_and_repeats_only_with_the_same_
 }
 
 #[test]
+fn four_threads_through_a_spool_deliver_every_event_once() {
+    const N: u64 = 100_000;
+    let redis = RedisServer::start();
+    let out = TempDir::new("spool-threads");
+    let spool = out.0.join("spool");
+    let pairs = [
+        ("outbox", "never".to_owned()),
+        ("dir", spool.to_string_lossy().into_owned()),
+        ("count", N.to_string()),
+        ("threads", "4".to_owned()),
+    ];
+    let mut producer = Process::node(
+        NODE,
+        "threads",
+        &out.0,
+        &args("bench_producer", &redis.url(), &pairs),
+    );
+    assert!(producer.wait(LIMIT), "{}", producer.output());
+    let output = producer.output();
+    assert!(
+        output.contains("abandoned=0"),
+        "flush saw every event confirmed: {output}"
+    );
+    let mut conn = redis.connection();
+    let events = stream_events(&mut conn);
+    let ids: HashSet<&str> = events.iter().map(|(id, _)| id.as_str()).collect();
+    let seqs: BTreeSet<u64> = events.iter().map(|(_, seq)| *seq).collect();
+    assert_eq!(events.len() as u64, N, "entries in the stream");
+    assert_eq!(ids.len() as u64, N, "distinct ids");
+    assert_eq!(seqs, (0..N).collect::<BTreeSet<u64>>());
+    // The spool records a confirmation before `flush` hears of it.
+    assert_eq!(non_empty_segments(&spool), Vec::<String>::new());
+}
+
+#[test]
 fn spooled_events_redis_refuses_for_good_are_given_up_and_leave_the_spool() {
     let redis = RedisServer::start();
     let mut conn = redis.connection();

@@ -30,7 +30,7 @@ mod reader;
 mod tally;
 
 pub(crate) use reader::Reader;
-pub(crate) use tally::{start_drain, Tally};
+pub(crate) use tally::{start_drain, Said, Tally};
 
 /// When the spool's writes are forced to the disk (`fsync`); see
 /// [`RedisTransport::spool`](crate::redis::RedisTransport::spool).

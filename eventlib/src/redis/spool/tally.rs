@@ -49,6 +49,17 @@ struct Owed {
     refused: VecDeque<String>,
 }
 
+/// What Redis said about one spooled event.
+pub(crate) enum Said {
+    Confirmed,
+    /// Refused for good; `record` is the event read back from the spool,
+    /// when it could be, so that the hook names its own id.
+    Refused {
+        reason: String,
+        record: Option<Record>,
+    },
+}
+
 enum Outcome {
     Delivered(Record),
     Refused(Record, String),
@@ -81,26 +92,25 @@ impl Tally {
         self.apply(outcome);
     }
 
-    /// Redis confirmed (`None`) or refused (`Some(reason, the record when
-    /// it could be read back)`) an event of type `index` of this run.
-    pub(crate) fn settled(&self, index: usize, refused: Option<(String, Option<Record>)>) {
+    /// What Redis said about an event of type `index` of this run.
+    pub(crate) fn settled(&self, index: usize, said: Said) {
         let outcome = {
             let mut by_event = self.by_event.lock().unwrap_or_else(|e| e.into_inner());
             let owed = by_event.entry(index).or_default();
             match (owed.unsettled > 0, owed.sample.clone()) {
                 (true, Some(sample)) => {
                     owed.unsettled -= 1;
-                    Some(match refused {
-                        None => Outcome::Delivered(sample),
-                        Some((reason, record)) => {
+                    Some(match said {
+                        Said::Confirmed => Outcome::Delivered(sample),
+                        Said::Refused { reason, record } => {
                             Outcome::Refused(record.unwrap_or(sample), reason)
                         }
                     })
                 }
                 _ => {
-                    match refused {
-                        None => owed.delivered += 1,
-                        Some((reason, _)) => owed.refused.push_back(reason),
+                    match said {
+                        Said::Confirmed => owed.delivered += 1,
+                        Said::Refused { reason, .. } => owed.refused.push_back(reason),
                     }
                     None
                 }
