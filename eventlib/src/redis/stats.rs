@@ -70,7 +70,8 @@ impl ProducerCounters {
 pub struct ProducerStats {
     /// Events Redis confirmed (`XADD` replied).
     pub delivered: u64,
-    /// Pipelined batches Redis confirmed.
+    /// Pipelined batches Redis answered event by event (each event then
+    /// confirmed or refused for good).
     pub batches: u64,
     /// Batches that failed for a transient reason (Redis unreachable,
     /// loading, failing over) and were sent again.

@@ -205,3 +205,41 @@ fn a_server_that_is_down_keeps_the_events_waiting() {
     assert_eq!(outcome.number("DROPPED"), 0, "{}", outcome.output);
     assert_eq!(outcome.number("ABANDONED"), 500, "{}", outcome.output);
 }
+
+#[test]
+fn a_server_demoted_to_replica_keeps_the_events_until_it_accepts_writes_again() {
+    // READONLY, as after a failover: transient, the events wait.
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(1)
+        .exec(&mut conn)
+        .expect("REPLICAOF");
+    let dir = TempDir::new("readonly");
+    let pairs = [
+        ("count", "500".to_owned()),
+        ("shutdown_secs", "30".to_owned()),
+    ];
+    let mut producer = Process::node(
+        NODE,
+        "readonly",
+        &dir.0,
+        &args("refused_producer", &redis.url(), &pairs),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    redis::cmd("REPLICAOF")
+        .arg("NO")
+        .arg("ONE")
+        .exec(&mut conn)
+        .expect("REPLICAOF NO ONE");
+    producer.wait(Duration::from_secs(60));
+    let outcome = Outcome {
+        output: producer.output(),
+    };
+    assert_eq!(outcome.number("DROPPED"), 0, "{}", outcome.output);
+    assert_eq!(outcome.number("ABANDONED"), 0, "{}", outcome.output);
+    assert_eq!(outcome.value("CLEAN"), "true", "{}", outcome.output);
+    assert!(outcome.number("SHUTDOWN_MS") >= 1000, "{}", outcome.output);
+    assert_eq!(xlen(&mut conn, STREAM), 500);
+}
