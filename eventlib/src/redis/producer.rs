@@ -12,9 +12,7 @@ use crate::handler::{Failure, FailureKind};
 use crate::record::Record;
 use crate::redis::backoff::Backoff;
 use crate::redis::conn::{describe, fault, Endpoint, Fault, Link};
-use crate::redis::spool::{
-    start_drain, FsyncPolicy, Mark, Reader, Said, Spool, SpoolAdmission, Tally,
-};
+use crate::redis::spool::{start_drain, FsyncPolicy, Reader, Said, Spool, SpoolAdmission, Tally};
 use crate::redis::stats::{ProducerCounters, ProducerStats};
 use crate::redis::{wire, DEFAULT_STREAM};
 use crate::registry::registry;
@@ -236,7 +234,7 @@ struct Item {
 
 enum Origin {
     Queued(Record),
-    Spooled { end: Mark, recovered: bool },
+    Spooled { recovered: bool },
 }
 
 /// The connection is refused for good (credentials): events are given up
@@ -284,7 +282,6 @@ impl Sender {
                     continue;
                 }
             }
-            let batch_end = self.batch_end(&batch);
             let refused = match &mut self.refused {
                 Some(refusal) if Instant::now() < refusal.next_try => {
                     refusal.given_up += batch.len() as u64;
@@ -345,8 +342,9 @@ impl Sender {
                 }
             }
             if batch.is_empty() {
-                if let (Some(end), Source::Spool { reader, .. }) = (batch_end, &mut self.source) {
-                    reader.confirm(end);
+                if let Source::Spool { reader, .. } = &mut self.source {
+                    // Every frame read so far is settled.
+                    reader.settled();
                     counters.set_spool_backlog(reader.backlog());
                 }
             }
@@ -358,22 +356,13 @@ impl Sender {
         }
     }
 
-    /// Nothing to send for a while: the spool syncs what is due and starts
-    /// a fresh segment when everything is confirmed.
+    /// Nothing to send for a while: the spool syncs what is due.
     fn idle(&mut self) {
         if let Source::Spool { reader, spool, .. } = &mut self.source {
             spool.sync_if_due();
-            reader.tidy();
+            reader.settled();
             self.transport.counters.set_spool_backlog(reader.backlog());
         }
-    }
-
-    /// Where the spool's frames of `batch` end.
-    fn batch_end(&self, batch: &[Item]) -> Option<Mark> {
-        batch.iter().rev().find_map(|item| match item.origin {
-            Origin::Spooled { end, .. } => Some(end),
-            Origin::Queued(_) => None,
-        })
     }
 
     /// Takes up to a batch of events, waiting a little for the first.
@@ -408,7 +397,6 @@ impl Sender {
                     batch.push(Item {
                         envelope: frame.envelope,
                         origin: Origin::Spooled {
-                            end: frame.end,
                             recovered: frame.recovered,
                         },
                     });

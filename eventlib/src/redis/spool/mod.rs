@@ -453,7 +453,7 @@ mod tests {
         assert_eq!(text(&frames), sent);
         assert!(frames.iter().all(|f| !f.recovered));
         assert!(reader.backlog() > 0);
-        reader.confirm(frames.last().unwrap().end);
+        reader.settled();
         assert_eq!(reader.backlog(), 0);
         let left = list_segments(&dir.0).unwrap();
         assert_eq!(left.len(), 1, "confirmed segments are deleted: {left:?}");
@@ -472,8 +472,8 @@ mod tests {
                 spool.append(format!("old {n}").as_bytes()).unwrap();
             }
             let mut reader = Reader::new(Arc::clone(&spool));
-            let frames = reader.next_batch(3, Duration::from_millis(1));
-            reader.confirm(frames[2].end);
+            assert_eq!(reader.next_batch(3, Duration::from_millis(1)).len(), 3);
+            reader.settled();
         }
         let spool = Spool::open(&dir.0, FsyncPolicy::Never, 40).unwrap();
         assert!(spool.found_bytes() > 0);
@@ -495,8 +495,8 @@ mod tests {
             let spool = Spool::open(&dir.0, FsyncPolicy::Never, 1 << 20).unwrap();
             spool.append(b"sent").unwrap();
             let mut reader = Reader::new(Arc::clone(&spool));
-            let frames = reader.next_batch(10, Duration::from_millis(1));
-            reader.confirm(frames[0].end);
+            assert_eq!(reader.next_batch(10, Duration::from_millis(1)).len(), 1);
+            reader.settled();
         }
         // Every segment is gone (the last one was empty); a new run logs
         // and dies before anything is confirmed.

@@ -10,8 +10,6 @@ use super::{checksum, segment_path, Mark, Spool, HEADER};
 /// One frame read back from the spool.
 pub(crate) struct Frame {
     pub(crate) envelope: Vec<u8>,
-    /// The position right after it.
-    pub(crate) end: Mark,
     /// Left by an earlier run of the producer.
     pub(crate) recovered: bool,
 }
@@ -128,7 +126,6 @@ impl Reader {
         self.at.offset = next;
         Ok(Some(Frame {
             envelope,
-            end: self.at,
             recovered: self.at.segment < self.spool.first_of_run,
         }))
     }
@@ -138,7 +135,7 @@ impl Reader {
     /// the current segment is sealed and deleted too (the next event starts
     /// a fresh one), so that a spool Redis has caught up with holds no
     /// frame.
-    pub(crate) fn confirm(&mut self, mark: Mark) {
+    fn confirm(&mut self, mark: Mark) {
         if mark < self.confirmed {
             return;
         }
@@ -168,9 +165,9 @@ impl Reader {
         }
     }
 
-    /// Called by the sender when it has been idle for a while, with every
-    /// frame it read settled.
-    pub(crate) fn tidy(&mut self) {
+    /// Every frame read so far is settled (confirmed, or given up): the
+    /// sender calls this whenever its batch is done.
+    pub(crate) fn settled(&mut self) {
         self.confirm(self.at);
     }
 
