@@ -49,6 +49,10 @@ pub enum FsyncPolicy {
     Always,
 }
 
+/// With an fsync policy, how often at most a segment Redis has caught up
+/// with is sealed to be deleted.
+const CATCH_UP_ROTATION: Duration = Duration::from_secs(1);
+
 /// The size of a frame's header.
 const HEADER: usize = 8;
 /// The largest envelope a frame holds.
@@ -85,6 +89,8 @@ struct Writer {
     segment: u64,
     len: u64,
     last_sync: Instant,
+    /// When the last segment was started.
+    started: Instant,
     unsynced: bool,
     /// Set after a failed write that could not be undone: the next append
     /// starts a new segment.
@@ -167,6 +173,7 @@ impl Spool {
                 segment: first_of_run,
                 len: 0,
                 last_sync: Instant::now(),
+                started: Instant::now(),
                 unsynced: false,
                 broken: false,
             }),
@@ -271,6 +278,7 @@ impl Spool {
         writer.file = file;
         writer.segment = next;
         writer.len = 0;
+        writer.started = Instant::now();
         writer.broken = false;
         *self.end() = Mark {
             segment: next,
@@ -297,16 +305,20 @@ impl Spool {
     }
 
     /// Starts a fresh segment when everything written so far is
-    /// confirmed, so that the confirmed one can be deleted.
+    /// confirmed, so that the confirmed one can be deleted. With an fsync
+    /// policy a new segment costs a directory fsync, so then at most one a
+    /// second: a segment Redis has caught up with may stay until then (or
+    /// until the next start, which deletes it).
     fn rotate_if_at(&self, confirmed: Mark) -> bool {
         let mut writer = self.writer();
-        if writer.len == 0
-            || confirmed
-                != (Mark {
-                    segment: writer.segment,
-                    offset: writer.len,
-                })
-        {
+        let at_end = confirmed
+            == Mark {
+                segment: writer.segment,
+                offset: writer.len,
+            };
+        let cheap =
+            self.fsync == FsyncPolicy::Never || writer.started.elapsed() >= CATCH_UP_ROTATION;
+        if writer.len == 0 || !at_end || !cheap {
             return false;
         }
         self.rotate(&mut writer).is_ok()
