@@ -149,9 +149,141 @@ fn is_connection_error(err: &RedisError) -> bool {
         || err.is_unrecoverable_error()
 }
 
+/// An error as a person reads it: the server's reply as sent (`NOPERM this
+/// user has no permissions ...`) when there is one.
+pub(crate) fn describe(err: &RedisError) -> String {
+    match (err.code(), err.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        _ => err.to_string(),
+    }
+}
+
+/// Whether retrying a failed command can ever succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// The server is unreachable, restarting, loading, failing over or
+    /// busy: the same command may succeed later.
+    Transient,
+    /// The server refuses the command for good as the deployment stands
+    /// (credentials, ACL permissions, the key's type, an unknown command):
+    /// sending it again gives the same answer.
+    Permanent,
+}
+
+/// What a failed command means: [`Fault::Permanent`] for errors that only a
+/// change of configuration on either side can fix, [`Fault::Transient`] for
+/// everything else. When in doubt the answer is transient: a transient
+/// error keeps the events waiting, a permanent one gives them up.
+pub(crate) fn fault(err: &RedisError) -> Fault {
+    use redis::{ErrorKind, ServerErrorKind};
+    match err.kind() {
+        ErrorKind::AuthenticationFailed
+        | ErrorKind::InvalidClientConfig
+        | ErrorKind::Client
+        | ErrorKind::UnexpectedReturnType
+        | ErrorKind::RESP3NotSupported => Fault::Permanent,
+        ErrorKind::Server(kind) => match kind {
+            ServerErrorKind::NoPerm
+            | ServerErrorKind::CrossSlot
+            | ServerErrorKind::NoScript
+            | ServerErrorKind::ExecAbort
+            | ServerErrorKind::NoSub
+            | ServerErrorKind::NotBusy => Fault::Permanent,
+            // `ERR` is the server's generic code: a malformed or unknown
+            // command, but also a full client table.
+            ServerErrorKind::ResponseError => {
+                let detail = err.detail().unwrap_or_default();
+                if detail.contains("max number of clients") {
+                    Fault::Transient
+                } else {
+                    Fault::Permanent
+                }
+            }
+            // LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, READONLY (a
+            // failover in progress), MOVED and ASK (a slot migration).
+            _ => Fault::Transient,
+        },
+        // Codes redis-rs does not name: WRONGTYPE, NOAUTH, WRONGPASS and
+        // the module and proxy codes, told apart by the code itself.
+        ErrorKind::Extension => match err.code() {
+            Some("WRONGTYPE" | "NOAUTH" | "WRONGPASS" | "NOPROTO" | "UNKILLABLE") => {
+                Fault::Permanent
+            }
+            _ => Fault::Transient,
+        },
+        _ => Fault::Transient,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The error a server reply line such as `-NOPERM ...` becomes.
+    fn reply(line: &str) -> RedisError {
+        redis::parse_redis_value(format!("{line}\r\n").as_bytes())
+            .expect("a RESP error line")
+            .extract_error()
+            .expect_err("an error reply")
+    }
+
+    #[test]
+    fn refusals_of_the_deployment_are_permanent() {
+        for line in [
+            "-NOPERM User limited has no permissions to access the 'eventlib:events' key",
+            "-NOPERM this user has no permissions to run the 'xadd' command",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value",
+            "-NOAUTH Authentication required.",
+            "-WRONGPASS invalid username-password pair or user is disabled.",
+            "-ERR unknown command 'XADD', with args beginning with: ",
+            "-ERR syntax error",
+            "-ERR wrong number of arguments for 'xadd' command",
+            "-CROSSSLOT Keys in request don't hash to the same slot",
+        ] {
+            assert_eq!(fault(&reply(line)), Fault::Permanent, "{line}");
+        }
+        for kind in [
+            redis::ErrorKind::AuthenticationFailed,
+            redis::ErrorKind::InvalidClientConfig,
+            redis::ErrorKind::Client,
+            redis::ErrorKind::UnexpectedReturnType,
+        ] {
+            let err = RedisError::from((kind, "refused"));
+            assert_eq!(fault(&err), Fault::Permanent, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn a_server_that_is_away_or_busy_is_transient() {
+        for line in [
+            "-LOADING Redis is loading the dataset in memory",
+            "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+            "-TRYAGAIN Multiple keys request during rehashing of slot",
+            "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            "-CLUSTERDOWN The cluster is down",
+            "-READONLY You can't write against a read only replica.",
+            "-MOVED 3999 127.0.0.1:6381",
+            "-ASK 3999 127.0.0.1:6381",
+            "-OOM command not allowed when used memory > 'maxmemory'.",
+            "-ERR max number of clients reached",
+            "-SOMEMODULE an error code nobody knows",
+        ] {
+            assert_eq!(fault(&reply(line)), Fault::Transient, "{line}");
+        }
+        for kind in [
+            std::io::ErrorKind::ConnectionRefused,
+            std::io::ErrorKind::ConnectionReset,
+            std::io::ErrorKind::BrokenPipe,
+            std::io::ErrorKind::TimedOut,
+            std::io::ErrorKind::WouldBlock,
+            std::io::ErrorKind::UnexpectedEof,
+        ] {
+            let err = RedisError::from(std::io::Error::from(kind));
+            assert_eq!(fault(&err), Fault::Transient, "{kind:?}");
+        }
+        let parse = RedisError::from((redis::ErrorKind::Parse, "half a reply"));
+        assert_eq!(fault(&parse), Fault::Transient);
+    }
 
     fn config_error(url: &str) -> String {
         match Endpoint::new(url) {

@@ -3,7 +3,8 @@
 //! - **Producer**: install [`RedisTransport`] on the dispatcher; `log!`
 //!   stays non-blocking, and events go to one stream (`eventlib:events`)
 //!   in pipelined `XADD` batches, each confirmed before it counts as
-//!   delivered.
+//!   delivered. The outbox is in memory unless a disk spool is asked for
+//!   ([`RedisTransport::spool`]).
 //! - **Workers**: [`Worker`] processes, on any machine, consume the stream
 //!   through one consumer group per handler group, run that group's
 //!   handlers with retries, dead-letter what keeps failing, and take over
@@ -43,6 +44,7 @@ mod keys;
 mod producer;
 mod read;
 mod resp;
+mod spool;
 mod stats;
 mod upkeep;
 mod wire;
@@ -52,6 +54,7 @@ pub use builder::{WorkerBuilder, DEFAULT_MAX_ENTRY_BYTES};
 pub use dead_letter::{dead_letters, DeadLetter, DeadLetters};
 pub use groups::declare_groups;
 pub use producer::{producer_stats, RedisTransport};
+pub use spool::FsyncPolicy;
 pub use stats::{ProducerStats, WorkerStats};
 pub use worker::Worker;
 

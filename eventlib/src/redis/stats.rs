@@ -31,12 +31,21 @@ pub(crate) struct ProducerCounters {
     sent: AtomicU64,
     batches: AtomicU64,
     failed_batches: AtomicU64,
+    undelivered: AtomicU64,
+    resent: AtomicU64,
     reconnects: AtomicU64,
     depth: AtomicU64,
     capacity: AtomicU64,
+    spool_backlog: AtomicU64,
 }
 
-adders!(ProducerCounters: add_sent => sent, add_batch => batches, add_failed_batch => failed_batches);
+adders!(ProducerCounters:
+    add_sent => sent,
+    add_batch => batches,
+    add_failed_batch => failed_batches,
+    add_undelivered => undelivered,
+    add_resent => resent,
+);
 
 impl ProducerCounters {
     /// How many events wait in the outbox, as last seen.
@@ -47,6 +56,11 @@ impl ProducerCounters {
     pub(crate) fn set_capacity(&self, events: u64) {
         self.capacity.store(events, Ordering::Relaxed);
     }
+
+    /// How many bytes of the spool wait for Redis, as last seen.
+    pub(crate) fn set_spool_backlog(&self, bytes: u64) {
+        self.spool_backlog.store(bytes, Ordering::Relaxed);
+    }
 }
 
 /// What the Redis transport has done since it started; see
@@ -56,11 +70,19 @@ impl ProducerCounters {
 pub struct ProducerStats {
     /// Events Redis confirmed (`XADD` replied).
     pub delivered: u64,
-    /// Pipelined batches Redis confirmed.
+    /// Pipelined batches Redis answered event by event (each event then
+    /// confirmed or refused for good).
     pub batches: u64,
-    /// Batches that failed (Redis unreachable, or an error reply) and were
-    /// sent again.
+    /// Batches that failed for a transient reason (Redis unreachable,
+    /// loading, failing over) and were sent again.
     pub failed_batches: u64,
+    /// Events given up because Redis refused them for good (credentials,
+    /// ACL permissions, the stream key holding another type): each is
+    /// counted as dropped and told to the error hook.
+    pub undelivered: u64,
+    /// Events left in the spool by an earlier run of the process that
+    /// Redis has now confirmed.
+    pub resent: u64,
     /// Connections opened again after a failure.
     pub reconnects: u64,
     /// Events waiting in the outbox (the dispatcher's queue), as last seen
@@ -68,6 +90,9 @@ pub struct ProducerStats {
     pub outbox_depth: u64,
     /// How many events the outbox holds at most.
     pub outbox_capacity: u64,
+    /// Bytes written to the spool and not yet confirmed by Redis, as last
+    /// seen by the sender thread (0 without a spool).
+    pub spool_backlog: u64,
 }
 
 impl ProducerStats {
@@ -77,9 +102,12 @@ impl ProducerStats {
             delivered: r(&c.sent),
             batches: r(&c.batches),
             failed_batches: r(&c.failed_batches),
+            undelivered: r(&c.undelivered),
+            resent: r(&c.resent),
             reconnects: r(&c.reconnects),
             outbox_depth: r(&c.depth),
             outbox_capacity: r(&c.capacity),
+            spool_backlog: r(&c.spool_backlog),
         }
     }
 }
@@ -88,13 +116,17 @@ impl fmt::Display for ProducerStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "delivered={} batches={} failed_batches={} reconnects={} outbox={}/{}",
+            "delivered={} batches={} failed_batches={} undelivered={} resent={} reconnects={} \
+             outbox={}/{} spool_backlog={}",
             self.delivered,
             self.batches,
             self.failed_batches,
+            self.undelivered,
+            self.resent,
             self.reconnects,
             self.outbox_depth,
-            self.outbox_capacity
+            self.outbox_capacity,
+            self.spool_backlog
         )
     }
 }

@@ -2,6 +2,9 @@
 //!
 //! `eventlib-redis-node producer url=... name=p count=N [start=0] [pace_us=0] [sleep_ms=0] [fail_times=0]`
 //! `eventlib-redis-node worker url=... consumer=w [group=default] [concurrency=4] [visibility_ms=..] ...`
+//! `eventlib-redis-node refused_producer url=... count=N [stream=..] [shutdown_secs=30] [then_after_ms=.. then_count=M]`
+//! `eventlib-redis-node bench_producer url=... outbox=memory|never|always|<ms> [dir=..] count=N [threads=1]`
+//! `eventlib-redis-node spool_producer url=... dir=... count=N [start=0] [fsync=never|always|<ms>] [segment=bytes] [drain_secs=60]`
 //!
 //! Handlers append `handler seq ok|fail attempt` lines to
 //! `$EVENTLIB_TEST_OUT/<consumer>.handled`; the producer appends each seq
@@ -124,11 +127,10 @@ fn main() {
                 .open(out_dir.join(format!("{name}.produced")))
                 .expect("open the produced file");
             let mut produced = std::io::LineWriter::new(file);
-            declare_linked_groups(&url, &get("declare", "linked"));
             Dispatcher::builder()
                 .capacity(num("capacity", 100_000) as usize)
                 .overflow(Overflow::Error)
-                .transport(RedisTransport::new(&url).expect("a valid URL"))
+                .transport(declaring_transport(&url, &get("declare", "linked")))
                 .install()
                 .expect("install");
             let (start, count) = (num("start", 0), num("count", 100));
@@ -195,30 +197,235 @@ fn main() {
             println!("STATS={}", worker.stats());
             println!("RECLAIMED={}", worker.stats().reclaimed);
         }
+        "refused_producer" => refused_producer(&url, &get, &num),
+        "spool_producer" => spool_producer(&url, &get, &num),
+        "bench_producer" => bench_producer(&url, &get, &num),
         other => panic!("unknown role `{other}`: producer or worker"),
     }
 }
 
-/// Declares the handler groups before producing, as a deployment does, so
-/// that no group misses what is written before its first worker starts:
-/// `declare=linked` (the default) declares every group of the handlers
-/// linked into this binary, `declare=a,b` those named, `declare=none`
-/// nothing.
-fn declare_linked_groups(url: &str, which: &str) {
-    let groups: Vec<String> = match which {
-        "none" => return,
-        "linked" => {
-            let mut groups: Vec<String> = eventlib::registry()
-                .handlers()
-                .map(|h| h.group().to_owned())
-                .collect();
-            groups.sort();
-            groups.dedup();
-            groups
+/// The transport of the producer role. It declares the handler groups
+/// before producing, as a deployment does, so that no group misses what is
+/// written before its first worker starts: `declare=linked` (the default)
+/// every group of the handlers linked into this binary, `declare=a,b`
+/// those named, `declare=none` nothing.
+fn declaring_transport(url: &str, which: &str) -> RedisTransport {
+    let transport = RedisTransport::new(url).expect("a valid URL");
+    match which {
+        "linked" => Ok(transport),
+        "none" => transport.groups(Vec::<String>::new()),
+        named => transport.groups(named.split(',')),
+    }
+    .expect("valid groups")
+}
+
+/// A producer with every default (no logger, the default error hook) that
+/// logs `count` events and shuts down: prints what the report says and how
+/// long `shutdown` took.
+fn refused_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&str, u64) -> u64) {
+    let transport = RedisTransport::new(url)
+        .expect("a valid URL")
+        .stream(get("stream", eventlib::redis::DEFAULT_STREAM));
+    Dispatcher::builder()
+        .transport(transport)
+        .install()
+        .expect("install");
+    let mut refused = 0u64;
+    for seq in 0..num("count", 100) {
+        if log!(Order {
+            seq,
+            sleep_ms: 0,
+            fail_times: 0,
+            tag: String::new()
+        })
+        .is_err()
+        {
+            refused += 1;
         }
-        named => named.split(',').map(str::to_owned).collect(),
+    }
+    // Optionally a second round, later (after the test fixed the ACL).
+    let then_count = num("then_count", 0);
+    if then_count > 0 {
+        let first = eventlib::flush_timeout(Duration::from_secs(30));
+        println!("FIRST_DROPPED={}", first.dropped);
+        println!("WAITING=1");
+        std::thread::sleep(Duration::from_millis(num("then_after_ms", 0)));
+        let count = num("count", 100);
+        for seq in count..count + then_count {
+            let order = Order {
+                seq,
+                sleep_ms: 0,
+                fail_times: 0,
+                tag: String::new(),
+            };
+            if log!(order).is_err() {
+                refused += 1;
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    let report = eventlib::shutdown(Duration::from_secs(num("shutdown_secs", 30)));
+    println!("SHUTDOWN_MS={}", started.elapsed().as_millis());
+    println!("REFUSED={refused}");
+    println!("EMITTED={}", report.emitted);
+    println!("DROPPED={}", report.dropped);
+    println!("ABANDONED={}", report.abandoned);
+    println!("CLEAN={}", report.is_clean());
+    if let Some(stats) = eventlib::redis::producer_stats() {
+        println!("STATS={stats}");
+    }
+}
+
+/// A producer with a spool in `dir`: logs `count` events (printing
+/// `LOGGED=1` once `log!` accepted them all), then waits until Redis
+/// confirmed everything in the spool, also what an earlier run left.
+fn spool_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&str, u64) -> u64) {
+    use eventlib::redis::FsyncPolicy;
+    let fsync = match get("fsync", "never").as_str() {
+        "never" => FsyncPolicy::Never,
+        "always" => FsyncPolicy::Always,
+        ms => FsyncPolicy::Interval(Duration::from_millis(
+            ms.parse().expect("fsync=never|always|<ms>"),
+        )),
     };
-    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
-    eventlib::redis::declare_groups(url, eventlib::redis::DEFAULT_STREAM, &groups)
-        .expect("declare the groups");
+    let transport = RedisTransport::new(url)
+        .expect("a valid URL")
+        .fsync(fsync)
+        .segment_size(num("segment", 1 << 20))
+        .spool(get("dir", "spool"));
+    let transport = match transport {
+        Ok(transport) => transport,
+        Err(err) => {
+            println!("SPOOL_ERROR={err}");
+            println!(
+                "CONFIG_ERROR={}",
+                matches!(err, eventlib::Error::Config { .. })
+            );
+            std::process::exit(2);
+        }
+    };
+    Dispatcher::builder()
+        .transport(transport)
+        .install()
+        .expect("install");
+    let out_dir = PathBuf::from(std::env::var_os("EVENTLIB_TEST_OUT").expect("EVENTLIB_TEST_OUT"));
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out_dir.join(format!("{}.produced", get("name", "spool_producer"))))
+        .expect("open the produced file");
+    let mut produced = std::io::LineWriter::new(file);
+    let (start, count) = (num("start", 0), num("count", 100));
+    let mut refused = 0u64;
+    for seq in start..start + count {
+        let logged = log!(Order {
+            seq,
+            sleep_ms: 0,
+            fail_times: 0,
+            tag: String::new()
+        });
+        if logged.is_ok() {
+            writeln!(produced, "{seq}").expect("write the produced file");
+        }
+        if let Err(err) = logged {
+            if refused == 0 {
+                println!("LOG_ERROR={err}");
+                println!(
+                    "TRANSPORT_ERROR={}",
+                    matches!(err, eventlib::Error::Transport(_))
+                );
+            }
+            refused += 1;
+        }
+    }
+    println!("REFUSED={refused}");
+    println!("LOGGED=1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(num("drain_secs", 60));
+    let report = eventlib::flush_timeout(Duration::from_secs(num("drain_secs", 60)));
+    // `flush` counts this run's events; what an earlier run left shows in
+    // the spool's backlog.
+    while eventlib::redis::producer_stats().is_none_or(|s| s.spool_backlog > 0)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("DROPPED={}", report.dropped);
+    println!("ABANDONED={}", report.abandoned);
+    println!("CLEAN={}", report.is_clean());
+    if let Some(stats) = eventlib::redis::producer_stats() {
+        println!("BACKLOG={}", stats.spool_backlog);
+        println!("RESENT={}", stats.resent);
+        println!("STATS={stats}");
+    }
+    println!("DONE=1");
+}
+
+/// Measures `log!` with the in-memory outbox or a spool under each fsync
+/// policy: `threads` threads log `count` events in all, to a live Redis;
+/// prints the callers' throughput and latency, and how long until Redis
+/// confirmed everything.
+fn bench_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&str, u64) -> u64) {
+    use eventlib::redis::FsyncPolicy;
+    use std::time::Instant;
+    let outbox = get("outbox", "memory");
+    let mut transport = RedisTransport::new(url).expect("a valid URL");
+    if outbox != "memory" {
+        let fsync = match outbox.as_str() {
+            "never" => FsyncPolicy::Never,
+            "always" => FsyncPolicy::Always,
+            ms => FsyncPolicy::Interval(Duration::from_millis(ms.parse().expect("an interval"))),
+        };
+        transport = transport
+            .fsync(fsync)
+            .spool(get("dir", "spool"))
+            .expect("a usable spool directory");
+    }
+    Dispatcher::builder()
+        .capacity(1 << 20)
+        .transport(transport)
+        .install()
+        .expect("install");
+    let threads = num("threads", 1).max(1);
+    let per_thread = num("count", 100_000) / threads;
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut latencies = Vec::with_capacity(per_thread as usize);
+                for n in 0..per_thread {
+                    let order = Order {
+                        seq: t * per_thread + n,
+                        sleep_ms: 0,
+                        fail_times: 0,
+                        tag: String::new(),
+                    };
+                    let start = Instant::now();
+                    log!(order).expect("log!");
+                    latencies.push(start.elapsed().as_nanos() as u64);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies: Vec<u64> = workers
+        .into_iter()
+        .flat_map(|w| w.join().expect("a logging thread"))
+        .collect();
+    let logging = started.elapsed();
+    let report = eventlib::flush_timeout(Duration::from_secs(300));
+    let confirmed = started.elapsed();
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+    println!(
+        "BENCH outbox={outbox} threads={threads} events={} log_per_s={:.0} p50_us={:.2} \
+         p99_us={:.2} p999_us={:.1} max_us={:.0} all_confirmed_ms={} abandoned={}",
+        latencies.len(),
+        latencies.len() as f64 / logging.as_secs_f64(),
+        at(0.5),
+        at(0.99),
+        at(0.999),
+        at(1.0),
+        confirmed.as_millis(),
+        report.abandoned
+    );
 }
