@@ -64,7 +64,9 @@ const BURSTS: usize = 8;
 /// `group`.
 fn measure(group: &'static [fn(u64)], types: usize) -> f64 {
     let call = move |i: u64| group[i as usize % types](i);
-    bursts_ns(1, BURSTS, &call, &eventlib::flush)
+    bursts_ns(1, BURSTS, &call, &|| {
+        eventlib::flush();
+    })
 }
 
 /// For profilers: `iterations` calls round-robin over `types` event types

@@ -163,7 +163,7 @@ impl Context {
     }
 
     /// A context read back from a transport.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // used by the Redis worker
+    #[cfg(feature = "redis")]
     pub(crate) fn restore(id: EventId, index: u32, emitted_at: SystemTime, attempt: u32) -> Self {
         Context {
             id,

@@ -72,9 +72,12 @@ pub enum FailureKind {
     Error(anyhow::Error),
     /// The handler panicked; the panic message.
     Panic(String),
-    /// The event was dropped because the queue was full (overflow policy
-    /// [`Overflow::DropNewest`](crate::Overflow::DropNewest)).
+    /// The event was dropped because the queue was full (see
+    /// [`Overflow`](crate::Overflow)).
     Dropped,
+    /// A transport gave the event up: it can never be delivered as it is
+    /// (the server refuses it); the reason.
+    Undelivered(String),
 }
 
 impl fmt::Display for Failure {
@@ -93,7 +96,12 @@ impl fmt::Display for Failure {
             ),
             FailureKind::Dropped => write!(
                 f,
-                "event `{}` ({}) dropped: the eventlib queue is full",
+                "event `{}` ({}) dropped: the eventlib queue is full (see `Overflow`)",
+                self.event, self.event_id
+            ),
+            FailureKind::Undelivered(reason) => write!(
+                f,
+                "event `{}` ({}) could not be delivered: {reason}",
                 self.event, self.event_id
             ),
         }

@@ -58,6 +58,7 @@
 #[allow(unused_extern_crates)] // used by the macros' expansions in this crate's tests
 extern crate self as eventlib;
 
+mod counters;
 mod decl;
 mod dispatcher;
 mod error;
@@ -65,6 +66,7 @@ mod event;
 mod handler;
 mod log;
 pub mod name;
+mod notice;
 mod pool;
 mod record;
 mod registry;
@@ -81,7 +83,7 @@ pub mod __private;
 
 pub use dispatcher::{
     flush, flush_async, flush_timeout, shutdown, shutdown_async, Builder, Dispatcher, Mode,
-    Overflow, ShutdownReport,
+    Overflow, Report,
 };
 pub use error::{Error, ValidationError};
 pub use event::{Context, Event, EventId};
@@ -105,8 +107,19 @@ pub use eventlib_macros::{event, handler, validate};
 ///   unless the type has `#[serde(deny_unknown_fields)]`.
 ///
 /// Either way the event's `#[validate]` method runs in the caller first.
-/// `log!` never panics and never waits for handlers; it returns
-/// `Result<EventId, eventlib::Error>`.
+/// `log!` returns `Result<EventId, eventlib::Error>`; every failure on the
+/// caller's side, including a dispatcher that cannot start its threads on
+/// the first `log!` ([`Error::Spawn`]), is an `Err`.
+///
+/// `log!` does not wait for handlers, except where you ask it to: in
+/// [`Mode::Inline`] and inside [`testing::inline`] it runs them before it
+/// returns; when the queue is full it waits for room as the
+/// [`Overflow`] policy says.
+///
+/// # Panics
+///
+/// Never on its own account; only if the event's own `#[validate]` method
+/// panics (it runs in the caller, like any function you call).
 ///
 /// ```
 /// # use serde::{Deserialize, Serialize};

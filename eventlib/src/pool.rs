@@ -13,9 +13,11 @@ use futures::task::{waker_ref, ArcWake};
 use futures::FutureExt;
 
 use crate::decl::HandlerFn;
-use crate::dispatcher::Shared;
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::counters;
+use crate::dispatcher::{Shared, Spawner};
 use crate::error::Error;
-use crate::event::EventId;
 use crate::handler::{panic_message, Failure, FailureKind};
 use crate::record::Record;
 use crate::registry::{registry, HandlerEntry};
@@ -30,14 +32,40 @@ pub(crate) enum Job {
     Poll(Arc<Task>),
 }
 
-pub(crate) fn start(shared: &Arc<Shared>, threads: usize) {
+/// The pool: its threads share its job queue and take new events from the
+/// dispatcher's queue.
+pub(crate) struct Pool {
+    jobs_tx: Sender<Job>,
+    jobs_rx: Receiver<Job>,
+    events: Receiver<Record>,
+    spawner: Option<Spawner>,
+    dispatcher: Arc<Shared>,
+}
+
+/// Starts `threads` pool threads on the dispatcher's queue.
+pub(crate) fn start(
+    dispatcher: &Arc<Shared>,
+    threads: usize,
+    spawner: Option<Spawner>,
+) -> Result<(), Error> {
+    let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
+    let pool = Arc::new(Pool {
+        jobs_tx,
+        jobs_rx,
+        events: dispatcher.queue().clone(),
+        spawner,
+        dispatcher: Arc::clone(dispatcher),
+    });
     for n in 0..threads {
-        let shared = Arc::clone(shared);
+        let pool = Arc::clone(&pool);
+        let thread = format!("eventlib-pool-{n}");
+        // A thread that does start runs until the dispatcher's queue is gone.
         std::thread::Builder::new()
-            .name(format!("eventlib-pool-{n}"))
-            .spawn(move || work(&shared))
-            .expect("eventlib: cannot start the pool threads");
+            .name(thread.clone())
+            .spawn(move || pool.work())
+            .map_err(|error| Error::Spawn { thread, error })?;
     }
+    Ok(())
 }
 
 /// Rounds of spinning, then yielding, before a pool thread parks: waking a
@@ -46,104 +74,112 @@ pub(crate) fn start(shared: &Arc<Shared>, threads: usize) {
 const SPIN_ROUNDS: u32 = 6;
 const YIELD_ROUNDS: u32 = 16;
 
-fn work(shared: &Arc<Shared>) {
-    // Rounds without work so far.
-    let mut idle = 0;
-    loop {
-        // Jobs first: finishing started events before taking new ones keeps
-        // the job queue short and bounds memory by the event queue.
-        let ready = shared
-            .jobs_rx
-            .try_recv()
-            .or_else(|_| shared.events_rx.try_recv().map(Job::Event));
-        if let Ok(job) = ready {
-            idle = 0;
-            run_job(shared, job);
-            continue;
-        }
-        if idle < SPIN_ROUNDS {
-            for _ in 0..(1 << idle) {
-                std::hint::spin_loop();
+impl Pool {
+    fn work(self: &Arc<Self>) {
+        // Rounds without work so far.
+        let mut idle = 0;
+        loop {
+            // Jobs first: finishing started events before taking new ones keeps
+            // the job queue short and bounds memory by the event queue.
+            let ready = self
+                .jobs_rx
+                .try_recv()
+                .or_else(|_| self.events.try_recv().map(Job::Event));
+            if let Ok(job) = ready {
+                idle = 0;
+                self.run_job(job);
+                continue;
             }
-            idle += 1;
-            continue;
-        }
-        if idle < SPIN_ROUNDS + YIELD_ROUNDS {
-            std::thread::yield_now();
-            idle += 1;
-            continue;
-        }
-        let job = crossbeam_channel::select! {
-            recv(shared.jobs_rx) -> job => job,
-            recv(shared.events_rx) -> record => record.map(Job::Event),
-        };
-        idle = 0;
-        match job {
-            Ok(job) => run_job(shared, job),
-            Err(_) => return,
-        }
-    }
-}
-
-/// Fans one event out: each synchronous handler but the first becomes a
-/// job of its own, which any pool thread may take (this one included, once
-/// the first is done); the first runs here; async handlers are spawned as
-/// tasks. So a handler that blocks never holds its siblings back while
-/// another pool thread is free.
-fn deliver(shared: &Arc<Shared>, record: Record) {
-    let registry = registry();
-    let handlers = &registry.events[record.index()].handlers;
-    record
-        .0
-        .remaining
-        .store(handlers.len() as u32, Ordering::Release);
-    let (&first, rest) = handlers
-        .split_first()
-        .expect("deliver is only called for events with handlers");
-    for &handler in rest {
-        if let HandlerFn::Async(_) = registry.handlers[handler as usize].decl.call {
-            start_handler(shared, record.clone(), handler);
-            continue;
-        }
-        let job = Job::Handler {
-            record: record.clone(),
-            handler,
-        };
-        if let Err(err) = shared.jobs_tx.send(job) {
-            // The pool owns the receiver, so this cannot happen; run it here.
-            run_job(shared, err.into_inner());
-        }
-    }
-    start_handler(shared, record, first);
-}
-
-fn run_job(shared: &Arc<Shared>, job: Job) {
-    match job {
-        Job::Event(record) => deliver(shared, record),
-        Job::Handler { record, handler } => start_handler(shared, record, handler),
-        Job::Poll(task) => task.poll(),
-    }
-}
-
-fn start_handler(shared: &Arc<Shared>, record: Record, handler: u32) {
-    let entry = &registry().handlers[handler as usize];
-    entry.counters.started.fetch_add(1, Ordering::Relaxed);
-    match entry.decl.call {
-        HandlerFn::Sync(call) => {
-            let outcome = run_sync(call, &record);
-            finish(shared, &record, entry, outcome);
-        }
-        HandlerFn::Async(call) => {
-            let shared2 = Arc::clone(shared);
-            let task = async move {
-                let outcome = run_async(call, record.clone()).await;
-                finish(&shared2, &record, entry, outcome);
+            if idle < SPIN_ROUNDS {
+                for _ in 0..(1 << idle) {
+                    std::hint::spin_loop();
+                }
+                idle += 1;
+                continue;
+            }
+            if idle < SPIN_ROUNDS + YIELD_ROUNDS {
+                std::thread::yield_now();
+                idle += 1;
+                continue;
+            }
+            let job = crossbeam_channel::select! {
+                recv(self.jobs_rx) -> job => job,
+                recv(self.events) -> record => record.map(Job::Event),
             };
-            match &shared.spawner {
-                Some(spawn) => spawn(Box::pin(task)),
-                None => Task::spawn(Box::pin(task), shared),
+            idle = 0;
+            match job {
+                Ok(job) => self.run_job(job),
+                Err(_) => return,
             }
         }
+    }
+
+    /// Fans one event out: each synchronous handler but the first becomes a
+    /// job of its own, which any pool thread may take (this one included, once
+    /// the first is done); the first runs here; async handlers are spawned as
+    /// tasks. So a handler that blocks never holds its siblings back while
+    /// another pool thread is free.
+    fn deliver(self: &Arc<Self>, record: Record) {
+        let registry = registry();
+        let handlers = &registry.events[record.index()].handlers;
+        record.start_delivery(handlers.len());
+        // The dispatcher queues only events that have handlers.
+        let Some((&first, rest)) = handlers.split_first() else {
+            self.dispatcher.completed(&record);
+            return;
+        };
+        for &handler in rest {
+            if registry.handlers[handler as usize].decl.is_async() {
+                self.start_handler(record.clone(), handler);
+                continue;
+            }
+            let job = Job::Handler {
+                record: record.clone(),
+                handler,
+            };
+            if let Err(err) = self.jobs_tx.send(job) {
+                // The pool owns the receiver, so this cannot happen; run it here.
+                self.run_job(err.into_inner());
+            }
+        }
+        self.start_handler(record, first);
+    }
+
+    fn run_job(self: &Arc<Self>, job: Job) {
+        match job {
+            Job::Event(record) => self.deliver(record),
+            Job::Handler { record, handler } => self.start_handler(record, handler),
+            Job::Poll(task) => task.poll(),
+        }
+    }
+
+    fn start_handler(self: &Arc<Self>, record: Record, handler: u32) {
+        let entry = &registry().handlers[handler as usize];
+        entry.counters.start();
+        match entry.decl.call {
+            HandlerFn::Sync(call) => {
+                let outcome = run_sync(call, &record);
+                self.finish(&record, entry, outcome);
+            }
+            HandlerFn::Async(call) => {
+                let pool = Arc::clone(self);
+                let task = async move {
+                    let outcome = run_async(call, record.clone()).await;
+                    pool.finish(&record, entry, outcome);
+                };
+                match &self.spawner {
+                    Some(spawn) => spawn(Box::pin(task)),
+                    None => Task::spawn(Box::pin(task), self),
+                }
+            }
+        }
+    }
+
+    fn finish(&self, record: &Record, entry: &HandlerEntry, outcome: Outcome) {
+        if let Some(failure) = account(record, entry, outcome) {
+            self.dispatcher.report(&failure);
+        }
+        self.dispatcher.handler_done(record);
     }
 }
 
@@ -174,24 +210,15 @@ async fn run_async(
 
 /// Counts the outcome; a failure becomes a [`Failure`] for the hook.
 fn account(record: &Record, entry: &HandlerEntry, outcome: Outcome) -> Option<Failure> {
-    let counters = &entry.counters;
-    let per_event = &registry().events[record.index()].counters.pool;
-    let kind = match outcome {
-        Ok(()) => {
-            counters.handled.fetch_add(1, Ordering::Relaxed);
-            per_event.handled.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        Err(kind) => kind,
+    let per_event = &registry().events[record.index()].counters;
+    let (counted, failure) = match outcome {
+        Ok(()) => (counters::Outcome::Handled, None),
+        Err(kind @ FailureKind::Panic(_)) => (counters::Outcome::Panicked, Some(kind)),
+        Err(kind) => (counters::Outcome::Failed, Some(kind)),
     };
-    if let FailureKind::Panic(_) = kind {
-        counters.panicked.fetch_add(1, Ordering::Relaxed);
-        per_event.panicked.fetch_add(1, Ordering::Relaxed);
-    } else {
-        counters.failed.fetch_add(1, Ordering::Relaxed);
-        per_event.failed.fetch_add(1, Ordering::Relaxed);
-    }
-    Some(Failure {
+    entry.counters.outcome(counted);
+    per_event.outcome(counted);
+    failure.map(|kind| Failure {
         event: record.name(),
         event_id: record.id(),
         handler: Some(entry.decl.name),
@@ -199,38 +226,22 @@ fn account(record: &Record, entry: &HandlerEntry, outcome: Outcome) -> Option<Fa
     })
 }
 
-fn finish(shared: &Shared, record: &Record, entry: &HandlerEntry, outcome: Outcome) {
-    if let Some(failure) = account(record, entry, outcome) {
-        shared.report(&failure);
-    }
-    shared.handler_done(record);
-}
-
-/// Runs every handler of `record` in the caller, in order.
-pub(crate) fn run_inline(shared: &Shared, record: Record, surface: bool) -> Result<EventId, Error> {
+/// Runs every handler of `record` in the caller, in order, and completes
+/// the event; returns the failures for the caller to surface or report.
+pub(crate) fn run_inline(record: &Record) -> Vec<Failure> {
     let event = &registry().events[record.index()];
     let mut failures = Vec::new();
     for &handler in &event.handlers {
         let entry = &registry().handlers[handler as usize];
-        entry.counters.started.fetch_add(1, Ordering::Relaxed);
+        entry.counters.start();
         let outcome = match entry.decl.call {
-            HandlerFn::Sync(call) => run_sync(call, &record),
+            HandlerFn::Sync(call) => run_sync(call, record),
             HandlerFn::Async(call) => futures::executor::block_on(run_async(call, record.clone())),
         };
-        failures.extend(account(&record, entry, outcome));
+        failures.extend(account(record, entry, outcome));
     }
-    event
-        .counters
-        .pool
-        .completed
-        .fetch_add(1, Ordering::Relaxed);
-    if surface && !failures.is_empty() {
-        return Err(Error::Handlers(failures));
-    }
-    for failure in &failures {
-        shared.report(failure);
-    }
-    Ok(record.id())
+    event.counters.complete();
+    failures
 }
 
 /// An async handler's task on the built-in executor: polled by whichever
@@ -240,15 +251,15 @@ pub(crate) struct Task {
     /// Set while a `Job::Poll` for this task is queued, so that many wakes
     /// queue one poll.
     queued: AtomicBool,
-    shared: Arc<Shared>,
+    pool: Arc<Pool>,
 }
 
 impl Task {
-    fn spawn(future: BoxFuture<'static, ()>, shared: &Arc<Shared>) {
+    fn spawn(future: BoxFuture<'static, ()>, pool: &Arc<Pool>) {
         let task = Arc::new(Task {
             future: Mutex::new(Some(future)),
             queued: AtomicBool::new(false),
-            shared: Arc::clone(shared),
+            pool: Arc::clone(pool),
         });
         task.poll();
     }
@@ -271,10 +282,7 @@ impl Task {
 impl ArcWake for Task {
     fn wake_by_ref(arc_self: &Arc<Self>) {
         if !arc_self.queued.swap(true, Ordering::AcqRel) {
-            let _ = arc_self
-                .shared
-                .jobs_tx
-                .send(Job::Poll(Arc::clone(arc_self)));
+            let _ = arc_self.pool.jobs_tx.send(Job::Poll(Arc::clone(arc_self)));
         }
     }
 }
@@ -283,10 +291,10 @@ impl ArcWake for Task {
 /// (awaiting an async one), with its failure contained and counted; the
 /// failure is returned for the caller (a transport's worker) to decide on
 /// retries and reporting.
-#[cfg_attr(not(feature = "redis"), allow(dead_code))] // used by the Redis worker
+#[cfg(feature = "redis")]
 pub(crate) async fn run_one(record: &Record, handler: u32) -> Option<Failure> {
     let entry = &registry().handlers[handler as usize];
-    entry.counters.started.fetch_add(1, Ordering::Relaxed);
+    entry.counters.start();
     let outcome = match entry.decl.call {
         HandlerFn::Sync(call) => run_sync(call, record),
         HandlerFn::Async(call) => run_async(call, record.clone()).await,

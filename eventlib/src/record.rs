@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::fmt;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
@@ -33,20 +33,20 @@ use crate::event::{Context, Event, EventId};
 /// assert_eq!(record.data()["n"], 3);
 /// ```
 #[derive(Clone)]
-pub struct Record(pub(crate) Arc<Inner<dyn ErasedEvent>>);
+pub struct Record(Arc<Inner<dyn ErasedEvent>>);
 
 // Kept small: with a small event the whole allocation stays within the
 // sizes the system allocator serves fastest across threads.
-pub(crate) struct Inner<E: ?Sized> {
-    pub(crate) context: Context,
+struct Inner<E: ?Sized> {
+    context: Context,
     /// Handlers of this delivery that have not finished yet.
-    pub(crate) remaining: AtomicU32,
+    remaining: AtomicU32,
     data: OnceLock<Box<Value>>,
     event: E,
 }
 
 /// An event behind `dyn`: what a record needs of its typed value.
-pub(crate) trait ErasedEvent: Any + Send + Sync {
+trait ErasedEvent: Any + Send + Sync {
     fn to_json(&self) -> Result<Value, serde_json::Error>;
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error>;
     fn as_any(&self) -> &dyn Any;
@@ -77,7 +77,7 @@ impl Record {
 
     /// The same record with another context (an id, time and attempt read
     /// back from a transport). Copies the record only if it is shared.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // used by the Redis worker
+    #[cfg(feature = "redis")]
     pub(crate) fn with_context(self, context: Context) -> Record {
         let mut record = self;
         match Arc::get_mut(&mut record.0) {
@@ -132,7 +132,7 @@ impl Record {
 
     /// Appends the event's JSON to `out`, straight from the typed event
     /// (no `Value` in between) unless [`data`](Self::data) already made one.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // used by the Redis producer
+    #[cfg(feature = "redis")]
     pub(crate) fn write_data(&self, out: &mut Vec<u8>) {
         let mark = out.len();
         let written = match self.0.data.get() {
@@ -144,6 +144,17 @@ impl Record {
             out.truncate(mark);
             let _ = serde_json::to_writer(&mut *out, self.data());
         }
+    }
+
+    /// A delivery to `handlers` handlers starts (before any of them runs).
+    pub(crate) fn start_delivery(&self, handlers: usize) {
+        let handlers = u32::try_from(handlers).unwrap_or(u32::MAX);
+        self.0.remaining.store(handlers, Ordering::Release);
+    }
+
+    /// One handler of the delivery finished; true for the last one.
+    pub(crate) fn handler_finished(&self) -> bool {
+        self.0.remaining.fetch_sub(1, Ordering::AcqRel) == 1
     }
 
     pub(crate) fn index(&self) -> usize {

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
+use crate::counters::{EventCounters, HandlerCounters};
 use crate::decl::{EventDecl, HandlerDecl, Target, EVENTS, HANDLERS};
 use crate::error::Error;
 use crate::handler::HandlerKind;
@@ -39,91 +39,9 @@ pub(crate) struct EventEntry {
     pub(crate) counters: EventCounters,
 }
 
-/// Counters of one event, on two cache lines: callers write one, pool
-/// threads the other, so neither slows the other down.
-#[derive(Default)]
-pub(crate) struct EventCounters {
-    pub(crate) caller: CallerCounters,
-    pub(crate) pool: PoolCounters,
-}
-
-/// What `log!` reads and writes of an event, striped: each producer thread
-/// counts on one stripe (a cache line of its own), so producers on several
-/// cores do not fight over one line; readers sum the stripes.
-#[derive(Default)]
-pub(crate) struct CallerCounters {
-    stripes: [Stripe; STRIPES],
-}
-
-const STRIPES: usize = 4;
-
-#[derive(Default)]
-#[repr(align(64))]
-pub(crate) struct Stripe {
-    pub(crate) emitted: AtomicU64,
-    pub(crate) dropped: AtomicU64,
-    /// Whether any handler is registered (set once, when the registry is
-    /// built): a copy per stripe, so `log!` reads the line it writes.
-    pub(crate) has_handlers: bool,
-}
-
-impl CallerCounters {
-    /// This thread's stripe.
-    #[inline]
-    pub(crate) fn mine(&self) -> &Stripe {
-        thread_local! {
-            static STRIPE: usize = {
-                static NEXT: AtomicUsize = AtomicUsize::new(0);
-                NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES
-            };
-        }
-        &self.stripes[STRIPE.with(|s| *s)]
-    }
-
-    pub(crate) fn emitted(&self) -> u64 {
-        self.stripes
-            .iter()
-            .map(|s| s.emitted.load(Ordering::SeqCst))
-            .sum()
-    }
-
-    pub(crate) fn dropped(&self) -> u64 {
-        self.stripes
-            .iter()
-            .map(|s| s.dropped.load(Ordering::SeqCst))
-            .sum()
-    }
-
-    fn set_has_handlers(&mut self, has: bool) {
-        for stripe in &mut self.stripes {
-            stripe.has_handlers = has;
-        }
-    }
-}
-
-#[derive(Default)]
-#[repr(align(64))]
-pub(crate) struct PoolCounters {
-    pub(crate) completed: AtomicU64,
-    pub(crate) handled: AtomicU64,
-    pub(crate) failed: AtomicU64,
-    pub(crate) panicked: AtomicU64,
-}
-
 pub(crate) struct HandlerEntry {
     pub(crate) decl: &'static HandlerDecl,
     pub(crate) counters: HandlerCounters,
-}
-
-/// One cache line per handler: the handlers of one event run on different
-/// pool threads at once.
-#[derive(Default)]
-#[repr(align(64))]
-pub(crate) struct HandlerCounters {
-    pub(crate) started: AtomicU64,
-    pub(crate) handled: AtomicU64,
-    pub(crate) failed: AtomicU64,
-    pub(crate) panicked: AtomicU64,
 }
 
 /// The registry of the running binary, built on first use.
@@ -203,7 +121,7 @@ impl Registry {
         }
         for event in &mut events {
             let has = !event.handlers.is_empty();
-            event.counters.caller.set_has_handlers(has);
+            event.counters.set_has_handlers(has);
         }
         Registry {
             events,
@@ -251,7 +169,7 @@ impl Registry {
 
     /// The handlers of event `index` that belong to `group`, in dispatch
     /// order.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // used by the Redis worker
+    #[cfg(feature = "redis")]
     pub(crate) fn group_handlers<'a>(
         &'a self,
         index: u32,
@@ -265,19 +183,11 @@ impl Registry {
     }
 
     /// Events accepted and not yet completed or dropped, over all events.
-    /// Reads the settled counts first: the counters only grow, so a zero
-    /// means nothing was outstanding at one instant between the two reads.
+    /// Reads the settled counts first: a zero means nothing was
+    /// outstanding at one instant (see `counters`).
     pub(crate) fn outstanding(&self) -> u64 {
-        let settled: u64 = self
-            .events
-            .iter()
-            .map(|e| e.counters.pool.completed.load(Ordering::SeqCst) + e.counters.caller.dropped())
-            .sum();
-        let emitted: u64 = self
-            .events
-            .iter()
-            .map(|e| e.counters.caller.emitted())
-            .sum();
+        let settled: u64 = self.events.iter().map(|e| e.counters.settled()).sum();
+        let emitted: u64 = self.events.iter().map(|e| e.counters.emitted()).sum();
         emitted.saturating_sub(settled)
     }
 

@@ -2,7 +2,6 @@
 //! started.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::registry::registry;
 
@@ -76,10 +75,6 @@ pub struct Totals {
     pub panicked: u64,
 }
 
-fn read(counter: &AtomicU64) -> u64 {
-    counter.load(Ordering::Relaxed)
-}
-
 /// The counters now.
 pub fn stats() -> Stats {
     let registry = registry();
@@ -88,14 +83,13 @@ pub fn stats() -> Stats {
         .iter()
         .map(|h| {
             let c = &h.counters;
-            let (handled, failed, panicked) =
-                (read(&c.handled), read(&c.failed), read(&c.panicked));
+            let (handled, failed, panicked) = (c.handled(), c.failed(), c.panicked());
             HandlerStats {
                 name: h.decl.name,
                 handled,
                 failed,
                 panicked,
-                in_flight: read(&c.started).saturating_sub(handled + failed + panicked),
+                in_flight: c.started().saturating_sub(handled + failed + panicked),
             }
         })
         .collect();
@@ -104,20 +98,16 @@ pub fn stats() -> Stats {
         .iter()
         .map(|e| {
             let c = &e.counters;
-            let (emitted, completed, dropped) = (
-                c.caller.emitted(),
-                read(&c.pool.completed),
-                c.caller.dropped(),
-            );
+            let (emitted, completed, dropped) = (c.emitted(), c.completed(), c.dropped());
             EventStats {
                 name: e.decl.name,
                 emitted,
                 completed,
                 dropped,
                 in_flight: emitted.saturating_sub(completed + dropped),
-                handled: read(&c.pool.handled),
-                failed: read(&c.pool.failed),
-                panicked: read(&c.pool.panicked),
+                handled: c.handled(),
+                failed: c.failed(),
+                panicked: c.panicked(),
             }
         })
         .collect();

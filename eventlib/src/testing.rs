@@ -3,7 +3,9 @@
 //! Both act on the current thread only, so tests running in parallel (as
 //! `cargo test` runs them) never see each other's events. Events logged by
 //! other threads, including tasks the test spawns, go to the global
-//! dispatcher as usual.
+//! dispatcher as usual. Neither starts nor configures the global
+//! dispatcher: a test binary may open scopes, then install its own
+//! configuration.
 //!
 //! ```
 //! use eventlib::{event, handler, log, testing};
@@ -36,7 +38,6 @@ use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use crate::dispatcher::global;
 use crate::error::Error;
 use crate::event::{Event, EventId};
 use crate::pool;
@@ -72,14 +73,16 @@ pub(crate) fn intercept(record: Record) -> Result<Result<EventId, Error>, Record
             records.borrow_mut().push(record);
             Ok(id)
         }
+        // Counted like any event, so that stats and a concurrent `flush`
+        // see it; the global dispatcher is neither started nor used.
         Scope::Inline => {
-            registry().events[record.index()]
-                .counters
-                .caller
-                .mine()
-                .emitted
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            pool::run_inline(global(), record, true)
+            registry().events[record.index()].counters.emit();
+            let failures = pool::run_inline(&record);
+            if failures.is_empty() {
+                Ok(id)
+            } else {
+                Err(Error::Handlers(failures))
+            }
         }
     })
 }

@@ -5,20 +5,35 @@
 //! dispatcher's bounded queue as usual (with the same overflow policy and
 //! counters), but instead of the local pool, the transport's thread takes
 //! events off that queue — its *outbox* — and hands each back with
-//! [`Outbox::delivered`] once it is safely out of the process. `flush()` and
-//! `shutdown()` wait for exactly that.
+//! [`Outbox::delivered`] once it is safely out of the process, or with
+//! [`Outbox::undelivered`] when it never can be. `flush()` and `shutdown()`
+//! wait for exactly that.
+//!
+//! A transport with a durable outbox also gives an [`Admission`]: called
+//! in the caller of `log!` before the event is queued, it writes the event
+//! where a crash cannot lose it, or refuses it with an error that `log!`
+//! returns.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::dispatcher::Shared;
+use crate::error::Error;
+use crate::handler::{Failure, FailureKind};
 use crate::record::Record;
 
 /// Something that carries events out of the process.
 pub trait Transport: Send + 'static {
     /// A short name for logs and thread names, such as `"redis"`.
     fn name(&self) -> &'static str;
+
+    /// What `log!` calls before queueing an event for this transport (a
+    /// durable outbox writes the event down there); `None`, the default,
+    /// when the in-memory queue is the whole outbox. Asked once, when the
+    /// dispatcher is installed.
+    fn admission(&self) -> Option<Arc<dyn Admission>> {
+        None
+    }
 
     /// Runs on a thread of its own for the life of the process, taking
     /// events from the outbox and confirming each with
@@ -27,51 +42,71 @@ pub trait Transport: Send + 'static {
     fn run(self: Box<Self>, outbox: Outbox);
 }
 
+/// Runs in the caller of `log!`, before the event is queued for the
+/// transport; see [`Transport::admission`].
+pub trait Admission: Send + Sync + 'static {
+    /// Takes the event in (writes it to a durable outbox, say); an `Err`
+    /// refuses it, and `log!` returns that error.
+    fn admit(&self, record: &Record) -> Result<(), Error>;
+}
+
 /// The queue of events waiting for a transport; see [`Transport`].
 pub struct Outbox {
-    pub(crate) shared: Arc<Shared>,
+    dispatcher: Arc<Shared>,
 }
 
 impl Outbox {
+    pub(crate) fn new(dispatcher: Arc<Shared>) -> Self {
+        Outbox { dispatcher }
+    }
+
     /// The next event, waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Record> {
-        self.shared.events_rx.recv_timeout(timeout).ok()
+        self.dispatcher.queue().recv_timeout(timeout).ok()
     }
 
     /// The next event if one is waiting.
     pub fn try_recv(&self) -> Option<Record> {
-        self.shared.events_rx.try_recv().ok()
+        self.dispatcher.queue().try_recv().ok()
     }
 
     /// How many events are waiting.
     pub fn depth(&self) -> usize {
-        self.shared.events_rx.len()
+        self.dispatcher.queue().len()
     }
 
     /// How many events the outbox holds at most.
     pub fn capacity(&self) -> usize {
-        self.shared.events_rx.capacity().unwrap_or(usize::MAX)
+        self.dispatcher.queue().capacity().unwrap_or(usize::MAX)
     }
 
     /// The event is safely out of the process: it counts as completed here,
     /// and `flush()` stops waiting for it.
     pub fn delivered(&self, record: &Record) {
-        crate::registry::registry().events[record.index()]
-            .counters
-            .pool
-            .completed
-            .fetch_add(1, Ordering::SeqCst);
-        self.shared.settled();
+        self.dispatcher.completed(record);
+    }
+
+    /// The event can never be delivered (the server refuses it for good):
+    /// it counts as dropped, the error hook is told why, and `flush()` stops
+    /// waiting for it.
+    pub fn undelivered(&self, record: &Record, reason: impl Into<String>) {
+        self.dispatcher.dropped(record);
+        self.dispatcher.report(&Failure {
+            event: record.name(),
+            event_id: record.id(),
+            handler: None,
+            kind: FailureKind::Undelivered(reason.into()),
+        });
     }
 
     /// Whether `shutdown()` has been called: the transport should deliver
     /// what is queued and expect nothing more.
     pub fn is_shutting_down(&self) -> bool {
-        !self.shared.accepting.load(Ordering::Relaxed)
+        !self.dispatcher.is_accepting()
     }
 
     /// Reports a failure to the error hook.
     pub fn report(&self, failure: &crate::Failure) {
-        self.shared.report(failure);
+        self.dispatcher.report(failure);
     }
 }

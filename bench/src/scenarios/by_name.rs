@@ -23,7 +23,11 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
     };
     let (log_ns, floor_ns) = paired(
         rounds,
-        || bursts_ns(1, BURSTS, &log, &eventlib::flush),
+        || {
+            bursts_ns(1, BURSTS, &log, &|| {
+                eventlib::flush();
+            })
+        },
         || bursts_ns(1, BURSTS, &floor, &|| ()),
     );
     let stats = eventlib::stats();

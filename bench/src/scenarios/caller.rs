@@ -48,15 +48,27 @@ pub(crate) fn run(producers: usize, rounds: usize, report: &mut Report) {
     };
     let (eventlib_ns, floor_ns) = paired(
         rounds,
-        || bursts_ns(producers, BURSTS, &log, &eventlib::flush),
+        || {
+            bursts_ns(producers, BURSTS, &log, &|| {
+                eventlib::flush();
+            })
+        },
         || bursts_ns(producers, BURSTS, &floor_send, &floor_settle),
     );
     if producers > 1 {
         // The curve: the same calls from one producer, in this process.
         let (many_ns, one_ns) = paired(
             rounds,
-            || bursts_ns(producers, BURSTS, &log, &eventlib::flush),
-            || bursts_ns(1, BURSTS, &log, &eventlib::flush),
+            || {
+                bursts_ns(producers, BURSTS, &log, &|| {
+                    eventlib::flush();
+                })
+            },
+            || {
+                bursts_ns(1, BURSTS, &log, &|| {
+                    eventlib::flush();
+                })
+            },
         );
         report.row("curve", many_ns, one_ns);
     }

@@ -1,4 +1,4 @@
-//! Overflow policy `DropNewest` (the default): with the queue full, `log!`
+//! Overflow policy `DropNewest`: with the queue full, `log!`
 //! returns `Ok`, the event is dropped, counted and reported to the hook.
 
 mod common;

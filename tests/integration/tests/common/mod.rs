@@ -159,7 +159,7 @@ pub const UNLINKED_EVENT: &str = "eventlib_test_unlinked.Declared";
 /// never finishes fails the test instead of hanging it.
 pub fn flush() {
     assert!(
-        eventlib::flush_timeout(DEADLINE),
+        eventlib::flush_timeout(DEADLINE).abandoned == 0,
         "handlers still running after {DEADLINE:?}:\n{}",
         eventlib::stats()
     );

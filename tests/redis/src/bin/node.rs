@@ -130,7 +130,8 @@ fn main() {
                 }
             }
             println!("LOGGED=1");
-            let flushed = eventlib::flush_timeout(Duration::from_secs(num("flush_secs", 60)));
+            let flushed =
+                eventlib::flush_timeout(Duration::from_secs(num("flush_secs", 60))).abandoned == 0;
             println!("FLUSHED={flushed}");
             println!("FAILED={failed}");
             if let Some(stats) = eventlib::redis::producer_stats() {

@@ -1,0 +1,201 @@
+//! Every counter of events and handlers, and the memory orderings they use.
+//!
+//! `flush()` and `shutdown()` decide that nothing is outstanding from the
+//! per-event counters alone (there is no shared "outstanding" counter for
+//! callers and pool threads to fight over). They rely on one invariant:
+//!
+//! > at every instant, `completed + dropped <= emitted`, summed over events.
+//!
+//! It holds because an event is counted as emitted before it is queued,
+//! and as completed or dropped only after that. Every write and read of
+//! `emitted`, `completed` and `dropped` is `SeqCst`, so all of them fall in
+//! one total order: [`EventCounters::settled`] read at an instant `t1` and
+//! [`EventCounters::emitted`] read later at `t2` satisfy
+//! `settled(t1) <= emitted(t1) <= emitted(t2)`, and the counters only grow;
+//! so when the two sums are equal, nothing was outstanding at `t1`. On
+//! x86-64 and AArch64 a `SeqCst` increment costs what a relaxed one does.
+//!
+//! The outcome counters (`handled`, `failed`, `panicked`, `started`) are
+//! statistics: nothing waits on them, so they are `Relaxed`. They are
+//! written before the event is completed, so a reader that saw `completed`
+//! move also sees them.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// What became of one handler run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Handled,
+    Failed,
+    Panicked,
+}
+
+/// Counters of one event, on separate cache lines: callers write the
+/// striped `emitted`/`dropped`, pool threads the rest, so neither slows
+/// the other down.
+#[derive(Default)]
+pub(crate) struct EventCounters {
+    caller: CallerCounters,
+    pool: PoolCounters,
+}
+
+/// What `log!` writes of an event, striped: each producer thread counts on
+/// one stripe (a cache line of its own), so producers on several cores do
+/// not fight over one line; readers sum the stripes.
+#[derive(Default)]
+struct CallerCounters {
+    stripes: [Stripe; STRIPES],
+}
+
+const STRIPES: usize = 4;
+
+#[derive(Default)]
+#[repr(align(64))]
+struct Stripe {
+    emitted: AtomicU64,
+    dropped: AtomicU64,
+    /// Whether any handler is registered (set once, when the registry is
+    /// built): a copy per stripe, so `log!` reads the line it writes.
+    has_handlers: bool,
+}
+
+#[derive(Default)]
+#[repr(align(64))]
+struct PoolCounters {
+    completed: AtomicU64,
+    handled: AtomicU64,
+    failed: AtomicU64,
+    panicked: AtomicU64,
+}
+
+impl CallerCounters {
+    /// This thread's stripe.
+    #[inline]
+    fn mine(&self) -> &Stripe {
+        thread_local! {
+            static STRIPE: usize = {
+                static NEXT: AtomicUsize = AtomicUsize::new(0);
+                NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES
+            };
+        }
+        &self.stripes[STRIPE.with(|s| *s)]
+    }
+
+    fn sum(&self, field: impl Fn(&Stripe) -> &AtomicU64) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| field(s).load(Ordering::SeqCst))
+            .sum()
+    }
+}
+
+impl EventCounters {
+    /// Set once, when the registry is built.
+    pub(crate) fn set_has_handlers(&mut self, has: bool) {
+        for stripe in &mut self.caller.stripes {
+            stripe.has_handlers = has;
+        }
+    }
+
+    /// Counts one event accepted by `log!`, before it is queued; returns
+    /// whether the event has handlers (read from the same cache line).
+    #[inline]
+    pub(crate) fn emit(&self) -> bool {
+        let stripe = self.caller.mine();
+        stripe.emitted.fetch_add(1, Ordering::SeqCst);
+        stripe.has_handlers
+    }
+
+    /// Counts one emitted event as dropped (never queued, or given up).
+    pub(crate) fn drop_one(&self) {
+        self.caller.mine().dropped.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Counts one emitted event as completed: every handler finished with
+    /// it, or a transport delivered it.
+    pub(crate) fn complete(&self) {
+        self.pool.completed.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Counts the outcome of one handler run for this event.
+    pub(crate) fn outcome(&self, outcome: Outcome) {
+        let counter = match outcome {
+            Outcome::Handled => &self.pool.handled,
+            Outcome::Failed => &self.pool.failed,
+            Outcome::Panicked => &self.pool.panicked,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn emitted(&self) -> u64 {
+        self.caller.sum(|s| &s.emitted)
+    }
+
+    pub(crate) fn dropped(&self) -> u64 {
+        self.caller.sum(|s| &s.dropped)
+    }
+
+    pub(crate) fn completed(&self) -> u64 {
+        self.pool.completed.load(Ordering::SeqCst)
+    }
+
+    /// `completed + dropped`: read before [`emitted`](Self::emitted) when
+    /// checking for idleness (see the module's documentation).
+    pub(crate) fn settled(&self) -> u64 {
+        self.completed() + self.dropped()
+    }
+
+    pub(crate) fn handled(&self) -> u64 {
+        self.pool.handled.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn failed(&self) -> u64 {
+        self.pool.failed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn panicked(&self) -> u64 {
+        self.pool.panicked.load(Ordering::Relaxed)
+    }
+}
+
+/// Counters of one handler, on one cache line: the handlers of one event
+/// run on different pool threads at once.
+#[derive(Default)]
+#[repr(align(64))]
+pub(crate) struct HandlerCounters {
+    started: AtomicU64,
+    handled: AtomicU64,
+    failed: AtomicU64,
+    panicked: AtomicU64,
+}
+
+impl HandlerCounters {
+    pub(crate) fn start(&self) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn outcome(&self, outcome: Outcome) {
+        let counter = match outcome {
+            Outcome::Handled => &self.handled,
+            Outcome::Failed => &self.failed,
+            Outcome::Panicked => &self.panicked,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn handled(&self) -> u64 {
+        self.handled.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn panicked(&self) -> u64 {
+        self.panicked.load(Ordering::Relaxed)
+    }
+}
