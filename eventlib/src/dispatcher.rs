@@ -11,6 +11,7 @@ use futures::future::BoxFuture;
 use crate::error::Error;
 use crate::event::EventId;
 use crate::handler::{Failure, FailureKind};
+use crate::hook::{self, Hook, Spawner};
 use crate::pool;
 use crate::record::Record;
 use crate::registry::registry;
@@ -66,9 +67,6 @@ pub enum Mode {
     /// development and tests: the equivalent of Celery's eager mode).
     Inline,
 }
-
-type Hook = Arc<dyn Fn(&Failure) + Send + Sync>;
-pub(crate) type Spawner = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
 
 /// Configures the global dispatcher before the first `log!`.
 ///
@@ -362,10 +360,7 @@ impl Shared {
 
     /// Tells the hook; a panicking hook is contained like a handler.
     pub(crate) fn report(&self, failure: &Failure) {
-        let hook = &self.hook;
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(failure))).is_err() {
-            log::error!("eventlib: the error hook panicked while reporting: {failure}");
-        }
+        hook::call_hook(&self.hook, failure);
     }
 
     /// One handler of `record` finished; the last one completes the event.
@@ -468,10 +463,13 @@ pub fn flush_timeout(timeout: Duration) -> Report {
 ///
 /// # Panics
 ///
-/// Only if the helper thread panics while waiting, which takes a logger or
-/// error hook that panics outside eventlib's containment.
+/// Only if the helper thread panics while waiting (a logger that panics):
+/// the panic is resumed here.
 pub async fn flush_async() -> Report {
-    off_thread(flush).await
+    match hook::off_thread("eventlib-wait", flush).await {
+        Ok(report) => report,
+        Err(_) => flush(),
+    }
 }
 
 /// What happened to the events of this process since it started, from
@@ -567,31 +565,8 @@ pub fn shutdown(timeout: Duration) -> Report {
 ///
 /// As [`flush_async`].
 pub async fn shutdown_async(timeout: Duration) -> Report {
-    off_thread(move || shutdown(timeout)).await
-}
-
-/// Runs `work` on a helper thread and waits for it without blocking the
-/// executor; if no thread can be started, runs it here.
-async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = futures::channel::oneshot::channel();
-    let work = Arc::new(Mutex::new(Some(work)));
-    let theirs = Arc::clone(&work);
-    let spawned = std::thread::Builder::new()
-        .name("eventlib-wait".into())
-        .spawn(move || {
-            if let Some(work) = theirs.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                let _ = tx.send(work());
-            }
-        });
-    if spawned.is_ok() {
-        if let Ok(value) = rx.await {
-            return value;
-        }
-    }
-    let work = work.lock().unwrap_or_else(|e| e.into_inner()).take();
-    match work {
-        Some(work) => work(),
-        // The helper thread took the work and panicked in it: so would we.
-        None => panic!("eventlib: the waiting thread panicked"),
+    match hook::off_thread("eventlib-wait", move || shutdown(timeout)).await {
+        Ok(report) => report,
+        Err(_) => shutdown(timeout),
     }
 }

@@ -64,6 +64,7 @@ mod dispatcher;
 mod error;
 mod event;
 mod handler;
+mod hook;
 mod log;
 pub mod name;
 mod notice;

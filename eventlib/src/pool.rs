@@ -16,9 +16,10 @@ use crate::decl::HandlerFn;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::counters;
-use crate::dispatcher::{Shared, Spawner};
+use crate::dispatcher::Shared;
 use crate::error::Error;
 use crate::handler::{panic_message, Failure, FailureKind};
+use crate::hook::Spawner;
 use crate::record::Record;
 use crate::registry::{registry, HandlerEntry};
 

@@ -48,6 +48,7 @@ struct Inner<E: ?Sized> {
 /// An event behind `dyn`: what a record needs of its typed value.
 trait ErasedEvent: Any + Send + Sync {
     fn to_json(&self) -> Result<Value, serde_json::Error>;
+    #[cfg(feature = "redis")]
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error>;
     fn as_any(&self) -> &dyn Any;
 }
@@ -56,6 +57,7 @@ impl<T: Event> ErasedEvent for T {
     fn to_json(&self) -> Result<Value, serde_json::Error> {
         serde_json::to_value(self)
     }
+    #[cfg(feature = "redis")]
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         serde_json::to_writer(out, self)
     }

@@ -1,12 +1,11 @@
-//! Connections: opening them with explicit timeouts, dropping them on I/O
-//! errors, reconnecting with backoff, and reading replies.
+//! Connections: the server as given by its URL, opening connections with
+//! explicit timeouts, dropping them on I/O errors so the next use
+//! reconnects, and what a failed command means for the caller.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::{Client, Connection, RedisError, RedisResult, Value};
+use redis::{Client, Connection, RedisError, RedisResult};
 
 use crate::error::Error;
 
@@ -20,29 +19,55 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct Endpoint {
     client: Client,
     /// The URL with any password hidden, for messages.
-    pub(crate) shown: String,
+    shown: String,
 }
 
 impl Endpoint {
+    /// Checks the URL; connects to nothing.
     pub(crate) fn new(url: &str) -> Result<Self, Error> {
         let shown = hide_password(url);
         if url.starts_with("rediss://") && !cfg!(feature = "redis-tls") {
-            return Err(Error::Transport(format!(
-                "`{shown}` asks for TLS: build eventlib with the `redis-tls` feature"
-            )));
+            return Err(Error::Config {
+                option: "url",
+                reason: format!(
+                    "`{shown}` asks for TLS: build eventlib with the `redis-tls` feature"
+                ),
+            });
         }
-        let client = Client::open(url)
-            .map_err(|err| Error::Transport(format!("invalid Redis URL `{shown}`: {err}")))?;
+        let client = Client::open(url).map_err(|err| Error::Config {
+            option: "url",
+            reason: format!("invalid Redis URL `{shown}`: {err}"),
+        })?;
         Ok(Endpoint { client, shown })
     }
 
     /// A new connection whose replies may take up to `read_timeout`.
-    pub(crate) fn connect(&self, read_timeout: Duration) -> RedisResult<Connection> {
+    fn connect(&self, read_timeout: Duration) -> RedisResult<Connection> {
         let conn = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
         // The sync client waits for ever unless told otherwise.
         conn.set_read_timeout(Some(read_timeout))?;
         conn.set_write_timeout(Some(WRITE_TIMEOUT))?;
         Ok(conn)
+    }
+
+    /// The URL with any password hidden.
+    pub(crate) fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// What a failed command means for the caller: the server could not
+    /// be reached, or it answered with an error.
+    pub(crate) fn error(&self, err: &RedisError) -> Error {
+        if is_connection_error(err) || err.kind() == redis::ErrorKind::AuthenticationFailed {
+            Error::Connection {
+                endpoint: self.shown.clone(),
+                reason: err.to_string(),
+            }
+        } else {
+            Error::Server {
+                reason: err.to_string(),
+            }
+        }
     }
 }
 
@@ -85,15 +110,17 @@ impl Link {
         reconnects: &AtomicU64,
         f: impl FnOnce(&mut Connection) -> RedisResult<T>,
     ) -> RedisResult<T> {
-        if self.conn.is_none() {
-            let conn = self.endpoint.connect(self.read_timeout)?;
-            if self.connected_once {
-                reconnects.fetch_add(1, Ordering::Relaxed);
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            slot => {
+                let conn = self.endpoint.connect(self.read_timeout)?;
+                if self.connected_once {
+                    reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                self.connected_once = true;
+                slot.insert(conn)
             }
-            self.connected_once = true;
-            self.conn = Some(conn);
-        }
-        let conn = self.conn.as_mut().expect("connected above");
+        };
         let result = f(conn);
         if let Err(err) = &result {
             if is_connection_error(err) || !redis::ConnectionLike::is_open(conn) {
@@ -103,14 +130,18 @@ impl Link {
         result
     }
 
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
     pub(crate) fn shown(&self) -> &str {
-        &self.endpoint.shown
+        self.endpoint.shown()
     }
 }
 
 /// An error after which the connection cannot be trusted (a reply may be
 /// half read).
-pub(crate) fn is_connection_error(err: &RedisError) -> bool {
+fn is_connection_error(err: &RedisError) -> bool {
     err.is_io_error()
         || err.is_timeout()
         || err.is_connection_dropped()
@@ -118,182 +149,84 @@ pub(crate) fn is_connection_error(err: &RedisError) -> bool {
         || err.is_unrecoverable_error()
 }
 
-/// Exponential backoff with jitter.
-pub(crate) struct Backoff {
-    base: Duration,
-    max: Duration,
-    next: Duration,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Backoff {
-    pub(crate) fn new(base: Duration, max: Duration) -> Self {
-        Backoff {
-            base,
-            max,
-            next: base,
+    fn config_error(url: &str) -> String {
+        match Endpoint::new(url) {
+            Err(Error::Config { option, reason }) => {
+                assert_eq!(option, "url");
+                reason
+            }
+            Err(other) => panic!("`{url}`: not a configuration error: {other:?}"),
+            Ok(_) => panic!("`{url}` was accepted"),
         }
     }
 
-    /// The next wait: between half and all of the current step, which then
-    /// doubles up to the maximum.
-    pub(crate) fn next_wait(&mut self) -> Duration {
-        let wait = jitter(self.next);
-        self.next = (self.next * 2).min(self.max);
-        wait
+    #[test]
+    fn redis_urls_are_accepted() {
+        for url in [
+            "redis://127.0.0.1/",
+            "redis://127.0.0.1:6380/2",
+            "redis://localhost",
+            "redis://:secret@127.0.0.1:6379/",
+            "redis://user:secret@127.0.0.1:6379/0",
+            "redis+unix:///tmp/redis.sock",
+        ] {
+            assert!(Endpoint::new(url).is_ok(), "`{url}` refused");
+        }
     }
 
-    pub(crate) fn reset(&mut self) {
-        self.next = self.base;
-    }
-}
-
-/// The wait before attempt `attempt + 1` of a handler: `base * 2^(attempt-1)`,
-/// capped at `max`, jittered.
-pub(crate) fn retry_delay(base: Duration, max: Duration, attempt: u32) -> Duration {
-    let factor = 1u32 << attempt.saturating_sub(1).min(20);
-    jitter(base.saturating_mul(factor).min(max))
-}
-
-/// A uniformly random duration in `[d/2, d]`, so that many clients that
-/// failed together do not retry together.
-pub(crate) fn jitter(d: Duration) -> Duration {
-    let half = d / 2;
-    let span = u64::try_from((d - half).as_micros()).unwrap_or(u64::MAX);
-    if span == 0 {
-        return d;
-    }
-    half + Duration::from_micros(random() % (span + 1))
-}
-
-fn random() -> u64 {
-    std::thread_local! {
-        static STATE: std::cell::Cell<u64> = std::cell::Cell::new({
-            let mut hasher = RandomState::new().build_hasher();
-            hasher.write_u64(0x9e37_79b9_7f4a_7c15);
-            hasher.finish() | 1
-        });
-    }
-    // xorshift64*: plenty for jitter.
-    STATE.with(|state| {
-        let mut x = state.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        state.set(x);
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    })
-}
-
-// Reading replies: RESP2 and RESP3 shapes alike.
-
-pub(crate) fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::BulkString(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::VerbatimString { text, .. } => Some(text.clone()),
-        Value::Int(n) => Some(n.to_string()),
-        Value::Okay => Some("OK".into()),
-        _ => None,
-    }
-}
-
-pub(crate) fn int(value: &Value) -> Option<i64> {
-    match value {
-        Value::Int(n) => Some(*n),
-        other => text(other)?.parse().ok(),
-    }
-}
-
-pub(crate) fn items(value: &Value) -> &[Value] {
-    match value {
-        Value::Array(items) | Value::Set(items) => items,
-        _ => &[],
-    }
-}
-
-/// A flat `[key, value, key, value]` array or a map, as pairs.
-pub(crate) fn pairs(value: &Value) -> Vec<(String, &Value)> {
-    match value {
-        Value::Map(map) => map
-            .iter()
-            .filter_map(|(k, v)| Some((text(k)?, v)))
-            .collect(),
-        _ => items(value)
-            .chunks(2)
-            .filter_map(|pair| match pair {
-                [k, v] => Some((text(k)?, v)),
-                _ => None,
-            })
-            .collect(),
-    }
-}
-
-pub(crate) fn bytes(value: &Value) -> Option<&[u8]> {
-    match value {
-        Value::BulkString(bytes) => Some(bytes),
-        Value::SimpleString(s) => Some(s.as_bytes()),
-        _ => None,
-    }
-}
-
-/// One stream entry as read back.
-pub(crate) struct Entry {
-    pub(crate) id: crate::redis::wire::StreamId,
-    /// `None` when the entry was deleted while pending.
-    pub(crate) fields: Option<Vec<(String, Vec<u8>)>>,
-}
-
-impl Entry {
-    pub(crate) fn field(&self, name: &str) -> Option<&[u8]> {
-        self.fields
-            .as_ref()?
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_slice())
+    #[test]
+    fn bad_urls_are_configuration_errors() {
+        for url in [
+            "",
+            "127.0.0.1:6379",
+            "http://127.0.0.1/",
+            "redis://",
+            "nonsense",
+        ] {
+            config_error(url);
+        }
     }
 
-    /// The field names, for a message about an entry without the envelope.
-    pub(crate) fn field_names(&self) -> Vec<&str> {
-        self.fields
-            .iter()
-            .flatten()
-            .map(|(k, _)| k.as_str())
-            .collect()
+    #[cfg(not(feature = "redis-tls"))]
+    #[test]
+    fn rediss_needs_the_tls_feature() {
+        let reason = config_error("rediss://:secret@127.0.0.1:6380/");
+        assert!(reason.contains("redis-tls"), "{reason}");
+        assert!(!reason.contains("secret"), "{reason}");
     }
-}
 
-/// The entries of an `[[id, [field, value, ...]], ...]` array.
-pub(crate) fn entries(value: &Value) -> Vec<Entry> {
-    items(value)
-        .iter()
-        .filter_map(|entry| {
-            let [id, fields] = items(entry) else {
-                return None;
-            };
-            let id = text(id)?.parse().ok()?;
-            let fields = match fields {
-                Value::Nil => None,
-                fields => Some(
-                    pairs(fields)
-                        .into_iter()
-                        .map(|(k, v)| (k, bytes(v).map(<[u8]>::to_vec).unwrap_or_default()))
-                        .collect(),
-                ),
-            };
-            Some(Entry { id, fields })
-        })
-        .collect()
-}
+    #[cfg(feature = "redis-tls")]
+    #[test]
+    fn rediss_is_accepted_with_the_tls_feature() {
+        assert!(Endpoint::new("rediss://127.0.0.1:6380/").is_ok());
+    }
 
-/// The entries of an `XREADGROUP` reply (one stream), empty on timeout.
-pub(crate) fn read_reply(value: &Value) -> Vec<Entry> {
-    let streams = match value {
-        Value::Map(map) => map.iter().map(|(_, v)| v).collect::<Vec<_>>(),
-        Value::Nil => return Vec::new(),
-        other => items(other)
-            .iter()
-            .filter_map(|s| items(s).get(1))
-            .collect(),
-    };
-    streams.into_iter().flat_map(entries).collect()
+    #[test]
+    fn passwords_are_hidden() {
+        let shown = |url| Endpoint::new(url).unwrap().shown().to_owned();
+        assert_eq!(
+            shown("redis://:secret@127.0.0.1:6379/"),
+            "redis://:***@127.0.0.1:6379/"
+        );
+        assert_eq!(
+            shown("redis://alice:secret@host:6379/1"),
+            "redis://alice:***@host:6379/1"
+        );
+        assert_eq!(shown("redis://127.0.0.1/"), "redis://127.0.0.1/");
+        // A lone user info may be a password: it is hidden too.
+        assert_eq!(shown("redis://alice@host/"), "redis://:***@host/");
+        // An `@` inside the password: everything before the last one hides.
+        assert_eq!(hide_password("redis://u:p@ss@host/"), "redis://u:***@host/");
+        assert_eq!(hide_password("no scheme"), "no scheme");
+    }
+
+    #[test]
+    fn a_bad_url_does_not_show_its_password() {
+        let reason = config_error("redis://:secret@127.0.0.1:notaport/");
+        assert!(!reason.contains("secret"), "{reason}");
+    }
 }

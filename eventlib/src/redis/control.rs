@@ -1,11 +1,8 @@
-//! A worker's controls: the stop flag, the slots that bound what it holds,
-//! and SIGTERM / SIGINT.
+//! A worker's controls: the stop flag and SIGTERM / SIGINT.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-
-use crate::redis::worker::Inner;
 
 /// The stop flag, with an interruptible sleep.
 #[derive(Default)]
@@ -50,74 +47,21 @@ impl Stop {
     }
 }
 
-/// How many more entries the worker may take.
-pub(crate) struct Slots {
-    free: Mutex<usize>,
-    changed: Condvar,
-    total: usize,
-}
-
-impl Slots {
-    pub(crate) fn new(total: usize) -> Self {
-        Slots {
-            free: Mutex::new(total),
-            changed: Condvar::new(),
-            total,
-        }
-    }
-
-    /// Takes up to `max` free slots, waiting at most `timeout` for one.
-    pub(crate) fn take(&self, max: usize, timeout: Duration) -> usize {
-        let guard = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        let (mut free, _) = self
-            .changed
-            .wait_timeout_while(guard, timeout, |free| *free == 0)
-            .unwrap_or_else(|e| e.into_inner());
-        let n = (*free).min(max);
-        *free -= n;
-        n
-    }
-
-    pub(crate) fn give(&self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        *free = (*free + n).min(self.total);
-        self.changed.notify_all();
-    }
-
-    /// Waits until every slot is free again (nothing in flight).
-    pub(crate) fn wait_all_free(&self, deadline: Instant) -> bool {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free < self.total {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            free = self
-                .changed
-                .wait_timeout(free, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        true
-    }
-}
-
 pub(crate) struct Signals {
     #[cfg(unix)]
     ids: Vec<signal_hook::SigId>,
 }
 
 impl Signals {
-    pub(crate) fn register(inner: &Inner) -> Signals {
+    /// While the returned value lives, SIGTERM and SIGINT set `stop`
+    /// (when `handle` is true).
+    pub(crate) fn register(handle: bool, stop: &Stop) -> Signals {
         #[cfg(unix)]
         {
             let mut ids = Vec::new();
-            if inner.config.handle_signals {
+            if handle {
                 for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-                    match signal_hook::flag::register(signal, Arc::clone(&inner.stop.flag)) {
+                    match signal_hook::flag::register(signal, Arc::clone(&stop.flag)) {
                         Ok(id) => ids.push(id),
                         Err(err) => {
                             log::warn!("eventlib worker: cannot handle signal {signal}: {err}")
@@ -129,7 +73,7 @@ impl Signals {
         }
         #[cfg(not(unix))]
         {
-            let _ = inner;
+            let _ = (handle, stop);
             Signals {}
         }
     }

@@ -1,4 +1,5 @@
-//! Inspecting and replaying the dead-letter stream.
+//! The dead-letter stream: the fields of a dead letter as a worker writes
+//! them, and inspecting and replaying them.
 
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -6,8 +7,62 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use redis::Value;
 
 use crate::error::Error;
-use crate::redis::conn::{self, Endpoint, Link};
+use crate::event::EventId;
+use crate::redis::conn::{Endpoint, Link};
+use crate::redis::resp::{self, Entry};
 use crate::redis::{keys, wire, DEFAULT_STREAM};
+
+/// A dead letter a worker writes, as the fields of its `XADD`.
+pub(crate) struct DeadLetterOut(Vec<(&'static str, Vec<u8>)>);
+
+impl DeadLetterOut {
+    /// The dead letter of `entry`: for `handler` after `attempts` runs, or
+    /// (`None`, 0) for an entry no handler could be given; `event` is the
+    /// event's name and id when the envelope could be read.
+    pub(crate) fn new(
+        entry: &Entry,
+        group: &str,
+        worker: &str,
+        event: Option<(&str, EventId)>,
+        handler: Option<&str>,
+        reason: &str,
+        attempts: u32,
+    ) -> Self {
+        let mut fields = vec![
+            ("source_id", entry.id.to_string().into_bytes()),
+            ("group", group.as_bytes().to_vec()),
+            ("handler", handler.unwrap_or("").as_bytes().to_vec()),
+            ("reason", reason.as_bytes().to_vec()),
+            ("attempts", attempts.to_string().into_bytes()),
+            (
+                "failed_at",
+                wire::millis(SystemTime::now()).to_string().into_bytes(),
+            ),
+            ("worker", worker.as_bytes().to_vec()),
+        ];
+        if let Some((name, id)) = event {
+            fields.push(("name", name.as_bytes().to_vec()));
+            fields.push(("id", id.to_string().into_bytes()));
+        }
+        match entry.field(wire::FIELD) {
+            Some(raw) => fields.push((wire::FIELD, raw.to_vec())),
+            None => {
+                let all: serde_json::Map<String, serde_json::Value> = entry
+                    .fields
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned().into()))
+                    .collect();
+                fields.push(("fields", serde_json::to_vec(&all).unwrap_or_default()));
+            }
+        }
+        DeadLetterOut(fields)
+    }
+
+    pub(crate) fn fields(&self) -> &[(&'static str, Vec<u8>)] {
+        &self.0
+    }
+}
 
 /// One entry of the dead-letter stream: an event a handler could not
 /// handle in its attempts, or a poison entry no handler could be given.
@@ -57,6 +112,11 @@ pub struct DeadLetter {
 /// }
 /// # Ok::<(), eventlib::Error>(())
 /// ```
+///
+/// Each method connects on first use (and again after a failure): it fails
+/// with [`Error::Connection`] when the server cannot be reached or refuses
+/// the credentials, and with [`Error::Server`] when it answers with an
+/// error.
 pub struct DeadLetters {
     link: Link,
     stream: String,
@@ -65,17 +125,14 @@ pub struct DeadLetters {
 
 /// The dead letters of the default stream (`eventlib:events`, dead letters
 /// in `eventlib:events:dead`) on the Redis server at `url`; use
-/// [`DeadLetters::stream`] for another stream. Nothing is connected yet.
+/// [`DeadLetters::stream`] for another stream. Nothing is connected yet:
+/// this fails only with [`Error::Config`], for a malformed URL.
 pub fn dead_letters(url: &str) -> Result<DeadLetters, Error> {
     Ok(DeadLetters {
         link: Link::new(Endpoint::new(url)?, Duration::from_secs(10)),
         stream: DEFAULT_STREAM.to_owned(),
         reconnects: AtomicU64::new(0),
     })
-}
-
-fn redis_error(err: redis::RedisError) -> Error {
-    Error::Transport(err.to_string())
 }
 
 impl DeadLetters {
@@ -88,9 +145,18 @@ impl DeadLetters {
     /// How many dead letters there are.
     pub fn len(&mut self) -> Result<u64, Error> {
         let key = keys::dead_letters(&self.stream);
+        self.run(|c| redis::cmd("XLEN").arg(&key).query(c))
+    }
+
+    /// Runs `f` on the connection; a failure is a connection or a server
+    /// error.
+    fn run<T>(
+        &mut self,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, Error> {
         self.link
-            .run(&self.reconnects, |c| redis::cmd("XLEN").arg(&key).query(c))
-            .map_err(redis_error)
+            .run(&self.reconnects, f)
+            .map_err(|err| self.link.endpoint().error(&err))
     }
 
     /// Whether there are none.
@@ -101,19 +167,16 @@ impl DeadLetters {
     /// The oldest `count` dead letters.
     pub fn list(&mut self, count: usize) -> Result<Vec<DeadLetter>, Error> {
         let key = keys::dead_letters(&self.stream);
-        let reply: Value = self
-            .link
-            .run(&self.reconnects, |c| {
-                redis::cmd("XRANGE")
-                    .arg(&key)
-                    .arg("-")
-                    .arg("+")
-                    .arg("COUNT")
-                    .arg(count)
-                    .query(c)
-            })
-            .map_err(redis_error)?;
-        Ok(conn::entries(&reply).iter().map(parse).collect())
+        let reply: Value = self.run(|c| {
+            redis::cmd("XRANGE")
+                .arg(&key)
+                .arg("-")
+                .arg("+")
+                .arg("COUNT")
+                .arg(count)
+                .query(c)
+        })?;
+        Ok(resp::entries(&reply).iter().map(parse).collect())
     }
 
     /// Puts the event back in the event stream for the group that gave up
@@ -124,6 +187,12 @@ impl DeadLetters {
     /// A poison entry cannot be replayed as it is: fix its envelope and
     /// `XADD` it yourself (see `docs/wire-format.md`), then
     /// [`remove`](Self::remove) it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] for a dead letter that cannot be replayed as it
+    /// is (no envelope, or one that is not a JSON object); otherwise those
+    /// of the connection (see [`DeadLetters`]).
     pub fn replay(&mut self, letter: &DeadLetter) -> Result<String, Error> {
         let envelope = letter.envelope.as_deref().ok_or_else(|| {
             Error::Transport(format!(
@@ -139,38 +208,31 @@ impl DeadLetters {
                     letter.id
                 ))
             })?;
-        let (stream, dead) = (&self.stream, keys::dead_letters(&self.stream));
-        let (new_id, _): (String, i64) = self
-            .link
-            .run(&self.reconnects, |c| {
-                redis::pipe()
-                    .atomic()
-                    .cmd("XADD")
-                    .arg(stream)
-                    .arg("*")
-                    .arg(wire::FIELD)
-                    .arg(envelope.as_slice())
-                    .cmd("XDEL")
-                    .arg(&dead)
-                    .arg(&letter.id)
-                    .query(c)
-            })
-            .map_err(redis_error)?;
+        let (stream, dead) = (self.stream.clone(), keys::dead_letters(&self.stream));
+        let (new_id, _): (String, i64) = self.run(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("XADD")
+                .arg(&stream)
+                .arg("*")
+                .arg(wire::FIELD)
+                .arg(envelope.as_slice())
+                .cmd("XDEL")
+                .arg(&dead)
+                .arg(&letter.id)
+                .query(c)
+        })?;
         Ok(new_id)
     }
 
     /// Deletes a dead letter (handled by hand, or not worth handling).
     pub fn remove(&mut self, letter: &DeadLetter) -> Result<(), Error> {
         let key = keys::dead_letters(&self.stream);
-        self.link
-            .run(&self.reconnects, |c| {
-                redis::cmd("XDEL").arg(&key).arg(&letter.id).exec(c)
-            })
-            .map_err(redis_error)
+        self.run(|c| redis::cmd("XDEL").arg(&key).arg(&letter.id).exec(c))
     }
 }
 
-fn parse(entry: &conn::Entry) -> DeadLetter {
+fn parse(entry: &Entry) -> DeadLetter {
     let text = |name: &str| {
         entry
             .field(name)
@@ -191,5 +253,85 @@ fn parse(entry: &conn::Entry) -> DeadLetter {
         event_id: some("id"),
         envelope: text(wire::FIELD),
         fields: text("fields"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::wire::StreamId;
+
+    fn entry(fields: &[(&str, &str)]) -> Entry {
+        Entry {
+            id: StreamId { ms: 5, seq: 1 },
+            fields: Some(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// What a worker writes, read back as the dead-letter stream would give it.
+    fn read_back(letter: &DeadLetterOut) -> DeadLetter {
+        parse(&Entry {
+            id: StreamId { ms: 9, seq: 0 },
+            fields: Some(
+                letter
+                    .fields()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            ),
+        })
+    }
+
+    #[test]
+    fn a_handler_failure_reads_back_as_written() {
+        let source = entry(&[("event", r#"{"v":1}"#)]);
+        let id = EventId::from_u128(0xab);
+        let out = DeadLetterOut::new(
+            &source,
+            "billing",
+            "host-1",
+            Some(("shop.Paid", id)),
+            Some("shop::charge"),
+            "card declined",
+            5,
+        );
+        let letter = read_back(&out);
+        assert_eq!(letter.id, "9-0");
+        assert_eq!(letter.source_id, "5-1");
+        assert_eq!(letter.group, "billing");
+        assert_eq!(letter.worker, "host-1");
+        assert_eq!(letter.handler.as_deref(), Some("shop::charge"));
+        assert_eq!(letter.reason, "card declined");
+        assert_eq!(letter.attempts, 5);
+        assert_eq!(letter.name.as_deref(), Some("shop.Paid"));
+        assert_eq!(letter.event_id, Some(id.to_string()));
+        assert_eq!(letter.envelope.as_deref(), Some(r#"{"v":1}"#));
+        assert_eq!(letter.fields, None);
+        assert!(letter.failed_at > UNIX_EPOCH);
+    }
+
+    #[test]
+    fn a_poison_entry_keeps_its_fields() {
+        let out = DeadLetterOut::new(
+            &entry(&[("x", "1")]),
+            "g",
+            "w",
+            None,
+            None,
+            "no envelope",
+            0,
+        );
+        let letter = read_back(&out);
+        assert_eq!(letter.handler, None);
+        assert_eq!(letter.name, None);
+        assert_eq!(letter.event_id, None);
+        assert_eq!(letter.attempts, 0);
+        assert_eq!(letter.envelope, None);
+        assert_eq!(letter.fields.as_deref(), Some(r#"{"x":"1"}"#));
     }
 }

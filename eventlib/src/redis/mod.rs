@@ -26,15 +26,19 @@
 //! letters, operations, security), `docs/wire-format.md` (the envelope, for
 //! producers in other languages) and `docs/scaling.md`.
 
+mod ack;
+mod backoff;
 mod conn;
 mod control;
 mod dead_letter;
+mod handle;
+mod inflight;
 mod keys;
-mod maintain;
-mod process;
 mod producer;
 mod read;
+mod resp;
 mod stats;
+mod upkeep;
 mod wire;
 mod worker;
 

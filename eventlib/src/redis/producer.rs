@@ -1,13 +1,13 @@
 //! The producer side: [`RedisTransport`] sends the dispatcher's outbox to a
 //! stream in pipelined `XADD` batches.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::record::Record;
-use crate::redis::conn::{Backoff, Endpoint, Link};
+use crate::redis::backoff::Backoff;
+use crate::redis::conn::{Endpoint, Link};
 use crate::redis::stats::{ProducerCounters, ProducerStats};
 use crate::redis::{wire, DEFAULT_STREAM};
 use crate::transport::{Outbox, Transport};
@@ -51,7 +51,8 @@ impl RedisTransport {
     /// A transport to the Redis server at `url`: `redis://[user][:password]@host[:port][/db]`,
     /// or `rediss://...` for TLS (feature `redis-tls`). Nothing is
     /// connected yet, so this succeeds while Redis is down; it fails only on
-    /// a malformed URL.
+    /// a malformed URL, or a `rediss://` one without the `redis-tls`
+    /// feature, with [`Error::Config`].
     pub fn new(url: &str) -> Result<Self, Error> {
         Ok(RedisTransport {
             endpoint: Endpoint::new(url)?,
@@ -121,18 +122,14 @@ struct Sender {
 impl Sender {
     fn run(mut self) {
         let counters = Arc::clone(&self.transport.counters);
-        counters
-            .capacity
-            .store(self.outbox.capacity() as u64, Ordering::Relaxed);
+        counters.set_capacity(self.outbox.capacity() as u64);
         let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
         let mut batch: Vec<(Record, Vec<u8>)> = Vec::new();
         let mut down_since: Option<Instant> = None;
         loop {
             if batch.is_empty() {
                 self.fill(&mut batch);
-                counters
-                    .depth
-                    .store(self.outbox.depth() as u64, Ordering::Relaxed);
+                counters.set_depth(self.outbox.depth() as u64);
                 if batch.is_empty() {
                     continue;
                 }
@@ -142,7 +139,7 @@ impl Sender {
                     for (record, _) in batch.drain(..) {
                         self.outbox.delivered(&record);
                     }
-                    counters.batches.fetch_add(1, Ordering::Relaxed);
+                    counters.add_batch(1);
                     backoff.reset();
                     if let Some(since) = down_since.take() {
                         log::info!(
@@ -153,10 +150,8 @@ impl Sender {
                     }
                 }
                 Err(err) => {
-                    counters.failed_batches.fetch_add(1, Ordering::Relaxed);
-                    counters
-                        .depth
-                        .store(self.outbox.depth() as u64, Ordering::Relaxed);
+                    counters.add_failed_batch(1);
+                    counters.set_depth(self.outbox.depth() as u64);
                     if down_since.is_none() {
                         down_since = Some(Instant::now());
                         log::warn!(
@@ -200,10 +195,8 @@ impl Sender {
         }
         let counters = &self.transport.counters;
         self.link
-            .run(&counters.reconnects, |conn| pipe.exec(conn))?;
-        counters
-            .sent
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            .run(counters.reconnects(), |conn| pipe.exec(conn))?;
+        counters.add_sent(batch.len() as u64);
         Ok(())
     }
 }

@@ -1,23 +1,31 @@
 //! A worker's reading: its consumer group, its own pending entries, new
 //! entries, and entries reclaimed from dead workers.
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use crate::redis::conn::{self, Backoff, Link};
+use crate::redis::backoff::Backoff;
+use crate::redis::conn::Link;
+use crate::redis::resp::{self, Entry};
 use crate::redis::wire::StreamId;
-use crate::redis::worker::{Inner, Job};
+use crate::redis::worker::Shared;
+
+/// An entry handed to a handler thread.
+pub(crate) struct Job {
+    pub(crate) entry: Entry,
+    /// Delivered before (own pending entries at start, reclaimed ones):
+    /// look for saved progress.
+    pub(crate) redelivered: bool,
+}
 
 /// `XGROUP CREATE ... 0 MKSTREAM`, until it works or the worker is
 /// stopped; false when stopped.
-pub(crate) fn create_group(inner: &Inner, link: &mut Link) -> bool {
-    let config = &inner.config;
+pub(crate) fn create_group(shared: &Shared, link: &mut Link) -> bool {
+    let config = shared.config();
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
-        let result = link.run(&inner.counters.reconnects, |c| {
+        let result = link.run(shared.counters().reconnects(), |c| {
             redis::cmd("XGROUP")
                 .arg("CREATE")
                 .arg(&config.stream)
@@ -36,7 +44,7 @@ pub(crate) fn create_group(inner: &Inner, link: &mut Link) -> bool {
                     config.stream,
                     link.shown()
                 );
-                if inner.stop.sleep(backoff.next_wait()) {
+                if shared.stop().sleep(backoff.next_wait()) {
                     return false;
                 }
             }
@@ -46,8 +54,9 @@ pub(crate) fn create_group(inner: &Inner, link: &mut Link) -> bool {
 
 /// The reading loop: this consumer's own pending entries first, then new
 /// ones, as slots allow; entries of dead workers are reclaimed on the way.
-pub(crate) fn read(inner: &Arc<Inner>, link: &mut Link, jobs: &Sender<Job>) {
-    let config = &inner.config;
+pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
+    let config = shared.config();
+    let inflight = shared.inflight();
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     let reclaim_every =
         (config.visibility / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
@@ -61,19 +70,17 @@ pub(crate) fn read(inner: &Arc<Inner>, link: &mut Link, jobs: &Sender<Job>) {
     let mut history = Some(StreamId::default());
     let mut errors_while_stopping = 0;
     loop {
-        let stopping = inner.stop.is_set();
+        let stopping = shared.stop().is_set();
         if stopping && (history.is_none() || errors_while_stopping >= 3) {
             return;
         }
-        let mut free = inner
-            .slots
-            .take(config.prefetch, Duration::from_millis(100));
+        let mut free = inflight.take_slots(config.prefetch, Duration::from_millis(100));
         if free == 0 {
             continue;
         }
         if !stopping && history.is_none() && Instant::now() >= next_reclaim {
             next_reclaim = Instant::now() + reclaim_every;
-            match reclaim(inner, link, jobs, reclaim_cursor, free) {
+            match reclaim(shared, link, jobs, reclaim_cursor, free) {
                 Ok((next, used)) => {
                     reclaim_cursor = next;
                     free -= used;
@@ -84,7 +91,7 @@ pub(crate) fn read(inner: &Arc<Inner>, link: &mut Link, jobs: &Sender<Job>) {
                 continue;
             }
         }
-        let result = link.run(&inner.counters.reconnects, |c| {
+        let result = link.run(shared.counters().reconnects(), |c| {
             let mut cmd = redis::cmd("XREADGROUP");
             cmd.arg("GROUP")
                 .arg(&config.group)
@@ -108,10 +115,10 @@ pub(crate) fn read(inner: &Arc<Inner>, link: &mut Link, jobs: &Sender<Job>) {
         let mut entries = match result {
             Ok(reply) => {
                 backoff.reset();
-                conn::read_reply(&reply)
+                resp::read_reply(&reply)
             }
             Err(err) => {
-                inner.slots.give(free);
+                inflight.give_back(free);
                 if stopping {
                     errors_while_stopping += 1;
                 }
@@ -121,19 +128,19 @@ pub(crate) fn read(inner: &Arc<Inner>, link: &mut Link, jobs: &Sender<Job>) {
                         "eventlib worker: {err}; creating group `{}` again",
                         config.group
                     );
-                    if !create_group(inner, link) {
+                    if !create_group(shared, link) {
                         return;
                     }
                     continue;
                 }
                 history = Some(StreamId::default());
-                if !inner.stop.is_set() {
+                if !shared.stop().is_set() {
                     log::warn!(
                         "eventlib worker: reading `{}` at {}: {err}",
                         config.stream,
                         link.shown()
                     );
-                    inner.stop.sleep(backoff.next_wait());
+                    shared.stop().sleep(backoff.next_wait());
                 }
                 continue;
             }
@@ -141,13 +148,11 @@ pub(crate) fn read(inner: &Arc<Inner>, link: &mut Link, jobs: &Sender<Job>) {
         let redelivered = history.is_some();
         if redelivered {
             history = entries.last().map(|e| e.id);
-            // Entries being handled here already are not taken twice.
-            let held = inner.held.lock().unwrap_or_else(|e| e.into_inner());
-            entries.retain(|e| !held.contains(&e.id));
         }
-        entries.truncate(free);
-        inner.slots.give(free - entries.len());
-        hand_over(inner, jobs, entries, redelivered);
+        // Entries being handled here already are not taken twice.
+        let taken = inflight.hold(&mut entries, free);
+        inflight.give_back(free - taken);
+        hand_over(shared, jobs, entries, redelivered);
     }
 }
 
@@ -155,14 +160,14 @@ pub(crate) fn read(inner: &Arc<Inner>, link: &mut Link, jobs: &Sender<Job>) {
 /// worker died or hangs) with `XAUTOCLAIM`; returns the cursor for the
 /// next scan and how many were taken.
 fn reclaim(
-    inner: &Inner,
+    shared: &Shared,
     link: &mut Link,
     jobs: &Sender<Job>,
     cursor: StreamId,
     free: usize,
 ) -> redis::RedisResult<(StreamId, usize)> {
-    let config = &inner.config;
-    let reply = link.run(&inner.counters.reconnects, |c| {
+    let config = shared.config();
+    let reply = link.run(shared.counters().reconnects(), |c| {
         redis::cmd("XAUTOCLAIM")
             .arg(&config.stream)
             .arg(&config.group)
@@ -173,72 +178,28 @@ fn reclaim(
             .arg(free)
             .query::<redis::Value>(c)
     })?;
-    let parts = conn::items(&reply);
-    let next = parts
-        .first()
-        .and_then(conn::text)
-        .and_then(|id| id.parse().ok())
-        .unwrap_or_default();
-    let mut entries = parts.get(1).map(conn::entries).unwrap_or_default();
-    {
-        // Already here (a heartbeat that could not reach Redis): not twice.
-        let held = inner.held.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|e| !held.contains(&e.id));
-    }
-    entries.truncate(free);
-    let taken = entries.len();
+    let (next, mut entries) = resp::autoclaim_reply(&reply);
+    // Already here (a heartbeat that could not reach Redis): not twice.
+    let taken = shared.inflight().hold(&mut entries, free);
     if taken > 0 {
         log::info!(
             "eventlib worker `{}`: took over {taken} abandoned entr(y/ies)",
             config.consumer
         );
-        inner
-            .counters
-            .reclaimed
-            .fetch_add(taken as u64, Ordering::Relaxed);
-        hand_over(inner, jobs, entries, true);
+        shared.counters().add_reclaimed(taken as u64);
+        hand_over(shared, jobs, entries, true);
     }
     Ok((next, taken))
 }
 
-/// Marks entries as held and queues them for the handler threads.
-pub(crate) fn hand_over(
-    inner: &Inner,
-    jobs: &Sender<Job>,
-    entries: Vec<conn::Entry>,
-    redelivered: bool,
-) {
+/// Queues entries just held for the handler threads.
+fn hand_over(shared: &Shared, jobs: &Sender<Job>, entries: Vec<Entry>, redelivered: bool) {
     if entries.is_empty() {
         return;
     }
-    let counters = &inner.counters;
-    counters
-        .received
-        .fetch_add(entries.len() as u64, Ordering::Relaxed);
-    counters
-        .in_flight
-        .fetch_add(entries.len() as u64, Ordering::Relaxed);
-    {
-        let mut held = inner.held.lock().unwrap_or_else(|e| e.into_inner());
-        held.extend(entries.iter().map(|e| e.id));
-    }
+    shared.counters().add_received(entries.len() as u64);
     for entry in entries {
         // The channel holds as many jobs as there are slots: never full.
         let _ = jobs.send(Job { entry, redelivered });
     }
-}
-
-/// Counts one settled entry out of the held set.
-pub(crate) fn let_go(inner: &Inner, ids: &[StreamId]) {
-    {
-        let mut held = inner.held.lock().unwrap_or_else(|e| e.into_inner());
-        for id in ids {
-            held.remove(id);
-        }
-    }
-    inner
-        .counters
-        .in_flight
-        .fetch_sub(ids.len() as u64, Ordering::Relaxed);
-    inner.slots.give(ids.len());
 }

@@ -1,16 +1,52 @@
 //! Counters of the Redis producer and workers.
+//!
+//! Each counter is a statistic, read on its own by [`ProducerStats`] and
+//! [`WorkerStats`]: nothing else is published through it and nothing waits
+//! on it, so `Relaxed` is enough for every one.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// `fn $method(&self, n)` adds `n` to `$field`, for each pair.
+macro_rules! adders {
+    ($counters:ident: $($method:ident => $field:ident),* $(,)?) => {
+        impl $counters {
+            $(
+                pub(crate) fn $method(&self, n: u64) {
+                    self.$field.fetch_add(n, Ordering::Relaxed);
+                }
+            )*
+
+            /// The count of connections opened again, for
+            /// [`Link::run`](crate::redis::conn::Link::run).
+            pub(crate) fn reconnects(&self) -> &AtomicU64 {
+                &self.reconnects
+            }
+        }
+    };
+}
+
 #[derive(Default)]
 pub(crate) struct ProducerCounters {
-    pub(crate) sent: AtomicU64,
-    pub(crate) batches: AtomicU64,
-    pub(crate) failed_batches: AtomicU64,
-    pub(crate) reconnects: AtomicU64,
-    pub(crate) depth: AtomicU64,
-    pub(crate) capacity: AtomicU64,
+    sent: AtomicU64,
+    batches: AtomicU64,
+    failed_batches: AtomicU64,
+    reconnects: AtomicU64,
+    depth: AtomicU64,
+    capacity: AtomicU64,
+}
+
+adders!(ProducerCounters: add_sent => sent, add_batch => batches, add_failed_batch => failed_batches);
+
+impl ProducerCounters {
+    /// How many events wait in the outbox, as last seen.
+    pub(crate) fn set_depth(&self, events: u64) {
+        self.depth.store(events, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_capacity(&self, events: u64) {
+        self.capacity.store(events, Ordering::Relaxed);
+    }
 }
 
 /// What the Redis transport has done since it started; see
@@ -65,18 +101,29 @@ impl fmt::Display for ProducerStats {
 
 #[derive(Default)]
 pub(crate) struct WorkerCounters {
-    pub(crate) received: AtomicU64,
-    pub(crate) acked: AtomicU64,
-    pub(crate) handled: AtomicU64,
-    pub(crate) retried: AtomicU64,
-    pub(crate) dead_lettered: AtomicU64,
-    pub(crate) poison: AtomicU64,
-    pub(crate) reclaimed: AtomicU64,
-    pub(crate) skipped: AtomicU64,
-    pub(crate) reconnects: AtomicU64,
-    pub(crate) in_flight: AtomicU64,
-    pub(crate) trimmed: AtomicU64,
+    received: AtomicU64,
+    acked: AtomicU64,
+    handled: AtomicU64,
+    retried: AtomicU64,
+    dead_lettered: AtomicU64,
+    poison: AtomicU64,
+    reclaimed: AtomicU64,
+    skipped: AtomicU64,
+    reconnects: AtomicU64,
+    trimmed: AtomicU64,
 }
+
+adders!(WorkerCounters:
+    add_received => received,
+    add_acked => acked,
+    add_handled => handled,
+    add_retried => retried,
+    add_dead_lettered => dead_lettered,
+    add_poison => poison,
+    add_reclaimed => reclaimed,
+    add_skipped => skipped,
+    add_trimmed => trimmed,
+);
 
 /// What a [`Worker`](crate::redis::Worker) has done since it started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -110,7 +157,7 @@ pub struct WorkerStats {
 }
 
 impl WorkerStats {
-    pub(crate) fn read(c: &WorkerCounters) -> Self {
+    pub(crate) fn read(c: &WorkerCounters, in_flight: u64) -> Self {
         let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
         WorkerStats {
             received: r(&c.received),
@@ -122,7 +169,7 @@ impl WorkerStats {
             reclaimed: r(&c.reclaimed),
             skipped: r(&c.skipped),
             reconnects: r(&c.reconnects),
-            in_flight: r(&c.in_flight),
+            in_flight,
             trimmed: r(&c.trimmed),
         }
     }

@@ -26,9 +26,16 @@ struct Incoming {
     id: Option<String>,
     name: Option<String>,
     emitted_at: Option<u64>,
+    /// `Some(Value::Null)` for `"data": null` (a unit struct's data), `None`
+    /// when the field is missing.
+    #[serde(default, deserialize_with = "present")]
     data: Option<Value>,
     group: Option<String>,
     handlers: Option<Vec<String>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 /// The envelope of `record`, as the producer sends it: written directly,
@@ -114,8 +121,24 @@ fn build(index: u32, data: Value, context: Context) -> Result<Record, String> {
         .map_err(|err| err.to_string())
 }
 
-/// Reads an envelope: `Err` is the reason it is poison.
-pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, String> {
+/// What an envelope says, checked for shape but not yet against the
+/// registry.
+#[derive(Debug)]
+struct Envelope {
+    id: EventId,
+    name: String,
+    emitted_at: SystemTime,
+    data: Value,
+    group: Option<String>,
+    handlers: Option<Vec<String>>,
+}
+
+/// Reads the envelope of stream entry `entry`: `Err` is the reason it is
+/// poison. A missing `id` or `emitted_at` comes from the entry id.
+fn parse(raw: &[u8], entry: StreamId) -> Result<Envelope, String> {
+    if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err("the envelope is not a JSON object".into());
+    }
     let incoming: Incoming =
         serde_json::from_slice(raw).map_err(|err| format!("malformed JSON: {err}"))?;
     match incoming.v {
@@ -141,20 +164,34 @@ pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, String> {
         None => EventId::from_u128((u128::from(entry.ms) << 64) | u128::from(entry.seq)),
     };
     let emitted_at = UNIX_EPOCH + Duration::from_millis(incoming.emitted_at.unwrap_or(entry.ms));
-    let index = registry()
-        .index_of_name(&name)
-        .map_err(|err| err.to_string())?;
-    let decl = registry().decl(index);
-    let context = Context::restore(id, index, emitted_at, 1);
-    let record = build(index, data.clone(), context)?;
-    Ok(Decoded {
+    Ok(Envelope {
         id,
-        index,
-        name: decl.name,
+        name,
         emitted_at,
         data,
         group: incoming.group,
         handlers: incoming.handlers,
+    })
+}
+
+/// Reads an envelope and builds its event: `Err` is the reason it is
+/// poison.
+pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, String> {
+    let envelope = parse(raw, entry)?;
+    let index = registry()
+        .index_of_name(&envelope.name)
+        .map_err(|err| err.to_string())?;
+    let decl = registry().decl(index);
+    let context = Context::restore(envelope.id, index, envelope.emitted_at, 1);
+    let record = build(index, envelope.data.clone(), context)?;
+    Ok(Decoded {
+        id: envelope.id,
+        index,
+        name: decl.name,
+        emitted_at: envelope.emitted_at,
+        data: envelope.data,
+        group: envelope.group,
+        handlers: envelope.handlers,
         record,
     })
 }
@@ -194,5 +231,167 @@ impl FromStr for StreamId {
 impl fmt::Display for StreamId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENTRY: StreamId = StreamId {
+        ms: 1_700_000_000_000,
+        seq: 3,
+    };
+    const ID: &str = "0123456789abcdef0123456789abcdef";
+
+    fn poison(raw: &str) -> String {
+        match parse(raw.as_bytes(), ENTRY) {
+            Err(reason) => reason,
+            Ok(envelope) => panic!("`{raw}` was accepted: {envelope:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_envelope() {
+        let raw = format!(
+            r#"{{"v":1,"id":"{ID}","name":"shop.Paid","emitted_at":1700000000123,
+                "data":{{"amount":5}},"group":"billing","handlers":["shop::charge"],
+                "unknown_field":true}}"#
+        );
+        let envelope = parse(raw.as_bytes(), ENTRY).unwrap();
+        assert_eq!(envelope.id, ID.parse().unwrap());
+        assert_eq!(envelope.name, "shop.Paid");
+        assert_eq!(
+            envelope.emitted_at,
+            UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)
+        );
+        assert_eq!(envelope.data, serde_json::json!({ "amount": 5 }));
+        assert_eq!(envelope.group.as_deref(), Some("billing"));
+        assert_eq!(envelope.handlers, Some(vec!["shop::charge".to_owned()]));
+    }
+
+    #[test]
+    fn a_minimal_envelope_takes_id_and_time_from_the_entry() {
+        let envelope = parse(br#" {"v":1,"name":"shop.Paid","data":[]}"#, ENTRY).unwrap();
+        assert_eq!(
+            envelope.id,
+            EventId::from_u128((1_700_000_000_000u128 << 64) | 3)
+        );
+        assert_eq!(
+            envelope.emitted_at,
+            UNIX_EPOCH + Duration::from_millis(ENTRY.ms)
+        );
+        assert_eq!(envelope.data, serde_json::json!([]));
+        assert_eq!(envelope.group, None);
+        assert_eq!(envelope.handlers, None);
+    }
+
+    #[test]
+    fn null_data_is_data() {
+        // What a unit struct serializes to.
+        let envelope = parse(br#"{"v":1,"name":"a.B","data":null}"#, ENTRY).unwrap();
+        assert_eq!(envelope.data, Value::Null);
+    }
+
+    #[test]
+    fn missing_fields() {
+        assert!(poison(r#"{"name":"a.B","data":{}}"#).contains("no version"));
+        assert!(poison(r#"{"v":1,"data":{}}"#).contains("no `name`"));
+        assert!(poison(r#"{"v":1,"name":"a.B"}"#).contains("no `data`"));
+    }
+
+    #[test]
+    fn fields_of_the_wrong_type() {
+        for raw in [
+            r#"{"v":"1","name":"a.B","data":{}}"#,
+            r#"{"v":1,"name":7,"data":{}}"#,
+            r#"{"v":1,"name":"a.B","data":{},"emitted_at":"now"}"#,
+            r#"{"v":1,"name":"a.B","data":{},"emitted_at":-1}"#,
+            r#"{"v":1,"name":"a.B","data":{},"group":1}"#,
+            r#"{"v":1,"name":"a.B","data":{},"handlers":"a::b"}"#,
+        ] {
+            assert!(poison(raw).starts_with("malformed JSON"), "{raw}");
+        }
+        let reason = poison(r#"{"v":1,"id":"xyz","name":"a.B","data":{}}"#);
+        assert!(reason.contains("invalid `id` `xyz`"), "{reason}");
+    }
+
+    #[test]
+    fn unknown_versions() {
+        let reason = poison(r#"{"v":2,"name":"a.B","data":{}}"#);
+        assert!(
+            reason.contains("unsupported envelope version `v: 2`"),
+            "{reason}"
+        );
+        assert!(poison(r#"{"v":0,"name":"a.B","data":{}}"#).contains("`v: 0`"));
+    }
+
+    #[test]
+    fn not_an_object() {
+        for raw in ["", "null", "42", r#""text""#, r#"[1,null,"a.B",null,{}]"#] {
+            assert_eq!(poison(raw), "the envelope is not a JSON object", "{raw}");
+        }
+        assert!(poison("{not json").starts_with("malformed JSON"));
+        assert!(poison(r#"{"v":1,"name":"a.B","data":{}} trailing"#).starts_with("malformed JSON"));
+    }
+
+    #[test]
+    fn an_unknown_event_is_poison() {
+        let reason = decode(br#"{"v":1,"name":"nobody.Declared","data":{}}"#, ENTRY)
+            .err()
+            .unwrap();
+        assert!(
+            reason.contains("unknown event `nobody.Declared`"),
+            "{reason}"
+        );
+        let reason = decode(br#"{"v":1,"name":"no dots","data":{}}"#, ENTRY)
+            .err()
+            .unwrap();
+        assert!(reason.contains("invalid event name"), "{reason}");
+    }
+
+    #[test]
+    fn retarget_sets_the_group_and_the_handlers() {
+        let raw = br#"{"v":1,"name":"a.B","data":{},"handlers":["old"]}"#;
+        let handlers = ["a::h".to_owned()];
+        let out: Value =
+            serde_json::from_slice(&retarget(raw, "g", Some(&handlers)).unwrap()).unwrap();
+        assert_eq!(out["group"], "g");
+        assert_eq!(out["handlers"], serde_json::json!(["a::h"]));
+        let out: Value = serde_json::from_slice(&retarget(raw, "g", None).unwrap()).unwrap();
+        assert_eq!(out.get("handlers"), None);
+        assert!(retarget(b"[1]", "g", None).is_err());
+        assert!(retarget(b"{", "g", None).is_err());
+    }
+
+    #[test]
+    fn stream_ids() {
+        let id: StreamId = "1700000000000-3".parse().unwrap();
+        assert_eq!(id, ENTRY);
+        assert_eq!(id.to_string(), "1700000000000-3");
+        assert_eq!("5".parse::<StreamId>().unwrap(), StreamId { ms: 5, seq: 0 });
+        for bad in ["", "-", "a-1", "1-b", "1-2-3", "-1"] {
+            assert!(bad.parse::<StreamId>().is_err(), "`{bad}` parsed");
+        }
+        assert_eq!(
+            id.next(),
+            StreamId {
+                ms: ENTRY.ms,
+                seq: 4
+            }
+        );
+        let last = StreamId {
+            ms: 7,
+            seq: u64::MAX,
+        };
+        assert_eq!(last.next(), StreamId { ms: 8, seq: 0 });
+        assert!(StreamId { ms: 1, seq: 9 } < StreamId { ms: 2, seq: 0 });
+    }
+
+    #[test]
+    fn millis_of_times() {
+        assert_eq!(millis(UNIX_EPOCH), 0);
+        assert_eq!(millis(UNIX_EPOCH - Duration::from_secs(1)), 0);
+        assert_eq!(millis(UNIX_EPOCH + Duration::from_millis(1234)), 1234);
     }
 }

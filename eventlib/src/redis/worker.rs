@@ -1,24 +1,23 @@
 //! [`Worker`]: consumes a stream through a consumer group and runs the
 //! handlers of that group.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
 use crate::error::Error;
 use crate::handler::Failure;
-use crate::redis::conn::{self, Endpoint, Link};
-use crate::redis::control::{Signals, Slots, Stop};
+use crate::hook::{self, Hook, Spawner};
+use crate::redis::ack::{self, Settled};
+use crate::redis::conn::{Endpoint, Link};
+use crate::redis::control::{Signals, Stop};
+use crate::redis::inflight::InFlight;
+use crate::redis::read::{self, Job};
 use crate::redis::stats::{WorkerCounters, WorkerStats};
-use crate::redis::wire::StreamId;
-use crate::redis::{keys, maintain, process, read, DEFAULT_STREAM};
+use crate::redis::{handle, keys, upkeep, DEFAULT_STREAM};
 use crate::registry::registry;
-
-type Hook = Arc<dyn Fn(&Failure) + Send + Sync>;
-type Spawner = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
 
 /// Consumes events from a Redis stream and runs the handlers of one handler
 /// group on them.
@@ -49,18 +48,51 @@ type Spawner = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
 /// ```
 #[derive(Clone)]
 pub struct Worker {
-    pub(crate) inner: Arc<Inner>,
+    shared: Arc<Shared>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) config: Config,
-    pub(crate) endpoint: Endpoint,
-    pub(crate) counters: WorkerCounters,
-    pub(crate) stop: Stop,
+/// What the threads of a worker share: its configuration, its server, its
+/// counters, its stop flag and the entries it holds.
+pub(crate) struct Shared {
+    config: Config,
+    endpoint: Endpoint,
+    counters: WorkerCounters,
+    stop: Stop,
     running: AtomicBool,
-    /// Entries taken and not yet acknowledged or released.
-    pub(crate) held: Mutex<HashSet<StreamId>>,
-    pub(crate) slots: Slots,
+    inflight: InFlight,
+}
+
+impl Shared {
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn counters(&self) -> &WorkerCounters {
+        &self.counters
+    }
+
+    pub(crate) fn stop(&self) -> &Stop {
+        &self.stop
+    }
+
+    /// The entries taken and not yet acknowledged or let go.
+    pub(crate) fn inflight(&self) -> &InFlight {
+        &self.inflight
+    }
+
+    /// A connection of its own for one thread (opened on first use).
+    pub(crate) fn link(&self, read_timeout: Duration) -> Link {
+        Link::new(self.endpoint.clone(), read_timeout)
+    }
+
+    /// Tells the error hook of a failed attempt.
+    pub(crate) fn report(&self, failure: &Failure) {
+        hook::call_hook(&self.config.hook, failure);
+    }
+
+    fn stats(&self) -> WorkerStats {
+        WorkerStats::read(&self.counters, self.inflight.count())
+    }
 }
 
 pub(crate) struct Config {
@@ -78,8 +110,8 @@ pub(crate) struct Config {
     pub(crate) trim_interval: Option<Duration>,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) dead_max_len: usize,
-    pub(crate) handle_signals: bool,
-    pub(crate) hook: Hook,
+    handle_signals: bool,
+    hook: Hook,
     pub(crate) spawner: Option<Spawner>,
 }
 
@@ -126,7 +158,7 @@ impl Worker {
                 shutdown_timeout: Duration::from_secs(30),
                 dead_max_len: 100_000,
                 handle_signals: true,
-                hook: Arc::new(|failure| log::warn!("eventlib worker: {failure}")),
+                hook: Arc::new(crate::notice::default_hook),
                 spawner: None,
             },
         }
@@ -135,50 +167,50 @@ impl Worker {
     /// Consumes until [`shutdown`](Self::shutdown) (or SIGTERM / SIGINT,
     /// unless [`WorkerBuilder::handle_signals`] turned that off), then stops
     /// reading, finishes the entries in flight, acknowledges them, and
-    /// returns. While Redis is unreachable it reconnects with backoff; it
-    /// returns an error only when it is already running.
+    /// returns. While Redis is unreachable it reconnects with backoff.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyRunning`] when this worker runs already, and
+    /// [`Error::Spawn`] when one of its threads cannot be started.
     pub fn run_blocking(&self) -> Result<(), Error> {
-        if self.inner.running.swap(true, Ordering::SeqCst) {
-            return Err(Error::Transport(
-                "this worker is already running".to_owned(),
-            ));
+        let shared = &self.shared;
+        if shared.running.swap(true, Ordering::SeqCst) {
+            return Err(Error::AlreadyRunning);
         }
-        let _signals = Signals::register(&self.inner);
-        let result = run(&self.inner);
-        self.inner.running.store(false, Ordering::SeqCst);
+        let _signals = Signals::register(shared.config.handle_signals, &shared.stop);
+        let result = run(shared);
+        shared.running.store(false, Ordering::SeqCst);
         result
     }
 
     /// [`run_blocking`](Self::run_blocking) for async code: the worker runs
     /// on threads of its own, and this future waits for it without
     /// blocking the executor, whichever executor it is.
+    ///
+    /// # Errors
+    ///
+    /// Those of `run_blocking`, and [`Error::Spawn`] when the thread it
+    /// runs on cannot be started.
     pub async fn run(&self) -> Result<(), Error> {
         let worker = self.clone();
-        let (tx, rx) = futures::channel::oneshot::channel();
-        std::thread::Builder::new()
-            .name("eventlib-worker".into())
-            .spawn(move || {
-                let _ = tx.send(worker.run_blocking());
-            })
-            .map_err(|err| Error::Transport(format!("cannot start the worker thread: {err}")))?;
-        rx.await
-            .unwrap_or_else(|_| Err(Error::Transport("the worker thread panicked".into())))
+        hook::off_thread("eventlib-worker", move || worker.run_blocking()).await?
     }
 
     /// Asks the worker to stop: it stops reading new entries, finishes
     /// those in flight and returns from `run`. Returns at once.
     pub fn shutdown(&self) {
-        self.inner.stop.set();
+        self.shared.stop.set();
     }
 
     /// The worker's counters now.
     pub fn stats(&self) -> WorkerStats {
-        WorkerStats::read(&self.inner.counters)
+        self.shared.stats()
     }
 
     /// The consumer name this worker reads as.
     pub fn consumer(&self) -> &str {
-        &self.inner.config.consumer
+        &self.shared.config.consumer
     }
 }
 
@@ -305,8 +337,9 @@ impl WorkerBuilder {
         self
     }
 
-    /// Called for every handler failure (each failed attempt). Default: a
-    /// warning through the `log` facade.
+    /// Called for every handler failure (each failed attempt). Default: the
+    /// dispatcher's default hook (each kind of failure told once, repeats
+    /// summed up once a second; to standard error when no logger takes it).
     pub fn error_hook(mut self, hook: impl Fn(&Failure) + Send + Sync + 'static) -> Self {
         self.config.hook = Arc::new(hook);
         self
@@ -332,19 +365,33 @@ impl WorkerBuilder {
 
     /// Checks the configuration and makes the worker (nothing is connected
     /// yet).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a malformed URL (option `"url"`), a `rediss://`
+    /// URL without the `redis-tls` feature, an invalid group name
+    /// (`"group"`), or an empty consumer name or stream key (`"consumer"`,
+    /// `"stream"`).
     pub fn build(mut self) -> Result<Worker, Error> {
         let endpoint = Endpoint::new(&self.url)?;
         let config = &mut self.config;
         if let Err(reason) = crate::name::validate_group(&config.group) {
-            return Err(Error::Transport(format!(
-                "invalid group `{}`: {reason}",
-                config.group
-            )));
+            return Err(Error::Config {
+                option: "group",
+                reason: format!("invalid group `{}`: {reason}", config.group),
+            });
         }
-        if config.consumer.is_empty() || config.stream.is_empty() {
-            return Err(Error::Transport(
-                "the consumer name and the stream key must not be empty".into(),
-            ));
+        if config.consumer.is_empty() {
+            return Err(Error::Config {
+                option: "consumer",
+                reason: "the consumer name must not be empty".into(),
+            });
+        }
+        if config.stream.is_empty() {
+            return Err(Error::Config {
+                option: "stream",
+                reason: "the stream key must not be empty".into(),
+            });
         }
         if config.prefetch == 0 {
             config.prefetch = (config.concurrency * 2).max(32);
@@ -355,48 +402,20 @@ impl WorkerBuilder {
         }
         let prefetch = config.prefetch;
         Ok(Worker {
-            inner: Arc::new(Inner {
+            shared: Arc::new(Shared {
                 config: self.config,
                 endpoint,
                 counters: WorkerCounters::default(),
                 stop: Stop::default(),
                 running: AtomicBool::new(false),
-                held: Mutex::new(HashSet::new()),
-                slots: Slots::new(prefetch),
+                inflight: InFlight::new(prefetch),
             }),
         })
     }
 }
 
-/// A message to the acknowledging thread.
-pub(crate) enum Settled {
-    /// Acknowledge the entry, writing these dead letters first.
-    Ack {
-        id: StreamId,
-        dead: Vec<process::DeadLetterOut>,
-        clear_progress: bool,
-    },
-    /// Save the progress of an entry that waits for a retry, with the dead
-    /// letters of its handlers that are out of attempts.
-    Progress {
-        id: StreamId,
-        dead: Vec<process::DeadLetterOut>,
-        progress: Vec<u8>,
-    },
-    /// Leave the entry pending (shutdown during a retry wait).
-    Release(StreamId),
-}
-
-/// An entry handed to a handler thread.
-pub(crate) struct Job {
-    pub(crate) entry: conn::Entry,
-    /// Delivered before (own pending entries at start, reclaimed ones):
-    /// look for saved progress.
-    pub(crate) redelivered: bool,
-}
-
-fn run(inner: &Arc<Inner>) -> Result<(), Error> {
-    let config = &inner.config;
+fn run(shared: &Arc<Shared>) -> Result<(), Error> {
+    let config = &shared.config;
     let group_handlers = registry()
         .handlers()
         .filter(|h| h.group() == config.group)
@@ -408,11 +427,8 @@ fn run(inner: &Arc<Inner>) -> Result<(), Error> {
             config.group
         );
     }
-    let mut link = Link::new(
-        inner.endpoint.clone(),
-        config.block + Duration::from_secs(5),
-    );
-    if !read::create_group(inner, &mut link) {
+    let mut link = shared.link(config.block + Duration::from_secs(5));
+    if !read::create_group(shared, &mut link) {
         return Ok(());
     }
     log::info!(
@@ -428,30 +444,31 @@ fn run(inner: &Arc<Inner>) -> Result<(), Error> {
     let finished = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     for n in 0..config.concurrency {
-        let (inner, jobs_rx, settled_tx) = (Arc::clone(inner), jobs_rx.clone(), settled_tx.clone());
+        let (shared, jobs_rx, settled_tx) =
+            (Arc::clone(shared), jobs_rx.clone(), settled_tx.clone());
         threads.push(spawn(format!("eventlib-worker-{n}"), move || {
-            process::work(&inner, &jobs_rx, &settled_tx)
+            handle::work(&shared, &jobs_rx, &settled_tx)
         })?);
     }
     drop(settled_tx);
     let acker = {
-        let (inner, finished) = (Arc::clone(inner), Arc::clone(&finished));
+        let (shared, finished) = (Arc::clone(shared), Arc::clone(&finished));
         spawn("eventlib-ack".into(), move || {
-            maintain::acknowledge(&inner, &settled_rx, &finished)
+            ack::acknowledge(&shared, &settled_rx, &finished)
         })?
     };
     let upkeep = {
-        let (inner, finished) = (Arc::clone(inner), Arc::clone(&finished));
+        let (shared, finished) = (Arc::clone(shared), Arc::clone(&finished));
         spawn("eventlib-upkeep".into(), move || {
-            maintain::upkeep(&inner, &finished)
+            upkeep::upkeep(&shared, &finished)
         })?
     };
 
-    read::read(inner, &mut link, &jobs_tx);
+    read::read(shared, &mut link, &jobs_tx);
 
     // Stopped: finish what is held, then let every thread go.
     let deadline = Instant::now() + config.shutdown_timeout;
-    let clean = inner.slots.wait_all_free(deadline);
+    let clean = shared.inflight.wait_all_free(deadline);
     finished.store(true, Ordering::SeqCst);
     drop(jobs_tx);
     if clean {
@@ -465,14 +482,14 @@ fn run(inner: &Arc<Inner>) -> Result<(), Error> {
             "eventlib worker `{}`: {} entr(y/ies) still in flight after {:?}; another worker \
              takes them over after the visibility timeout",
             config.consumer,
-            inner.counters.in_flight.load(Ordering::Relaxed),
+            shared.inflight.count(),
             config.shutdown_timeout
         );
     }
     log::info!(
         "eventlib worker `{}` stopped: {}",
         config.consumer,
-        WorkerStats::read(&inner.counters)
+        shared.stats()
     );
     Ok(())
 }
@@ -482,7 +499,10 @@ fn spawn(
     f: impl FnOnce() + Send + 'static,
 ) -> Result<std::thread::JoinHandle<()>, Error> {
     std::thread::Builder::new()
-        .name(name)
+        .name(name.clone())
         .spawn(f)
-        .map_err(|err| Error::Transport(format!("cannot start a worker thread: {err}")))
+        .map_err(|error| Error::Spawn {
+            thread: name,
+            error,
+        })
 }

@@ -30,7 +30,7 @@ impl Stuck {
         while !RELEASE.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(1));
         }
-        anyhow::ensure!(self.n % 2 == 0, "odd {}", self.n);
+        anyhow::ensure!(self.n.is_multiple_of(2), "odd {}", self.n);
         Ok(())
     }
 }

@@ -2,9 +2,7 @@
 //! handlers with retries, and settle the entry.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use serde::{Deserialize, Serialize};
@@ -13,13 +11,15 @@ use crate::decl::HandlerFn;
 use crate::handler::{Failure, FailureKind};
 use crate::pool;
 use crate::record::Record;
-use crate::redis::conn::{self, Entry, Link};
+use crate::redis::ack::Settled;
+use crate::redis::backoff;
+use crate::redis::conn::Link;
+use crate::redis::dead_letter::DeadLetterOut;
+use crate::redis::read::Job;
+use crate::redis::resp::{self, Entry};
 use crate::redis::wire::{self, Decoded, StreamId};
-use crate::redis::worker::{Inner, Job, Settled};
+use crate::redis::worker::Shared;
 use crate::registry::registry;
-
-/// A dead letter, as the fields of its `XADD`.
-pub(crate) type DeadLetterOut = Vec<(&'static str, Vec<u8>)>;
 
 /// What is saved of an entry whose handlers need a retry, so that a worker
 /// that takes it over runs only what is left.
@@ -33,12 +33,12 @@ pub(crate) struct Progress {
     failures: BTreeMap<String, u32>,
 }
 
-pub(crate) fn work(inner: &Arc<Inner>, jobs: &Receiver<Job>, settled: &Sender<Settled>) {
-    let mut link = Link::new(inner.endpoint.clone(), Duration::from_secs(10));
+pub(crate) fn work(shared: &Shared, jobs: &Receiver<Job>, settled: &Sender<Settled>) {
+    let mut link = shared.link(Duration::from_secs(10));
     for job in jobs.iter() {
         let id = job.entry.id;
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            handle(inner, &mut link, job, settled)
+            handle(shared, &mut link, job, settled)
         }));
         let outcome = outcome.unwrap_or_else(|_| {
             // A bug here, not in a handler (handlers' panics are caught):
@@ -54,9 +54,9 @@ fn handler_name(handler: u32) -> &'static str {
     registry().handlers[handler as usize].decl.name
 }
 
-fn handle(inner: &Inner, link: &mut Link, job: Job, settled: &Sender<Settled>) -> Settled {
-    let config = &inner.config;
-    let counters = &inner.counters;
+fn handle(shared: &Shared, link: &mut Link, job: Job, settled: &Sender<Settled>) -> Settled {
+    let config = shared.config();
+    let counters = shared.counters();
     let entry = &job.entry;
     let id = entry.id;
     if entry.fields.is_none() {
@@ -78,19 +78,19 @@ fn handle(inner: &Inner, link: &mut Link, job: Job, settled: &Sender<Settled>) -
                 "eventlib worker: entry {id} of `{}` is dead-lettered: {reason}",
                 config.stream
             );
-            counters.poison.fetch_add(1, Ordering::Relaxed);
-            let dead = dead_letter(inner, entry, None, None, &reason, 0);
+            counters.add_poison(1);
+            let dead = dead_letter(shared, entry, None, None, &reason, 0);
             return ack(id, vec![dead], job.redelivered);
         }
     };
     if decoded.group.as_ref().is_some_and(|g| *g != config.group) {
         // A replay meant for another group.
-        counters.skipped.fetch_add(1, Ordering::Relaxed);
+        counters.add_skipped(1);
         return ack(id, Vec::new(), job.redelivered);
     }
     let mut progress = Progress::default();
     if job.redelivered {
-        match load(inner, link, id) {
+        match load(shared, link, id) {
             Ok((saved, deliveries)) => {
                 progress = saved;
                 if deliveries > config.max_deliveries {
@@ -99,7 +99,7 @@ fn handle(inner: &Inner, link: &mut Link, job: Job, settled: &Sender<Settled>) -
                          that took it stopped (crashed?) while handling it"
                     );
                     log::warn!("eventlib worker: entry {id} is dead-lettered: {reason}");
-                    let dead = dead_letter(inner, entry, Some(&decoded), None, &reason, 0);
+                    let dead = dead_letter(shared, entry, Some(&decoded), None, &reason, 0);
                     return ack(id, vec![dead], true);
                 }
             }
@@ -128,10 +128,10 @@ fn handle(inner: &Inner, link: &mut Link, job: Job, settled: &Sender<Settled>) -
             let name = handler_name(handler);
             let attempt = progress.failures.get(name).copied().unwrap_or(0) + 1;
             if attempt > 1 {
-                counters.retried.fetch_add(1, Ordering::Relaxed);
+                counters.add_retried(1);
             }
             let failure = match decoded.at_attempt(attempt) {
-                Ok(record) => run_handler(inner, &record, handler),
+                Ok(record) => run_handler(shared, &record, handler),
                 Err(reason) => Some(Failure {
                     event: decoded.name,
                     event_id: decoded.id,
@@ -140,16 +140,16 @@ fn handle(inner: &Inner, link: &mut Link, job: Job, settled: &Sender<Settled>) -
                 }),
             };
             let Some(failure) = failure else {
-                counters.handled.fetch_add(1, Ordering::Relaxed);
+                counters.add_handled(1);
                 progress.done.insert(name.to_owned());
                 continue;
             };
-            report(inner, &failure);
+            shared.report(&failure);
             progress.failures.insert(name.to_owned(), attempt);
             if attempt >= config.max_attempts {
                 let reason = failure.to_string();
                 dead.push(dead_letter(
-                    inner,
+                    shared,
                     entry,
                     Some(&decoded),
                     Some(name),
@@ -177,8 +177,8 @@ fn handle(inner: &Inner, link: &mut Link, job: Job, settled: &Sender<Settled>) -
             .map(|&h| progress.failures.get(handler_name(h)).copied().unwrap_or(1))
             .min()
             .unwrap_or(1);
-        let wait = conn::retry_delay(config.backoff_base, config.backoff_max, fewest);
-        if inner.stop.sleep(wait) {
+        let wait = backoff::retry_delay(config.backoff_base, config.backoff_max, fewest);
+        if shared.stop().sleep(wait) {
             // Shutting down: the entry stays pending, its progress saved.
             return Settled::Release(id);
         }
@@ -194,20 +194,13 @@ fn ack(id: StreamId, dead: Vec<DeadLetterOut>, clear_progress: bool) -> Settled 
     }
 }
 
-fn report(inner: &Inner, failure: &Failure) {
-    let hook = &inner.config.hook;
-    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(failure))).is_err() {
-        log::error!("eventlib worker: the error hook panicked while reporting: {failure}");
-    }
-}
-
 /// Runs one handler with its failure contained (see `pool::run_one`).
-fn run_handler(inner: &Inner, record: &Record, handler: u32) -> Option<Failure> {
+fn run_handler(shared: &Shared, record: &Record, handler: u32) -> Option<Failure> {
     let is_async = matches!(
         registry().handlers[handler as usize].decl.call,
         HandlerFn::Async(_)
     );
-    match &inner.config.spawner {
+    match &shared.config().spawner {
         Some(spawn) if is_async => {
             let (tx, rx) = futures::channel::oneshot::channel();
             let task_record = record.clone();
@@ -230,10 +223,10 @@ fn run_handler(inner: &Inner, record: &Record, handler: u32) -> Option<Failure> 
 }
 
 /// The saved progress of entry `id` and how many times it was delivered.
-fn load(inner: &Inner, link: &mut Link, id: StreamId) -> redis::RedisResult<(Progress, u64)> {
-    let config = &inner.config;
+fn load(shared: &Shared, link: &mut Link, id: StreamId) -> redis::RedisResult<(Progress, u64)> {
+    let config = shared.config();
     let (saved, pending): (Option<Vec<u8>>, redis::Value) =
-        link.run(&inner.counters.reconnects, |c| {
+        link.run(shared.counters().reconnects(), |c| {
             redis::pipe()
                 .cmd("HGET")
                 .arg(config.progress_key())
@@ -249,50 +242,25 @@ fn load(inner: &Inner, link: &mut Link, id: StreamId) -> redis::RedisResult<(Pro
     let progress = saved
         .and_then(|raw| serde_json::from_slice(&raw).ok())
         .unwrap_or_default();
-    let deliveries = conn::items(&pending)
-        .first()
-        .and_then(|row| conn::items(row).get(3))
-        .and_then(conn::int)
-        .map_or(1, |n| n.max(0) as u64);
-    Ok((progress, deliveries))
+    Ok((progress, resp::delivery_count(&pending)))
 }
 
 fn dead_letter(
-    inner: &Inner,
+    shared: &Shared,
     entry: &Entry,
     decoded: Option<&Decoded>,
     handler: Option<&str>,
     reason: &str,
     attempts: u32,
 ) -> DeadLetterOut {
-    let config = &inner.config;
-    let mut fields: DeadLetterOut = vec![
-        ("source_id", entry.id.to_string().into_bytes()),
-        ("group", config.group.clone().into_bytes()),
-        ("handler", handler.unwrap_or("").as_bytes().to_vec()),
-        ("reason", reason.as_bytes().to_vec()),
-        ("attempts", attempts.to_string().into_bytes()),
-        (
-            "failed_at",
-            wire::millis(SystemTime::now()).to_string().into_bytes(),
-        ),
-        ("worker", config.consumer.clone().into_bytes()),
-    ];
-    if let Some(decoded) = decoded {
-        fields.push(("name", decoded.name.as_bytes().to_vec()));
-        fields.push(("id", decoded.id.to_string().into_bytes()));
-    }
-    match entry.field(wire::FIELD) {
-        Some(raw) => fields.push((wire::FIELD, raw.to_vec())),
-        None => {
-            let all: serde_json::Map<String, serde_json::Value> = entry
-                .fields
-                .iter()
-                .flatten()
-                .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned().into()))
-                .collect();
-            fields.push(("fields", serde_json::to_vec(&all).unwrap_or_default()));
-        }
-    }
-    fields
+    let config = shared.config();
+    DeadLetterOut::new(
+        entry,
+        &config.group,
+        &config.consumer,
+        decoded.map(|d| (d.name, d.id)),
+        handler,
+        reason,
+        attempts,
+    )
 }

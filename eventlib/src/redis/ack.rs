@@ -1,0 +1,154 @@
+//! A worker's acknowledging thread: it writes acknowledgements, saved
+//! progress and dead letters, then lets the settled entries go.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::Receiver;
+
+use crate::redis::backoff::Backoff;
+use crate::redis::conn::Link;
+use crate::redis::dead_letter::DeadLetterOut;
+use crate::redis::wire::StreamId;
+use crate::redis::worker::Shared;
+
+/// A message from a handler thread to the acknowledging thread.
+pub(crate) enum Settled {
+    /// Acknowledge the entry, writing these dead letters first.
+    Ack {
+        id: StreamId,
+        dead: Vec<DeadLetterOut>,
+        clear_progress: bool,
+    },
+    /// Save the progress of an entry that waits for a retry, with the dead
+    /// letters of its handlers that are out of attempts.
+    Progress {
+        id: StreamId,
+        dead: Vec<DeadLetterOut>,
+        progress: Vec<u8>,
+    },
+    /// Leave the entry pending (shutdown during a retry wait).
+    Release(StreamId),
+}
+
+/// Settles entries in batches: each batch is one `MULTI`/`EXEC` of dead
+/// letters, progress, `XACK`s and the removal of progress.
+pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished: &AtomicBool) {
+    let config = shared.config();
+    let counters = shared.counters();
+    let (dead_stream, progress_key) = (config.dead_stream(), config.progress_key());
+    let mut link = shared.link(Duration::from_secs(10));
+    while let Ok(first) = settled.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match settled.try_recv() {
+                Ok(message) => batch.push(message),
+                Err(_) => break,
+            }
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let (mut commands, mut acks, mut dead_letters) = (0usize, 0u64, 0u64);
+        let mut settled_ids = Vec::new();
+        let (mut ack_ids, mut progress_done) = (Vec::new(), Vec::new());
+        for message in &batch {
+            let dead = match message {
+                Settled::Ack {
+                    id,
+                    dead,
+                    clear_progress,
+                } => {
+                    ack_ids.push(id.to_string());
+                    if *clear_progress {
+                        progress_done.push(id.to_string());
+                    }
+                    acks += 1;
+                    settled_ids.push(*id);
+                    dead
+                }
+                Settled::Progress { id, dead, progress } => {
+                    pipe.cmd("HSET")
+                        .arg(&progress_key)
+                        .arg(id.to_string())
+                        .arg(progress.as_slice())
+                        .ignore();
+                    dead
+                }
+                Settled::Release(id) => {
+                    settled_ids.push(*id);
+                    continue;
+                }
+            };
+            commands += 1;
+            for letter in dead {
+                let cmd = pipe
+                    .cmd("XADD")
+                    .arg(&dead_stream)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(config.dead_max_len)
+                    .arg("*");
+                for (field, value) in letter.fields() {
+                    cmd.arg(*field).arg(value.as_slice());
+                }
+                cmd.ignore();
+                dead_letters += 1;
+            }
+        }
+        // One XACK and one HDEL for the whole batch: both take many ids.
+        if !ack_ids.is_empty() {
+            pipe.cmd("XACK")
+                .arg(&config.stream)
+                .arg(&config.group)
+                .arg(&ack_ids)
+                .ignore();
+        }
+        if !progress_done.is_empty() {
+            pipe.cmd("HDEL")
+                .arg(&progress_key)
+                .arg(&progress_done)
+                .ignore();
+        }
+        if commands > 0 {
+            if !write(shared, &mut link, &pipe, finished, acks) {
+                return;
+            }
+            counters.add_acked(acks);
+            counters.add_dead_lettered(dead_letters);
+        }
+        shared.inflight().release(&settled_ids);
+    }
+}
+
+/// Runs the settling transaction until it succeeds; false when given up
+/// on (the worker has finished and Redis cannot be reached).
+fn write(
+    shared: &Shared,
+    link: &mut Link,
+    pipe: &redis::Pipeline,
+    finished: &AtomicBool,
+    acks: u64,
+) -> bool {
+    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
+    loop {
+        match link.run(shared.counters().reconnects(), |c| pipe.exec(c)) {
+            Ok(()) => return true,
+            Err(err) => {
+                if finished.load(Ordering::SeqCst) {
+                    // The entries stay pending and are handled again by
+                    // whoever takes them over.
+                    log::warn!(
+                        "eventlib worker: {acks} acknowledgement(s) not written ({err}); \
+                         those entries will be handled again"
+                    );
+                    return false;
+                }
+                log::warn!(
+                    "eventlib worker: cannot acknowledge at {} ({err}); retrying",
+                    link.shown()
+                );
+                std::thread::sleep(backoff.next_wait());
+            }
+        }
+    }
+}
