@@ -78,7 +78,10 @@
 //!
 //! ```text
 //! #[ev::event(crate = ev, name = "shop.OrderPaid")]
-//! impl OrderPaid {}
+//! impl OrderPaid {
+//!     #[handler]                 // a method follows its #[event]
+//!     fn send_receipt(&self) {}
+//! }
 //!
 //! #[ev::handler(crate = ev)]
 //! fn notify(order: &OrderPaid) {}
@@ -177,7 +180,9 @@ pub fn event(args: TokenStream, input: TokenStream) -> TokenStream {
 /// - `group = "analytics"`: the handler group (see the crate's "Handler
 ///   groups"); default `default`.
 /// - `crate = path`: where the eventlib crate is, for a renamed dependency;
-///   default `::eventlib`.
+///   default `::eventlib`. On free functions only: a method follows the
+///   `crate = ...` of its `#[event]` (and may be written `#[handler]` or
+///   `#[ev::handler]`).
 ///
 /// Signatures:
 ///
