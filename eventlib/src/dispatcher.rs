@@ -231,6 +231,7 @@ fn start_global(config: &mut Option<Builder>) -> Result<&'static Arc<Shared>, Er
         return Ok(shared);
     }
     let config = config.take().unwrap_or_else(Dispatcher::builder);
+    crate::ambient::note();
     let shared = Shared::start(config)?;
     Ok(GLOBAL.get_or_init(|| shared))
 }
@@ -291,6 +292,9 @@ impl Shared {
         }
         if let Some(admission) = &self.admission {
             admission.admit(&record)?;
+        }
+        if self.mode == Mode::Inline && !self.remote {
+            pool::check_inline_can_block(&record)?;
         }
         let id = record.id();
         let counters = &registry().events[record.index()].counters;
@@ -428,6 +432,7 @@ impl Shared {
 /// dispatcher (started with the defaults by the first `log!`).
 #[inline(never)] // one copy for every event type: less code per `log!` call site
 pub(crate) fn dispatch(record: Record) -> Result<EventId, Error> {
+    crate::ambient::note();
     match testing::intercept(record) {
         Ok(result) => result,
         Err(record) => global()?.emit(record),

@@ -99,6 +99,15 @@ pub enum Error {
     },
     /// The worker (or other long-running part) is already running.
     AlreadyRunning,
+    /// Inline mode (or [`testing::inline`](crate::testing::inline)) would
+    /// block an async runtime's thread to run the event's async handlers:
+    /// a deadlock when they await that runtime's timers or I/O. Use
+    /// [`testing::inline_async`](crate::testing::inline_async) in async
+    /// tests. Detected with the `tokio` feature.
+    InlineInAsync {
+        /// The event's name.
+        event: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -166,6 +175,12 @@ impl fmt::Display for Error {
                 write!(f, "eventlib cannot start its thread `{thread}`: {error}")
             }
             Error::AlreadyRunning => f.write_str("it is already running"),
+            Error::InlineInAsync { event } => write!(
+                f,
+                "event `{event}` has async handlers, and running them inline here would block this \
+                 async runtime's thread (a deadlock if they await its timers or I/O): in async \
+                 tests use `eventlib::testing::inline_async()` and await `scope.finish()`"
+            ),
         }
     }
 }

@@ -58,6 +58,7 @@
 #[allow(unused_extern_crates)] // used by the macros' expansions in this crate's tests
 extern crate self as eventlib;
 
+mod ambient;
 mod counters;
 mod decl;
 mod dispatcher;

@@ -15,6 +15,7 @@ use futures::FutureExt;
 use crate::decl::HandlerFn;
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::ambient;
 use crate::counters;
 use crate::dispatcher::Shared;
 use crate::error::Error;
@@ -170,7 +171,11 @@ impl Pool {
                 };
                 match &self.spawner {
                     Some(spawn) => spawn(Box::pin(task)),
-                    None => Task::spawn(Box::pin(task), self),
+                    None => {
+                        if let Err(task) = ambient::spawn(Box::pin(task)) {
+                            Task::spawn(task, self);
+                        }
+                    }
                 }
             }
         }
@@ -205,8 +210,25 @@ async fn run_async(
     match AssertUnwindSafe(future).catch_unwind().await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(err)) => Err(FailureKind::Error(err)),
-        Err(payload) => Err(FailureKind::Panic(panic_message(&*payload))),
+        Err(payload) => Err(FailureKind::Panic(explain_runtime_panic(panic_message(
+            &*payload,
+        )))),
     }
+}
+
+/// A handler that needs tokio, run outside a tokio runtime, panics with
+/// tokio's message; the fix is on eventlib's side, so say it.
+fn explain_runtime_panic(message: String) -> String {
+    let tokio = message.contains("no reactor running")
+        || message.contains("must be called from the context of a Tokio");
+    if !tokio {
+        return message;
+    }
+    format!(
+        "{message} (this async handler needs a tokio runtime: enable eventlib's `tokio` feature, \
+         which runs async handlers on the runtime `log!` is called in, or hand the runtime to \
+         eventlib with `Dispatcher::builder().spawner(...)`)"
+    )
 }
 
 /// Counts the outcome; a failure becomes a [`Failure`] for the hook.
@@ -225,6 +247,64 @@ fn account(record: &Record, entry: &HandlerEntry, outcome: Outcome) -> Option<Fa
         handler: Some(entry.decl.name),
         kind,
     })
+}
+
+/// Refuses to run `record` inline when that would block an async runtime's
+/// thread on an async handler (it would wait for the very thread it
+/// blocks: a deadlock when the handler awaits the runtime's timers or I/O).
+pub(crate) fn check_inline_can_block(record: &Record) -> Result<(), Error> {
+    let registry = registry();
+    let has_async = registry.events[record.index()]
+        .handlers
+        .iter()
+        .any(|&h| registry.handlers[h as usize].decl.is_async());
+    if has_async && ambient::in_runtime() {
+        return Err(Error::InlineInAsync {
+            event: record.name(),
+        });
+    }
+    Ok(())
+}
+
+/// Runs the synchronous handlers of `record` now and returns its async
+/// handlers as futures for the caller to await (an async inline scope);
+/// the event completes when the last of them does.
+pub(crate) fn run_inline_deferred(
+    record: &Record,
+) -> (Vec<Failure>, Vec<BoxFuture<'static, Option<Failure>>>) {
+    let registry = registry();
+    let event = &registry.events[record.index()];
+    let (mut failures, mut tasks) = (Vec::new(), Vec::new());
+    let asyncs = event
+        .handlers
+        .iter()
+        .filter(|&&h| registry.handlers[h as usize].decl.is_async())
+        .count();
+    record.start_delivery(asyncs);
+    for &handler in &event.handlers {
+        let entry = &registry.handlers[handler as usize];
+        entry.counters.start();
+        match entry.decl.call {
+            HandlerFn::Sync(call) => {
+                failures.extend(account(record, entry, run_sync(call, record)));
+            }
+            HandlerFn::Async(call) => {
+                let record = record.clone();
+                tasks.push(Box::pin(async move {
+                    let outcome = run_async(call, record.clone()).await;
+                    let failure = account(&record, entry, outcome);
+                    if record.handler_finished() {
+                        registry.events[record.index()].counters.complete();
+                    }
+                    failure
+                }) as BoxFuture<'static, Option<Failure>>);
+            }
+        }
+    }
+    if asyncs == 0 {
+        event.counters.complete();
+    }
+    (failures, tasks)
 }
 
 /// Runs every handler of `record` in the caller, in order, and completes

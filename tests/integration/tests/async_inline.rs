@@ -1,0 +1,123 @@
+//! Inline scopes in async tests: on a current-thread and a multi-thread
+//! tokio runtime and on smol, async handlers that await the runtime's own
+//! timers run to completion and their failures come back; a blocking
+//! inline `log!` inside a tokio runtime fails at once instead of hanging.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use eventlib::{event, log, testing, Error};
+use serde::{Deserialize, Serialize};
+
+/// The bound on every test here: reached only if a scope deadlocks.
+const HANG: Duration = Duration::from_secs(20);
+
+static SLEPT: AtomicU64 = AtomicU64::new(0);
+static SYNC_RAN: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Signup {
+    email: String,
+}
+
+#[event(name = "asyncinline.Signup")]
+impl Signup {
+    #[handler]
+    fn count(&self) {
+        SYNC_RAN.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Awaits tokio's timer: needs the test's runtime to drive it.
+    #[handler]
+    async fn welcome(&self) -> anyhow::Result<()> {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        SLEPT.fetch_add(1, Ordering::SeqCst);
+        anyhow::ensure!(self.email.contains('@'), "no @ in {}", self.email);
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Tick {
+    n: u32,
+}
+
+#[event(name = "asyncinline.Tick")]
+impl Tick {
+    /// Awaits smol's timer (async-io), which works under any executor.
+    #[handler]
+    async fn wait(&self) -> anyhow::Result<()> {
+        smol::Timer::after(Duration::from_millis(20)).await;
+        anyhow::ensure!(self.n != 13, "unlucky");
+        Ok(())
+    }
+}
+
+async fn scenario() {
+    let before = SLEPT.load(Ordering::SeqCst);
+    let scope = testing::inline_async();
+    scope
+        .instrument(async {
+            log!(Signup {
+                email: "a@b.c".into()
+            })
+            .unwrap();
+            // Across an await point, and across threads on a multi-thread
+            // runtime: the scope follows the future.
+            tokio::task::yield_now().await;
+            log!(Signup {
+                email: "nobody".into()
+            })
+            .unwrap();
+        })
+        .await;
+    let err = scope.finish().await.unwrap_err();
+    let Error::Handlers(failures) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(failures.len(), 1, "{err}");
+    assert!(err.to_string().contains("no @ in nobody"), "{err}");
+    assert_eq!(SLEPT.load(Ordering::SeqCst) - before, 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn inline_async_on_a_current_thread_runtime() {
+    tokio::time::timeout(HANG, scenario())
+        .await
+        .expect("no hang");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_async_on_a_multi_thread_runtime() {
+    tokio::time::timeout(HANG, scenario())
+        .await
+        .expect("no hang");
+}
+
+#[test]
+fn inline_async_on_smol() {
+    smol::block_on(async {
+        let scope = testing::inline_async();
+        let result = scope
+            .run(async {
+                log!(Tick { n: 1 }).unwrap();
+                log!(Tick { n: 13 }).unwrap();
+            })
+            .await;
+        let err = result.unwrap_err();
+        assert!(err.to_string().contains("unlucky"), "{err}");
+    });
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_blocking_inline_log_in_a_runtime_fails_at_once() {
+    let ran = SYNC_RAN.load(Ordering::SeqCst);
+    let _inline = testing::inline();
+    let err = log!(Signup {
+        email: "a@b.c".into()
+    })
+    .unwrap_err();
+    assert!(matches!(err, Error::InlineInAsync { .. }), "{err}");
+    assert!(err.to_string().contains("inline_async"), "{err}");
+    assert_eq!(SYNC_RAN.load(Ordering::SeqCst), ran, "nothing ran");
+}
