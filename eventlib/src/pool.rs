@@ -225,9 +225,10 @@ fn explain_runtime_panic(message: String) -> String {
         return message;
     }
     format!(
-        "{message} (this async handler needs a tokio runtime: enable eventlib's `tokio` feature, \
-         which runs async handlers on the runtime `log!` is called in, or hand the runtime to \
-         eventlib with `Dispatcher::builder().spawner(...)`)"
+        "{message} (this async handler needs a tokio runtime: in a service, enable eventlib's \
+         `tokio` feature, which runs async handlers on the runtime `log!` is called in, or hand \
+         the runtime to eventlib with `Dispatcher::builder().spawner(...)`; in an async test, use \
+         `eventlib::testing::inline_async()` rather than a blocking inline scope)"
     )
 }
 
@@ -381,4 +382,20 @@ pub(crate) async fn run_one(record: &Record, handler: u32) -> Option<Failure> {
         HandlerFn::Async(call) => run_async(call, record.clone()).await,
     };
     account(record, entry, outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::explain_runtime_panic;
+
+    #[test]
+    fn a_missing_tokio_runtime_is_explained() {
+        let message =
+            "there is no reactor running, must be called from the context of a Tokio 1.x runtime";
+        let explained = explain_runtime_panic(message.to_owned());
+        assert!(explained.starts_with(message), "{explained}");
+        assert!(explained.contains("`tokio` feature"), "{explained}");
+        assert!(explained.contains("spawner"), "{explained}");
+        assert_eq!(explain_runtime_panic("boom".into()), "boom");
+    }
 }

@@ -2,13 +2,14 @@
 //! progress and dead letters, then lets the settled entries go.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
 use crate::redis::backoff::Backoff;
 use crate::redis::conn::Link;
 use crate::redis::dead_letter::DeadLetterOut;
+use crate::redis::keys;
 use crate::redis::wire::StreamId;
 use crate::redis::worker::Shared;
 
@@ -20,14 +21,24 @@ pub(crate) enum Settled {
         dead: Vec<DeadLetterOut>,
         clear_progress: bool,
     },
-    /// Save the progress of an entry that waits for a retry, with the dead
-    /// letters of its handlers that are out of attempts.
-    Progress {
+    /// The entry waits for a retry at `due`: save its progress (when
+    /// given) with the dead letters of its handlers out of attempts, then
+    /// let its slot go and schedule it; it stays pending.
+    Retry {
         id: StreamId,
         dead: Vec<DeadLetterOut>,
-        progress: Vec<u8>,
+        progress: Option<Vec<u8>>,
+        due: Instant,
     },
-    /// Leave the entry pending (shutdown during a retry wait).
+    /// Leave the entry pending for a worker of the group that has its
+    /// handlers, counting the delivery as passed on (not a crash); with the
+    /// progress of the handlers run here and their dead letters, if any.
+    Leave {
+        id: StreamId,
+        dead: Vec<DeadLetterOut>,
+        progress: Option<Vec<u8>>,
+    },
+    /// Leave the entry pending (an internal error).
     Release(StreamId),
 }
 
@@ -50,6 +61,7 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
         pipe.atomic();
         let (mut commands, mut acks, mut dead_letters) = (0usize, 0u64, 0u64);
         let mut settled_ids = Vec::new();
+        let mut scheduled = Vec::new();
         let (mut ack_ids, mut progress_done) = (Vec::new(), Vec::new());
         for message in &batch {
             let dead = match message {
@@ -61,17 +73,47 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
                     ack_ids.push(id.to_string());
                     if *clear_progress {
                         progress_done.push(id.to_string());
+                        progress_done.push(keys::passed_field(&id.to_string()));
                     }
                     acks += 1;
                     settled_ids.push(*id);
                     dead
                 }
-                Settled::Progress { id, dead, progress } => {
-                    pipe.cmd("HSET")
+                Settled::Retry {
+                    id,
+                    dead,
+                    progress,
+                    due,
+                } => {
+                    if let Some(progress) = progress {
+                        pipe.cmd("HSET")
+                            .arg(&progress_key)
+                            .arg(id.to_string())
+                            .arg(progress.as_slice())
+                            .ignore();
+                    }
+                    settled_ids.push(*id);
+                    scheduled.push((*id, *due));
+                    if progress.is_none() && dead.is_empty() {
+                        // Only scheduled again: nothing to write.
+                        continue;
+                    }
+                    dead
+                }
+                Settled::Leave { id, dead, progress } => {
+                    pipe.cmd("HINCRBY")
                         .arg(&progress_key)
-                        .arg(id.to_string())
-                        .arg(progress.as_slice())
+                        .arg(keys::passed_field(&id.to_string()))
+                        .arg(1)
                         .ignore();
+                    if let Some(progress) = progress {
+                        pipe.cmd("HSET")
+                            .arg(&progress_key)
+                            .arg(id.to_string())
+                            .arg(progress.as_slice())
+                            .ignore();
+                    }
+                    settled_ids.push(*id);
                     dead
                 }
                 Settled::Release(id) => {
@@ -115,6 +157,11 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
             }
             counters.add_acked(acks);
             counters.add_dead_lettered(dead_letters);
+        }
+        // Scheduled before the slots are let go, so that the heartbeat
+        // never loses sight of them.
+        for (id, due) in scheduled {
+            shared.waiting().schedule(id, due);
         }
         shared.inflight().release(&settled_ids);
     }

@@ -59,6 +59,14 @@ impl DeadLetterOut {
         DeadLetterOut(fields)
     }
 
+    /// The same without a copy of the entry (too large to copy): its size
+    /// instead, the original being referred to by `source_id`.
+    pub(crate) fn without_copy(mut self, size: usize) -> Self {
+        self.0.retain(|(k, _)| *k != wire::FIELD && *k != "fields");
+        self.0.push(("size", size.to_string().into_bytes()));
+        self
+    }
+
     pub(crate) fn fields(&self) -> &[(&'static str, Vec<u8>)] {
         &self.0
     }
@@ -313,6 +321,20 @@ mod tests {
         assert_eq!(letter.envelope.as_deref(), Some(r#"{"v":1}"#));
         assert_eq!(letter.fields, None);
         assert!(letter.failed_at > UNIX_EPOCH);
+    }
+
+    #[test]
+    fn an_oversized_entry_is_not_copied() {
+        let source = entry(&[("event", "x".repeat(100).as_str())]);
+        let out = DeadLetterOut::new(&source, "g", "w", None, None, "too big", 0).without_copy(106);
+        let letter = read_back(&out);
+        assert_eq!(letter.source_id, "5-1");
+        assert_eq!(letter.envelope, None);
+        assert_eq!(letter.fields, None);
+        assert!(out
+            .fields()
+            .iter()
+            .any(|(k, v)| *k == "size" && v == b"106"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! handlers with retries, and settle the entry.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender};
 use serde::{Deserialize, Serialize};
@@ -15,9 +15,12 @@ use crate::redis::ack::Settled;
 use crate::redis::backoff;
 use crate::redis::conn::Link;
 use crate::redis::dead_letter::DeadLetterOut;
+use crate::redis::groups;
+use crate::redis::keys;
 use crate::redis::read::Job;
 use crate::redis::resp::{self, Entry};
-use crate::redis::wire::{self, Decoded, StreamId};
+use crate::redis::tally::Kind;
+use crate::redis::wire::{self, Decoded, StreamId, Undecodable};
 use crate::redis::worker::Shared;
 use crate::registry::registry;
 
@@ -31,6 +34,9 @@ pub(crate) struct Progress {
     /// Failed attempts so far, by handler path.
     #[serde(default)]
     failures: BTreeMap<String, u32>,
+    /// When the failed handlers run again (milliseconds since 1970).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_at: Option<u64>,
 }
 
 pub(crate) fn work(shared: &Shared, jobs: &Receiver<Job>, settled: &Sender<Settled>) {
@@ -38,7 +44,7 @@ pub(crate) fn work(shared: &Shared, jobs: &Receiver<Job>, settled: &Sender<Settl
     for job in jobs.iter() {
         let id = job.entry.id;
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            handle(shared, &mut link, job, settled)
+            handle(shared, &mut link, job)
         }));
         let outcome = outcome.unwrap_or_else(|_| {
             // A bug here, not in a handler (handlers' panics are caught):
@@ -54,7 +60,7 @@ fn handler_name(handler: u32) -> &'static str {
     registry().handlers[handler as usize].decl.name
 }
 
-fn handle(shared: &Shared, link: &mut Link, job: Job, settled: &Sender<Settled>) -> Settled {
+fn handle(shared: &Shared, link: &mut Link, job: Job) -> Settled {
     let config = shared.config();
     let counters = shared.counters();
     let entry = &job.entry;
@@ -63,29 +69,75 @@ fn handle(shared: &Shared, link: &mut Link, job: Job, settled: &Sender<Settled>)
         // Deleted from the stream while pending: nothing to handle.
         return ack(id, Vec::new(), job.redelivered);
     }
+    let size = entry.size();
+    if size > config.max_entry_bytes {
+        let reason = format!(
+            "the entry is {size} bytes, over the worker's `max_entry_bytes` of {}: not copied \
+             here; the original is entry {id} of `{}` (until trimmed)",
+            config.max_entry_bytes, config.stream
+        );
+        log::warn!("eventlib worker: entry {id} is dead-lettered: {reason}");
+        counters.add_oversized(1);
+        let dead = dead_letter(shared, entry, None, None, &reason, 0).without_copy(size);
+        return ack(id, vec![dead], job.redelivered);
+    }
     let decoded = match entry.field(wire::FIELD) {
         Some(raw) => wire::decode(raw, id),
-        None => Err(format!(
+        None => Err(Undecodable::Poison(format!(
             "the entry has no `{}` field (it has: {})",
             wire::FIELD,
             entry.field_names().join(", ")
-        )),
+        ))),
     };
     let decoded = match decoded {
         Ok(decoded) => decoded,
-        Err(reason) => {
+        Err(Undecodable::UnknownEvent { name, .. }) if shared.elsewhere().handles(&name, None) => {
+            return leave(shared, id, &name);
+        }
+        Err(undecodable) => {
+            let reason = undecodable.reason();
             log::warn!(
                 "eventlib worker: entry {id} of `{}` is dead-lettered: {reason}",
                 config.stream
             );
             counters.add_poison(1);
-            let dead = dead_letter(shared, entry, None, None, &reason, 0);
+            let dead = dead_letter(shared, entry, None, None, reason, 0);
             return ack(id, vec![dead], job.redelivered);
         }
     };
-    if decoded.group.as_ref().is_some_and(|g| *g != config.group) {
-        // A replay meant for another group.
-        counters.add_skipped(1);
+    if let Some(target) = decoded.group.as_deref().filter(|g| *g != config.group) {
+        return for_another_group(shared, link, &job, &decoded, target);
+    }
+    let mine: Vec<u32> = registry()
+        .group_handlers(decoded.index, &config.group)
+        .collect();
+    let mut dead = Vec::new();
+    // Replay targets no worker of the group has: dead-lettered once (they
+    // are then saved as done with the rest of the progress).
+    let mut misdirected: Vec<&str> = Vec::new();
+    if let Some(targets) = &decoded.handlers {
+        let missing: Vec<&str> = targets
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !mine.iter().any(|&h| handler_name(h) == *t))
+            .collect();
+        if !missing.is_empty() {
+            if shared.elsewhere().handles(decoded.name, Some(&missing)) {
+                return leave(shared, id, decoded.name);
+            }
+            misdirected = missing;
+        }
+    } else if mine.is_empty() {
+        if shared.elsewhere().handles(decoded.name, None) {
+            return leave(shared, id, decoded.name);
+        }
+        counters.add_no_handler(1);
+        shared.tally().note(
+            Kind::NoHandler,
+            decoded.name,
+            &config.group,
+            &id.to_string(),
+        );
         return ack(id, Vec::new(), job.redelivered);
     }
     let mut progress = Progress::default();
@@ -99,8 +151,19 @@ fn handle(shared: &Shared, link: &mut Link, job: Job, settled: &Sender<Settled>)
                          that took it stopped (crashed?) while handling it"
                     );
                     log::warn!("eventlib worker: entry {id} is dead-lettered: {reason}");
-                    let dead = dead_letter(shared, entry, Some(&decoded), None, &reason, 0);
-                    return ack(id, vec![dead], true);
+                    dead.push(dead_letter(shared, entry, Some(&decoded), None, &reason, 0));
+                    return ack(id, dead, true);
+                }
+                let now = wire::millis(SystemTime::now());
+                if let Some(at) = progress.retry_at.filter(|&at| at > now) {
+                    // Taken before its backoff ended (over from a worker
+                    // that stopped): it waits here instead.
+                    return Settled::Retry {
+                        id,
+                        dead,
+                        progress: None,
+                        due: Instant::now() + Duration::from_millis(at - now),
+                    };
                 }
             }
             Err(err) => log::warn!(
@@ -109,8 +172,27 @@ fn handle(shared: &Shared, link: &mut Link, job: Job, settled: &Sender<Settled>)
             ),
         }
     }
-    let mut pending: Vec<u32> = registry()
-        .group_handlers(decoded.index, &config.group)
+    misdirected.retain(|h| !progress.done.contains(*h));
+    if !misdirected.is_empty() {
+        let reason = format!(
+            "the replay names handler(s) {} that no worker of group `{}` has for event `{}`",
+            misdirected
+                .iter()
+                .map(|h| format!("`{h}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            config.group,
+            decoded.name
+        );
+        log::warn!("eventlib worker: entry {id} is dead-lettered: {reason}");
+        counters.add_misdirected(1);
+        dead.push(dead_letter(shared, entry, Some(&decoded), None, &reason, 0));
+        progress
+            .done
+            .extend(misdirected.iter().map(|h| (*h).to_owned()));
+    }
+    let pending: Vec<u32> = mine
+        .into_iter()
         .filter(|&h| {
             let name = handler_name(h);
             let chosen = decoded
@@ -120,70 +202,158 @@ fn handle(shared: &Shared, link: &mut Link, job: Job, settled: &Sender<Settled>)
             chosen && !progress.done.contains(name)
         })
         .collect();
-    let mut dead = Vec::new();
-    let mut saved = job.redelivered;
-    loop {
-        let mut failed = Vec::new();
-        for handler in pending {
-            let name = handler_name(handler);
-            let attempt = progress.failures.get(name).copied().unwrap_or(0) + 1;
-            if attempt > 1 {
-                counters.add_retried(1);
-            }
-            let failure = match decoded.at_attempt(attempt) {
-                Ok(record) => run_handler(shared, &record, handler),
-                Err(reason) => Some(Failure {
-                    event: decoded.name,
-                    event_id: decoded.id,
-                    handler: Some(name),
-                    kind: FailureKind::Error(anyhow::anyhow!(reason)),
-                }),
-            };
-            let Some(failure) = failure else {
-                counters.add_handled(1);
-                progress.done.insert(name.to_owned());
-                continue;
-            };
-            shared.report(&failure);
-            progress.failures.insert(name.to_owned(), attempt);
-            if attempt >= config.max_attempts {
-                let reason = failure.to_string();
-                dead.push(dead_letter(
-                    shared,
-                    entry,
-                    Some(&decoded),
-                    Some(name),
-                    &reason,
-                    attempt,
-                ));
-                progress.done.insert(name.to_owned());
-            } else {
-                failed.push(handler);
-            }
+    let mut failed = Vec::new();
+    for handler in pending {
+        let name = handler_name(handler);
+        // Saved progress is data from Redis: a count out of range is read
+        // as the last attempt.
+        let attempt = progress
+            .failures
+            .get(name)
+            .copied()
+            .unwrap_or(0)
+            .saturating_add(1)
+            .min(config.max_attempts);
+        if attempt > 1 {
+            counters.add_retried(1);
         }
-        if failed.is_empty() {
-            return ack(id, dead, saved);
+        let failure = match decoded.at_attempt(attempt) {
+            Ok(record) => run_handler(shared, &record, handler),
+            Err(reason) => Some(Failure {
+                event: decoded.name,
+                event_id: decoded.id,
+                handler: Some(name),
+                kind: FailureKind::Error(anyhow::anyhow!(reason)),
+            }),
+        };
+        let Some(failure) = failure else {
+            counters.add_handled(1);
+            progress.done.insert(name.to_owned());
+            continue;
+        };
+        shared.report(&failure);
+        progress.failures.insert(name.to_owned(), attempt);
+        if attempt >= config.max_attempts {
+            let reason = failure.to_string();
+            dead.push(dead_letter(
+                shared,
+                entry,
+                Some(&decoded),
+                Some(name),
+                &reason,
+                attempt,
+            ));
+            progress.done.insert(name.to_owned());
+        } else {
+            failed.push(handler);
         }
-        // Saved before the wait, so that a worker that takes the entry over
-        // runs only what is left; dead letters go in the same transaction.
-        let _ = settled.send(Settled::Progress {
+    }
+    if failed.is_empty() {
+        // Other workers of the group have handlers of this event that this
+        // build lacks (a rolling deploy that adds one): the entry is theirs
+        // to finish, with what ran here saved as done.
+        let beyond = if decoded.handlers.is_none() {
+            shared
+                .elsewhere()
+                .beyond(decoded.name, |h| progress.done.contains(h))
+        } else {
+            Vec::new()
+        };
+        if beyond.is_empty() {
+            return ack(id, dead, job.redelivered);
+        }
+        shared.counters().add_left_for_others(1);
+        shared.tally().note(
+            Kind::LeftForOthers,
+            decoded.name,
+            &config.group,
+            &id.to_string(),
+        );
+        return Settled::Leave {
             id,
-            dead: std::mem::take(&mut dead),
-            progress: serde_json::to_vec(&progress).unwrap_or_default(),
-        });
-        saved = true;
-        let fewest = failed
-            .iter()
-            .map(|&h| progress.failures.get(handler_name(h)).copied().unwrap_or(1))
-            .min()
-            .unwrap_or(1);
-        let wait = backoff::retry_delay(config.backoff_base, config.backoff_max, fewest);
-        if shared.stop().sleep(wait) {
-            // Shutting down: the entry stays pending, its progress saved.
+            dead,
+            progress: Some(serde_json::to_vec(&progress).unwrap_or_default()),
+        };
+    }
+    // The entry stays pending with its progress and its retry time saved;
+    // no thread waits for it: the reader takes it again when it is due (or
+    // a worker that takes it over, after this one stopped, waits for it).
+    let fewest = failed
+        .iter()
+        .map(|&h| progress.failures.get(handler_name(h)).copied().unwrap_or(1))
+        .min()
+        .unwrap_or(1);
+    let wait = backoff::retry_delay(config.backoff_base, config.backoff_max, fewest);
+    let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+    progress.retry_at = Some(wire::millis(SystemTime::now()).saturating_add(wait_ms));
+    counters.add_deferred(1);
+    Settled::Retry {
+        id,
+        dead,
+        progress: Some(serde_json::to_vec(&progress).unwrap_or_default()),
+        due: Instant::now() + wait,
+    }
+}
+
+/// Leaves the entry pending, unacknowledged and not kept alive, so that a
+/// worker of the group that has the handlers takes it over.
+fn leave(shared: &Shared, id: StreamId, event: &str) -> Settled {
+    let config = shared.config();
+    shared.counters().add_left_for_others(1);
+    shared
+        .tally()
+        .note(Kind::LeftForOthers, event, &config.group, &id.to_string());
+    Settled::Leave {
+        id,
+        dead: Vec::new(),
+        progress: None,
+    }
+}
+
+/// A replay meant for group `target`: skipped when that group exists (its
+/// own workers handle it); dead-lettered, by one group only (the first of
+/// the stream's groups by name), when it does not.
+fn for_another_group(
+    shared: &Shared,
+    link: &mut Link,
+    job: &Job,
+    decoded: &Decoded,
+    target: &str,
+) -> Settled {
+    let config = shared.config();
+    let id = job.entry.id;
+    let names = match groups::names(link, shared.counters().reconnects(), &config.stream) {
+        Ok(names) => names,
+        Err(err) => {
+            log::warn!(
+                "eventlib worker: cannot list the groups of `{}`: {err}",
+                config.stream
+            );
+            // Left pending: looked at again once taken over.
             return Settled::Release(id);
         }
-        pending = failed;
+    };
+    if names.iter().any(|n| n == target) {
+        shared.counters().add_skipped(1);
+        return ack(id, Vec::new(), job.redelivered);
     }
+    if names
+        .iter()
+        .min()
+        .is_some_and(|first| *first != config.group)
+    {
+        shared.counters().add_skipped(1);
+        return ack(id, Vec::new(), job.redelivered);
+    }
+    let reason = format!(
+        "the replay is meant for group `{target}`, which `{}` does not have (its groups: {})",
+        config.stream,
+        names.join(", ")
+    );
+    log::warn!("eventlib worker: entry {id} is dead-lettered: {reason}");
+    shared.counters().add_misdirected(1);
+    let dead = dead_letter(shared, &job.entry, Some(decoded), None, &reason, 0);
+    ack(id, vec![dead], job.redelivered)
 }
 
 fn ack(id: StreamId, dead: Vec<DeadLetterOut>, clear_progress: bool) -> Settled {
@@ -222,15 +392,19 @@ fn run_handler(shared: &Shared, record: &Record, handler: u32) -> Option<Failure
     }
 }
 
-/// The saved progress of entry `id` and how many times it was delivered.
+/// The saved progress of entry `id` and how many times it was delivered
+/// to a worker that meant to handle it.
 fn load(shared: &Shared, link: &mut Link, id: StreamId) -> redis::RedisResult<(Progress, u64)> {
     let config = shared.config();
-    let (saved, pending): (Option<Vec<u8>>, redis::Value) =
+    let (saved, passed, pending): (Option<Vec<u8>>, Option<u64>, redis::Value) =
         link.run(shared.counters().reconnects(), |c| {
             redis::pipe()
                 .cmd("HGET")
                 .arg(config.progress_key())
                 .arg(id.to_string())
+                .cmd("HGET")
+                .arg(config.progress_key())
+                .arg(keys::passed_field(&id.to_string()))
                 .cmd("XPENDING")
                 .arg(&config.stream)
                 .arg(&config.group)
@@ -242,7 +416,9 @@ fn load(shared: &Shared, link: &mut Link, id: StreamId) -> redis::RedisResult<(P
     let progress = saved
         .and_then(|raw| serde_json::from_slice(&raw).ok())
         .unwrap_or_default();
-    Ok((progress, resp::delivery_count(&pending)))
+    // Deliveries to workers that left the entry for others are no crash.
+    let deliveries = resp::delivery_count(&pending).saturating_sub(passed.unwrap_or(0));
+    Ok((progress, deliveries))
 }
 
 fn dead_letter(

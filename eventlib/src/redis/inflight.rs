@@ -3,7 +3,7 @@
 //! slots); the set keeps an entry from being taken twice and tells the
 //! heartbeat which entries to keep alive.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -116,6 +116,83 @@ impl InFlight {
     }
 }
 
+/// The entries of this worker that wait for a retry: pending in Redis,
+/// their progress saved, holding no slot and no thread. The reader takes
+/// them again when they are due.
+#[derive(Default)]
+pub(crate) struct Waiting {
+    schedule: Mutex<Schedule>,
+    count: AtomicU64,
+}
+
+#[derive(Default)]
+struct Schedule {
+    by_due: BTreeSet<(Instant, StreamId)>,
+    due_of: HashMap<StreamId, Instant>,
+}
+
+impl Waiting {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Schedule> {
+        self.schedule.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Entry `id` is to be taken again at `due` (replacing an earlier
+    /// time).
+    pub(crate) fn schedule(&self, id: StreamId, due: Instant) {
+        let mut schedule = self.lock();
+        if let Some(old) = schedule.due_of.insert(id, due) {
+            schedule.by_due.remove(&(old, id));
+        }
+        schedule.by_due.insert((due, id));
+        self.count
+            .store(schedule.due_of.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Removes and returns up to `max` entries due at `now`, the earliest
+    /// first.
+    pub(crate) fn take_due(&self, now: Instant, max: usize) -> Vec<StreamId> {
+        let mut schedule = self.lock();
+        let mut due = Vec::new();
+        while due.len() < max {
+            match schedule.by_due.first() {
+                Some(&(at, id)) if at <= now => {
+                    schedule.by_due.remove(&(at, id));
+                    schedule.due_of.remove(&id);
+                    due.push(id);
+                }
+                _ => break,
+            }
+        }
+        self.count
+            .store(schedule.due_of.len() as u64, Ordering::Relaxed);
+        due
+    }
+
+    /// Puts entries taken by [`take_due`](Self::take_due) back, due now
+    /// (they could not be claimed).
+    pub(crate) fn put_back(&self, ids: &[StreamId]) {
+        let now = Instant::now();
+        for id in ids {
+            self.schedule(*id, now);
+        }
+    }
+
+    /// When the earliest entry is due.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        self.lock().by_due.first().map(|(at, _)| *at)
+    }
+
+    /// The entries waiting now.
+    pub(crate) fn ids(&self) -> Vec<StreamId> {
+        self.lock().due_of.keys().copied().collect()
+    }
+
+    /// How many entries wait now.
+    pub(crate) fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +260,29 @@ mod tests {
         assert!(inflight.wait_all_free(Instant::now()));
         // Released entries may be held again.
         assert_eq!(inflight.hold(&mut entries(&[1]), 1), 1);
+    }
+
+    #[test]
+    fn waiting_entries_come_back_when_due_earliest_first() {
+        let waiting = Waiting::default();
+        let now = Instant::now();
+        waiting.schedule(id(1), now + Duration::from_secs(60));
+        waiting.schedule(id(2), now + Duration::from_millis(5));
+        waiting.schedule(id(3), now);
+        assert_eq!(waiting.count(), 3);
+        assert_eq!(waiting.next_due(), Some(now));
+        assert_eq!(waiting.take_due(now, 10), [id(3)]);
+        let later = now + Duration::from_millis(10);
+        assert_eq!(waiting.take_due(later, 10), [id(2)]);
+        assert!(waiting.take_due(later, 10).is_empty());
+        // Scheduled again: the new time replaces the old one.
+        waiting.schedule(id(1), now);
+        assert_eq!(waiting.count(), 1);
+        assert_eq!(waiting.take_due(later, 0), Vec::<StreamId>::new());
+        assert_eq!(waiting.take_due(later, 1), [id(1)]);
+        assert_eq!(waiting.count(), 0);
+        waiting.put_back(&[id(4)]);
+        assert_eq!(waiting.ids(), [id(4)]);
     }
 
     #[test]

@@ -11,3 +11,15 @@ pub(crate) fn dead_letters(stream: &str) -> String {
 pub(crate) fn progress(stream: &str, group: &str) -> String {
     format!("{stream}:progress:{group}")
 }
+
+/// The hash where the workers of `group` publish the handlers they run
+/// (consumer name → JSON).
+pub(crate) fn handlers(stream: &str, group: &str) -> String {
+    format!("{stream}:handlers:{group}")
+}
+
+/// The field of the progress hash counting how many times entry `id` was
+/// left for another worker (those deliveries are no crash).
+pub(crate) fn passed_field(id: &str) -> String {
+    format!("{id}:passed")
+}

@@ -8,6 +8,9 @@
 //!   through one consumer group per handler group, run that group's
 //!   handlers with retries, dead-letter what keeps failing, and take over
 //!   the entries of workers that died.
+//! - **Groups**: [`declare_groups`] where events are produced, before
+//!   producing: a group sees what is written after it is declared, and
+//!   trimming keeps what it has not acknowledged.
 //! - **Operations**: [`producer_stats`], [`Worker::stats`], and the
 //!   dead-letter stream through [`dead_letters`].
 //!
@@ -28,24 +31,30 @@
 
 mod ack;
 mod backoff;
+mod builder;
 mod conn;
 mod control;
 mod dead_letter;
+mod groups;
 mod handle;
+mod handler_sets;
 mod inflight;
 mod keys;
 mod producer;
 mod read;
 mod resp;
 mod stats;
+mod tally;
 mod upkeep;
 mod wire;
 mod worker;
 
+pub use builder::{WorkerBuilder, DEFAULT_MAX_ENTRY_BYTES};
 pub use dead_letter::{dead_letters, DeadLetter, DeadLetters};
+pub use groups::declare_groups;
 pub use producer::{producer_stats, RedisTransport};
 pub use stats::{ProducerStats, WorkerStats};
-pub use worker::{Worker, WorkerBuilder};
+pub use worker::Worker;
 
 /// The stream key producers and workers use unless told otherwise.
 pub const DEFAULT_STREAM: &str = "eventlib:events";

@@ -7,6 +7,7 @@ use crossbeam_channel::Sender;
 
 use crate::redis::backoff::Backoff;
 use crate::redis::conn::Link;
+use crate::redis::groups;
 use crate::redis::resp::{self, Entry};
 use crate::redis::wire::StreamId;
 use crate::redis::worker::Shared;
@@ -19,24 +20,21 @@ pub(crate) struct Job {
     pub(crate) redelivered: bool,
 }
 
-/// `XGROUP CREATE ... 0 MKSTREAM`, until it works or the worker is
+/// Declares the worker's group (see [`groups::declare`]: a new group
+/// starts at the end of the stream), until it works or the worker is
 /// stopped; false when stopped.
 pub(crate) fn create_group(shared: &Shared, link: &mut Link) -> bool {
     let config = shared.config();
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
-        let result = link.run(shared.counters().reconnects(), |c| {
-            redis::cmd("XGROUP")
-                .arg("CREATE")
-                .arg(&config.stream)
-                .arg(&config.group)
-                .arg("0")
-                .arg("MKSTREAM")
-                .exec(c)
-        });
+        let result = groups::declare(
+            link,
+            shared.counters().reconnects(),
+            &config.stream,
+            &[config.group.as_str()],
+        );
         match result {
             Ok(()) => return true,
-            Err(err) if err.code() == Some("BUSYGROUP") => return true,
             Err(err) => {
                 log::warn!(
                     "eventlib worker: cannot create group `{}` on `{}` at {}: {err}",
@@ -78,6 +76,15 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
         if free == 0 {
             continue;
         }
+        if !stopping && history.is_none() {
+            match take_due(shared, link, jobs, free) {
+                Ok(used) => free -= used,
+                Err(err) => log::warn!("eventlib worker: taking due retries failed: {err}"),
+            }
+            if free == 0 {
+                continue;
+            }
+        }
         if !stopping && history.is_none() && Instant::now() >= next_reclaim {
             next_reclaim = Instant::now() + reclaim_every;
             match reclaim(shared, link, jobs, reclaim_cursor, free) {
@@ -91,6 +98,11 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
                 continue;
             }
         }
+        // Wake up for the next due retry rather than after the whole block.
+        let block = shared.waiting().next_due().map_or(config.block, |due| {
+            due.saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(10), config.block)
+        });
         let result = link.run(shared.counters().reconnects(), |c| {
             let mut cmd = redis::cmd("XREADGROUP");
             cmd.arg("GROUP")
@@ -105,7 +117,7 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
                     .arg(after.to_string()),
                 None => cmd
                     .arg("BLOCK")
-                    .arg(config.block.as_millis() as u64)
+                    .arg(block.as_millis() as u64)
                     .arg("STREAMS")
                     .arg(&config.stream)
                     .arg(">"),
@@ -190,6 +202,65 @@ fn reclaim(
         hand_over(shared, jobs, entries, true);
     }
     Ok((next, taken))
+}
+
+/// Takes again, by id, up to `free` entries of this worker whose retry is
+/// due; returns how many were taken. `XCLAIM ... JUSTID` keeps them this
+/// worker's without counting a delivery (a retry is no crash), and `XRANGE`
+/// reads them; an entry acknowledged or deleted meanwhile is not claimed.
+fn take_due(
+    shared: &Shared,
+    link: &mut Link,
+    jobs: &Sender<Job>,
+    free: usize,
+) -> redis::RedisResult<usize> {
+    let due = shared.waiting().take_due(Instant::now(), free);
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let config = shared.config();
+    let ids: Vec<String> = due.iter().map(ToString::to_string).collect();
+    let reply = link.run(shared.counters().reconnects(), |c| {
+        let mut pipe = redis::pipe();
+        pipe.cmd("XCLAIM")
+            .arg(&config.stream)
+            .arg(&config.group)
+            .arg(&config.consumer)
+            .arg(0)
+            .arg(&ids)
+            .arg("JUSTID");
+        for id in &ids {
+            pipe.cmd("XRANGE").arg(&config.stream).arg(id).arg(id);
+        }
+        pipe.query::<Vec<redis::Value>>(c)
+    });
+    let mut entries = match reply {
+        Ok(replies) => {
+            let claimed: Vec<StreamId> = replies
+                .first()
+                .map(|r| resp::items(r).iter().filter_map(resp::stream_id).collect())
+                .unwrap_or_default();
+            replies
+                .iter()
+                .skip(1)
+                .flat_map(resp::entries)
+                .filter(|e| claimed.contains(&e.id))
+                .collect::<Vec<_>>()
+        }
+        Err(err) => {
+            // Tried again on the next round.
+            shared.waiting().put_back(&due);
+            return Err(err);
+        }
+    };
+    let taken = shared.inflight().hold(&mut entries, free);
+    for entry in entries {
+        let _ = jobs.send(Job {
+            entry,
+            redelivered: true,
+        });
+    }
+    Ok(taken)
 }
 
 /// Queues entries just held for the handler threads.

@@ -27,6 +27,11 @@ fn id(value: &Value) -> Option<StreamId> {
     text(value)?.parse().ok()
 }
 
+/// A stream entry id (an `XCLAIM ... JUSTID` reply is an array of them).
+pub(crate) fn stream_id(value: &Value) -> Option<StreamId> {
+    id(value)
+}
+
 pub(crate) fn items(value: &Value) -> &[Value] {
     match value {
         Value::Array(items) | Value::Set(items) => items,
@@ -74,6 +79,15 @@ impl Entry {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_slice())
+    }
+
+    /// Its size: the bytes of its field names and values.
+    pub(crate) fn size(&self) -> usize {
+        self.fields
+            .iter()
+            .flatten()
+            .map(|(k, v)| k.len() + v.len())
+            .sum()
     }
 
     /// The field names, for a message about an entry without the envelope.

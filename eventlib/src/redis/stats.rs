@@ -111,6 +111,12 @@ pub(crate) struct WorkerCounters {
     skipped: AtomicU64,
     reconnects: AtomicU64,
     trimmed: AtomicU64,
+    left_for_others: AtomicU64,
+    no_handler: AtomicU64,
+    misdirected: AtomicU64,
+    oversized: AtomicU64,
+    deferred: AtomicU64,
+    consumers_removed: AtomicU64,
 }
 
 adders!(WorkerCounters:
@@ -123,6 +129,12 @@ adders!(WorkerCounters:
     add_reclaimed => reclaimed,
     add_skipped => skipped,
     add_trimmed => trimmed,
+    add_left_for_others => left_for_others,
+    add_no_handler => no_handler,
+    add_misdirected => misdirected,
+    add_oversized => oversized,
+    add_deferred => deferred,
+    add_consumers_removed => consumers_removed,
 );
 
 /// What a [`Worker`](crate::redis::Worker) has done since it started.
@@ -154,10 +166,29 @@ pub struct WorkerStats {
     pub in_flight: u64,
     /// Entries removed from the stream by this worker's trimming.
     pub trimmed: u64,
+    /// Entries left pending, unacknowledged, for another worker of the
+    /// group: this build has no handler for their event (or for the
+    /// handlers a replay names) while other workers of the group published
+    /// that they have.
+    pub left_for_others: u64,
+    /// Entries acknowledged unhandled on purpose: no live worker of the
+    /// group has a handler for their event.
+    pub no_handler: u64,
+    /// Of the dead letters, replays naming a handler or a group that does
+    /// not exist.
+    pub misdirected: u64,
+    /// Of the dead letters, entries over `max_entry_bytes` (not copied).
+    pub oversized: u64,
+    /// Retries put off until their backoff ends (no thread waits for them).
+    pub deferred: u64,
+    /// Entries waiting for their retry now.
+    pub waiting: u64,
+    /// Idle consumers with nothing pending removed from the group.
+    pub consumers_removed: u64,
 }
 
 impl WorkerStats {
-    pub(crate) fn read(c: &WorkerCounters, in_flight: u64) -> Self {
+    pub(crate) fn read(c: &WorkerCounters, in_flight: u64, waiting: u64) -> Self {
         let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
         WorkerStats {
             received: r(&c.received),
@@ -171,6 +202,13 @@ impl WorkerStats {
             reconnects: r(&c.reconnects),
             in_flight,
             trimmed: r(&c.trimmed),
+            left_for_others: r(&c.left_for_others),
+            no_handler: r(&c.no_handler),
+            misdirected: r(&c.misdirected),
+            oversized: r(&c.oversized),
+            deferred: r(&c.deferred),
+            waiting,
+            consumers_removed: r(&c.consumers_removed),
         }
     }
 }
@@ -180,7 +218,9 @@ impl fmt::Display for WorkerStats {
         write!(
             f,
             "received={} acked={} handled={} retried={} dead_lettered={} (poison={}) \
-             reclaimed={} skipped={} reconnects={} in_flight={} trimmed={}",
+             reclaimed={} skipped={} reconnects={} in_flight={} trimmed={} left_for_others={} \
+             no_handler={} misdirected={} oversized={} deferred={} waiting={} \
+             consumers_removed={}",
             self.received,
             self.acked,
             self.handled,
@@ -191,7 +231,14 @@ impl fmt::Display for WorkerStats {
             self.skipped,
             self.reconnects,
             self.in_flight,
-            self.trimmed
+            self.trimmed,
+            self.left_for_others,
+            self.no_handler,
+            self.misdirected,
+            self.oversized,
+            self.deferred,
+            self.waiting,
+            self.consumers_removed
         )
     }
 }

@@ -8,6 +8,7 @@ use redis::Value;
 
 use crate::redis::backoff;
 use crate::redis::conn::Link;
+use crate::redis::handler_sets;
 use crate::redis::resp;
 use crate::redis::wire::StreamId;
 use crate::redis::worker::Shared;
@@ -16,23 +17,41 @@ use crate::redis::worker::Shared;
 pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
     let config = shared.config();
     let mut link = shared.link(Duration::from_secs(10));
-    let heartbeat_every = config.visibility / 3;
+    let heartbeat_every = config.heartbeat_every();
     let now = Instant::now();
     let mut next_heartbeat = now + heartbeat_every;
     let mut next_trim = config
         .trim_interval
         .map(|every| now + backoff::jitter(every));
+    let cleanup_every = config
+        .consumer_cleanup
+        .map(|idle| (idle / 10).clamp(Duration::from_millis(500), Duration::from_secs(60)));
+    let mut next_cleanup = cleanup_every.map(|every| now + backoff::jitter(every));
     while !finished.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(20));
         let now = Instant::now();
+        shared.tally().summarize(&config.group, false);
         if now >= next_heartbeat {
             next_heartbeat = now + heartbeat_every;
             if let Err(err) = heartbeat(shared, &mut link) {
                 log::warn!("eventlib worker: heartbeat failed: {err}");
             }
+            if let Err(err) = handler_sets::publish(shared, &mut link, heartbeat_every) {
+                log::warn!("eventlib worker: publishing its handlers failed: {err}");
+            }
         }
         if shared.stop().is_set() {
             continue;
+        }
+        if let (Some(due), Some(every), Some(idle)) =
+            (next_cleanup, cleanup_every, config.consumer_cleanup)
+        {
+            if now >= due {
+                next_cleanup = Some(now + backoff::jitter(every));
+                if let Err(err) = remove_idle_consumers(shared, &mut link, idle) {
+                    log::warn!("eventlib worker: removing idle consumers failed: {err}");
+                }
+            }
         }
         if let (Some(due), Some(every)) = (next_trim, config.trim_interval) {
             if now >= due {
@@ -45,12 +64,16 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
     }
 }
 
-/// Keeps the entries this worker holds from looking abandoned: `XCLAIM`
-/// to itself (which resets their idle time) those still in its own
-/// pending list.
+/// Keeps the entries this worker holds or waits to retry from looking
+/// abandoned: `XCLAIM ... JUSTID` to itself (which resets their idle time
+/// without counting a delivery) those still in its own pending list. When
+/// the worker dies the heartbeat stops, and after the visibility timeout
+/// another worker takes them over (a waiting retry then waits there for
+/// the rest of its backoff, kept in its saved progress).
 fn heartbeat(shared: &Shared, link: &mut Link) -> redis::RedisResult<()> {
     let config = shared.config();
-    let held = shared.inflight().held();
+    let mut held = shared.inflight().held();
+    held.extend(shared.waiting().ids());
     if held.is_empty() {
         return Ok(());
     }
@@ -80,6 +103,51 @@ fn heartbeat(shared: &Shared, link: &mut Link) -> redis::RedisResult<()> {
             .arg("JUSTID")
             .exec(c)
     })
+}
+
+/// Removes, in one script (so that a consumer reading meanwhile is never
+/// removed with entries pending), the consumers of the group other than
+/// this one with nothing pending that have not read or claimed for `idle`.
+const REMOVE_IDLE_CONSUMERS: &str = r"
+local removed = 0
+for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local fields = {}
+  for i = 1, #consumer, 2 do fields[consumer[i]] = consumer[i + 1] end
+  if fields['name'] ~= ARGV[2] and fields['pending'] == 0
+      and fields['idle'] >= tonumber(ARGV[3]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], fields['name'])
+    removed = removed + 1
+  end
+end
+return removed
+";
+
+fn remove_idle_consumers(
+    shared: &Shared,
+    link: &mut Link,
+    idle: Duration,
+) -> redis::RedisResult<()> {
+    let config = shared.config();
+    let removed: u64 = link.run(shared.counters().reconnects(), |c| {
+        redis::cmd("EVAL")
+            .arg(REMOVE_IDLE_CONSUMERS)
+            .arg(1)
+            .arg(&config.stream)
+            .arg(&config.group)
+            .arg(&config.consumer)
+            .arg(idle.as_millis() as u64)
+            .query(c)
+    })?;
+    if removed > 0 {
+        log::info!(
+            "eventlib worker `{}`: removed {removed} idle consumer(s) with nothing pending from \
+             group `{}`",
+            config.consumer,
+            config.group
+        );
+        shared.counters().add_consumers_removed(removed);
+    }
+    Ok(())
 }
 
 /// Removes the entries every group is done with: `XTRIM MINID` to the

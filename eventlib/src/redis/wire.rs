@@ -18,6 +18,27 @@ pub(crate) const FIELD: &str = "event";
 /// The envelope version this crate writes and reads.
 pub(crate) const VERSION: u32 = 1;
 
+/// How far in the future an envelope's `emitted_at` may be (clock skew
+/// between producers and workers): one day.
+const MAX_CLOCK_AHEAD_MS: u64 = 24 * 3600 * 1000;
+
+/// Why an entry cannot be handled as it is.
+#[derive(Debug)]
+pub(crate) enum Undecodable {
+    /// The envelope is fine but names an event this build does not link.
+    UnknownEvent { name: String, reason: String },
+    /// Anything else: malformed, out of range, invalid data.
+    Poison(String),
+}
+
+impl Undecodable {
+    pub(crate) fn reason(&self) -> &str {
+        match self {
+            Undecodable::UnknownEvent { reason, .. } | Undecodable::Poison(reason) => reason,
+        }
+    }
+}
+
 /// What a worker reads: every field but `v`, `name` and `data` may be
 /// missing (a producer in another language may leave them out).
 #[derive(Deserialize)]
@@ -163,7 +184,15 @@ fn parse(raw: &[u8], entry: StreamId) -> Result<Envelope, String> {
         // One id per stream entry, the same on every delivery.
         None => EventId::from_u128((u128::from(entry.ms) << 64) | u128::from(entry.seq)),
     };
-    let emitted_at = UNIX_EPOCH + Duration::from_millis(incoming.emitted_at.unwrap_or(entry.ms));
+    let emitted_ms = incoming.emitted_at.unwrap_or(entry.ms);
+    let latest = millis(SystemTime::now()).saturating_add(MAX_CLOCK_AHEAD_MS);
+    if emitted_ms > latest {
+        return Err(format!(
+            "`emitted_at` {emitted_ms} is more than a day in the future (milliseconds since \
+             1970 expected)"
+        ));
+    }
+    let emitted_at = UNIX_EPOCH + Duration::from_millis(emitted_ms);
     Ok(Envelope {
         id,
         name,
@@ -176,14 +205,21 @@ fn parse(raw: &[u8], entry: StreamId) -> Result<Envelope, String> {
 
 /// Reads an envelope and builds its event: `Err` is the reason it is
 /// poison.
-pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, String> {
-    let envelope = parse(raw, entry)?;
-    let index = registry()
-        .index_of_name(&envelope.name)
-        .map_err(|err| err.to_string())?;
+pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, Undecodable> {
+    let envelope = parse(raw, entry).map_err(Undecodable::Poison)?;
+    let index = match registry().index_of_name(&envelope.name) {
+        Ok(index) => index,
+        Err(err @ crate::error::Error::UnknownEvent { .. }) => {
+            return Err(Undecodable::UnknownEvent {
+                name: envelope.name,
+                reason: err.to_string(),
+            })
+        }
+        Err(err) => return Err(Undecodable::Poison(err.to_string())),
+    };
     let decl = registry().decl(index);
     let context = Context::restore(envelope.id, index, envelope.emitted_at, 1);
-    let record = build(index, envelope.data.clone(), context)?;
+    let record = build(index, envelope.data.clone(), context).map_err(Undecodable::Poison)?;
     Ok(Decoded {
         id: envelope.id,
         index,
@@ -317,6 +353,24 @@ mod tests {
     }
 
     #[test]
+    fn emitted_at_in_the_far_future_is_poison() {
+        let reason = poison(&format!(
+            r#"{{"v":1,"name":"a.B","data":{{}},"emitted_at":{}}}"#,
+            u64::MAX
+        ));
+        assert!(reason.contains("more than a day in the future"), "{reason}");
+        let in_two_days = millis(SystemTime::now()) + 2 * MAX_CLOCK_AHEAD_MS;
+        let reason = poison(&format!(
+            r#"{{"v":1,"name":"a.B","data":{{}},"emitted_at":{in_two_days}}}"#
+        ));
+        assert!(reason.contains("`emitted_at`"), "{reason}");
+        // A little ahead (clock skew) is fine.
+        let soon = millis(SystemTime::now()) + 60_000;
+        let raw = format!(r#"{{"v":1,"name":"a.B","data":{{}},"emitted_at":{soon}}}"#);
+        assert!(parse(raw.as_bytes(), ENTRY).is_ok());
+    }
+
+    #[test]
     fn unknown_versions() {
         let reason = poison(r#"{"v":2,"name":"a.B","data":{}}"#);
         assert!(
@@ -337,17 +391,25 @@ mod tests {
 
     #[test]
     fn an_unknown_event_is_poison() {
-        let reason = decode(br#"{"v":1,"name":"nobody.Declared","data":{}}"#, ENTRY)
+        let undecodable = decode(br#"{"v":1,"name":"nobody.Declared","data":{}}"#, ENTRY)
             .err()
             .unwrap();
+        assert!(
+            matches!(&undecodable, Undecodable::UnknownEvent { name, .. } if name == "nobody.Declared"),
+            "{undecodable:?}"
+        );
+        let reason = undecodable.reason();
         assert!(
             reason.contains("unknown event `nobody.Declared`"),
             "{reason}"
         );
-        let reason = decode(br#"{"v":1,"name":"no dots","data":{}}"#, ENTRY)
+        let undecodable = decode(br#"{"v":1,"name":"no dots","data":{}}"#, ENTRY)
             .err()
             .unwrap();
-        assert!(reason.contains("invalid event name"), "{reason}");
+        assert!(
+            undecodable.reason().contains("invalid event name"),
+            "{undecodable:?}"
+        );
     }
 
     #[test]

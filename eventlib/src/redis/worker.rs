@@ -5,18 +5,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
-
 use crate::error::Error;
 use crate::handler::Failure;
 use crate::hook::{self, Hook, Spawner};
 use crate::redis::ack::{self, Settled};
 use crate::redis::conn::{Endpoint, Link};
 use crate::redis::control::{Signals, Stop};
-use crate::redis::inflight::InFlight;
+use crate::redis::handler_sets::{self, Elsewhere};
+use crate::redis::inflight::{InFlight, Waiting};
 use crate::redis::read::{self, Job};
 use crate::redis::stats::{WorkerCounters, WorkerStats};
-use crate::redis::{handle, keys, upkeep, DEFAULT_STREAM};
+use crate::redis::tally::Tally;
+use crate::redis::{handle, keys, upkeep};
 use crate::registry::registry;
 
 /// Consumes events from a Redis stream and runs the handlers of one handler
@@ -28,7 +28,9 @@ use crate::registry::registry;
 /// succeeded or run out of attempts; a failed handler is retried alone,
 /// with exponential backoff and jitter, then dead-lettered with the reason.
 /// Entries held by a worker that died are taken over after the visibility
-/// timeout.
+/// timeout. A retry waiting for its backoff holds no thread, and an entry
+/// this build has no handler for, while another worker of the group has,
+/// is left to that worker instead of being acknowledged.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -60,6 +62,9 @@ pub(crate) struct Shared {
     stop: Stop,
     running: AtomicBool,
     inflight: InFlight,
+    waiting: Waiting,
+    elsewhere: Elsewhere,
+    tally: Tally,
 }
 
 impl Shared {
@@ -80,6 +85,21 @@ impl Shared {
         &self.inflight
     }
 
+    /// The entries waiting for a retry (pending, holding no slot).
+    pub(crate) fn waiting(&self) -> &Waiting {
+        &self.waiting
+    }
+
+    /// What the other workers of the group published they handle.
+    pub(crate) fn elsewhere(&self) -> &Elsewhere {
+        &self.elsewhere
+    }
+
+    /// The entries not handled here, for the person watching.
+    pub(crate) fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
     /// A connection of its own for one thread (opened on first use).
     pub(crate) fn link(&self, read_timeout: Duration) -> Link {
         Link::new(self.endpoint.clone(), read_timeout)
@@ -91,7 +111,7 @@ impl Shared {
     }
 
     fn stats(&self) -> WorkerStats {
-        WorkerStats::read(&self.counters, self.inflight.count())
+        WorkerStats::read(&self.counters, self.inflight.count(), self.waiting.count())
     }
 }
 
@@ -110,8 +130,11 @@ pub(crate) struct Config {
     pub(crate) trim_interval: Option<Duration>,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) dead_max_len: usize,
-    handle_signals: bool,
-    hook: Hook,
+    pub(crate) max_entry_bytes: usize,
+    pub(crate) consumer_cleanup: Option<Duration>,
+    pub(crate) allow_empty_group: bool,
+    pub(crate) handle_signals: bool,
+    pub(crate) hook: Hook,
     pub(crate) spawner: Option<Spawner>,
 }
 
@@ -123,55 +146,50 @@ impl Config {
     pub(crate) fn progress_key(&self) -> String {
         keys::progress(&self.stream, &self.group)
     }
-}
 
-/// Configures a [`Worker`]; from [`Worker::builder`].
-#[must_use = "call `.build()` to make the worker"]
-pub struct WorkerBuilder {
-    url: String,
-    config: Config,
+    pub(crate) fn handlers_key(&self) -> String {
+        keys::handlers(&self.stream, &self.group)
+    }
+
+    /// How often held and waiting entries are kept alive.
+    pub(crate) fn heartbeat_every(&self) -> Duration {
+        self.visibility / 3
+    }
 }
 
 impl Worker {
-    /// A worker of the Redis server at `url` (`redis://` or `rediss://`,
-    /// with the user and password in the URL when the server asks for
-    /// them), with the defaults: stream `eventlib:events`, group
-    /// `"default"`, consumer `<hostname>-<pid>`, 4 handler threads, a
-    /// visibility timeout of 60 s, 5 attempts per handler, backoff from
-    /// 1 s to 60 s.
-    pub fn builder(url: &str) -> WorkerBuilder {
-        WorkerBuilder {
-            url: url.to_owned(),
-            config: Config {
-                stream: DEFAULT_STREAM.to_owned(),
-                group: "default".to_owned(),
-                consumer: default_consumer(),
-                concurrency: 4,
-                prefetch: 0,
-                visibility: Duration::from_secs(60),
-                max_attempts: 5,
-                max_deliveries: 0,
-                backoff_base: Duration::from_secs(1),
-                backoff_max: Duration::from_secs(60),
-                block: Duration::from_secs(1),
-                trim_interval: Some(Duration::from_secs(1)),
-                shutdown_timeout: Duration::from_secs(30),
-                dead_max_len: 100_000,
-                handle_signals: true,
-                hook: Arc::new(crate::notice::default_hook),
-                spawner: None,
-            },
+    /// A worker of a checked configuration (see
+    /// [`WorkerBuilder::build`](crate::redis::WorkerBuilder::build)).
+    pub(crate) fn new(config: Config, endpoint: Endpoint) -> Worker {
+        let prefetch = config.prefetch;
+        Worker {
+            shared: Arc::new(Shared {
+                config,
+                endpoint,
+                counters: WorkerCounters::default(),
+                stop: Stop::default(),
+                running: AtomicBool::new(false),
+                inflight: InFlight::new(prefetch),
+                waiting: Waiting::default(),
+                elsewhere: Elsewhere::default(),
+                tally: Tally::default(),
+            }),
         }
     }
 
     /// Consumes until [`shutdown`](Self::shutdown) (or SIGTERM / SIGINT,
-    /// unless [`WorkerBuilder::handle_signals`] turned that off), then stops
-    /// reading, finishes the entries in flight, acknowledges them, and
+    /// unless
+    /// [`handle_signals`](crate::redis::WorkerBuilder::handle_signals)
+    /// turned that off), then stops reading, finishes the entries in
+    /// flight, acknowledges them, and
     /// returns. While Redis is unreachable it reconnects with backoff.
     ///
     /// # Errors
     ///
-    /// [`Error::AlreadyRunning`] when this worker runs already, and
+    /// [`Error::AlreadyRunning`] when this worker runs already,
+    /// [`Error::Config`] (option `"group"`) when no handler of its group is
+    /// linked into the binary (unless
+    /// [`allow_empty_group`](crate::redis::WorkerBuilder::allow_empty_group)), and
     /// [`Error::Spawn`] when one of its threads cannot be started.
     pub fn run_blocking(&self) -> Result<(), Error> {
         let shared = &self.shared;
@@ -214,222 +232,30 @@ impl Worker {
     }
 }
 
-fn default_consumer() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_owned())
-        })
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "worker".to_owned());
-    format!("{host}-{}", std::process::id())
-}
-
-impl WorkerBuilder {
-    /// The stream key (default `eventlib:events`).
-    pub fn stream(mut self, key: impl Into<String>) -> Self {
-        self.config.stream = key.into();
-        self
-    }
-
-    /// The handler group this worker runs (default `"default"`): handlers
-    /// declared with `#[handler(group = "...")]` of that name. It is also the
-    /// consumer group's name.
-    pub fn group(mut self, group: impl Into<String>) -> Self {
-        self.config.group = group.into();
-        self
-    }
-
-    /// The consumer name, unique among the workers of a group (default
-    /// `<hostname>-<pid>`). A worker restarted with the same name takes up
-    /// its own unacknowledged entries at once instead of after the
-    /// visibility timeout.
-    pub fn consumer(mut self, name: impl Into<String>) -> Self {
-        self.config.consumer = name.into();
-        self
-    }
-
-    /// How many entries are handled at once, each on a thread of its own
-    /// (default 4).
-    pub fn concurrency(mut self, threads: usize) -> Self {
-        self.config.concurrency = threads.max(1);
-        self
-    }
-
-    /// How many entries the worker holds at most, handled or waiting for
-    /// a thread or an acknowledgement (default, or 0: twice the
-    /// concurrency, at least 32). It bounds what a killed worker can leave
-    /// to be handled twice.
-    pub fn prefetch(mut self, entries: usize) -> Self {
-        self.config.prefetch = entries;
-        self
-    }
-
-    /// How long an entry may stay unacknowledged by a worker that stopped
-    /// answering before another worker takes it over (default 60 s). A live
-    /// worker keeps its entries however long its handlers take.
-    pub fn visibility_timeout(mut self, timeout: Duration) -> Self {
-        self.config.visibility = timeout.max(Duration::from_millis(100));
-        self
-    }
-
-    /// How many times a handler runs before its failure is final and the
-    /// event goes to the dead-letter stream for it (default 5; 1 means no
-    /// retry).
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.config.max_attempts = attempts.max(1);
-        self
-    }
-
-    /// How many deliveries an entry may take (each one a worker that took
-    /// it and died before acknowledging) before it is dead-lettered as
-    /// crashing its workers (default `max_attempts + 2`).
-    pub fn max_deliveries(mut self, deliveries: u64) -> Self {
-        self.config.max_deliveries = deliveries.max(1);
-        self
-    }
-
-    /// The wait before the second attempt of a failed handler, doubled
-    /// for each further attempt up to `max`, with jitter (default 1 s to
-    /// 60 s).
-    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
-        self.config.backoff_base = base;
-        self.config.backoff_max = max.max(base);
-        self
-    }
-
-    /// How long one `XREADGROUP ... BLOCK` waits for new entries (default
-    /// 1 s): also how soon a shutdown is noticed.
-    pub fn block(mut self, block: Duration) -> Self {
-        self.config.block = block.max(Duration::from_millis(10));
-        self
-    }
-
-    /// How often the worker removes entries every group has acknowledged
-    /// (default every second; `None`: never, leave it to a `MAXLEN` or to
-    /// you).
-    pub fn trim_interval(mut self, interval: Option<Duration>) -> Self {
-        self.config.trim_interval = interval;
-        self
-    }
-
-    /// How long a shutdown waits for the entries in flight (default 30 s);
-    /// those still running then are left to be taken over by another
-    /// worker.
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.config.shutdown_timeout = timeout;
-        self
-    }
-
-    /// Caps the dead-letter stream at about `entries` (default 100,000).
-    pub fn dead_letter_max_len(mut self, entries: usize) -> Self {
-        self.config.dead_max_len = entries.max(1);
-        self
-    }
-
-    /// Whether SIGTERM and SIGINT stop the worker gracefully while it runs
-    /// (default true, on Unix).
-    pub fn handle_signals(mut self, handle: bool) -> Self {
-        self.config.handle_signals = handle;
-        self
-    }
-
-    /// Called for every handler failure (each failed attempt). Default: the
-    /// dispatcher's default hook (each kind of failure told once, repeats
-    /// summed up once a second; to standard error when no logger takes it).
-    pub fn error_hook(mut self, hook: impl Fn(&Failure) + Send + Sync + 'static) -> Self {
-        self.config.hook = Arc::new(hook);
-        self
-    }
-
-    /// Runs async handlers on your executor (a tokio runtime, say, when
-    /// handlers need its reactor) instead of driving them with
-    /// `futures::executor::block_on` on the worker's threads; the worker's
-    /// thread waits for the task.
-    ///
-    /// ```no_run
-    /// # let handle: tokio::runtime::Handle = unimplemented!();
-    /// eventlib::redis::Worker::builder("redis://127.0.0.1/")
-    ///     .spawner(move |task| drop(handle.spawn(task)));
-    /// ```
-    pub fn spawner(
-        mut self,
-        spawn: impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static,
-    ) -> Self {
-        self.config.spawner = Some(Arc::new(spawn));
-        self
-    }
-
-    /// Checks the configuration and makes the worker (nothing is connected
-    /// yet).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Config`] for a malformed URL (option `"url"`), a `rediss://`
-    /// URL without the `redis-tls` feature, an invalid group name
-    /// (`"group"`), or an empty consumer name or stream key (`"consumer"`,
-    /// `"stream"`).
-    pub fn build(mut self) -> Result<Worker, Error> {
-        let endpoint = Endpoint::new(&self.url)?;
-        let config = &mut self.config;
-        if let Err(reason) = crate::name::validate_group(&config.group) {
-            return Err(Error::Config {
-                option: "group",
-                reason: format!("invalid group `{}`: {reason}", config.group),
-            });
-        }
-        if config.consumer.is_empty() {
-            return Err(Error::Config {
-                option: "consumer",
-                reason: "the consumer name must not be empty".into(),
-            });
-        }
-        if config.stream.is_empty() {
-            return Err(Error::Config {
-                option: "stream",
-                reason: "the stream key must not be empty".into(),
-            });
-        }
-        if config.prefetch == 0 {
-            config.prefetch = (config.concurrency * 2).max(32);
-        }
-        config.prefetch = config.prefetch.max(config.concurrency);
-        if config.max_deliveries == 0 {
-            config.max_deliveries = u64::from(config.max_attempts) + 2;
-        }
-        let prefetch = config.prefetch;
-        Ok(Worker {
-            shared: Arc::new(Shared {
-                config: self.config,
-                endpoint,
-                counters: WorkerCounters::default(),
-                stop: Stop::default(),
-                running: AtomicBool::new(false),
-                inflight: InFlight::new(prefetch),
-            }),
-        })
-    }
-}
-
 fn run(shared: &Arc<Shared>) -> Result<(), Error> {
     let config = &shared.config;
     let group_handlers = registry()
         .handlers()
         .filter(|h| h.group() == config.group)
         .count();
-    if group_handlers == 0 {
-        log::warn!(
-            "eventlib worker: no handler of group `{}` is linked into this binary: every entry \
-             will be acknowledged unhandled",
-            config.group
-        );
+    if group_handlers == 0 && !config.allow_empty_group {
+        return Err(Error::Config {
+            option: "group",
+            reason: format!(
+                "no handler of group `{}` is linked into this binary: a crate that only declares \
+                 handlers is linked only when the binary names it; add `use that_crate as _;` \
+                 (or call `allow_empty_group(true)` to run a worker that handles nothing)",
+                config.group
+            ),
+        });
     }
     let mut link = shared.link(config.block + Duration::from_secs(5));
     if !read::create_group(shared, &mut link) {
         return Ok(());
+    }
+    // Known before the first entry is looked at.
+    if let Err(err) = handler_sets::publish(shared, &mut link, config.heartbeat_every()) {
+        log::warn!("eventlib worker: cannot publish its handlers: {err}");
     }
     log::info!(
         "eventlib worker `{}` of group `{}` reads `{}` at {}",
@@ -477,6 +303,9 @@ fn run(shared: &Arc<Shared>) -> Result<(), Error> {
         }
         let _ = acker.join();
         let _ = upkeep.join();
+        if let Err(err) = handler_sets::withdraw(shared, &mut link) {
+            log::warn!("eventlib worker: cannot withdraw its handlers: {err}");
+        }
     } else {
         log::warn!(
             "eventlib worker `{}`: {} entr(y/ies) still in flight after {:?}; another worker \
@@ -486,6 +315,7 @@ fn run(shared: &Arc<Shared>) -> Result<(), Error> {
             config.shutdown_timeout
         );
     }
+    shared.tally.summarize(&config.group, true);
     log::info!(
         "eventlib worker `{}` stopped: {}",
         config.consumer,

@@ -4,6 +4,7 @@
 //! inline `log!` inside a tokio runtime fails at once instead of hanging.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use eventlib::{event, log, testing, Error};
@@ -12,7 +13,8 @@ use serde::{Deserialize, Serialize};
 /// The bound on every test here: reached only if a scope deadlocks.
 const HANG: Duration = Duration::from_secs(20);
 
-static SLEPT: AtomicU64 = AtomicU64::new(0);
+/// The emails the async handler finished with (tests run in parallel).
+static SLEPT: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static SYNC_RAN: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,7 +33,7 @@ impl Signup {
     #[handler]
     async fn welcome(&self) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        SLEPT.fetch_add(1, Ordering::SeqCst);
+        SLEPT.lock().unwrap().push(self.email.clone());
         anyhow::ensure!(self.email.contains('@'), "no @ in {}", self.email);
         Ok(())
     }
@@ -53,20 +55,19 @@ impl Tick {
     }
 }
 
-async fn scenario() {
-    let before = SLEPT.load(Ordering::SeqCst);
+async fn scenario(tag: &str) {
     let scope = testing::inline_async();
     scope
         .instrument(async {
             log!(Signup {
-                email: "a@b.c".into()
+                email: format!("{tag}@b.c")
             })
             .unwrap();
             // Across an await point, and across threads on a multi-thread
             // runtime: the scope follows the future.
             tokio::task::yield_now().await;
             log!(Signup {
-                email: "nobody".into()
+                email: format!("{tag}-nobody")
             })
             .unwrap();
         })
@@ -76,20 +77,25 @@ async fn scenario() {
         panic!("{err}")
     };
     assert_eq!(failures.len(), 1, "{err}");
-    assert!(err.to_string().contains("no @ in nobody"), "{err}");
-    assert_eq!(SLEPT.load(Ordering::SeqCst) - before, 2);
+    assert!(
+        err.to_string().contains(&format!("no @ in {tag}-nobody")),
+        "{err}"
+    );
+    let slept = SLEPT.lock().unwrap();
+    assert!(slept.contains(&format!("{tag}@b.c")), "{slept:?}");
+    assert!(slept.contains(&format!("{tag}-nobody")), "{slept:?}");
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn inline_async_on_a_current_thread_runtime() {
-    tokio::time::timeout(HANG, scenario())
+    tokio::time::timeout(HANG, scenario("current"))
         .await
         .expect("no hang");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inline_async_on_a_multi_thread_runtime() {
-    tokio::time::timeout(HANG, scenario())
+    tokio::time::timeout(HANG, scenario("multi"))
         .await
         .expect("no hang");
 }

@@ -386,3 +386,74 @@ impl Handled {
             .sum()
     }
 }
+
+impl Process {
+    /// A counter of the `STATS=` line a worker prints when it stops
+    /// (`received=10 acked=10 ...`).
+    pub fn stat(&self, name: &str) -> Option<u64> {
+        let stats = self.reported("STATS")?;
+        let prefix = format!("{name}=");
+        stats
+            .split_whitespace()
+            .map(|pair| pair.trim_matches(['(', ')']))
+            .map(|pair| pair.trim_matches(['(', ')']))
+            .find_map(|pair| pair.strip_prefix(&prefix)?.parse().ok())
+    }
+}
+
+/// How many consumers group `group` of `stream` has.
+pub fn consumers(conn: &mut redis::Connection, stream: &str, group: &str) -> usize {
+    redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(stream)
+        .arg(group)
+        .query::<Vec<redis::Value>>(conn)
+        .map_or(0, |c| c.len())
+}
+
+/// `XADD <stream> * event <envelope>`: an entry as a producer in another
+/// language writes it.
+pub fn xadd_envelope(conn: &mut redis::Connection, stream: &str, envelope: &[u8]) -> String {
+    redis::cmd("XADD")
+        .arg(stream)
+        .arg("*")
+        .arg("event")
+        .arg(envelope)
+        .query(conn)
+        .expect("XADD")
+}
+
+/// An event whose handler `first` is declared here, in a library, and whose
+/// handler `second` is declared in the node binary only: a binary that
+/// links this library but not the node's handlers (the bare worker) has
+/// one of the two, as a build deployed before `second` was added would.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Split {
+    /// Unique per test.
+    pub seq: u64,
+}
+
+#[eventlib::event(name = "rt.Split")]
+impl Split {
+    #[eventlib::handler]
+    fn first(&self, ctx: &eventlib::Context) {
+        note_run("first", self.seq, ctx.attempt());
+    }
+}
+
+/// Appends `handler seq ok attempt` to `$EVENTLIB_TEST_OUT/lib-<pid>.handled`,
+/// one whole line per write.
+pub fn note_run(handler: &str, seq: u64, attempt: u32) {
+    use std::io::Write;
+    let Some(dir) = std::env::var_os("EVENTLIB_TEST_OUT") else {
+        return;
+    };
+    let path = Path::new(&dir).join(format!("lib-{}.handled", std::process::id()));
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open the handled file");
+    file.write_all(format!("{handler} {seq} ok {attempt}\n").as_bytes())
+        .expect("write the handled file");
+}

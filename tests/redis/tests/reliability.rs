@@ -46,7 +46,13 @@ fn worker_kill_9_mid_batch_loses_nothing() {
     let redis = RedisServer::start();
     let dir = TempDir::new("kill9");
     const N: u64 = 600;
-    produce_all(&redis, &dir, N, &[("sleep_ms", "10".into())]);
+    // Only `default` runs here: a declared `audit` would hold the stream.
+    produce_all(
+        &redis,
+        &dir,
+        N,
+        &[("sleep_ms", "10".into()), ("declare", "default".into())],
+    );
     let opts = [
         ("concurrency", "4".to_owned()),
         ("visibility_ms", "1500".to_owned()),
@@ -248,6 +254,8 @@ fn poison_entries_are_dead_lettered_and_the_rest_handled() {
     let redis = RedisServer::start();
     let dir = TempDir::new("poison");
     let mut conn = redis.connection();
+    // Declared before the entries are written: a new group starts at the end.
+    eventlib::redis::declare_groups(&redis.url(), STREAM, &["default"]).expect("declare");
     let poison = [
         ("{not json", "malformed JSON"),
         (
@@ -444,4 +452,71 @@ fn exhausted_handlers_are_dead_lettered_and_replayed_alone() {
     assert_eq!(handled.count("record", 0), 1, "record ran again on replay");
     w.terminate();
     assert!(w.wait(LIMIT));
+}
+
+#[test]
+fn a_hundred_thousand_events_through_repeated_worker_kills_lose_nothing() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("kill9-100k");
+    const N: u64 = 100_000;
+    const KILLS: usize = 10;
+    let started = Instant::now();
+    produce_all(&redis, &dir, N, &[("declare", "default".into())]);
+    let produced_in = started.elapsed();
+    let opts = [
+        ("visibility_ms", "1500".to_owned()),
+        ("cleanup_ms", "5000".to_owned()),
+    ];
+    let mut steady = worker(&redis, &dir, "steady", &opts);
+    let handled_now = |dir: &TempDir| Handled::read(&dir.0).count_handler("record");
+    for kill in 0..KILLS {
+        let mut victim = worker(&redis, &dir, &format!("victim{kill}"), &opts);
+        let before = handled_now(&dir);
+        let deadline = Instant::now() + LIMIT;
+        // Killed once it has handled some: mid-batch, entries held.
+        while handled_now(&dir) < before + 2000 && handled_now(&dir) < N {
+            assert!(
+                Instant::now() < deadline,
+                "no progress:\n{}",
+                victim.output()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        victim.kill9();
+    }
+    let deadline = Instant::now() + LIMIT * 3;
+    loop {
+        let handled = Handled::read(&dir.0);
+        if handled.all("record", seqs(N)) && handled.all("flaky", seqs(N)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not all handled: {} of {N}",
+            handled.count_handler("record")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let mut conn = redis.connection();
+    wait_for("nothing pending", LIMIT, || {
+        pending(&mut conn, STREAM, "default") == 0
+    });
+    steady.terminate();
+    assert!(steady.wait(LIMIT), "{}", steady.output());
+    let handled = Handled::read(&dir.0);
+    let (lost, duplicates) = handled.loss_and_duplicates("record", seqs(N));
+    let (flaky_lost, flaky_duplicates) = handled.loss_and_duplicates("flaky", seqs(N));
+    println!(
+        "100k with {KILLS} kills: produced in {produced_in:?}, all handled in {:?}; lost \
+         {lost}/{flaky_lost}, duplicates {duplicates}/{flaky_duplicates}; steady: {}",
+        started.elapsed(),
+        steady.reported("STATS").unwrap_or_default()
+    );
+    assert_eq!((lost, flaky_lost), (0, 0));
+    // At most what each killed worker held (its prefetch, 32) runs twice.
+    assert!(duplicates <= (KILLS * 32) as u64, "{duplicates} duplicates");
+    assert!(
+        flaky_duplicates <= (KILLS * 32) as u64,
+        "{flaky_duplicates} duplicates"
+    );
 }

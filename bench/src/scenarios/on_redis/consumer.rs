@@ -69,6 +69,9 @@ pub(crate) fn run(layout: Layout, persistence: Persistence, rounds: usize, repor
     let mut worker_calls = Calls::default();
     let mut worker_round = || {
         destroy_group(&mut control);
+        // Workers create a missing group at the end of the stream: start it
+        // before the preloaded entries.
+        create_group_at_start(&mut control);
         reset_stats(&mut control);
         let built: Vec<Worker> = (0..workers)
             .map(|k| {
@@ -226,6 +229,17 @@ fn destroy_group(conn: &mut redis::Connection) {
         .expect("XGROUP DESTROY");
 }
 
+/// `XGROUP CREATE ... 0`: the group sees every entry the stream holds.
+fn create_group_at_start(conn: &mut redis::Connection) {
+    redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(KEY)
+        .arg(GROUP)
+        .arg("0")
+        .exec(conn)
+        .expect("XGROUP CREATE");
+}
+
 /// The baseline's loop: read up to `count` new entries, acknowledge them
 /// in one `XACK`, until the group has nothing new.
 fn read_and_ack(conn: &mut redis::Connection, consumer: &str, count: usize, acked: &AtomicU64) {
@@ -288,6 +302,7 @@ pub(crate) fn profile(iterations: u64, floor: bool) {
         );
         return;
     }
+    create_group_at_start(&mut conn);
     let worker = Worker::builder(&server.url())
         .stream(KEY)
         .group(GROUP)

@@ -80,6 +80,28 @@ async fn audit(order: &Order, ctx: &Context) {
     note("audit", order.seq, true, ctx.attempt());
 }
 
+/// An event only this binary links (a worker built without it does not
+/// know its name); the tests write its entries by hand.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Note {
+    seq: u64,
+}
+
+#[event(name = "rt.Note")]
+impl Note {
+    #[handler]
+    fn noted(&self, ctx: &Context) {
+        note("noted", self.seq, true, ctx.attempt());
+    }
+}
+
+/// The second handler of the library's `rt.Split` (naming the library
+/// links its first one too).
+#[handler]
+fn second(split: &eventlib_redis_tests::Split, ctx: &Context) {
+    note("second", split.seq, true, ctx.attempt());
+}
+
 fn main() {
     let mut argv = std::env::args().skip(1);
     let role = argv.next().expect("a role: producer or worker");
@@ -102,6 +124,7 @@ fn main() {
                 .open(out_dir.join(format!("{name}.produced")))
                 .expect("open the produced file");
             let mut produced = std::io::LineWriter::new(file);
+            declare_linked_groups(&url, &get("declare", "linked"));
             Dispatcher::builder()
                 .capacity(num("capacity", 100_000) as usize)
                 .overflow(Overflow::Error)
@@ -160,6 +183,11 @@ fn main() {
                 )
                 .block(Duration::from_millis(num("block_ms", 500)))
                 .prefetch(num("prefetch", 0) as usize)
+                .consumer_cleanup(
+                    Some(num("cleanup_ms", 3_600_000))
+                        .filter(|&ms| ms > 0)
+                        .map(Duration::from_millis),
+                )
                 .build()
                 .expect("build the worker");
             println!("STARTED={}", std::process::id());
@@ -169,4 +197,28 @@ fn main() {
         }
         other => panic!("unknown role `{other}`: producer or worker"),
     }
+}
+
+/// Declares the handler groups before producing, as a deployment does, so
+/// that no group misses what is written before its first worker starts:
+/// `declare=linked` (the default) declares every group of the handlers
+/// linked into this binary, `declare=a,b` those named, `declare=none`
+/// nothing.
+fn declare_linked_groups(url: &str, which: &str) {
+    let groups: Vec<String> = match which {
+        "none" => return,
+        "linked" => {
+            let mut groups: Vec<String> = eventlib::registry()
+                .handlers()
+                .map(|h| h.group().to_owned())
+                .collect();
+            groups.sort();
+            groups.dedup();
+            groups
+        }
+        named => named.split(',').map(str::to_owned).collect(),
+    };
+    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+    eventlib::redis::declare_groups(url, eventlib::redis::DEFAULT_STREAM, &groups)
+        .expect("declare the groups");
 }

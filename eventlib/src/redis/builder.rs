@@ -1,0 +1,279 @@
+//! [`WorkerBuilder`]: a worker's configuration, its defaults and their
+//! checks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use crate::error::Error;
+use crate::handler::Failure;
+use crate::redis::conn::Endpoint;
+use crate::redis::worker::{Config, Worker};
+use crate::redis::DEFAULT_STREAM;
+
+/// The default of [`WorkerBuilder::max_entry_bytes`]: 1 MiB.
+pub const DEFAULT_MAX_ENTRY_BYTES: usize = 1 << 20;
+
+/// Configures a [`Worker`]; from [`Worker::builder`].
+#[must_use = "call `.build()` to make the worker"]
+pub struct WorkerBuilder {
+    url: String,
+    config: Config,
+}
+
+impl Worker {
+    /// A worker of the Redis server at `url` (`redis://` or `rediss://`,
+    /// with the user and password in the URL when the server asks for
+    /// them), with the defaults: stream `eventlib:events`, group
+    /// `"default"`, consumer `<hostname>-<pid>`, 4 handler threads, a
+    /// visibility timeout of 60 s, 5 attempts per handler, backoff from
+    /// 1 s to 60 s.
+    pub fn builder(url: &str) -> WorkerBuilder {
+        WorkerBuilder {
+            url: url.to_owned(),
+            config: Config {
+                stream: DEFAULT_STREAM.to_owned(),
+                group: "default".to_owned(),
+                consumer: default_consumer(),
+                concurrency: 4,
+                prefetch: 0,
+                visibility: Duration::from_secs(60),
+                max_attempts: 5,
+                max_deliveries: 0,
+                backoff_base: Duration::from_secs(1),
+                backoff_max: Duration::from_secs(60),
+                block: Duration::from_secs(1),
+                trim_interval: Some(Duration::from_secs(1)),
+                shutdown_timeout: Duration::from_secs(30),
+                dead_max_len: 100_000,
+                max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
+                consumer_cleanup: Some(Duration::from_secs(3600)),
+                allow_empty_group: false,
+                handle_signals: true,
+                hook: Arc::new(crate::notice::default_hook),
+                spawner: None,
+            },
+        }
+    }
+}
+
+fn default_consumer() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+impl WorkerBuilder {
+    /// The stream key (default `eventlib:events`).
+    pub fn stream(mut self, key: impl Into<String>) -> Self {
+        self.config.stream = key.into();
+        self
+    }
+
+    /// The handler group this worker runs (default `"default"`): handlers
+    /// declared with `#[handler(group = "...")]` of that name. It is also the
+    /// consumer group's name; a group that does not exist yet is created at
+    /// the end of the stream (see [`declare_groups`](crate::redis::declare_groups)
+    /// to create it before any of its workers runs).
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.config.group = group.into();
+        self
+    }
+
+    /// The consumer name, unique among the workers of a group (default
+    /// `<hostname>-<pid>`). A worker restarted with the same name takes up
+    /// its own unacknowledged entries at once instead of after the
+    /// visibility timeout.
+    pub fn consumer(mut self, name: impl Into<String>) -> Self {
+        self.config.consumer = name.into();
+        self
+    }
+
+    /// How many entries are handled at once, each on a thread of its own
+    /// (default 4).
+    pub fn concurrency(mut self, threads: usize) -> Self {
+        self.config.concurrency = threads.max(1);
+        self
+    }
+
+    /// How many entries the worker holds at most, handled or waiting for
+    /// a thread or an acknowledgement (default, or 0: twice the
+    /// concurrency, at least 32). It bounds what a killed worker can leave
+    /// to be handled twice.
+    pub fn prefetch(mut self, entries: usize) -> Self {
+        self.config.prefetch = entries;
+        self
+    }
+
+    /// How long an entry may stay unacknowledged by a worker that stopped
+    /// answering before another worker takes it over (default 60 s). A live
+    /// worker keeps its entries however long its handlers take.
+    pub fn visibility_timeout(mut self, timeout: Duration) -> Self {
+        self.config.visibility = timeout.max(Duration::from_millis(100));
+        self
+    }
+
+    /// How many times a handler runs before its failure is final and the
+    /// event goes to the dead-letter stream for it (default 5; 1 means no
+    /// retry).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.config.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// How many deliveries an entry may take (each one a worker that took
+    /// it and died before acknowledging) before it is dead-lettered as
+    /// crashing its workers (default `max_attempts + 2`).
+    pub fn max_deliveries(mut self, deliveries: u64) -> Self {
+        self.config.max_deliveries = deliveries.max(1);
+        self
+    }
+
+    /// The wait before the second attempt of a failed handler, doubled
+    /// for each further attempt up to `max`, with jitter (default 1 s to
+    /// 60 s).
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.config.backoff_base = base;
+        self.config.backoff_max = max.max(base);
+        self
+    }
+
+    /// How long one `XREADGROUP ... BLOCK` waits for new entries (default
+    /// 1 s): also how soon a shutdown is noticed.
+    pub fn block(mut self, block: Duration) -> Self {
+        self.config.block = block.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How often the worker removes entries every group has acknowledged
+    /// (default every second; `None`: never, leave it to a `MAXLEN` or to
+    /// you).
+    pub fn trim_interval(mut self, interval: Option<Duration>) -> Self {
+        self.config.trim_interval = interval;
+        self
+    }
+
+    /// How long a shutdown waits for the entries in flight (default 30 s);
+    /// those still running then are left to be taken over by another
+    /// worker.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Caps the dead-letter stream at about `entries` (default 100,000).
+    pub fn dead_letter_max_len(mut self, entries: usize) -> Self {
+        self.config.dead_max_len = entries.max(1);
+        self
+    }
+
+    /// The largest entry handled (its field names and values together;
+    /// default [`DEFAULT_MAX_ENTRY_BYTES`], 1 MiB). A larger one is
+    /// dead-lettered without a copy of it: the dead letter gives its size
+    /// and the id of the original entry.
+    pub fn max_entry_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_entry_bytes = bytes.max(1);
+        self
+    }
+
+    /// Removes from the group the consumers (other workers, dead or
+    /// stopped) that have nothing pending and have not read for this long
+    /// (default 1 hour; `None`: never). Keep it well above
+    /// [`block`](Self::block): a live worker reads at least once per block.
+    pub fn consumer_cleanup(mut self, idle: Option<Duration>) -> Self {
+        self.config.consumer_cleanup = idle.map(|d| d.max(Duration::from_secs(1)));
+        self
+    }
+
+    /// Lets the worker run although no handler of its group is linked into
+    /// the binary (default false: [`Worker::run_blocking`] refuses to
+    /// start). Such a worker handles nothing: it leaves the entries of
+    /// events other workers of the group handle to them, and acknowledges
+    /// the others as having no handler.
+    pub fn allow_empty_group(mut self, allow: bool) -> Self {
+        self.config.allow_empty_group = allow;
+        self
+    }
+
+    /// Whether SIGTERM and SIGINT stop the worker gracefully while it runs
+    /// (default true, on Unix).
+    pub fn handle_signals(mut self, handle: bool) -> Self {
+        self.config.handle_signals = handle;
+        self
+    }
+
+    /// Called for every handler failure (each failed attempt). Default: the
+    /// dispatcher's default hook (each kind of failure told once, repeats
+    /// summed up once a second; to standard error when no logger takes it).
+    pub fn error_hook(mut self, hook: impl Fn(&Failure) + Send + Sync + 'static) -> Self {
+        self.config.hook = Arc::new(hook);
+        self
+    }
+
+    /// Runs async handlers on your executor (a tokio runtime, say, when
+    /// handlers need its reactor) instead of driving them with
+    /// `futures::executor::block_on` on the worker's threads; the worker's
+    /// thread waits for the task.
+    ///
+    /// ```no_run
+    /// # let handle: tokio::runtime::Handle = unimplemented!();
+    /// eventlib::redis::Worker::builder("redis://127.0.0.1/")
+    ///     .spawner(move |task| drop(handle.spawn(task)));
+    /// ```
+    pub fn spawner(
+        mut self,
+        spawn: impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static,
+    ) -> Self {
+        self.config.spawner = Some(Arc::new(spawn));
+        self
+    }
+
+    /// Checks the configuration and makes the worker (nothing is connected
+    /// yet).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a malformed URL (option `"url"`), a `rediss://`
+    /// URL without the `redis-tls` feature, an invalid group name
+    /// (`"group"`), or an empty consumer name or stream key (`"consumer"`,
+    /// `"stream"`).
+    pub fn build(mut self) -> Result<Worker, Error> {
+        let endpoint = Endpoint::new(&self.url)?;
+        let config = &mut self.config;
+        if let Err(reason) = crate::name::validate_group(&config.group) {
+            return Err(Error::Config {
+                option: "group",
+                reason: format!("invalid group `{}`: {reason}", config.group),
+            });
+        }
+        if config.consumer.is_empty() {
+            return Err(Error::Config {
+                option: "consumer",
+                reason: "the consumer name must not be empty".into(),
+            });
+        }
+        if config.stream.is_empty() {
+            return Err(Error::Config {
+                option: "stream",
+                reason: "the stream key must not be empty".into(),
+            });
+        }
+        if config.prefetch == 0 {
+            config.prefetch = (config.concurrency * 2).max(32);
+        }
+        config.prefetch = config.prefetch.max(config.concurrency);
+        if config.max_deliveries == 0 {
+            config.max_deliveries = u64::from(config.max_attempts) + 2;
+        }
+        Ok(Worker::new(self.config, endpoint))
+    }
+}

@@ -1,0 +1,666 @@
+//! What workers must never do, against a real redis-server and real worker
+//! processes: acknowledge what a correctly linked build would have handled,
+//! let a group miss what was written after it was declared, acknowledge an
+//! entry with nothing run and no trace, hold a thread for a waiting retry,
+//! keep dead consumers in the group for ever.
+//!
+//! Every count is exact; every wait has a deadline.
+
+use std::time::{Duration, Instant};
+
+use eventlib_redis_tests::{
+    args, consumers, pending, wait_for, xadd_envelope, xlen, Handled, Process, RedisServer, TempDir,
+};
+
+const NODE: &str = env!("CARGO_BIN_EXE_eventlib-redis-node");
+const BARE: &str = env!("CARGO_BIN_EXE_eventlib-redis-bare");
+const STREAM: &str = "eventlib:events";
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn node_worker(
+    redis: &RedisServer,
+    dir: &TempDir,
+    consumer: &str,
+    pairs: &[(&str, String)],
+) -> Process {
+    let mut all = vec![("consumer", consumer.to_owned())];
+    all.extend(pairs.iter().cloned());
+    Process::node(NODE, consumer, &dir.0, &args("worker", &redis.url(), &all))
+}
+
+fn bare_worker(
+    redis: &RedisServer,
+    dir: &TempDir,
+    consumer: &str,
+    pairs: &[(&str, String)],
+) -> Process {
+    let mut all = vec![
+        format!("url={}", redis.url()),
+        format!("consumer={consumer}"),
+    ];
+    all.extend(pairs.iter().map(|(k, v)| format!("{k}={v}")));
+    Process::node(BARE, consumer, &dir.0, &all)
+}
+
+fn declare(redis: &RedisServer, groups: &[&str]) {
+    eventlib::redis::declare_groups(&redis.url(), STREAM, groups).expect("declare the groups");
+}
+
+fn order(seq: u64, fail_times: u32) -> Vec<u8> {
+    format!(r#"{{"v":1,"name":"rt.Order","data":{{"seq":{seq},"fail_times":{fail_times}}}}}"#)
+        .into_bytes()
+}
+
+fn stop(process: &mut Process) {
+    process.terminate();
+    assert!(
+        process.wait(LIMIT),
+        "{} failed:\n{}",
+        process.name,
+        process.output()
+    );
+}
+
+/// The `last-delivered-id` of `group`.
+fn last_delivered(conn: &mut redis::Connection, group: &str) -> String {
+    let groups: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(STREAM)
+        .query(conn)
+        .expect("XINFO GROUPS");
+    groups
+        .iter()
+        .find(|g| {
+            g.get("name")
+                .is_some_and(|n| redis::from_redis_value_ref::<String>(n).is_ok_and(|n| n == group))
+        })
+        .and_then(|g| g.get("last-delivered-id"))
+        .and_then(|id| redis::from_redis_value_ref::<String>(id).ok())
+        .unwrap_or_default()
+}
+
+fn stat(process: &Process, name: &str) -> u64 {
+    process.stat(name).unwrap_or_else(|| {
+        panic!(
+            "{} printed no `{name}`:\n{}",
+            process.name,
+            process.output()
+        )
+    })
+}
+
+#[test]
+fn a_worker_without_the_handler_crate_leaves_every_entry_to_one_that_has_it() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("unlinked-handlers");
+    let mut conn = redis.connection();
+    declare(&redis, &["default"]);
+    let fast = [
+        ("visibility_ms", "1000".to_owned()),
+        ("block_ms", "200".to_owned()),
+    ];
+    let mut capable = node_worker(&redis, &dir, "capable", &fast);
+    wait_for("the capable worker's handlers published", LIMIT, || {
+        redis::cmd("HEXISTS")
+            .arg(format!("{STREAM}:handlers:default"))
+            .arg("capable")
+            .query::<bool>(&mut conn)
+            .unwrap_or(false)
+    });
+    let mut bare = bare_worker(&redis, &dir, "bare", &fast);
+    wait_for("both workers reading", LIMIT, || {
+        consumers(&mut conn, STREAM, "default") == 2
+    });
+    const ORDERS: u64 = 1000;
+    const NOTES: u64 = 100;
+    let mut pipe = redis::pipe();
+    for seq in 0..ORDERS {
+        pipe.cmd("XADD")
+            .arg(STREAM)
+            .arg("*")
+            .arg("event")
+            .arg(order(seq, 0))
+            .ignore();
+    }
+    for seq in 0..NOTES {
+        // An event the bare worker does not even know by name.
+        let note = format!(r#"{{"v":1,"name":"rt.Note","data":{{"seq":{seq}}}}}"#);
+        pipe.cmd("XADD")
+            .arg(STREAM)
+            .arg("*")
+            .arg("event")
+            .arg(note)
+            .ignore();
+    }
+    pipe.exec(&mut conn).expect("XADD the entries");
+    wait_for("every entry handled by the capable worker", LIMIT, || {
+        let handled = Handled::read(&dir.0);
+        handled.all("record", 0..ORDERS)
+            && handled.all("flaky", 0..ORDERS)
+            && handled.all("noted", 0..NOTES)
+    });
+    wait_for("nothing pending", LIMIT, || {
+        pending(&mut conn, STREAM, "default") == 0
+    });
+    stop(&mut bare);
+    stop(&mut capable);
+    let handled = Handled::read(&dir.0);
+    for (handler, n) in [("record", ORDERS), ("flaky", ORDERS), ("noted", NOTES)] {
+        assert_eq!(
+            handled.loss_and_duplicates(handler, 0..n),
+            (0, 0),
+            "{handler}"
+        );
+    }
+    let left = stat(&bare, "left_for_others");
+    println!(
+        "unlinked handlers: the bare worker received {} and left {left} for the capable one; \
+         capable: {}",
+        stat(&bare, "received"),
+        capable.reported("STATS").unwrap_or_default()
+    );
+    assert!(
+        left > 0,
+        "the bare worker received nothing to leave: {}",
+        bare.output()
+    );
+    assert_eq!(stat(&bare, "acked"), 0, "acknowledged unhandled");
+    assert_eq!(stat(&bare, "handled"), 0);
+    assert_eq!(stat(&bare, "dead_lettered"), 0);
+    assert_eq!(stat(&bare, "no_handler"), 0);
+    assert_eq!(stat(&capable, "dead_lettered"), 0, "{}", capable.output());
+    assert_eq!(
+        eventlib::redis::dead_letters(&redis.url())
+            .unwrap()
+            .len()
+            .unwrap(),
+        0
+    );
+    // Told once per event, then summed up: never a line per entry.
+    let lines = bare
+        .output()
+        .lines()
+        .filter(|l| l.contains("left pending for other workers"))
+        .count();
+    assert!(
+        (1..=20).contains(&lines),
+        "{lines} lines:\n{}",
+        bare.output()
+    );
+}
+
+#[test]
+fn a_worker_with_no_handler_of_its_group_refuses_to_start_unless_allowed() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("empty-group");
+    let mut conn = redis.connection();
+    let mut refused = bare_worker(&redis, &dir, "refused", &[("group", "audit".into())]);
+    assert!(!refused.wait(LIMIT), "started:\n{}", refused.output());
+    let error = refused.reported("ERROR").unwrap_or_default();
+    assert!(
+        error.contains("`group`") || error.contains("group"),
+        "{error}"
+    );
+    assert!(error.contains("no handler of group `audit`"), "{error}");
+    assert!(error.contains("use that_crate as _;"), "{error}");
+    assert!(error.contains("allow_empty_group(true)"), "{error}");
+    assert_eq!(consumers(&mut conn, STREAM, "audit"), 0);
+
+    // Allowed, with no worker of the group anywhere that has a handler:
+    // entries are acknowledged as having none, counted and told.
+    declare(&redis, &["audit"]);
+    let mut last = String::new();
+    for seq in 0..10 {
+        last = xadd_envelope(&mut conn, STREAM, &order(seq, 0));
+    }
+    let mut allowed = bare_worker(
+        &redis,
+        &dir,
+        "allowed",
+        &[("group", "audit".into()), ("allow_empty", "1".into())],
+    );
+    wait_for("the entries acknowledged", LIMIT, || {
+        last_delivered(&mut conn, "audit") == last && pending(&mut conn, STREAM, "audit") == 0
+    });
+    stop(&mut allowed);
+    assert_eq!(stat(&allowed, "received"), 10, "{}", allowed.output());
+    assert_eq!(stat(&allowed, "acked"), 10);
+    assert_eq!(stat(&allowed, "no_handler"), 10);
+    assert_eq!(stat(&allowed, "handled"), 0);
+    assert!(
+        allowed
+            .output()
+            .contains("no live worker of group `audit` has a handler"),
+        "{}",
+        allowed.output()
+    );
+}
+
+/// `audit` runs and acknowledges everything before any `default` worker
+/// starts; `default` was declared by the producer before the events were
+/// written.
+#[test]
+fn a_group_declared_before_the_events_sees_them_all_though_its_worker_starts_late() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("late-group");
+    let mut conn = redis.connection();
+    const N: u64 = 1000;
+    // The producer declares the groups of the handlers linked into it.
+    let mut producer = Process::node(
+        NODE,
+        "producer",
+        &dir.0,
+        &args("producer", &redis.url(), &[("count", N.to_string())]),
+    );
+    assert!(producer.wait(LIMIT), "{}", producer.output());
+    let mut audit = node_worker(&redis, &dir, "audit", &[("group", "audit".into())]);
+    wait_for("audit handled every event", LIMIT, || {
+        Handled::read(&dir.0).all("audit", 0..N)
+    });
+    wait_for("audit acknowledged every event", LIMIT, || {
+        pending(&mut conn, STREAM, "audit") == 0
+    });
+    // Trimming runs every second: give it a few rounds.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        xlen(&mut conn, STREAM),
+        N as i64,
+        "trimmed before `default` ran"
+    );
+    let mut default = node_worker(&redis, &dir, "default", &[]);
+    wait_for("default handled every event", LIMIT, || {
+        let handled = Handled::read(&dir.0);
+        handled.all("record", 0..N) && handled.all("flaky", 0..N)
+    });
+    wait_for(
+        "the stream trimmed once both groups are done",
+        LIMIT,
+        || xlen(&mut conn, STREAM) == 0,
+    );
+    stop(&mut default);
+    stop(&mut audit);
+    let handled = Handled::read(&dir.0);
+    for handler in ["record", "flaky", "audit"] {
+        assert_eq!(
+            handled.loss_and_duplicates(handler, 0..N),
+            (0, 0),
+            "{handler}"
+        );
+    }
+}
+
+/// The documented other side: a group declared after the events were
+/// written starts at the end of the stream and sees only what comes after.
+#[test]
+fn a_group_declared_after_the_events_sees_only_what_is_written_after() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("undeclared-group");
+    let mut conn = redis.connection();
+    declare(&redis, &["audit"]);
+    for seq in 0..100 {
+        xadd_envelope(&mut conn, STREAM, &order(seq, 0));
+    }
+    let mut default = node_worker(&redis, &dir, "default", &[]);
+    wait_for("default reading", LIMIT, || {
+        consumers(&mut conn, STREAM, "default") == 1
+    });
+    for seq in 100..150 {
+        xadd_envelope(&mut conn, STREAM, &order(seq, 0));
+    }
+    wait_for("default handled what came after", LIMIT, || {
+        Handled::read(&dir.0).all("record", 100..150)
+    });
+    stop(&mut default);
+    assert_eq!(Handled::read(&dir.0).count_handler("record"), 50);
+}
+
+/// Writes `count` copies of `envelope` (a group `default` declared first),
+/// runs one worker until each is dead-lettered, and returns it stopped.
+fn dead_lettered(
+    label: &str,
+    envelope: &[u8],
+    count: u64,
+    reason: &str,
+) -> (String, Vec<eventlib::redis::DeadLetter>) {
+    let redis = RedisServer::start();
+    let dir = TempDir::new(label);
+    let mut conn = redis.connection();
+    declare(&redis, &["default"]);
+    let mut ids = Vec::new();
+    for _ in 0..count {
+        ids.push(xadd_envelope(&mut conn, STREAM, envelope));
+    }
+    let mut worker = node_worker(&redis, &dir, "w", &[]);
+    let mut dead = eventlib::redis::dead_letters(&redis.url()).expect("url");
+    wait_for("every entry dead-lettered", LIMIT, || {
+        dead.len().unwrap_or(0) == count
+    });
+    wait_for("nothing pending", LIMIT, || {
+        pending(&mut conn, STREAM, "default") == 0
+    });
+    stop(&mut worker);
+    let letters = dead.list(100).expect("list the dead letters");
+    for id in &ids {
+        let letter = letters
+            .iter()
+            .find(|l| &l.source_id == id)
+            .unwrap_or_else(|| panic!("no dead letter for {id}"));
+        assert!(
+            letter.reason.contains(reason),
+            "`{}` does not say `{reason}`",
+            letter.reason
+        );
+        assert_eq!(letter.group, "default");
+    }
+    assert_eq!(stat(&worker, "received"), count);
+    assert_eq!(stat(&worker, "dead_lettered"), count);
+    assert_eq!(stat(&worker, "acked"), count);
+    assert_eq!(stat(&worker, "handled"), 0);
+    assert_eq!(stat(&worker, "skipped"), 0);
+    assert_eq!(Handled::read(&dir.0).runs.len(), 0);
+    (worker.reported("STATS").unwrap_or_default(), letters)
+}
+
+/// A counter of a `STATS=` line.
+fn counter(stats: &str, name: &str) -> u64 {
+    let prefix = format!("{name}=");
+    stats
+        .split_whitespace()
+        .map(|pair| pair.trim_matches(['(', ')']))
+        .find_map(|pair| pair.strip_prefix(&prefix)?.parse().ok())
+        .unwrap_or_else(|| panic!("no `{name}` in {stats}"))
+}
+
+#[test]
+fn a_replay_naming_no_linked_handler_is_dead_lettered() {
+    let envelope = br#"{"v":1,"name":"rt.Order","data":{"seq":1},"handlers":["nope::x"]}"#;
+    let (stats, _) = dead_lettered("replay-handler", envelope, 5, "names handler(s) `nope::x`");
+    assert_eq!(counter(&stats, "misdirected"), 5);
+}
+
+#[test]
+fn a_replay_for_a_group_that_does_not_exist_is_dead_lettered() {
+    let envelope = br#"{"v":1,"name":"rt.Order","data":{"seq":1},"group":"nope"}"#;
+    let (stats, _) = dead_lettered("replay-group", envelope, 5, "meant for group `nope`");
+    assert_eq!(counter(&stats, "misdirected"), 5);
+}
+
+#[test]
+fn a_json_array_is_not_an_envelope() {
+    let envelope =
+        br#"[1,"0123456789abcdef0123456789abcdef","rt.Order",1700000000000,{"seq":1},null,null]"#;
+    let (stats, _) = dead_lettered("array", envelope, 5, "not a JSON object");
+    assert_eq!(counter(&stats, "poison"), 5);
+}
+
+#[test]
+fn an_emit_time_far_in_the_future_is_dead_lettered() {
+    let envelope = format!(
+        r#"{{"v":1,"name":"rt.Order","data":{{"seq":1}},"emitted_at":{}}}"#,
+        u64::MAX
+    );
+    let (stats, _) = dead_lettered(
+        "future",
+        envelope.as_bytes(),
+        5,
+        "more than a day in the future",
+    );
+    assert_eq!(counter(&stats, "poison"), 5);
+}
+
+#[test]
+fn an_entry_over_the_size_limit_is_dead_lettered_without_a_copy() {
+    // 3 MiB of data in a valid envelope, over the default 1 MiB.
+    let big = format!(
+        r#"{{"v":1,"name":"rt.Order","data":{{"seq":1,"tag":"{}"}}}}"#,
+        "x".repeat(3 << 20)
+    );
+    let (stats, letters) = dead_lettered(
+        "oversized",
+        big.as_bytes(),
+        3,
+        "over the worker's `max_entry_bytes`",
+    );
+    assert_eq!(counter(&stats, "oversized"), 3);
+    for letter in &letters {
+        assert_eq!(letter.envelope, None, "copied whole");
+        assert_eq!(letter.fields, None, "copied whole");
+        assert!(
+            letter.reason.contains(&letter.source_id),
+            "{}",
+            letter.reason
+        );
+    }
+}
+
+#[test]
+fn a_retry_waiting_for_its_backoff_holds_no_thread() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("backoff");
+    let mut conn = redis.connection();
+    declare(&redis, &["default"]);
+    const OTHERS: u64 = 1000;
+    // Entry 0 fails once; its retry waits 4 to 8 s (8 s, jittered).
+    let mut pipe = redis::pipe();
+    pipe.cmd("XADD")
+        .arg(STREAM)
+        .arg("*")
+        .arg("event")
+        .arg(order(0, 1))
+        .ignore();
+    for seq in 1..=OTHERS {
+        pipe.cmd("XADD")
+            .arg(STREAM)
+            .arg("*")
+            .arg("event")
+            .arg(order(seq, 0))
+            .ignore();
+    }
+    pipe.exec(&mut conn).expect("XADD");
+    let mut worker = node_worker(
+        &redis,
+        &dir,
+        "w",
+        &[
+            ("concurrency", "1".into()),
+            ("backoff_ms", "8000".into()),
+            ("backoff_max_ms", "8000".into()),
+        ],
+    );
+    let start = Instant::now();
+    let (mut failed_at, mut others_at, mut retried_at) = (None, None, None);
+    while retried_at.is_none() {
+        assert!(start.elapsed() < LIMIT, "timed out:\n{}", worker.output());
+        let handled = Handled::read(&dir.0);
+        let now = start.elapsed();
+        if failed_at.is_none() && handled.failed("flaky", 0) > 0 {
+            failed_at = Some(now);
+        }
+        if others_at.is_none()
+            && handled.all("record", 1..=OTHERS)
+            && handled.all("flaky", 1..=OTHERS)
+        {
+            others_at = Some(now);
+        }
+        if handled.count("flaky", 0) > 0 {
+            retried_at = Some(now);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (failed_at, retried_at) = (
+        failed_at.unwrap_or_default(),
+        retried_at.unwrap_or_default(),
+    );
+    println!(
+        "backoff: entry 0 failed at {failed_at:?}, the {OTHERS} others were done at \
+         {others_at:?}, entry 0 retried at {retried_at:?}"
+    );
+    let others_at = others_at.expect("the others finished after the retry");
+    assert!(others_at < retried_at, "the others waited for the retry");
+    assert!(
+        retried_at - failed_at >= Duration::from_millis(3800),
+        "retried before its backoff: {:?}",
+        retried_at - failed_at
+    );
+    wait_for("nothing pending", LIMIT, || {
+        pending(&mut conn, STREAM, "default") == 0
+    });
+    stop(&mut worker);
+    let handled = Handled::read(&dir.0);
+    assert_eq!(handled.loss_and_duplicates("record", 0..=OTHERS), (0, 0));
+    assert_eq!(handled.loss_and_duplicates("flaky", 0..=OTHERS), (0, 0));
+    assert_eq!(handled.failed("flaky", 0), 1);
+    assert_eq!(stat(&worker, "deferred"), 1);
+    assert_eq!(stat(&worker, "retried"), 1);
+    assert_eq!(stat(&worker, "acked"), OTHERS + 1);
+    assert_eq!(stat(&worker, "handled"), 2 * (OTHERS + 1));
+}
+
+#[test]
+fn idle_consumers_with_nothing_pending_are_removed() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("cleanup");
+    let mut conn = redis.connection();
+    for name in ["gone1", "gone2", "gone3"] {
+        let mut short = node_worker(&redis, &dir, name, &[]);
+        wait_for("the short-lived worker reading", LIMIT, || {
+            redis::cmd("XINFO")
+                .arg("CONSUMERS")
+                .arg(STREAM)
+                .arg("default")
+                .query::<redis::Value>(&mut conn)
+                .map(|v| format!("{v:?}").contains(name))
+                .unwrap_or(false)
+        });
+        stop(&mut short);
+    }
+    assert_eq!(consumers(&mut conn, STREAM, "default"), 3);
+    let mut live = node_worker(&redis, &dir, "live", &[("cleanup_ms", "1500".into())]);
+    let took = wait_for("the group down to the live consumer", LIMIT, || {
+        let value: redis::Value = redis::cmd("XINFO")
+            .arg("CONSUMERS")
+            .arg(STREAM)
+            .arg("default")
+            .query(&mut conn)
+            .expect("XINFO CONSUMERS");
+        consumers(&mut conn, STREAM, "default") == 1 && format!("{value:?}").contains("live")
+    });
+    println!("cleanup: 3 idle consumers removed within {took:?}");
+    stop(&mut live);
+    assert_eq!(stat(&live, "consumers_removed"), 3);
+}
+
+/// A rolling deploy that adds a handler to an event that has one: the old
+/// build runs the handler it has, then leaves the entry to a new worker,
+/// which runs only the added one.
+#[test]
+fn an_old_build_leaves_the_handler_it_lacks_to_a_new_one_and_nothing_runs_twice() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("added-handler");
+    let mut conn = redis.connection();
+    declare(&redis, &["default"]);
+    let fast = [
+        ("visibility_ms", "1000".to_owned()),
+        ("block_ms", "200".to_owned()),
+    ];
+    let mut new = node_worker(&redis, &dir, "new", &fast);
+    let mut old = bare_worker(&redis, &dir, "old", &fast);
+    wait_for("both handler sets published", LIMIT, || {
+        redis::cmd("HLEN")
+            .arg(format!("{STREAM}:handlers:default"))
+            .query::<i64>(&mut conn)
+            .unwrap_or(0)
+            == 2
+    });
+    // The old worker reads the sets on its heartbeat (a third of 1 s).
+    std::thread::sleep(Duration::from_millis(700));
+    const N: u64 = 300;
+    let mut pipe = redis::pipe();
+    for seq in 0..N {
+        let split = format!(r#"{{"v":1,"name":"rt.Split","data":{{"seq":{seq}}}}}"#);
+        pipe.cmd("XADD")
+            .arg(STREAM)
+            .arg("*")
+            .arg("event")
+            .arg(split)
+            .ignore();
+    }
+    pipe.exec(&mut conn).expect("XADD");
+    wait_for("both handlers ran for every entry", LIMIT, || {
+        let handled = Handled::read(&dir.0);
+        handled.all("first", 0..N) && handled.all("second", 0..N)
+    });
+    wait_for("nothing pending", LIMIT, || {
+        pending(&mut conn, STREAM, "default") == 0
+    });
+    stop(&mut old);
+    stop(&mut new);
+    let handled = Handled::read(&dir.0);
+    assert_eq!(handled.loss_and_duplicates("first", 0..N), (0, 0));
+    assert_eq!(handled.loss_and_duplicates("second", 0..N), (0, 0));
+    println!(
+        "added handler: the old build ran `first` {} times and left {} entries; new: {}",
+        stat(&old, "handled"),
+        stat(&old, "left_for_others"),
+        new.reported("STATS").unwrap_or_default()
+    );
+    assert_eq!(stat(&old, "acked"), 0, "the old build acknowledged entries");
+    assert_eq!(stat(&old, "left_for_others"), stat(&old, "received"));
+}
+
+/// A replay naming a handler that exists (and fails once) and one that does
+/// not: one dead letter for the missing one, however many deliveries the
+/// retry takes; the other runs alone.
+#[test]
+fn a_replay_naming_a_missing_handler_next_to_a_retried_one_is_dead_lettered_once() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("replay-mixed");
+    let mut conn = redis.connection();
+    declare(&redis, &["default"]);
+    let envelope = br#"{"v":1,"name":"rt.Order","data":{"seq":7,"fail_times":2},
+        "handlers":["eventlib_redis_node::Order::flaky","nope::x"]}"#;
+    xadd_envelope(&mut conn, STREAM, envelope);
+    let mut worker = node_worker(
+        &redis,
+        &dir,
+        "w",
+        &[
+            ("backoff_ms", "100".into()),
+            ("backoff_max_ms", "100".into()),
+        ],
+    );
+    wait_for("flaky to succeed", LIMIT, || {
+        Handled::read(&dir.0).count("flaky", 7) == 1
+    });
+    wait_for("nothing pending", LIMIT, || {
+        pending(&mut conn, STREAM, "default") == 0
+    });
+    stop(&mut worker);
+    let letters = eventlib::redis::dead_letters(&redis.url())
+        .unwrap()
+        .list(10)
+        .unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(
+        letters[0].reason.contains("`nope::x`"),
+        "{}",
+        letters[0].reason
+    );
+    assert!(
+        !letters[0].reason.contains("flaky"),
+        "{}",
+        letters[0].reason
+    );
+    let handled = Handled::read(&dir.0);
+    assert_eq!(handled.failed("flaky", 7), 2);
+    assert_eq!(
+        handled.count("record", 7),
+        0,
+        "a sibling the replay did not name ran"
+    );
+    assert_eq!(stat(&worker, "misdirected"), 1);
+    assert_eq!(stat(&worker, "dead_lettered"), 1);
+    assert_eq!(stat(&worker, "deferred"), 2);
+    assert_eq!(stat(&worker, "acked"), 1);
+    assert_eq!(stat(&worker, "handled"), 1);
+}
