@@ -1,8 +1,10 @@
-//! The default error hook: what a person sees of failures and losses with
-//! no configuration and no logger installed.
+//! What a person sees of failures and losses with no configuration and no
+//! logger installed: the default error hook of the dispatcher and of Redis
+//! workers, and a worker's notices about entries it does not handle itself.
 //!
-//! Each kind of failure (a drop of event `E`, a failure or panic of handler
-//! `H`) is told in full the first time it happens in a one-second window;
+//! Each kind of notice (a drop of event `E`, a failure or panic of handler
+//! `H`, entries of `E` left to other workers) is told in full the first
+//! time it happens in a one-second window;
 //! the repeats in that window are counted and told as one line when the
 //! window ends ("eventlib: dropped 8,984 more events of `shop.Viewed` in the
 //! last 1 s: ..."). At most [`FULL_LINES`] full lines are written per
@@ -30,13 +32,21 @@ enum What {
     Dropped,
     Failed,
     Panicked,
+    /// A worker left entries pending for workers of its group that have
+    /// the handlers.
+    LeftForOthers,
+    /// A worker acknowledged entries that no worker of its group handles.
+    NoHandler,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// Which notices are repeats of each other. Event names from a stream are
+/// not `'static`, hence the owned strings (built on failure paths only).
+#[derive(Clone, PartialEq, Eq)]
 struct Key {
     what: What,
-    event: &'static str,
-    handler: Option<&'static str>,
+    event: String,
+    /// The handler, or the worker's group.
+    who: Option<String>,
 }
 
 struct Repeats {
@@ -69,15 +79,56 @@ fn notices() -> &'static Notices {
 
 /// The default error hook of the dispatcher and of Redis workers.
 pub(crate) fn default_hook(failure: &Failure) {
-    let key = Key {
-        what: match failure.kind {
-            FailureKind::Dropped | FailureKind::Undelivered(_) => What::Dropped,
-            FailureKind::Panic(_) => What::Panicked,
-            _ => What::Failed,
-        },
-        event: failure.event,
-        handler: failure.handler,
+    let what = match failure.kind {
+        FailureKind::Dropped | FailureKind::Undelivered(_) => What::Dropped,
+        FailureKind::Panic(_) => What::Panicked,
+        _ => What::Failed,
     };
+    let key = Key {
+        what,
+        event: failure.event.to_owned(),
+        who: failure.handler.map(str::to_owned),
+    };
+    notice(
+        key,
+        || format!("eventlib: {failure}"),
+        || failure.to_string(),
+    );
+}
+
+/// What a Redis worker did with an entry it does not handle itself.
+#[cfg(feature = "redis")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unhandled {
+    /// Left pending for a worker of the group that has the handlers.
+    LeftForOthers,
+    /// Acknowledged unhandled: no worker of the group has a handler.
+    NoHandler,
+}
+
+/// Tells that a worker of `group` did not handle entry `entry` of `event`.
+#[cfg(feature = "redis")]
+pub(crate) fn unhandled(kind: Unhandled, event: &str, group: &str, entry: &str) {
+    let key = Key {
+        what: match kind {
+            Unhandled::LeftForOthers => What::LeftForOthers,
+            Unhandled::NoHandler => What::NoHandler,
+        },
+        event: event.to_owned(),
+        who: Some(group.to_owned()),
+    };
+    let why = describe(&key);
+    notice(
+        key,
+        || format!("eventlib worker: entry {entry} of event `{event}` {why}"),
+        || format!("entry {entry}"),
+    );
+}
+
+/// One notice: told in full (`full`) the first time its key comes up in a
+/// window, counted (keeping `last`) for the summary otherwise.
+fn notice(key: Key, full: impl FnOnce() -> String, last: impl FnOnce() -> String) {
+    let what = key.what;
     let notices = notices();
     let mut window = notices.window.lock().unwrap_or_else(|e| e.into_inner());
     let now = Instant::now();
@@ -94,8 +145,7 @@ pub(crate) fn default_hook(failure: &Failure) {
     }
     if let Some(repeats) = window.seen.iter_mut().find(|r| r.key == key) {
         repeats.more += 1;
-        repeats.last.clear();
-        let _ = write!(repeats.last, "{failure}");
+        repeats.last = last();
     } else if window.full_lines < FULL_LINES {
         window.full_lines += 1;
         window.seen.push(Repeats {
@@ -103,12 +153,12 @@ pub(crate) fn default_hook(failure: &Failure) {
             more: 0,
             last: String::new(),
         });
-        tell(key.what, &format!("eventlib: {failure}"));
+        tell(what, &full());
     } else {
         window.seen.push(Repeats {
             key,
             more: 1,
-            last: failure.to_string(),
+            last: last(),
         });
     }
 }
@@ -149,29 +199,57 @@ fn summarize(window: &mut Window) {
 }
 
 fn summary(repeats: &Repeats, span: Duration) -> String {
-    let Key {
-        what,
-        event,
-        handler,
-    } = repeats.key;
-    let handler = handler.unwrap_or("-");
+    let Key { what, event, who } = &repeats.key;
+    let who = who.as_deref().unwrap_or("-");
     let (n, span) = (Thousands(repeats.more), Seconds(span));
     let plural = if repeats.more == 1 { "" } else { "s" };
+    let last = &repeats.last;
     match what {
         What::Dropped => format!(
-            "eventlib: dropped {n} more event{plural} of `{event}` in the last {span} (last: {})",
-            repeats.last
+            "eventlib: dropped {n} more event{plural} of `{event}` in the last {span} (last: {last})"
         ),
         What::Failed => format!(
-            "eventlib: handler `{handler}` of event `{event}` failed {n} more time{plural} in the \
-             last {span} (last: {})",
-            repeats.last
+            "eventlib: handler `{who}` of event `{event}` failed {n} more time{plural} in the \
+             last {span} (last: {last})"
         ),
         What::Panicked => format!(
-            "eventlib: handler `{handler}` of event `{event}` panicked {n} more time{plural} in \
-             the last {span} (last: {})",
-            repeats.last
+            "eventlib: handler `{who}` of event `{event}` panicked {n} more time{plural} in the \
+             last {span} (last: {last})"
         ),
+        What::LeftForOthers => format!(
+            "eventlib worker: {n} more {} of event `{event}` left pending for other workers of \
+             group `{who}` in the last {span} (last: {last})",
+            entries(repeats.more)
+        ),
+        What::NoHandler => format!(
+            "eventlib worker: {n} more {} of event `{event}` acknowledged unhandled (no worker of \
+             group `{who}` has a handler) in the last {span} (last: {last})",
+            entries(repeats.more)
+        ),
+    }
+}
+
+fn entries(n: u64) -> &'static str {
+    if n == 1 {
+        "entry"
+    } else {
+        "entries"
+    }
+}
+
+/// Why a worker did not handle entries of an event.
+fn describe(key: &Key) -> String {
+    let group = key.who.as_deref().unwrap_or("default");
+    match key.what {
+        What::LeftForOthers => format!(
+            "left pending for other workers of group `{group}` (this build has no handler for \
+             them, other workers of the group have: add `use that_crate as _;` to link the crate \
+             that declares them)"
+        ),
+        What::NoHandler => format!(
+            "acknowledged unhandled: no live worker of group `{group}` has a handler for them"
+        ),
+        _ => String::new(),
     }
 }
 
@@ -179,7 +257,7 @@ fn summary(repeats: &Repeats, span: Duration) -> String {
 fn tell(what: What, line: &str) {
     let level = match what {
         What::Dropped => log::Level::Error,
-        What::Failed | What::Panicked => log::Level::Warn,
+        What::Failed | What::Panicked | What::LeftForOthers | What::NoHandler => log::Level::Warn,
     };
     if log::log_enabled!(target: "eventlib", level) {
         log::log!(target: "eventlib", level, "{line}");
@@ -273,8 +351,8 @@ mod tests {
         let repeats = Repeats {
             key: Key {
                 what: What::Dropped,
-                event: "shop.Viewed",
-                handler: None,
+                event: "shop.Viewed".into(),
+                who: None,
             },
             more: 8984,
             last: "event `shop.Viewed` (…) dropped".into(),

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decl::HandlerFn;
 use crate::handler::{Failure, FailureKind};
+use crate::notice::{self, Unhandled};
 use crate::pool;
 use crate::record::Record;
 use crate::redis::ack::Settled;
@@ -19,7 +20,6 @@ use crate::redis::groups;
 use crate::redis::keys;
 use crate::redis::read::Job;
 use crate::redis::resp::{self, Entry};
-use crate::redis::tally::Kind;
 use crate::redis::wire::{self, Decoded, StreamId, Undecodable};
 use crate::redis::worker::Shared;
 use crate::registry::registry;
@@ -132,8 +132,8 @@ fn handle(shared: &Shared, link: &mut Link, job: Job) -> Settled {
             return leave(shared, id, decoded.name);
         }
         counters.add_no_handler(1);
-        shared.tally().note(
-            Kind::NoHandler,
+        notice::unhandled(
+            Unhandled::NoHandler,
             decoded.name,
             &config.group,
             &id.to_string(),
@@ -263,8 +263,8 @@ fn handle(shared: &Shared, link: &mut Link, job: Job) -> Settled {
             return ack(id, dead, job.redelivered);
         }
         shared.counters().add_left_for_others(1);
-        shared.tally().note(
-            Kind::LeftForOthers,
+        notice::unhandled(
+            Unhandled::LeftForOthers,
             decoded.name,
             &config.group,
             &id.to_string(),
@@ -300,9 +300,12 @@ fn handle(shared: &Shared, link: &mut Link, job: Job) -> Settled {
 fn leave(shared: &Shared, id: StreamId, event: &str) -> Settled {
     let config = shared.config();
     shared.counters().add_left_for_others(1);
-    shared
-        .tally()
-        .note(Kind::LeftForOthers, event, &config.group, &id.to_string());
+    notice::unhandled(
+        Unhandled::LeftForOthers,
+        event,
+        &config.group,
+        &id.to_string(),
+    );
     Settled::Leave {
         id,
         dead: Vec::new(),

@@ -44,7 +44,6 @@ mod producer;
 mod read;
 mod resp;
 mod stats;
-mod tally;
 mod upkeep;
 mod wire;
 mod worker;

@@ -30,7 +30,6 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
     while !finished.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(20));
         let now = Instant::now();
-        shared.tally().summarize(&config.group, false);
         if now >= next_heartbeat {
             next_heartbeat = now + heartbeat_every;
             if let Err(err) = heartbeat(shared, &mut link) {

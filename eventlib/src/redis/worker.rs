@@ -15,7 +15,6 @@ use crate::redis::handler_sets::{self, Elsewhere};
 use crate::redis::inflight::{InFlight, Waiting};
 use crate::redis::read::{self, Job};
 use crate::redis::stats::{WorkerCounters, WorkerStats};
-use crate::redis::tally::Tally;
 use crate::redis::{handle, keys, upkeep};
 use crate::registry::registry;
 
@@ -64,7 +63,6 @@ pub(crate) struct Shared {
     inflight: InFlight,
     waiting: Waiting,
     elsewhere: Elsewhere,
-    tally: Tally,
 }
 
 impl Shared {
@@ -93,11 +91,6 @@ impl Shared {
     /// What the other workers of the group published they handle.
     pub(crate) fn elsewhere(&self) -> &Elsewhere {
         &self.elsewhere
-    }
-
-    /// The entries not handled here, for the person watching.
-    pub(crate) fn tally(&self) -> &Tally {
-        &self.tally
     }
 
     /// A connection of its own for one thread (opened on first use).
@@ -172,7 +165,6 @@ impl Worker {
                 inflight: InFlight::new(prefetch),
                 waiting: Waiting::default(),
                 elsewhere: Elsewhere::default(),
-                tally: Tally::default(),
             }),
         }
     }
@@ -315,7 +307,7 @@ fn run(shared: &Arc<Shared>) -> Result<(), Error> {
             config.shutdown_timeout
         );
     }
-    shared.tally.summarize(&config.group, true);
+    crate::notice::flush();
     log::info!(
         "eventlib worker `{}` stopped: {}",
         config.consumer,

@@ -176,14 +176,15 @@ fn a_worker_without_the_handler_crate_leaves_every_entry_to_one_that_has_it() {
             .unwrap(),
         0
     );
-    // Told once per event, then summed up: never a line per entry.
+    // Told in full at most once a second per event, the repeats summed up
+    // once a second: a few lines a second, never a line per entry.
     let lines = bare
         .output()
         .lines()
         .filter(|l| l.contains("left pending for other workers"))
         .count();
     assert!(
-        (1..=20).contains(&lines),
+        (1..=60).contains(&lines),
         "{lines} lines:\n{}",
         bare.output()
     );
