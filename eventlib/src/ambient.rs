@@ -37,6 +37,16 @@ mod imp {
         }
     }
 
+    #[cfg(feature = "redis")]
+    /// A spawner onto the tokio runtime of the calling thread, or the noted
+    /// one: for a Redis worker built inside a runtime.
+    pub(crate) fn spawner() -> Option<crate::hook::Spawner> {
+        let handle = tokio::runtime::Handle::try_current()
+            .ok()
+            .or_else(|| RUNTIME.get().cloned())?;
+        Some(std::sync::Arc::new(move |task| drop(handle.spawn(task))))
+    }
+
     /// Whether the calling thread runs inside an async runtime, where
     /// blocking on a future can deadlock.
     pub(crate) fn in_runtime() -> bool {
@@ -58,6 +68,13 @@ mod imp {
     pub(crate) fn in_runtime() -> bool {
         false
     }
+
+    #[cfg(feature = "redis")]
+    pub(crate) fn spawner() -> Option<crate::hook::Spawner> {
+        None
+    }
 }
 
+#[cfg(feature = "redis")]
+pub(crate) use imp::spawner;
 pub(crate) use imp::{in_runtime, note, spawn};

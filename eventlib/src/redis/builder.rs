@@ -222,7 +222,9 @@ impl WorkerBuilder {
     /// Runs async handlers on your executor (a tokio runtime, say, when
     /// handlers need its reactor) instead of driving them with
     /// `futures::executor::block_on` on the worker's threads; the worker's
-    /// thread waits for the task.
+    /// thread waits for the task. With the `tokio` feature (on by default),
+    /// a worker built inside a tokio runtime runs them on that runtime
+    /// unless a spawner is given.
     ///
     /// ```no_run
     /// # let handle: tokio::runtime::Handle = unimplemented!();
@@ -249,6 +251,9 @@ impl WorkerBuilder {
     pub fn build(mut self) -> Result<Worker, Error> {
         let endpoint = Endpoint::new(&self.url)?;
         let config = &mut self.config;
+        if config.spawner.is_none() {
+            config.spawner = crate::ambient::spawner();
+        }
         if let Err(reason) = crate::name::validate_group(&config.group) {
             return Err(Error::Config {
                 option: "group",
