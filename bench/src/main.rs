@@ -1,5 +1,8 @@
-//! eventlib's benchmark (issue 4): every scenario next to a baseline
-//! measured in the same process and run, as medians and ratios.
+//! eventlib's benchmark: every scenario next to a baseline measured in the
+//! same process and run, as medians and ratios — the caller's cost of
+//! `log!`, end-to-end throughput, inline mode, by-name logging, registry
+//! size, memory per queued event, the Redis transport (feature `redis`)
+//! and what the macros cost to compile.
 //!
 //! ```text
 //! cargo run --release -p eventlib-bench                 # the whole table
@@ -11,11 +14,16 @@
 //!                                                       #  by-name, by-name-floor,
 //!                                                       #  registry-10, registry-1000)
 //!
-//! # issue 5's Redis scenarios (feature `redis`, a redis-server on the PATH; ~50 s);
+//! # the Redis scenarios (feature `redis`, a redis-server on the PATH; ~50 s);
 //! # without --only, --features redis runs the whole table with them:
 //! cargo run --release -p eventlib-bench --features redis -- --only redis-producer,redis-producer-aof,redis-e2e-1,redis-e2e-4,redis-e2e-1-p256,redis-e2e-1x4,redis-e2e-1x4-aof
 //! eventlib-bench profile redis-producer 300000          # (and redis-producer-floor,
 //!                                                       #  redis-worker, redis-worker-floor)
+//!
+//! # what the macros cost to compile (cargo check / build of 100 events,
+//! # with the macros and by hand; ~2 min the first time, which builds the
+//! # dependencies in the system's temporary directory):
+//! cargo run --release -p eventlib-bench -- --only compile-cost
 //! ```
 //!
 //! The global dispatcher is configured once per process, so the parent
@@ -24,6 +32,7 @@
 //! round for round with it.
 
 mod alloc;
+mod compile_cost;
 mod events;
 mod harness;
 mod registry;
@@ -61,6 +70,10 @@ fn main() -> ExitCode {
             let mut report = Report::default();
             run_scenario(name, rounds, &mut report);
             report.print();
+            ExitCode::SUCCESS
+        }
+        Some("burst") => {
+            scenarios::burst::main(args.get(1).map(String::as_str));
             ExitCode::SUCCESS
         }
         Some("profile") => {
@@ -129,6 +142,8 @@ fn run_scenario(name: &str, rounds: usize, report: &mut Report) {
         "handlers" => registry::run(registry::Compare::Handlers, rounds, report),
         "mem-heap" => memory::heap(report),
         "mem-rss" => memory::rss(report),
+        // Each round is two cargo runs: a third of the rounds, at least 3.
+        "compile-cost" => compile_cost::run((rounds / 3).max(3), report),
         #[cfg(feature = "redis")]
         "redis-producer" => on_redis::producer::run(Persistence::None, rounds, report),
         #[cfg(feature = "redis")]

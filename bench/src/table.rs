@@ -9,6 +9,7 @@ enum Unit {
     NsPerCall,
     EventsPerSec,
     Bytes,
+    Seconds,
 }
 
 #[derive(Clone, Copy)]
@@ -49,7 +50,7 @@ const fn spec(
 }
 
 use Target::{AtLeast, AtMost, Info};
-use Unit::{Bytes, EventsPerSec, NsPerCall};
+use Unit::{Bytes, EventsPerSec, NsPerCall, Seconds};
 
 const CHANNEL: &str = "boxed event into bounded crossbeam channel";
 #[cfg(feature = "redis")]
@@ -202,7 +203,7 @@ const SPECS: &[Spec] = &[
         Bytes,
         Info,
     ),
-    // Issue 5 (feature `redis`).
+    // The Redis transport (feature `redis`).
     #[cfg(feature = "redis")]
     spec(
         "redis-producer",
@@ -320,6 +321,38 @@ const SPECS: &[Spec] = &[
         EventsPerSec,
         Info,
     ),
+    spec(
+        "compile-cost",
+        "check",
+        "9. cargo check of 100 #[event]s after a touch, CPU",
+        "the same crate written by hand",
+        Seconds,
+        AtMost(1.5),
+    ),
+    spec(
+        "compile-cost",
+        "check-wall",
+        "9. cargo check of 100 #[event]s after a touch, wall",
+        "the same crate written by hand",
+        Seconds,
+        Info,
+    ),
+    spec(
+        "compile-cost",
+        "build",
+        "9. cargo build of 100 #[event]s after a touch, CPU",
+        "the same crate written by hand",
+        Seconds,
+        Info,
+    ),
+    spec(
+        "compile-cost",
+        "build-wall",
+        "9. cargo build of 100 #[event]s after a touch, wall",
+        "the same crate written by hand",
+        Seconds,
+        Info,
+    ),
 ];
 
 /// The scenario sub-processes, in the order they run.
@@ -347,6 +380,7 @@ fn format_value(unit: Unit, value: f64) -> String {
         Unit::NsPerCall => format!("{value:.1} ns/call"),
         Unit::EventsPerSec => format!("{:.3} M ev/s", value / 1e6),
         Unit::Bytes => format!("{value:.1} B"),
+        Unit::Seconds => format!("{value:.2} s"),
     }
 }
 

@@ -19,13 +19,12 @@ impl Errors {
         self.push(syn::Error::new_spanned(tokens, message));
     }
 
+    /// Whether no mistake was reported.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
     pub(crate) fn into_compile_errors(self) -> TokenStream {
         self.0.map(|e| e.to_compile_error()).unwrap_or_default()
-    }
-}
-
-impl Errors {
-    pub(crate) fn count(&self) -> usize {
-        self.0.as_ref().map_or(0, |e| e.into_iter().count())
     }
 }

@@ -5,197 +5,133 @@
 use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
-use syn::{Attribute, Type};
+use syn::{Attribute, Signature, Type};
 
 use crate::ast::{describe_item, first_tokens, EventImpl, Item};
-use crate::attr;
+use crate::attr::{self, names, CratePath};
 use crate::errors::Errors;
 use crate::expand::{self, EventExpansion};
-use crate::valid::{self, Place};
+use crate::valid::{self, Place, Role};
 
-/// Which of our attributes an impl item carries.
-pub(crate) fn take_attr(attrs: &mut Vec<Attribute>, name: &str) -> Vec<Attribute> {
+/// What one impl item carried of our attributes, taken off it.
+enum Taken {
+    /// A `fn`: its signature and its `#[handler]` and `#[validate]`s.
+    Method {
+        sig: Box<Signature>,
+        handler: Vec<Attribute>,
+        validate: Vec<Attribute>,
+    },
+    /// A const, type or macro item with `#[handler]` or `#[validate]`.
+    NotFn(Vec<Attribute>),
+}
+
+/// Takes our attributes off the impl's items, in item order.
+fn take_item_attrs(imp: &mut EventImpl, krate: &CratePath) -> Vec<Taken> {
     let mut taken = Vec::new();
-    attrs.retain(|a| {
-        let ours = a.path().segments.last().is_some_and(|s| s.ident == name);
-        if ours {
-            taken.push(a.clone());
-        }
-        !ours
-    });
-    taken
-}
-
-fn attr_args(attr: &Attribute) -> TokenStream {
-    match &attr.meta {
-        syn::Meta::List(list) => list.tokens.clone(),
-        _ => TokenStream::new(),
-    }
-}
-
-pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
-    let parsed: EventImpl = match syn::parse2(input.clone()) {
-        Ok(parsed) => parsed,
-        Err(err) => return misplaced(args, input, err),
-    };
-    let mut imp = parsed;
-    let args = attr::event_args(args, &mut errors);
-    for again in take_attr(&mut imp.attrs, "event") {
-        errors.spanned(
-            again,
-            "`#[event]` appears twice on this impl block; remove one",
-        );
-    }
-
-    if let Some((path, for_token)) = &imp.trait_ {
-        let self_ty = &imp.self_ty;
-        errors.spanned(
-            quote!(#path #for_token),
-            format!(
-                "`#[event]` goes on the event type's own impl block, not on a trait impl: \
-                 write `#[event] impl {} {{ ... }}` and keep this impl without it",
-                quote!(#self_ty).to_string().replace(' ', "")
-            ),
-        );
-    }
-    if !imp.generics.params.is_empty() {
-        errors.spanned(
-            &imp.generics,
-            "`#[event]` does not support generic types: an event has one name and one concrete type; \
-             declare a concrete type (or a newtype around the generic one)",
-        );
-    }
-    let type_ident = match &imp.self_ty {
-        Type::Path(p) if p.qself.is_none() => {
-            let last = p.path.segments.last();
-            // `impl<T> Wrapper<T>` is reported once, on `<T>`.
-            let generic_impl = !imp.generics.params.is_empty();
-            if let Some(seg) = last.filter(|s| !s.arguments.is_empty() && !generic_impl) {
-                errors.spanned(
-                    &seg.arguments,
-                    "`#[event]` does not support generic types: an event has one name and one concrete type; \
-                     declare a concrete type (or a newtype around the generic one)",
-                );
-            }
-            last.map(|s| s.ident.clone())
-        }
-        other => {
-            errors.spanned(
-                other,
-                "`#[event]` goes on an impl block of a named struct or enum",
-            );
-            None
-        }
-    };
-
-    let mut validator = None;
-    let mut handlers = Vec::new();
-    let mut handler_count = 0;
     for item in &mut imp.items {
-        let func = match item {
-            Item::Fn(func) => func,
+        match item {
+            Item::Fn(func) => taken.push(Taken::Method {
+                sig: Box::new(func.sig.clone()),
+                handler: attr::take(&mut func.attrs, names::HANDLER, krate),
+                validate: attr::take(&mut func.attrs, names::VALIDATE, krate),
+            }),
             Item::Other(other) => {
-                // `#[handler]` on a const or a type in the impl.
                 let attrs = match other {
                     syn::ImplItem::Const(c) => &mut c.attrs,
                     syn::ImplItem::Type(t) => &mut t.attrs,
                     syn::ImplItem::Macro(m) => &mut m.attrs,
                     _ => continue,
                 };
-                for a in take_attr(attrs, "handler")
-                    .into_iter()
-                    .chain(take_attr(attrs, "validate"))
-                {
-                    errors.spanned(a, "`#[handler]` and `#[validate]` go on methods (`fn`) of the `#[event]` impl");
+                let mut ours = attr::take(attrs, names::HANDLER, krate);
+                ours.extend(attr::take(attrs, names::VALIDATE, krate));
+                if !ours.is_empty() {
+                    taken.push(Taken::NotFn(ours));
                 }
+            }
+        }
+    }
+    taken
+}
+
+pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
+    // Parse.
+    let mut errors = Errors::default();
+    let mut imp: EventImpl = match syn::parse2(input.clone()) {
+        Ok(parsed) => parsed,
+        Err(err) => return misplaced(args, input, err),
+    };
+    let args = attr::event_args(args, &mut errors);
+    let again = attr::take(&mut imp.attrs, names::EVENT, &args.krate);
+    let items = take_item_attrs(&mut imp, &args.krate);
+    let krate = args.krate.tokens();
+
+    // Validate.
+    valid::event_once(&again, &mut errors);
+    let inherent = valid::inherent_impl(&imp, &mut errors);
+    let concrete = valid::concrete_impl(&imp, &mut errors);
+    let type_ident = valid::event_type(&imp, &mut errors);
+    let mut validator = None;
+    let mut handlers = Vec::new();
+    let mut handler_count = 0u32;
+    for item in &items {
+        let (sig, handler, validate) = match item {
+            Taken::NotFn(attrs) => {
+                valid::on_methods_only(attrs, &mut errors);
                 continue;
             }
+            Taken::Method {
+                sig,
+                handler,
+                validate,
+            } => (sig, handler, validate),
         };
-        let handler_attrs = take_attr(&mut func.attrs, "handler");
-        let validate_attrs = take_attr(&mut func.attrs, "validate");
-        for extra in handler_attrs.iter().skip(1) {
-            errors.spanned(
-                extra,
-                "`#[handler]` appears twice on this method; remove one",
-            );
-        }
-        for extra in validate_attrs.iter().skip(1) {
-            errors.spanned(
-                extra,
-                "`#[validate]` appears twice on this method; remove one",
-            );
-        }
-        if let (Some(_), Some(v)) = (handler_attrs.first(), validate_attrs.first()) {
-            errors.spanned(
-                v,
-                "a method is either a `#[handler]` or the `#[validate]` method, not both; split it in two",
-            );
-            continue;
-        }
-        if let Some(attr) = handler_attrs.first() {
-            let args = attr::handler_args(attr_args(attr), &mut errors);
-            if let Some(spec) =
-                valid::handler(&func.sig, Place::Method(&imp.self_ty), args, &mut errors)
-            {
-                handlers.push(expand::handler_static(&spec, handler_count));
+        match valid::method_role(handler, validate, &mut errors) {
+            Role::Plain => {}
+            Role::Handler(attr) => {
+                let args = attr::handler_args(attr::args_of(attr), &mut errors);
+                valid::no_crate_on_method(&args, &mut errors);
+                if let Some(spec) =
+                    valid::handler(sig, Place::Method(&imp.self_ty), args, &mut errors)
+                {
+                    handlers.push((spec, handler_count));
+                }
+                handler_count += 1;
             }
-            handler_count += 1;
-        }
-        if let Some(attr) = validate_attrs.first() {
-            if !attr_args(attr).is_empty() {
-                errors.spanned(attr, "`#[validate]` takes no arguments");
-            }
-            if validator.is_some() {
-                errors.spanned(
-                    attr,
-                    "an `#[event]` has at most one `#[validate]` method; merge the checks into one",
-                );
-            } else if valid::validator(&func.sig, &mut errors) {
-                validator = Some((func.sig.ident.clone(), func.sig.output.clone()));
+            Role::Validate(attr) => {
+                valid::validate_without_args(attr, &mut errors);
+                if valid::first_validator(validator.is_some(), attr, &mut errors)
+                    && valid::validator(sig, &mut errors)
+                {
+                    validator = Some((sig.ident.clone(), sig.output.clone()));
+                }
             }
         }
     }
 
-    let EventImpl {
-        attrs,
-        unsafety,
-        impl_token,
-        generics,
-        trait_,
-        self_ty,
-        inner_attrs,
-        items,
-    } = &imp;
-    let items = items.iter().map(|item| match item {
-        Item::Fn(f) => f.to_token_stream(),
-        Item::Other(o) => o.to_token_stream(),
-    });
-    let trait_part = trait_.as_ref().map(|(path, f)| quote!(#path #f));
-    let where_clause = &generics.where_clause;
-    let impl_block = quote! {
-        #(#attrs)*
-        #unsafety #impl_token #generics #trait_part #self_ty #where_clause {
-            #(#inner_attrs)*
-            #(#items)*
-        }
-    };
-    // The type is still declared an event when the impl has mistakes (a
-    // trait impl declares its self type, without handlers), so that the
-    // rest of the user's code compiles and only the mistakes are reported.
-    // A generic impl cannot be.
-    let registration = match (&type_ident, generics.params.is_empty()) {
+    // Expand. The type is still declared an event when the impl has
+    // mistakes (a trait impl declares its self type, without handlers), so
+    // that the rest of the user's code compiles and only the mistakes are
+    // reported. A generic impl cannot be.
+    let impl_block = expand::impl_block(&imp);
+    let registration = match (&type_ident, concrete) {
         (Some(type_ident), true) => {
-            let inherent = trait_.is_none();
-            let expansion = EventExpansion {
-                self_ty,
+            let methods = match inherent {
+                true => handlers
+                    .iter()
+                    .map(|(spec, index)| expand::handler_decl(spec, *index, &krate))
+                    .collect(),
+                false => Vec::new(),
+            };
+            EventExpansion {
+                self_ty: &imp.self_ty,
                 type_ident,
                 name: args.name.as_ref(),
                 validator: validator.as_ref().filter(|_| inherent).map(|(i, o)| (i, o)),
-                handlers: if inherent { handlers } else { Vec::new() },
-                impl_span: impl_token.span(),
-            };
-            expansion.to_token_stream()
+                methods,
+                impl_span: imp.impl_token.span(),
+                krate: krate.clone(),
+            }
+            .to_token_stream()
         }
         _ => TokenStream::new(),
     };
@@ -247,8 +183,9 @@ fn misplaced(args: TokenStream, input: TokenStream, err: syn::Error) -> TokenStr
         type_ident: ident,
         name: args.name.as_ref(),
         validator: None,
-        handlers: Vec::new(),
+        methods: Vec::new(),
         impl_span: ident.span(),
+        krate: args.krate.tokens(),
     };
     quote!(#input #stub #error)
 }

@@ -5,9 +5,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::ast::{describe_item, first_tokens, Func};
-use crate::attr;
+use crate::attr::{self, names, CratePath};
 use crate::errors::Errors;
-use crate::event::take_attr;
 use crate::expand;
 use crate::valid::{self, Place};
 
@@ -26,15 +25,14 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
         }
     };
     let mut func = func;
-    for again in take_attr(&mut func.attrs, "handler") {
-        errors.spanned(
-            again,
-            "`#[handler]` appears twice on this function; remove one (it would be registered twice)",
-        );
-    }
     let args = attr::handler_args(args, &mut errors);
+    let krate = CratePath::new(args.krate.clone());
+    let again = attr::take(&mut func.attrs, names::HANDLER, &krate);
+    valid::handler_once(&again, &mut errors);
     let spec = valid::handler(&func.sig, Place::Free, args, &mut errors);
-    let registration = spec.as_ref().map(expand::free_handler);
+    let registration = spec
+        .as_ref()
+        .map(|spec| expand::free_handler(spec, &krate.tokens()));
     let errors = errors.into_compile_errors();
     quote!(#func #registration #errors)
 }

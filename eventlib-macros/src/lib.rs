@@ -6,34 +6,47 @@
 //! `eventlib::log!`). Their expansions name only `::eventlib::...` (or the
 //! path given with `crate = ...`), so a crate that uses them needs no other
 //! dependency than `eventlib` and the `serde` derives of its event types.
+//! The guides of the eventlib repository (`docs/declaring-events.md` above
+//! all) tell the whole story.
 //!
-//! The examples on this page are plain text, because this crate cannot
-//! depend on `eventlib`; the same examples are compiled and run as the
-//! guides of the eventlib repository (`docs/declaring-events.md` above all).
-//!
-//! ```text
+//! ```
 //! use eventlib::{event, handler, log, Context, Record, ValidationError};
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Debug, Clone, Serialize, Deserialize)]
 //! pub struct ProductViewed { pub user_id: u64, pub product_id: u64, pub source: String }
 //!
-//! #[event]                                   // named "<crate>.ProductViewed"
+//! #[event(name = "shoestore.ProductViewed")] // default: "<crate>.ProductViewed"
 //! impl ProductViewed {
-//!     #[validate]                            // runs in the caller of log!
-//!     fn check(&self) -> Result<(), ValidationError> { Ok(()) }
+//!     #[validate] // runs in the caller of log!
+//!     fn check(&self) -> Result<(), ValidationError> {
+//!         match self.source.is_empty() {
+//!             true => Err(ValidationError::new("source is required")),
+//!             false => Ok(()),
+//!         }
+//!     }
 //!
-//!     #[handler]                             // a method handler
-//!     async fn save(&self, ctx: &Context) -> anyhow::Result<()> { Ok(()) }
+//!     #[handler] // a method handler
+//!     async fn save(&self, ctx: &Context) -> anyhow::Result<()> {
+//!         println!("saving {}", ctx.id());
+//!         Ok(())
+//!     }
 //! }
 //!
-//! #[handler(group = "analytics")]           // a free function, in any crate
-//! fn count(view: &ProductViewed) {}
+//! #[handler(group = "analytics")] // a free function, in any crate
+//! fn count(view: &ProductViewed) {
+//!     let _ = view.product_id;
+//! }
 //!
-//! #[handler("shoestore.*")]                  // a wildcard
-//! fn audit(record: &Record) {}
+//! #[handler("shoestore.*")] // a wildcard
+//! fn audit(record: &Record) {
+//!     println!("{} {}", record.name(), record.data());
+//! }
 //!
 //! log!(ProductViewed { user_id: 7, product_id: 42, source: "web".into() })?;
+//! assert!(log!(ProductViewed { user_id: 7, product_id: 42, source: String::new() }).is_err());
+//! eventlib::flush();
+//! # Ok::<(), eventlib::Error>(())
 //! ```
 //!
 //! # Event names
@@ -44,7 +57,8 @@
 //! `shoestore.ProductViewed`, `billing.v2.InvoicePaid`. The default name of
 //! an event is `<crate name>.<TypeName>`, the crate name as Rust spells it
 //! (`_` for `-`). A name that breaks the grammar is a compile error; the
-//! same grammar is `eventlib::name::validate_name` at run time.
+//! same grammar (one source file shared by both crates) is
+//! `eventlib::name::validate_name` at run time.
 //!
 //! # Patterns
 //!
@@ -74,19 +88,29 @@
 //! A crate that depends on eventlib under another name
 //! (`ev = { package = "eventlib", ... }` in `Cargo.toml`) tells the
 //! attribute macros where to find it, as serde's and linkme's `crate`
-//! options do; `log!` needs nothing, it knows its own crate:
+//! options do: on `#[event]` and on free `#[handler]` functions. Handler
+//! methods follow their `#[event]`, and `log!` needs nothing, it knows its
+//! own crate:
 //!
-//! ```text
+//! ```
+//! extern crate eventlib as ev; // what the renamed dependency amounts to
+//! # use serde::{Deserialize, Serialize};
+//! # #[derive(Serialize, Deserialize)] struct OrderPaid { order_id: u64 }
+//!
 //! #[ev::event(crate = ev, name = "shop.OrderPaid")]
 //! impl OrderPaid {
-//!     #[handler]                 // a method follows its #[event]
+//!     #[handler] // or #[ev::handler]: a method follows its #[event]
 //!     fn send_receipt(&self) {}
 //! }
 //!
 //! #[ev::handler(crate = ev)]
-//! fn notify(order: &OrderPaid) {}
+//! fn notify(order: &OrderPaid) {
+//!     let _ = order.order_id;
+//! }
 //!
-//! ev::log!(OrderPaid { order_id: 1 })?;
+//! fn main() {
+//!     ev::log!(OrderPaid { order_id: 1 }).unwrap();
+//! }
 //! ```
 //!
 //! # How the crate is organised
@@ -107,23 +131,42 @@ mod expand;
 mod handler;
 mod log;
 mod name;
+#[cfg(test)]
+mod tests;
 mod valid;
 
 /// Declares the type of an impl block as an event and registers it, with
 /// the impl's `#[handler]` methods and its `#[validate]` method, at link
 /// time: nothing is registered by hand.
 ///
-/// ```text
-/// #[derive(Debug, Clone, Serialize, Deserialize)]
-/// pub struct OrderPaid { pub order_id: u64 }
+/// ```
+/// use serde::{Deserialize, Serialize};
 ///
-/// #[eventlib::event(name = "shop.OrderPaid")]
-/// impl OrderPaid {
-///     pub fn is_test(&self) -> bool { self.order_id == 0 } // ordinary methods stay
+/// #[derive(Serialize, Deserialize)]
+/// struct OrderPlaced {
+///     id: u64,
+/// }
+///
+/// #[eventlib::event(name = "shop.OrderPlaced")]
+/// impl OrderPlaced {
+///     // Ordinary methods stay what they are.
+///     fn is_test(&self) -> bool {
+///         self.id == 0
+///     }
+///
 ///     #[validate]
-///     fn check(&self) -> Result<(), eventlib::ValidationError> { Ok(()) }
+///     fn check(&self) -> Result<(), eventlib::ValidationError> {
+///         match self.is_test() {
+///             true => Err(eventlib::ValidationError::new("id is required")),
+///             false => Ok(()),
+///         }
+///     }
+///
 ///     #[handler]
-///     fn send_receipt(&self) -> anyhow::Result<()> { Ok(()) }
+///     fn notify(&self, ctx: &eventlib::Context) -> anyhow::Result<()> {
+///         println!("order {} ({})", self.id, ctx.id());
+///         Ok(())
+///     }
 /// }
 /// ```
 ///
@@ -135,54 +178,63 @@ mod valid;
 ///
 /// Arguments, each at most once, in any order:
 ///
-/// - `name = "shop.OrderPaid"`: the registered name (see the crate's
-///   "Event names" for the grammar); default `<crate name>.<TypeName>`. Set
-///   it to keep a name stable when the type moves to another crate. Two
-///   events of one name in a binary make `log!` of either return
+/// - `name = "crate.Name"`: the registered name (see the crate's "Event
+///   names" for the grammar); by default `<crate name>.<TypeName>`. Set it
+///   to keep a name stable when the type moves to another crate. Two events
+///   of one name in a binary make `log!` of either return
 ///   `eventlib::Error::DuplicateEvent`.
-/// - `crate = path`: where the eventlib crate is, for a dependency renamed
-///   in `Cargo.toml` (`#[ev::event(crate = ev)]`); default `::eventlib`.
+/// - `crate = path`: where the `eventlib` crate is, for a dependency
+///   renamed in Cargo.toml. With `ev = { package = "eventlib", ... }`, write
+///   `#[ev::event(crate = ev)]`; the generated code then reaches the runtime
+///   through `ev::` only, and the impl's `#[ev::handler]` or `#[handler]`
+///   methods follow it. Without it, the path is `::eventlib`.
 ///
-/// In the impl, `#[handler]` marks handler methods (see [`handler`]) and
-/// `#[validate]` at most one validation method (see [`validate`]).
-/// The guides (`docs/declaring-events.md` of the eventlib repository) have
-/// these examples compiled and run.
+/// Inside the impl, `#[handler]` (also written `#[eventlib::handler]`, or
+/// with the path given to `crate =`) marks a handler method taking `&self`
+/// and optionally `&eventlib::Context`, sync or `async`, returning `()` or
+/// `Result<(), E>` with `E: Into<anyhow::Error>` (see [`handler`]);
+/// `#[validate]` marks at most one method
+/// `fn(&self) -> Result<(), eventlib::ValidationError>`, run by `log!` in
+/// the caller (see [`validate`]). Attributes of other crates or tools that
+/// happen to share these names (`#[other::handler]`) are left alone.
 #[proc_macro_attribute]
 pub fn event(args: TokenStream, input: TokenStream) -> TokenStream {
     event::expand(args.into(), input.into()).into()
 }
 
-/// Registers a handler: a method of an `#[event]` impl, a free function
-/// taking `&MyEvent`, or a wildcard `#[handler("shop.*")]` taking
-/// `&eventlib::Record`.
+/// Registers a handler: a method of an `#[event]` impl (see [`event`]), a
+/// free function taking `&MyEvent`, or a wildcard taking
+/// `&eventlib::Record` with a pattern.
 ///
-/// ```text
-/// #[eventlib::event]
-/// impl OrderPaid {
-///     #[handler]                              // a method: `&self`
-///     fn send_receipt(&self) -> anyhow::Result<()> { Ok(()) }
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Serialize, Deserialize)] struct OrderPlaced { id: u64 }
+/// # #[eventlib::event(name = "shop.OrderPlaced")] impl OrderPlaced {}
+/// #[eventlib::handler] // its event is the parameter's type
+/// fn bill(order: &OrderPlaced) -> anyhow::Result<()> {
+///     println!("bill {}", order.id);
+///     Ok(())
 /// }
 ///
-/// #[eventlib::handler]                        // a free function, in any crate:
-/// async fn notify_partner(order: &OrderPaid,  // its event is the parameter's type
-///                         ctx: &eventlib::Context) -> anyhow::Result<()> { Ok(()) }
-///
-/// #[eventlib::handler("shop.*", group = "audit")]  // a wildcard, in group "audit"
-/// fn audit(record: &eventlib::Record) {}
+/// #[eventlib::handler("shop.*", group = "audit")]
+/// async fn audit(record: &eventlib::Record) {
+///     println!("{} {}", record.name(), record.data());
+/// }
 /// ```
 ///
-/// Arguments, all optional, the pattern first:
+/// Arguments, all optional:
 ///
-/// - a pattern, `"*"`, `"prefix.*"` or an exact event name (see the crate's
-///   "Patterns"): makes a wildcard handler, which takes
-///   `record: &eventlib::Record` (the name, context, data as JSON, and the
-///   typed event through `downcast_ref`). Methods take no pattern.
-/// - `group = "analytics"`: the handler group (see the crate's "Handler
-///   groups"); default `default`.
-/// - `crate = path`: where the eventlib crate is, for a renamed dependency;
-///   default `::eventlib`. On free functions only: a method follows the
-///   `crate = ...` of its `#[event]` (and may be written `#[handler]` or
-///   `#[ev::handler]`).
+/// - a pattern, first: `"*"` (every event), `"shop.*"` (every event whose
+///   name starts with `shop.`) or an exact name (see the crate's
+///   "Patterns"); only with a `&eventlib::Record` parameter, which needs
+///   one. The record gives the name, the context, the data as JSON, and the
+///   typed event through `downcast_ref`. Methods take no pattern.
+/// - `group = "name"`: the handler group (1 to 64 ASCII letters, digits,
+///   `_`, `-`); `"default"` when absent. Locally every group runs; on
+///   Redis, only the workers of that group run the handler.
+/// - `crate = path`: as for `event`, for a renamed dependency
+///   (`#[ev::handler(crate = ev)]`). A method inside an `#[event]` impl
+///   takes the `#[event]`'s instead.
 ///
 /// Signatures:
 ///
@@ -192,7 +244,7 @@ pub fn event(args: TokenStream, input: TokenStream) -> TokenStream {
 /// method           &self (not &mut self, not self), in an #[event] impl
 /// free function    one &MyEvent, or &eventlib::Record with a pattern
 /// context          an optional &eventlib::Context (id, name, emit time, attempt),
-///                  anywhere in the list, once
+///                  in either place, once
 /// returns          () or Result<(), E> where E: Into<anyhow::Error>
 /// async            the future must be Send (it may run on another thread)
 /// ```
@@ -210,11 +262,13 @@ pub fn handler(args: TokenStream, input: TokenStream) -> TokenStream {
     handler::expand(args.into(), input.into()).into()
 }
 
-/// Marks the validation method of an `#[event]` impl: at most one, with
-/// the shape `fn check(&self) -> Result<(), eventlib::ValidationError>`
-/// (not `async`, no other parameter).
+/// Marks the validation method of an `#[event]` impl (see [`event`]): at
+/// most one, `fn(&self) -> Result<(), eventlib::ValidationError>`, not
+/// `async`, no other parameter.
 ///
-/// ```text
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Serialize, Deserialize)] struct Signup { email: String }
 /// #[eventlib::event(name = "accounts.Signup")]
 /// impl Signup {
 ///     #[validate]
@@ -225,6 +279,9 @@ pub fn handler(args: TokenStream, input: TokenStream) -> TokenStream {
 ///         Ok(())
 ///     }
 /// }
+///
+/// let err = eventlib::log!(Signup { email: "nobody".into() }).unwrap_err();
+/// assert_eq!(err.to_string(), "event `accounts.Signup` failed validation: email: not an email address");
 /// ```
 ///
 /// It runs in the caller of `log!` before anything is queued, whatever the

@@ -169,7 +169,7 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let parsed = (|input: ParseStream<'_>| parse(input, &mut errors)).parse2(input);
     match parsed {
-        Ok(_) if errors.count() > 0 => errors.into_compile_errors(),
+        Ok(_) if !errors.is_empty() => errors.into_compile_errors(),
         Ok(tokens) => tokens,
         Err(err) => {
             errors.push(err);

@@ -18,9 +18,56 @@ use crate::record::Record;
 #[linkme::distributed_slice]
 pub static EVENTS: [EventDecl];
 
-/// Every `#[handler]` in the binary.
+/// Every free `#[handler]` function in the binary; the handler methods of
+/// an `#[event]` impl are in its [`EventDecl::methods`], so that an event
+/// and its methods are one element of [`EVENTS`].
 #[linkme::distributed_slice]
-pub static HANDLERS: [HandlerDecl];
+pub static FREE_HANDLERS: [HandlerDecl];
+
+/// Every `#[handler]` in the binary: the free functions, then the methods
+/// of every event.
+pub(crate) static HANDLERS: AllHandlers = AllHandlers(());
+
+/// The view behind [`HANDLERS`].
+pub(crate) struct AllHandlers(());
+
+impl AllHandlers {
+    /// Every handler declaration, free functions first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &'static HandlerDecl> {
+        let methods = EVENTS.iter().flat_map(|event| event.methods);
+        FREE_HANDLERS.iter().chain(methods)
+    }
+}
+
+/// Adds a `static` [`EventDecl`] to [`EVENTS`]. Generated code calls this
+/// instead of `#[linkme::distributed_slice]`: it expands straight to the
+/// slice's own `macro_rules!` (which linkme defines next to the slice and
+/// which puts the static in the slice's link section), without linkme's
+/// attribute macro and the type-check function it adds to each element —
+/// the type is fixed here.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __eventlib_register_event {
+    ($item:item) => {
+        $crate::__private::EVENTS! {
+            #![linkme_macro = $crate::__private::EVENTS]
+            $item
+        }
+    };
+}
+
+/// Adds a `static` [`HandlerDecl`] of a free function to
+/// [`FREE_HANDLERS`], as [`__eventlib_register_event!`] does for events.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __eventlib_register_handler {
+    ($item:item) => {
+        $crate::__private::FREE_HANDLERS! {
+            #![linkme_macro = $crate::__private::FREE_HANDLERS]
+            $item
+        }
+    };
+}
 
 /// The link-time declaration of one event type.
 pub struct EventDecl {
@@ -34,17 +81,24 @@ pub struct EventDecl {
     pub line: u32,
     /// Builds a record of the event from by-name data.
     pub from_json: fn(Value, u32) -> Result<Record, Error>,
+    /// The `#[handler]` methods of its `#[event]` impl.
+    pub methods: &'static [HandlerDecl],
 }
 
 impl EventDecl {
-    /// The declaration of event type `T`.
-    pub const fn new<T: Event>(file: &'static str, line: u32) -> Self {
+    /// The declaration of event type `T`, with its handler methods.
+    pub const fn new<T: Event>(
+        file: &'static str,
+        line: u32,
+        methods: &'static [HandlerDecl],
+    ) -> Self {
         EventDecl {
             name: T::NAME,
             type_name: std::any::type_name::<T>,
             file,
             line,
             from_json: crate::log::record_from_json::<T>,
+            methods,
         }
     }
 }

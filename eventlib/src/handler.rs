@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use crate::event::{Event, EventId};
+use futures::future::BoxFuture;
+
+use crate::event::{Context, Event, EventId};
 use crate::record::Record;
 
 /// The kind of a handler, as introspection reports it.
@@ -119,6 +121,44 @@ pub fn event_of<T: Event>(record: &Record) -> Result<&T, anyhow::Error> {
             T::NAME,
             record.name()
         )
+    })
+}
+
+/// Runs a typed sync handler taking the event: the body of every generated
+/// `fn(&MyEvent)` handler, so that each expansion is one call.
+#[doc(hidden)]
+#[inline]
+pub fn call_sync<T: Event, O>(
+    record: &Record,
+    handler: fn(&T) -> O,
+    into: fn(O) -> Result<(), anyhow::Error>,
+) -> Result<(), anyhow::Error> {
+    into(handler(event_of::<T>(record)?))
+}
+
+/// [`call_sync`] for a handler that also takes the context.
+#[doc(hidden)]
+#[inline]
+pub fn call_sync_ctx<T: Event, O>(
+    record: &Record,
+    handler: fn(&T, &Context) -> O,
+    into: fn(O) -> Result<(), anyhow::Error>,
+) -> Result<(), anyhow::Error> {
+    into(handler(event_of::<T>(record)?, record.context()))
+}
+
+/// Runs a typed `async fn` handler: `handler` boxes the user's future (so
+/// that a future which is not `Send` is reported on the user's `async`),
+/// this owns the record it borrows from.
+#[doc(hidden)]
+pub fn call_async<T: Event, O: 'static>(
+    record: Record,
+    handler: for<'a> fn(&'a T, &'a Context) -> BoxFuture<'a, O>,
+    into: fn(O) -> Result<(), anyhow::Error>,
+) -> BoxFuture<'static, Result<(), anyhow::Error>> {
+    Box::pin(async move {
+        let event = event_of::<T>(&record)?;
+        into(handler(event, record.context()).await)
     })
 }
 

@@ -9,8 +9,14 @@ use serde_json::Value;
 
 use crate::error::ValidationError;
 
-pub use crate::decl::{EventDecl, EventSlot, HandlerDecl, HandlerFn, Target, EVENTS, HANDLERS};
-pub use crate::handler::{event_of, HandlerKind, HandlerOutput};
+pub use crate::__eventlib_register_event as register_event;
+pub use crate::__eventlib_register_handler as register_handler;
+pub use crate::decl::{
+    EventDecl, EventSlot, HandlerDecl, HandlerFn, Target, EVENTS, FREE_HANDLERS,
+};
+pub use crate::handler::{
+    call_async, call_sync, call_sync_ctx, event_of, HandlerKind, HandlerOutput,
+};
 pub use crate::log::{array, log_by_name, log_typed, object, to_value, CallSite, DataError};
 pub use crate::record::Record;
 pub use anyhow;

@@ -1,7 +1,9 @@
-//! The scenarios of issue 4 and, with the `redis` feature, of issue 5;
-//! each runs in a sub-process of its own and reports through
+//! The in-process scenarios (caller cost, end-to-end, inline, by-name,
+//! memory) and, with the `redis` feature, the Redis transport's; each
+//! runs in a sub-process of its own and reports through
 //! [`Report`](crate::harness::Report).
 
+pub(crate) mod burst;
 pub(crate) mod by_name;
 pub(crate) mod caller;
 pub(crate) mod inline;

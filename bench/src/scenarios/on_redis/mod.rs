@@ -1,4 +1,4 @@
-//! Issue 5's scenarios (feature `redis`): events per second through the
+//! The Redis scenarios (feature `redis`): events per second through the
 //! Redis transport, each next to a raw baseline from the `redis` crate run
 //! in the same sub-process against the same `redis-server`, which the
 //! sub-process starts on a free loopback port and kills at the end.
