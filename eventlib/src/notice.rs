@@ -34,8 +34,10 @@ enum What {
     Panicked,
     /// A worker left entries pending for workers of its group that have
     /// the handlers.
+    #[cfg(feature = "redis")]
     LeftForOthers,
     /// A worker acknowledged entries that no worker of its group handles.
+    #[cfg(feature = "redis")]
     NoHandler,
 }
 
@@ -216,11 +218,13 @@ fn summary(repeats: &Repeats, span: Duration) -> String {
             "eventlib: handler `{who}` of event `{event}` panicked {n} more time{plural} in the \
              last {span} (last: {last})"
         ),
+        #[cfg(feature = "redis")]
         What::LeftForOthers => format!(
             "eventlib worker: {n} more {} of event `{event}` left pending for other workers of \
              group `{who}` in the last {span} (last: {last})",
             entries(repeats.more)
         ),
+        #[cfg(feature = "redis")]
         What::NoHandler => format!(
             "eventlib worker: {n} more {} of event `{event}` acknowledged unhandled (no worker of \
              group `{who}` has a handler) in the last {span} (last: {last})",
@@ -229,6 +233,7 @@ fn summary(repeats: &Repeats, span: Duration) -> String {
     }
 }
 
+#[cfg(feature = "redis")]
 fn entries(n: u64) -> &'static str {
     if n == 1 {
         "entry"
@@ -238,6 +243,7 @@ fn entries(n: u64) -> &'static str {
 }
 
 /// Why a worker did not handle entries of an event.
+#[cfg(feature = "redis")]
 fn describe(key: &Key) -> String {
     let group = key.who.as_deref().unwrap_or("default");
     match key.what {
@@ -257,7 +263,7 @@ fn describe(key: &Key) -> String {
 fn tell(what: What, line: &str) {
     let level = match what {
         What::Dropped => log::Level::Error,
-        What::Failed | What::Panicked | What::LeftForOthers | What::NoHandler => log::Level::Warn,
+        _ => log::Level::Warn,
     };
     if log::log_enabled!(target: "eventlib", level) {
         log::log!(target: "eventlib", level, "{line}");
