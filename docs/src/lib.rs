@@ -25,3 +25,9 @@ pub mod scaling {}
 
 #[doc = include_str!("../performance.md")]
 pub mod performance {}
+
+#[doc = include_str!("../configuration.md")]
+pub mod configuration {}
+
+#[doc = include_str!("../architecture.md")]
+pub mod architecture {}
