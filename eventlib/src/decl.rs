@@ -20,7 +20,7 @@ pub static EVENTS: [EventDecl];
 
 /// Every free `#[handler]` function in the binary; the handler methods of
 /// an `#[event]` impl are in its [`EventDecl::methods`], so that an event
-/// and its methods are one element of [`EVENTS`].
+/// and its methods are one element of `EVENTS`.
 #[linkme::distributed_slice]
 pub static FREE_HANDLERS: [HandlerDecl];
 

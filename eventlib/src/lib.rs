@@ -3,8 +3,10 @@
 //! A request handler logs an event in one line; every action that should
 //! follow is a *handler* declared next to the event or in any other crate,
 //! registered at link time. Handlers run off the caller's path, each on its
-//! own: a slow, failing or panicking handler never slows, fails or breaks
-//! the caller, and never stops its siblings.
+//! own: a failing or panicking handler never fails or breaks the caller and
+//! never stops its siblings, and a slow one delays the caller only when the
+//! queue is full (see [`Overflow`]: by default `log!` then waits at most a
+//! second for room).
 //!
 //! ```
 //! use eventlib::{event, handler, log};

@@ -192,7 +192,9 @@ impl DeadLetters {
     /// siblings do not run again), and removes the dead letter; both in one
     /// transaction. Returns the new entry's id.
     ///
-    /// A poison entry cannot be replayed as it is: fix its envelope and
+    /// A poison entry whose envelope is a JSON object is replayed like any
+    /// other once its cause is fixed (a handler crate linked, a registry
+    /// deployed); one without a usable envelope cannot be: fix it and
     /// `XADD` it yourself (see `docs/wire-format.md`), then
     /// [`remove`](Self::remove) it.
     ///

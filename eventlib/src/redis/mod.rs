@@ -1,7 +1,8 @@
 //! Distributed processing on Redis Streams (feature `redis`).
 //!
 //! - **Producer**: install [`RedisTransport`] on the dispatcher; `log!`
-//!   stays non-blocking, and events go to one stream (`eventlib:events`)
+//!   does not wait for Redis while the outbox has room, and events go to
+//!   one stream (`eventlib:events`)
 //!   in pipelined `XADD` batches, each confirmed before it counts as
 //!   delivered. The outbox is in memory unless a disk spool is asked for
 //!   ([`RedisTransport::spool`]).

@@ -26,7 +26,7 @@ const REFUSED_RETRY: Duration = Duration::from_secs(5);
 /// Sends events to a Redis stream instead of handling them in this process.
 ///
 /// Install it on the dispatcher; `log!` then validates each event and puts
-/// it in the dispatcher's bounded queue as usual (never waiting for Redis),
+/// it in the dispatcher's bounded queue as usual (waiting only when it is full),
 /// and a thread of this transport sends the queue to the stream in
 /// pipelined `XADD` batches. An event counts as delivered (and `flush()`
 /// stops waiting for it) only once Redis has confirmed its `XADD`. While
