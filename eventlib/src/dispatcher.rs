@@ -1,11 +1,9 @@
 //! The dispatcher: where `log!` hands events over, its configuration, and
 //! `flush` / `shutdown`.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
 use futures::future::BoxFuture;
 
 use crate::error::Error;
@@ -13,49 +11,12 @@ use crate::event::EventId;
 use crate::handler::{Failure, FailureKind};
 use crate::hook::{self, Hook, Spawner};
 use crate::pool;
+pub use crate::queue::Overflow;
+use crate::queue::Queue;
 use crate::record::Record;
 use crate::registry::registry;
 use crate::testing;
 use crate::transport::{Admission, Outbox, Transport};
-
-/// What `log!` does when the local queue is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Overflow {
-    /// Wait for room, at most this long per `log!`; then drop the event
-    /// (`log!` still returns `Ok`; the drop is counted in
-    /// [`stats`](crate::stats) and reported to the error hook).
-    ///
-    /// **The default, with one second**: a burst of events faster than
-    /// the handlers slows the callers down to the handlers' pace instead
-    /// of losing events, while handlers that are stuck (no room freed for a
-    /// whole second) cannot hold a caller for long. `docs/asynchronous-processing.md`
-    /// has the measurements behind it.
-    Wait(Duration),
-    /// Wait until there is room, however long. Nothing is lost, but
-    /// handlers that are stuck hold the callers with them, and a handler
-    /// that logs into a full queue with every pool thread busy waits
-    /// forever.
-    Block,
-    /// Drop the new event at once; `log!` still returns `Ok`. The drop is
-    /// counted in [`stats`](crate::stats) (`dropped`) and reported to the
-    /// error hook. The caller is never slowed, at the price of losing a
-    /// burst that outruns the handlers.
-    DropNewest,
-    /// Return [`Error::QueueFull`] from `log!` at once; the event is
-    /// counted as dropped.
-    Error,
-}
-
-impl Overflow {
-    /// The default policy: [`Overflow::Wait`] up to one second.
-    pub const DEFAULT: Overflow = Overflow::Wait(Duration::from_secs(1));
-}
-
-impl Default for Overflow {
-    fn default() -> Self {
-        Overflow::DEFAULT
-    }
-}
 
 /// Where handlers run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,11 +170,11 @@ impl Builder {
     }
 }
 
-static GLOBAL: OnceLock<Arc<Shared>> = OnceLock::new();
+static GLOBAL: OnceLock<Installed> = OnceLock::new();
 
 /// The global dispatcher, started with the defaults on first use.
 #[inline]
-fn global() -> Result<&'static Arc<Shared>, Error> {
+fn global() -> Result<&'static Installed, Error> {
     match GLOBAL.get() {
         Some(shared) => Ok(shared),
         None => start_global(&mut None),
@@ -224,7 +185,7 @@ fn global() -> Result<&'static Arc<Shared>, Error> {
 /// unless one runs already. A failed start leaves no dispatcher, so a
 /// later call may try again.
 #[cold]
-fn start_global(config: &mut Option<Builder>) -> Result<&'static Arc<Shared>, Error> {
+fn start_global(config: &mut Option<Builder>) -> Result<&'static Installed, Error> {
     static STARTING: Mutex<()> = Mutex::new(());
     let _starting = STARTING.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(shared) = GLOBAL.get() {
@@ -232,62 +193,49 @@ fn start_global(config: &mut Option<Builder>) -> Result<&'static Arc<Shared>, Er
     }
     let config = config.take().unwrap_or_else(Dispatcher::builder);
     crate::ambient::note();
-    let shared = Shared::start(config)?;
-    Ok(GLOBAL.get_or_init(|| shared))
+    let installed = Installed::start(config)?;
+    Ok(GLOBAL.get_or_init(|| installed))
 }
 
-/// The state the dispatcher shares with the pool and the transport: the
-/// queue, the hook, and the waiting of `flush`/`shutdown`.
-pub(crate) struct Shared {
+/// The installed dispatcher: its configuration and the queue it shares
+/// with the pool or the transport.
+struct Installed {
+    queue: Arc<Queue>,
     overflow: Overflow,
     mode: Mode,
     surface_failures: bool,
-    hook: Hook,
-    events_tx: Sender<Record>,
-    events_rx: Receiver<Record>,
-    accepting: AtomicBool,
-    /// Threads in `wait_idle`: settling an event wakes them only when set.
-    waiters: AtomicUsize,
     /// Set when a transport takes the queue instead of the pool.
     remote: bool,
     /// The transport's admission, called before an event is queued.
     admission: Option<Arc<dyn Admission>>,
-    idle_lock: Mutex<()>,
-    idle: Condvar,
 }
 
-impl Shared {
-    fn start(mut config: Builder) -> Result<Arc<Shared>, Error> {
-        let (events_tx, events_rx) = crossbeam_channel::bounded(config.capacity);
-        let shared = Arc::new(Shared {
+impl Installed {
+    fn start(mut config: Builder) -> Result<Installed, Error> {
+        let queue = Arc::new(Queue::new(config.capacity, config.hook));
+        let installed = Installed {
+            queue: Arc::clone(&queue),
             overflow: config.overflow,
             mode: config.mode,
             surface_failures: config.surface_failures,
-            hook: config.hook,
-            events_tx,
-            events_rx,
-            accepting: AtomicBool::new(true),
             remote: config.transport.is_some(),
             admission: config.transport.as_ref().and_then(|t| t.admission()),
-            waiters: AtomicUsize::new(0),
-            idle_lock: Mutex::new(()),
-            idle: Condvar::new(),
-        });
+        };
         if let Some(transport) = config.transport.take() {
-            let outbox = Outbox::new(Arc::clone(&shared));
+            let outbox = Outbox::new(queue);
             let thread = format!("eventlib-{}", transport.name());
             std::thread::Builder::new()
                 .name(thread.clone())
                 .spawn(move || transport.run(outbox))
                 .map_err(|error| Error::Spawn { thread, error })?;
         } else if config.mode == Mode::Async {
-            pool::start(&shared, config.threads, config.spawner.take())?;
+            pool::start(&queue, config.threads, config.spawner.take())?;
         }
-        Ok(shared)
+        Ok(installed)
     }
 
     fn emit(&self, record: Record) -> Result<EventId, Error> {
-        if !self.accepting.load(Ordering::Relaxed) {
+        if !self.queue.is_accepting() {
             return Err(Error::ShutDown);
         }
         if let Some(admission) = &self.admission {
@@ -311,120 +259,27 @@ impl Shared {
                 return Err(Error::Handlers(failures));
             }
             for failure in &failures {
-                self.report(failure);
+                self.queue.report(failure);
             }
             return Ok(id);
         }
-        let refused = match self.overflow {
-            Overflow::Wait(max) => match self.events_tx.try_send(record) {
-                Ok(()) => None,
-                Err(TrySendError::Full(record)) => self
-                    .events_tx
-                    .send_timeout(record, max)
-                    .err()
-                    .map(|e| e.into_inner()),
-                Err(TrySendError::Disconnected(record)) => Some(record),
-            },
-            Overflow::Block => self.events_tx.send(record).err().map(|e| e.into_inner()),
-            Overflow::DropNewest | Overflow::Error => match self.events_tx.try_send(record) {
-                Ok(()) => None,
-                Err(TrySendError::Full(record) | TrySendError::Disconnected(record)) => {
-                    Some(record)
-                }
-            },
-        };
+        let refused = self.queue.offer(record, self.overflow).err();
         let Some(record) = refused else {
             return Ok(id);
         };
-        self.dropped(&record);
+        self.queue.dropped(&record);
         if self.overflow == Overflow::Error {
             return Err(Error::QueueFull {
                 event: record.name(),
             });
         }
-        self.report(&Failure {
+        self.queue.report(&Failure {
             event: record.name(),
             event_id: id,
             handler: None,
             kind: FailureKind::Dropped,
         });
         Ok(id)
-    }
-
-    /// The queue's receiving end: the pool's threads or the transport take
-    /// events from it.
-    pub(crate) fn queue(&self) -> &Receiver<Record> {
-        &self.events_rx
-    }
-
-    /// Whether `log!` is still accepted (false once `shutdown` began).
-    pub(crate) fn is_accepting(&self) -> bool {
-        self.accepting.load(Ordering::Relaxed)
-    }
-
-    /// Tells the hook; a panicking hook is contained like a handler.
-    pub(crate) fn report(&self, failure: &Failure) {
-        hook::call_hook(&self.hook, failure);
-    }
-
-    /// One handler of `record` finished; the last one completes the event.
-    pub(crate) fn handler_done(&self, record: &Record) {
-        if record.handler_finished() {
-            self.completed(record);
-        }
-    }
-
-    /// `record` is completed: every handler finished, or a transport
-    /// delivered it.
-    pub(crate) fn completed(&self, record: &Record) {
-        registry().events[record.index()].counters.complete();
-        self.settled();
-    }
-
-    /// `record`, emitted, is dropped: refused by the queue or given up by
-    /// the transport.
-    pub(crate) fn dropped(&self, record: &Record) {
-        registry().events[record.index()].counters.drop_one();
-        self.settled();
-    }
-
-    /// An event was completed or dropped: wake the threads in `wait_idle`,
-    /// if any, once the queue is empty (before that, they have nothing to
-    /// look at). There is no shared "outstanding" counter for callers and
-    /// the pool to fight over; `wait_idle` sums the per-event counters.
-    fn settled(&self) {
-        if self.waiters.load(Ordering::SeqCst) > 0 && self.events_rx.is_empty() {
-            self.idle.notify_all();
-        }
-    }
-
-    /// Waits until no event is outstanding, or until `deadline`; returns
-    /// how many were still outstanding.
-    fn wait_idle(&self, deadline: Option<Instant>) -> u64 {
-        // A wake-up can slip between the check and the wait (the notifier
-        // takes no lock, so as not to slow the threads that settle events);
-        // the bounded wait makes that cost at most one slice.
-        const SLICE: Duration = Duration::from_millis(10);
-        let registry = registry();
-        self.waiters.fetch_add(1, Ordering::SeqCst);
-        let outstanding = loop {
-            let outstanding = registry.outstanding();
-            if outstanding == 0 {
-                break 0;
-            }
-            let mut wait = SLICE;
-            if let Some(deadline) = deadline {
-                let now = Instant::now();
-                if now >= deadline {
-                    break outstanding;
-                }
-                wait = wait.min(deadline - now);
-            }
-            let guard = self.idle_lock.lock().unwrap_or_else(|e| e.into_inner());
-            drop(self.idle.wait_timeout(guard, wait));
-        };
-        self.waiters.fetch_sub(1, Ordering::SeqCst);
-        outstanding
     }
 }
 
@@ -447,7 +302,9 @@ pub(crate) fn dispatch(record: Record) -> Result<EventId, Error> {
 /// handler is running. Never call it from inside a handler: it would wait
 /// for itself.
 pub fn flush() -> Report {
-    let abandoned = GLOBAL.get().map_or(0, |shared| shared.wait_idle(None));
+    let abandoned = GLOBAL
+        .get()
+        .map_or(0, |installed| installed.queue.wait_idle(None));
     crate::notice::flush();
     Report::now(abandoned)
 }
@@ -455,9 +312,9 @@ pub fn flush() -> Report {
 /// Like [`flush`], but gives up after `timeout`; the report's
 /// [`abandoned`](Report::abandoned) counts the events still in flight then.
 pub fn flush_timeout(timeout: Duration) -> Report {
-    let abandoned = GLOBAL
-        .get()
-        .map_or(0, |shared| shared.wait_idle(Some(Instant::now() + timeout)));
+    let abandoned = GLOBAL.get().map_or(0, |installed| {
+        installed.queue.wait_idle(Some(Instant::now() + timeout))
+    });
     crate::notice::flush();
     Report::now(abandoned)
 }
@@ -549,16 +406,20 @@ impl std::fmt::Display for Report {
 /// unfinished then are [`abandoned`](Report::abandoned)).
 pub fn shutdown(timeout: Duration) -> Report {
     let abandoned = match GLOBAL.get() {
-        Some(shared) => {
-            shared.accepting.store(false, Ordering::SeqCst);
-            shared.wait_idle(Some(Instant::now() + timeout))
+        Some(installed) => {
+            installed.queue.stop_accepting();
+            installed.queue.wait_idle(Some(Instant::now() + timeout))
         }
         None => 0,
     };
     crate::notice::flush();
     let report = Report::now(abandoned);
     if !report.is_clean() {
-        crate::notice::tell_unclean(&report, timeout);
+        let lost = report.abandoned > 0 || report.dropped > 0;
+        crate::notice::tell_unclean(
+            &format!("shutdown after at most {timeout:?} was not clean: {report}"),
+            lost,
+        );
     }
     report
 }

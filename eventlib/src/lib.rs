@@ -72,6 +72,7 @@ mod log;
 pub mod name;
 mod notice;
 mod pool;
+mod queue;
 mod record;
 mod registry;
 mod stats;

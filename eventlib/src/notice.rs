@@ -173,18 +173,11 @@ pub(crate) fn flush() {
     summarize(&mut window);
 }
 
-/// A shutdown that was not clean, told once whatever the hook: the last
-/// chance a person has to learn that events were lost.
-pub(crate) fn tell_unclean(report: &crate::Report, timeout: Duration) {
-    let what = if report.abandoned > 0 {
-        What::Dropped
-    } else {
-        What::Failed
-    };
-    tell(
-        what,
-        &format!("eventlib: shutdown after at most {timeout:?} was not clean: {report}"),
-    );
+/// A shutdown that was not clean (`line` says how), told once whatever the
+/// hook: the last chance a person has to learn that events were lost.
+pub(crate) fn tell_unclean(line: &str, lost: bool) {
+    let what = if lost { What::Dropped } else { What::Failed };
+    tell(what, &format!("eventlib: {line}"));
 }
 
 /// Tells the repeats of the window that ends, and starts a new one.

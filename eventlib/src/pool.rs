@@ -17,10 +17,10 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::ambient;
 use crate::counters;
-use crate::dispatcher::Shared;
 use crate::error::Error;
 use crate::handler::{panic_message, Failure, FailureKind};
 use crate::hook::Spawner;
+use crate::queue::Queue;
 use crate::record::Record;
 use crate::registry::{registry, HandlerEntry};
 
@@ -41,12 +41,12 @@ pub(crate) struct Pool {
     jobs_rx: Receiver<Job>,
     events: Receiver<Record>,
     spawner: Option<Spawner>,
-    dispatcher: Arc<Shared>,
+    queue: Arc<Queue>,
 }
 
 /// Starts `threads` pool threads on the dispatcher's queue.
 pub(crate) fn start(
-    dispatcher: &Arc<Shared>,
+    queue: &Arc<Queue>,
     threads: usize,
     spawner: Option<Spawner>,
 ) -> Result<(), Error> {
@@ -54,9 +54,9 @@ pub(crate) fn start(
     let pool = Arc::new(Pool {
         jobs_tx,
         jobs_rx,
-        events: dispatcher.queue().clone(),
+        events: queue.receiver().clone(),
         spawner,
-        dispatcher: Arc::clone(dispatcher),
+        queue: Arc::clone(queue),
     });
     for n in 0..threads {
         let pool = Arc::clone(&pool);
@@ -127,7 +127,7 @@ impl Pool {
         record.start_delivery(handlers.len());
         // The dispatcher queues only events that have handlers.
         let Some((&first, rest)) = handlers.split_first() else {
-            self.dispatcher.completed(&record);
+            self.queue.completed(&record);
             return;
         };
         for &handler in rest {
@@ -183,9 +183,9 @@ impl Pool {
 
     fn finish(&self, record: &Record, entry: &HandlerEntry, outcome: Outcome) {
         if let Some(failure) = account(record, entry, outcome) {
-            self.dispatcher.report(&failure);
+            self.queue.report(&failure);
         }
-        self.dispatcher.handler_done(record);
+        self.queue.handler_done(record);
     }
 }
 

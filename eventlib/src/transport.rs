@@ -17,9 +17,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::dispatcher::Shared;
 use crate::error::Error;
 use crate::handler::{Failure, FailureKind};
+use crate::queue::Queue;
 use crate::record::Record;
 
 /// Something that carries events out of the process.
@@ -52,46 +52,46 @@ pub trait Admission: Send + Sync + 'static {
 
 /// The queue of events waiting for a transport; see [`Transport`].
 pub struct Outbox {
-    dispatcher: Arc<Shared>,
+    queue: Arc<Queue>,
 }
 
 impl Outbox {
-    pub(crate) fn new(dispatcher: Arc<Shared>) -> Self {
-        Outbox { dispatcher }
+    pub(crate) fn new(queue: Arc<Queue>) -> Self {
+        Outbox { queue }
     }
 
     /// The next event, waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Record> {
-        self.dispatcher.queue().recv_timeout(timeout).ok()
+        self.queue.receiver().recv_timeout(timeout).ok()
     }
 
     /// The next event if one is waiting.
     pub fn try_recv(&self) -> Option<Record> {
-        self.dispatcher.queue().try_recv().ok()
+        self.queue.receiver().try_recv().ok()
     }
 
     /// How many events are waiting.
     pub fn depth(&self) -> usize {
-        self.dispatcher.queue().len()
+        self.queue.receiver().len()
     }
 
     /// How many events the outbox holds at most.
     pub fn capacity(&self) -> usize {
-        self.dispatcher.queue().capacity().unwrap_or(usize::MAX)
+        self.queue.receiver().capacity().unwrap_or(usize::MAX)
     }
 
     /// The event is safely out of the process: it counts as completed here,
     /// and `flush()` stops waiting for it.
     pub fn delivered(&self, record: &Record) {
-        self.dispatcher.completed(record);
+        self.queue.completed(record);
     }
 
     /// The event can never be delivered (the server refuses it for good):
     /// it counts as dropped, the error hook is told why, and `flush()` stops
     /// waiting for it.
     pub fn undelivered(&self, record: &Record, reason: impl Into<String>) {
-        self.dispatcher.dropped(record);
-        self.dispatcher.report(&Failure {
+        self.queue.dropped(record);
+        self.queue.report(&Failure {
             event: record.name(),
             event_id: record.id(),
             handler: None,
@@ -102,11 +102,11 @@ impl Outbox {
     /// Whether `shutdown()` has been called: the transport should deliver
     /// what is queued and expect nothing more.
     pub fn is_shutting_down(&self) -> bool {
-        !self.dispatcher.is_accepting()
+        !self.queue.is_accepting()
     }
 
     /// Reports a failure to the error hook.
     pub fn report(&self, failure: &crate::Failure) {
-        self.dispatcher.report(failure);
+        self.queue.report(failure);
     }
 }

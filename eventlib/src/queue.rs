@@ -1,0 +1,182 @@
+//! The queue between `log!` and whoever takes the events (the pool's
+//! threads or a transport): sending under the overflow policy, settling
+//! events (completed, dropped) and waiting until none is outstanding, for
+//! `flush` and `shutdown`.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::handler::Failure;
+use crate::hook::{self, Hook};
+use crate::record::Record;
+use crate::registry::registry;
+
+/// What `log!` does when the local queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Wait for room, at most this long per `log!`; then drop the event
+    /// (`log!` still returns `Ok`; the drop is counted in
+    /// [`stats`](crate::stats) and reported to the error hook).
+    ///
+    /// **The default, with one second**: a burst of events faster than
+    /// the handlers slows the callers down to the handlers' pace instead
+    /// of losing events, while handlers that are stuck (no room freed for a
+    /// whole second) cannot hold a caller for long. `docs/asynchronous-processing.md`
+    /// has the measurements behind it.
+    Wait(Duration),
+    /// Wait until there is room, however long. Nothing is lost, but
+    /// handlers that are stuck hold the callers with them, and a handler
+    /// that logs into a full queue with every pool thread busy waits
+    /// forever.
+    Block,
+    /// Drop the new event at once; `log!` still returns `Ok`. The drop is
+    /// counted in [`stats`](crate::stats) (`dropped`) and reported to the
+    /// error hook. The caller is never slowed, at the price of losing a
+    /// burst that outruns the handlers.
+    DropNewest,
+    /// Return [`Error::QueueFull`] from `log!` at once; the event is
+    /// counted as dropped.
+    Error,
+}
+
+impl Overflow {
+    /// The default policy: [`Overflow::Wait`] up to one second.
+    pub const DEFAULT: Overflow = Overflow::Wait(Duration::from_secs(1));
+}
+
+impl Default for Overflow {
+    fn default() -> Self {
+        Overflow::DEFAULT
+    }
+}
+
+/// The bounded queue of events, shared by the dispatcher and the pool or
+/// the transport that drains it.
+pub(crate) struct Queue {
+    tx: Sender<Record>,
+    rx: Receiver<Record>,
+    hook: Hook,
+    accepting: AtomicBool,
+    /// Threads in `wait_idle`: settling an event wakes them only when set.
+    waiters: AtomicUsize,
+    idle_lock: Mutex<()>,
+    idle: Condvar,
+}
+
+impl Queue {
+    pub(crate) fn new(capacity: usize, hook: Hook) -> Queue {
+        let (tx, rx) = crossbeam_channel::bounded(capacity);
+        Queue {
+            tx,
+            rx,
+            hook,
+            accepting: AtomicBool::new(true),
+            waiters: AtomicUsize::new(0),
+            idle_lock: Mutex::new(()),
+            idle: Condvar::new(),
+        }
+    }
+
+    /// Queues `record` as `overflow` says; gives it back when refused.
+    #[inline]
+    pub(crate) fn offer(&self, record: Record, overflow: Overflow) -> Result<(), Record> {
+        match overflow {
+            Overflow::Wait(max) => match self.tx.try_send(record) {
+                Ok(()) => Ok(()),
+                Err(TrySendError::Full(record)) => self
+                    .tx
+                    .send_timeout(record, max)
+                    .map_err(|e| e.into_inner()),
+                Err(TrySendError::Disconnected(record)) => Err(record),
+            },
+            Overflow::Block => self.tx.send(record).map_err(|e| e.into_inner()),
+            Overflow::DropNewest | Overflow::Error => {
+                self.tx.try_send(record).map_err(|e| e.into_inner())
+            }
+        }
+    }
+
+    /// The receiving end: the pool's threads or the transport take events
+    /// from it.
+    pub(crate) fn receiver(&self) -> &Receiver<Record> {
+        &self.rx
+    }
+
+    /// Whether `log!` is still accepted (false once `shutdown` began).
+    pub(crate) fn is_accepting(&self) -> bool {
+        self.accepting.load(Ordering::Relaxed)
+    }
+
+    /// `shutdown` began: `log!` is refused from now on.
+    pub(crate) fn stop_accepting(&self) {
+        self.accepting.store(false, Ordering::SeqCst);
+    }
+
+    /// Tells the hook; a panicking hook is contained like a handler.
+    pub(crate) fn report(&self, failure: &Failure) {
+        hook::call_hook(&self.hook, failure);
+    }
+
+    /// One handler of `record` finished; the last one completes the event.
+    pub(crate) fn handler_done(&self, record: &Record) {
+        if record.handler_finished() {
+            self.completed(record);
+        }
+    }
+
+    /// `record` is completed: every handler finished, or a transport
+    /// delivered it.
+    pub(crate) fn completed(&self, record: &Record) {
+        registry().events[record.index()].counters.complete();
+        self.settled();
+    }
+
+    /// `record`, emitted, is dropped: refused by the queue or given up by
+    /// the transport.
+    pub(crate) fn dropped(&self, record: &Record) {
+        registry().events[record.index()].counters.drop_one();
+        self.settled();
+    }
+
+    /// An event was completed or dropped: wake the threads in `wait_idle`,
+    /// if any, once the queue is empty (before that, they have nothing to
+    /// look at). There is no shared "outstanding" counter for callers and
+    /// the pool to fight over; `wait_idle` sums the per-event counters.
+    fn settled(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 && self.rx.is_empty() {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Waits until no event is outstanding, or until `deadline`; returns
+    /// how many were still outstanding.
+    pub(crate) fn wait_idle(&self, deadline: Option<Instant>) -> u64 {
+        // A wake-up can slip between the check and the wait (the notifier
+        // takes no lock, so as not to slow the threads that settle events);
+        // the bounded wait makes that cost at most one slice.
+        const SLICE: Duration = Duration::from_millis(10);
+        let registry = registry();
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let outstanding = loop {
+            let outstanding = registry.outstanding();
+            if outstanding == 0 {
+                break 0;
+            }
+            let mut wait = SLICE;
+            if let Some(deadline) = deadline {
+                let now = Instant::now();
+                if now >= deadline {
+                    break outstanding;
+                }
+                wait = wait.min(deadline - now);
+            }
+            let guard = self.idle_lock.lock().unwrap_or_else(|e| e.into_inner());
+            drop(self.idle.wait_timeout(guard, wait));
+        };
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        outstanding
+    }
+}
