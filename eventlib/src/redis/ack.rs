@@ -10,8 +10,8 @@ use crate::redis::backoff::Backoff;
 use crate::redis::conn::Link;
 use crate::redis::dead_letter::DeadLetterOut;
 use crate::redis::keys;
+use crate::redis::state::Shared;
 use crate::redis::wire::StreamId;
-use crate::redis::worker::Shared;
 
 /// A message from a handler thread to the acknowledging thread.
 pub(crate) enum Settled {

@@ -9,7 +9,8 @@ use futures::future::BoxFuture;
 use crate::error::Error;
 use crate::handler::Failure;
 use crate::redis::conn::Endpoint;
-use crate::redis::worker::{Config, Worker};
+use crate::redis::state::Config;
+use crate::redis::worker::Worker;
 use crate::redis::DEFAULT_STREAM;
 
 /// The default of [`WorkerBuilder::max_entry_bytes`]: 1 MiB.

@@ -20,8 +20,8 @@ use crate::redis::groups;
 use crate::redis::keys;
 use crate::redis::read::Job;
 use crate::redis::resp::{self, Entry};
+use crate::redis::state::Shared;
 use crate::redis::wire::{self, Decoded, StreamId, Undecodable};
-use crate::redis::worker::Shared;
 use crate::registry::registry;
 
 /// What is saved of an entry whose handlers need a retry, so that a worker

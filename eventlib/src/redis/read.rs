@@ -9,8 +9,8 @@ use crate::redis::backoff::Backoff;
 use crate::redis::conn::Link;
 use crate::redis::groups;
 use crate::redis::resp::{self, Entry};
+use crate::redis::state::Shared;
 use crate::redis::wire::StreamId;
-use crate::redis::worker::Shared;
 
 /// An entry handed to a handler thread.
 pub(crate) struct Job {

@@ -10,8 +10,8 @@ use crate::redis::backoff;
 use crate::redis::conn::Link;
 use crate::redis::handler_sets;
 use crate::redis::resp;
+use crate::redis::state::Shared;
 use crate::redis::wire::StreamId;
-use crate::redis::worker::Shared;
 
 /// Heartbeat and trim, each on its own period, until `finished`.
 pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {

@@ -6,16 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::handler::Failure;
-use crate::hook::{self, Hook, Spawner};
+use crate::hook;
 use crate::redis::ack::{self, Settled};
-use crate::redis::conn::{Endpoint, Link};
-use crate::redis::control::{Signals, Stop};
-use crate::redis::handler_sets::{self, Elsewhere};
-use crate::redis::inflight::{InFlight, Waiting};
+use crate::redis::conn::Endpoint;
+use crate::redis::control::Signals;
 use crate::redis::read::{self, Job};
-use crate::redis::stats::{WorkerCounters, WorkerStats};
-use crate::redis::{handle, keys, upkeep};
+use crate::redis::state::{Config, Shared};
+use crate::redis::stats::WorkerStats;
+use crate::redis::{handle, handler_sets, upkeep};
 use crate::registry::registry;
 
 /// Consumes events from a Redis stream and runs the handlers of one handler
@@ -52,120 +50,12 @@ pub struct Worker {
     shared: Arc<Shared>,
 }
 
-/// What the threads of a worker share: its configuration, its server, its
-/// counters, its stop flag and the entries it holds.
-pub(crate) struct Shared {
-    config: Config,
-    endpoint: Endpoint,
-    counters: WorkerCounters,
-    stop: Stop,
-    running: AtomicBool,
-    inflight: InFlight,
-    waiting: Waiting,
-    elsewhere: Elsewhere,
-}
-
-impl Shared {
-    pub(crate) fn config(&self) -> &Config {
-        &self.config
-    }
-
-    pub(crate) fn counters(&self) -> &WorkerCounters {
-        &self.counters
-    }
-
-    pub(crate) fn stop(&self) -> &Stop {
-        &self.stop
-    }
-
-    /// The entries taken and not yet acknowledged or let go.
-    pub(crate) fn inflight(&self) -> &InFlight {
-        &self.inflight
-    }
-
-    /// The entries waiting for a retry (pending, holding no slot).
-    pub(crate) fn waiting(&self) -> &Waiting {
-        &self.waiting
-    }
-
-    /// What the other workers of the group published they handle.
-    pub(crate) fn elsewhere(&self) -> &Elsewhere {
-        &self.elsewhere
-    }
-
-    /// A connection of its own for one thread (opened on first use).
-    pub(crate) fn link(&self, read_timeout: Duration) -> Link {
-        Link::new(self.endpoint.clone(), read_timeout)
-    }
-
-    /// Tells the error hook of a failed attempt.
-    pub(crate) fn report(&self, failure: &Failure) {
-        hook::call_hook(&self.config.hook, failure);
-    }
-
-    fn stats(&self) -> WorkerStats {
-        WorkerStats::read(&self.counters, self.inflight.count(), self.waiting.count())
-    }
-}
-
-pub(crate) struct Config {
-    pub(crate) stream: String,
-    pub(crate) group: String,
-    pub(crate) consumer: String,
-    pub(crate) concurrency: usize,
-    pub(crate) prefetch: usize,
-    pub(crate) visibility: Duration,
-    pub(crate) max_attempts: u32,
-    pub(crate) max_deliveries: u64,
-    pub(crate) backoff_base: Duration,
-    pub(crate) backoff_max: Duration,
-    pub(crate) block: Duration,
-    pub(crate) trim_interval: Option<Duration>,
-    pub(crate) shutdown_timeout: Duration,
-    pub(crate) dead_max_len: usize,
-    pub(crate) max_entry_bytes: usize,
-    pub(crate) consumer_cleanup: Option<Duration>,
-    pub(crate) allow_empty_group: bool,
-    pub(crate) handle_signals: bool,
-    pub(crate) hook: Hook,
-    pub(crate) spawner: Option<Spawner>,
-}
-
-impl Config {
-    pub(crate) fn dead_stream(&self) -> String {
-        keys::dead_letters(&self.stream)
-    }
-
-    pub(crate) fn progress_key(&self) -> String {
-        keys::progress(&self.stream, &self.group)
-    }
-
-    pub(crate) fn handlers_key(&self) -> String {
-        keys::handlers(&self.stream, &self.group)
-    }
-
-    /// How often held and waiting entries are kept alive.
-    pub(crate) fn heartbeat_every(&self) -> Duration {
-        self.visibility / 3
-    }
-}
-
 impl Worker {
     /// A worker of a checked configuration (see
     /// [`WorkerBuilder::build`](crate::redis::WorkerBuilder::build)).
     pub(crate) fn new(config: Config, endpoint: Endpoint) -> Worker {
-        let prefetch = config.prefetch;
         Worker {
-            shared: Arc::new(Shared {
-                config,
-                endpoint,
-                counters: WorkerCounters::default(),
-                stop: Stop::default(),
-                running: AtomicBool::new(false),
-                inflight: InFlight::new(prefetch),
-                waiting: Waiting::default(),
-                elsewhere: Elsewhere::default(),
-            }),
+            shared: Arc::new(Shared::new(config, endpoint)),
         }
     }
 
@@ -185,12 +75,12 @@ impl Worker {
     /// [`Error::Spawn`] when one of its threads cannot be started.
     pub fn run_blocking(&self) -> Result<(), Error> {
         let shared = &self.shared;
-        if shared.running.swap(true, Ordering::SeqCst) {
+        if shared.start_running() {
             return Err(Error::AlreadyRunning);
         }
-        let _signals = Signals::register(shared.config.handle_signals, &shared.stop);
+        let _signals = Signals::register(shared.config().handle_signals, shared.stop());
         let result = run(shared);
-        shared.running.store(false, Ordering::SeqCst);
+        shared.stop_running();
         result
     }
 
@@ -210,7 +100,7 @@ impl Worker {
     /// Asks the worker to stop: it stops reading new entries, finishes
     /// those in flight and returns from `run`. Returns at once.
     pub fn shutdown(&self) {
-        self.shared.stop.set();
+        self.shared.stop().set();
     }
 
     /// The worker's counters now.
@@ -220,12 +110,12 @@ impl Worker {
 
     /// The consumer name this worker reads as.
     pub fn consumer(&self) -> &str {
-        &self.shared.config.consumer
+        &self.shared.config().consumer
     }
 }
 
 fn run(shared: &Arc<Shared>) -> Result<(), Error> {
-    let config = &shared.config;
+    let config = shared.config();
     let group_handlers = registry()
         .handlers()
         .filter(|h| h.group() == config.group)
@@ -286,7 +176,7 @@ fn run(shared: &Arc<Shared>) -> Result<(), Error> {
 
     // Stopped: finish what is held, then let every thread go.
     let deadline = Instant::now() + config.shutdown_timeout;
-    let clean = shared.inflight.wait_all_free(deadline);
+    let clean = shared.inflight().wait_all_free(deadline);
     finished.store(true, Ordering::SeqCst);
     drop(jobs_tx);
     if clean {
@@ -303,7 +193,7 @@ fn run(shared: &Arc<Shared>) -> Result<(), Error> {
             "eventlib worker `{}`: {} entr(y/ies) still in flight after {:?}; another worker \
              takes them over after the visibility timeout",
             config.consumer,
-            shared.inflight.count(),
+            shared.inflight().count(),
             config.shutdown_timeout
         );
     }
