@@ -85,13 +85,7 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
                     progress,
                     due,
                 } => {
-                    if let Some(progress) = progress {
-                        pipe.cmd("HSET")
-                            .arg(&progress_key)
-                            .arg(id.to_string())
-                            .arg(progress.as_slice())
-                            .ignore();
-                    }
+                    save_progress(&mut pipe, &progress_key, *id, progress.as_deref());
                     settled_ids.push(*id);
                     scheduled.push((*id, *due));
                     if progress.is_none() && dead.is_empty() {
@@ -106,13 +100,7 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
                         .arg(keys::passed_field(&id.to_string()))
                         .arg(1)
                         .ignore();
-                    if let Some(progress) = progress {
-                        pipe.cmd("HSET")
-                            .arg(&progress_key)
-                            .arg(id.to_string())
-                            .arg(progress.as_slice())
-                            .ignore();
-                    }
+                    save_progress(&mut pipe, &progress_key, *id, progress.as_deref());
                     settled_ids.push(*id);
                     dead
                 }
@@ -197,5 +185,16 @@ fn write(
                 std::thread::sleep(backoff.next_wait());
             }
         }
+    }
+}
+
+/// Saves the progress of entry `id` (what its handlers did so far), if any.
+fn save_progress(pipe: &mut redis::Pipeline, key: &str, id: StreamId, progress: Option<&[u8]>) {
+    if let Some(progress) = progress {
+        pipe.cmd("HSET")
+            .arg(key)
+            .arg(id.to_string())
+            .arg(progress)
+            .ignore();
     }
 }
