@@ -50,6 +50,7 @@ impl Worker {
                 dead_max_len: 100_000,
                 max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
                 consumer_cleanup: Some(Duration::from_secs(3600)),
+                stop_when_idle: None,
                 allow_empty_group: false,
                 handle_signals: true,
                 hook: Arc::new(crate::notice::default_hook),
@@ -183,6 +184,25 @@ impl WorkerBuilder {
     /// and the id of the original entry.
     pub fn max_entry_bytes(mut self, bytes: usize) -> Self {
         self.config.max_entry_bytes = bytes.max(1);
+        self
+    }
+
+    /// Stops the worker, as [`Worker::shutdown`] does, once its group is
+    /// drained: nothing received for `idle`, nothing in flight or waiting
+    /// for a retry here, no entry of the stream left to read for the group
+    /// and none pending for any of its consumers. For batch jobs, tests and
+    /// draining a stream before a deploy (default: never; the worker runs
+    /// until told to stop).
+    ///
+    /// ```no_run
+    /// let worker = eventlib::redis::Worker::builder("redis://127.0.0.1/")
+    ///     .stop_when_idle(std::time::Duration::from_secs(2))
+    ///     .build()?;
+    /// worker.run_blocking()?; // returns once the stream is drained
+    /// # Ok::<(), eventlib::Error>(())
+    /// ```
+    pub fn stop_when_idle(mut self, idle: Duration) -> Self {
+        self.config.stop_when_idle = Some(idle);
         self
     }
 

@@ -111,6 +111,7 @@ pub(crate) struct Config {
     pub(crate) dead_max_len: usize,
     pub(crate) max_entry_bytes: usize,
     pub(crate) consumer_cleanup: Option<Duration>,
+    pub(crate) stop_when_idle: Option<Duration>,
     pub(crate) allow_empty_group: bool,
     pub(crate) handle_signals: bool,
     pub(crate) hook: Hook,

@@ -27,9 +27,35 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
         .consumer_cleanup
         .map(|idle| (idle / 10).clamp(Duration::from_millis(500), Duration::from_secs(60)));
     let mut next_cleanup = cleanup_every.map(|every| now + backoff::jitter(every));
+    let (mut received, mut received_at) = (shared.stats().received, now);
+    let mut next_idle_check = now;
     while !finished.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(20));
         let now = Instant::now();
+        if let Some(idle) = config.stop_when_idle {
+            let seen = shared.stats().received;
+            if seen != received {
+                (received, received_at) = (seen, now);
+            } else if now.duration_since(received_at) >= idle
+                && now >= next_idle_check
+                && !shared.stop().is_set()
+            {
+                next_idle_check = now + Duration::from_millis(100);
+                match drained(shared, &mut link) {
+                    Ok(true) => {
+                        log::info!(
+                            "eventlib worker `{}`: group `{}` drained and nothing received for \
+                             {idle:?}: stopping",
+                            config.consumer,
+                            config.group
+                        );
+                        shared.stop().set();
+                    }
+                    Ok(false) => {}
+                    Err(err) => log::warn!("eventlib worker: checking for idleness failed: {err}"),
+                }
+            }
+        }
         if now >= next_heartbeat {
             next_heartbeat = now + heartbeat_every;
             if let Err(err) = heartbeat(shared, &mut link) {
@@ -61,6 +87,44 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
             }
         }
     }
+}
+
+/// Whether the worker's group is drained: nothing in flight or waiting here,
+/// nothing pending for any consumer of the group, and nothing in the stream
+/// after what the group was last given.
+fn drained(shared: &Shared, link: &mut Link) -> redis::RedisResult<bool> {
+    if shared.inflight().count() > 0 || shared.waiting().count() > 0 {
+        return Ok(false);
+    }
+    let config = shared.config();
+    let reconnects = shared.counters().reconnects();
+    let groups: Value = link.run(reconnects, |c| {
+        redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(&config.stream)
+            .query(c)
+    })?;
+    let Some(group) = resp::groups(&groups)
+        .into_iter()
+        .find(|g| g.name == config.group)
+    else {
+        return Ok(false);
+    };
+    if group.pending > 0 {
+        return Ok(false);
+    }
+    let last: Value = link.run(reconnects, |c| {
+        redis::cmd("XREVRANGE")
+            .arg(&config.stream)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query(c)
+    })?;
+    Ok(resp::entries(&last)
+        .first()
+        .is_none_or(|entry| entry.id <= group.last_delivered))
 }
 
 /// Keeps the entries this worker holds or waits to retry from looking
