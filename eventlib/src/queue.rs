@@ -37,7 +37,7 @@ pub enum Overflow {
     /// error hook. The caller is never slowed, at the price of losing a
     /// burst that outruns the handlers.
     DropNewest,
-    /// Return [`Error::QueueFull`] from `log!` at once; the event is
+    /// Return [`Error::QueueFull`](crate::Error::QueueFull) from `log!` at once; the event is
     /// counted as dropped.
     Error,
 }
