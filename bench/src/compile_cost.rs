@@ -20,6 +20,21 @@ use crate::harness::{median, Report};
 /// Events per crate.
 pub(crate) const EVENTS: usize = 100;
 
+/// Event type `E{i}`, the same on both sides.
+fn event_struct(s: &mut String, i: usize) {
+    let _ = write!(
+        s,
+        r#"
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct E{i} {{
+    pub id: u64,
+    pub name: String,
+    pub tags: Vec<String>,
+}}
+"#
+    );
+}
+
 /// The crate that uses the macros.
 fn with_macros() -> String {
     let mut s = String::from(
@@ -28,16 +43,10 @@ fn with_macros() -> String {
          use serde::{Deserialize, Serialize};\n",
     );
     for i in 0..EVENTS {
+        event_struct(&mut s, i);
         let _ = write!(
             s,
             r#"
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct E{i} {{
-    pub id: u64,
-    pub name: String,
-    pub tags: Vec<String>,
-}}
-
 #[event(name = "cc.E{i}")]
 impl E{i} {{
     #[validate]
@@ -81,16 +90,10 @@ fn by_hand() -> String {
          use serde::{Deserialize, Serialize};\n",
     );
     for i in 0..EVENTS {
+        event_struct(&mut s, i);
         let _ = write!(
             s,
             r#"
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct E{i} {{
-    pub id: u64,
-    pub name: String,
-    pub tags: Vec<String>,
-}}
-
 impl E{i} {{
     fn check(&self) -> Result<(), ValidationError> {{
         if self.name.is_empty() {{

@@ -423,6 +423,24 @@ pub fn xadd_envelope(conn: &mut redis::Connection, stream: &str, envelope: &[u8]
         .expect("XADD")
 }
 
+/// `XADD`s every envelope to `stream` in one pipeline, in order.
+pub fn xadd_envelopes(
+    conn: &mut redis::Connection,
+    stream: &str,
+    envelopes: impl IntoIterator<Item = impl AsRef<[u8]>>,
+) {
+    let mut pipe = redis::pipe();
+    for envelope in envelopes {
+        pipe.cmd("XADD")
+            .arg(stream)
+            .arg("*")
+            .arg("event")
+            .arg(envelope.as_ref())
+            .ignore();
+    }
+    pipe.exec(conn).expect("XADD the envelopes");
+}
+
 /// An event whose handler `first` is declared here, in a library, and whose
 /// handler `second` is declared in the node binary only: a binary that
 /// links this library but not the node's handlers (the bare worker) has

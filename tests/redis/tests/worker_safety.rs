@@ -9,7 +9,8 @@
 use std::time::{Duration, Instant};
 
 use eventlib_redis_tests::{
-    args, consumers, pending, wait_for, xadd_envelope, xlen, Handled, Process, RedisServer, TempDir,
+    args, consumers, pending, wait_for, xadd_envelope, xadd_envelopes, xlen, Handled, Process,
+    RedisServer, TempDir,
 };
 
 const NODE: &str = env!("CARGO_BIN_EXE_eventlib-redis-node");
@@ -114,26 +115,14 @@ fn a_worker_without_the_handler_crate_leaves_every_entry_to_one_that_has_it() {
     });
     const ORDERS: u64 = 1000;
     const NOTES: u64 = 100;
-    let mut pipe = redis::pipe();
-    for seq in 0..ORDERS {
-        pipe.cmd("XADD")
-            .arg(STREAM)
-            .arg("*")
-            .arg("event")
-            .arg(order(seq, 0))
-            .ignore();
-    }
-    for seq in 0..NOTES {
-        // An event the bare worker does not even know by name.
-        let note = format!(r#"{{"v":1,"name":"rt.Note","data":{{"seq":{seq}}}}}"#);
-        pipe.cmd("XADD")
-            .arg(STREAM)
-            .arg("*")
-            .arg("event")
-            .arg(note)
-            .ignore();
-    }
-    pipe.exec(&mut conn).expect("XADD the entries");
+    // Notes: an event the bare worker does not even know by name.
+    let notes = (0..NOTES)
+        .map(|seq| format!(r#"{{"v":1,"name":"rt.Note","data":{{"seq":{seq}}}}}"#).into_bytes());
+    xadd_envelopes(
+        &mut conn,
+        STREAM,
+        (0..ORDERS).map(|seq| order(seq, 0)).chain(notes),
+    );
     wait_for("every entry handled by the capable worker", LIMIT, || {
         let handled = Handled::read(&dir.0);
         handled.all("record", 0..ORDERS)
@@ -445,22 +434,12 @@ fn a_retry_waiting_for_its_backoff_holds_no_thread() {
     declare(&redis, &["default"]);
     const OTHERS: u64 = 1000;
     // Entry 0 fails once; its retry waits 4 to 8 s (8 s, jittered).
-    let mut pipe = redis::pipe();
-    pipe.cmd("XADD")
-        .arg(STREAM)
-        .arg("*")
-        .arg("event")
-        .arg(order(0, 1))
-        .ignore();
-    for seq in 1..=OTHERS {
-        pipe.cmd("XADD")
-            .arg(STREAM)
-            .arg("*")
-            .arg("event")
-            .arg(order(seq, 0))
-            .ignore();
-    }
-    pipe.exec(&mut conn).expect("XADD");
+    let others = (1..=OTHERS).map(|seq| order(seq, 0));
+    xadd_envelopes(
+        &mut conn,
+        STREAM,
+        std::iter::once(order(0, 1)).chain(others),
+    );
     let mut worker = node_worker(
         &redis,
         &dir,
@@ -579,17 +558,11 @@ fn an_old_build_leaves_the_handler_it_lacks_to_a_new_one_and_nothing_runs_twice(
     // The old worker reads the sets on its heartbeat (a third of 1 s).
     std::thread::sleep(Duration::from_millis(700));
     const N: u64 = 300;
-    let mut pipe = redis::pipe();
-    for seq in 0..N {
-        let split = format!(r#"{{"v":1,"name":"rt.Split","data":{{"seq":{seq}}}}}"#);
-        pipe.cmd("XADD")
-            .arg(STREAM)
-            .arg("*")
-            .arg("event")
-            .arg(split)
-            .ignore();
-    }
-    pipe.exec(&mut conn).expect("XADD");
+    xadd_envelopes(
+        &mut conn,
+        STREAM,
+        (0..N).map(|seq| format!(r#"{{"v":1,"name":"rt.Split","data":{{"seq":{seq}}}}}"#)),
+    );
     wait_for("both handlers ran for every entry", LIMIT, || {
         let handled = Handled::read(&dir.0);
         handled.all("first", 0..N) && handled.all("second", 0..N)
