@@ -254,12 +254,12 @@ fn nameable(tokens: TokenStream) -> bool {
     })
 }
 
-/// `Target::Event(<T as Event>::__decl)`, spanned on the user's type so
+/// `Target::Event(<T as Event>::__slot)`, spanned on the user's type so
 /// that "`T` is not an eventlib event" lands there.
 fn event_target(ty: &Type, krate: &TokenStream) -> TokenStream {
     let p = private(krate);
     let span = syn::spanned::Spanned::span(ty);
-    let decl = quote_spanned!(span=> <#ty as #krate::Event>::__decl);
+    let decl = quote_spanned!(span=> <#ty as #krate::Event>::__slot);
     quote!(#p::Target::Event(#decl))
 }
 
@@ -317,7 +317,7 @@ impl ToTokens for EventExpansion<'_> {
                 // The methods go with the event, in one element of `EVENTS`.
                 static __EVENTLIB_METHODS: [#p::HandlerDecl; #count] = [#(#methods),*];
                 #p::register_event! {
-                static __EVENTLIB_EVENT: #p::EventDecl = #p::EventDecl::new::<#self_ty>(__EVENTLIB_FILE, #line, &__EVENTLIB_METHODS);
+                static __EVENTLIB_EVENT: #p::EventDecl = #p::EventDecl::new::<#self_ty>(&__EVENTLIB_SLOT, __EVENTLIB_FILE, #line, &__EVENTLIB_METHODS);
                 }
                 static __EVENTLIB_SLOT: #p::EventSlot = #p::EventSlot::new();
                 impl #event_trait for #self_ty {
@@ -325,10 +325,6 @@ impl ToTokens for EventExpansion<'_> {
                     #[inline]
                     fn __validate(&self) -> ::core::result::Result<(), #krate::ValidationError> {
                         #validate
-                    }
-                    #[inline]
-                    fn __decl() -> &'static #p::EventDecl {
-                        &__EVENTLIB_EVENT
                     }
                     #[inline]
                     fn __slot() -> &'static #p::EventSlot {

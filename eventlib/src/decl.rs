@@ -4,13 +4,11 @@
 //! Generated code builds these values in `static`s (through `__private`);
 //! the registry reads the slices once, on first use.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use futures::future::BoxFuture;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::event::Event;
+use crate::event::{Event, EventSlot};
 use crate::handler::HandlerKind;
 use crate::record::Record;
 
@@ -73,6 +71,8 @@ macro_rules! __eventlib_register_handler {
 pub struct EventDecl {
     /// The registered name.
     pub name: &'static str,
+    /// The type's [`EventSlot`], which also identifies the type.
+    pub slot: &'static EventSlot,
     /// `std::any::type_name` of the type.
     pub type_name: fn() -> &'static str,
     /// Where the `#[event]` impl is.
@@ -88,16 +88,18 @@ pub struct EventDecl {
 impl EventDecl {
     /// The declaration of event type `T`, with its handler methods.
     pub const fn new<T: Event>(
+        slot: &'static EventSlot,
         file: &'static str,
         line: u32,
         methods: &'static [HandlerDecl],
     ) -> Self {
         EventDecl {
             name: T::NAME,
+            slot,
             type_name: std::any::type_name::<T>,
             file,
             line,
-            from_json: crate::log::record_from_json::<T>,
+            from_json: Record::from_json::<T>,
             methods,
         }
     }
@@ -105,8 +107,9 @@ impl EventDecl {
 
 /// What a handler is attached to.
 pub enum Target {
-    /// One event type (methods and typed free functions).
-    Event(fn() -> &'static EventDecl),
+    /// One event type (methods and typed free functions), by its
+    /// [`EventSlot`].
+    Event(fn() -> &'static EventSlot),
     /// Every event whose name matches the pattern (wildcard handlers).
     Pattern(&'static str),
 }
@@ -152,34 +155,5 @@ impl HandlerDecl {
         } else {
             self.group
         }
-    }
-}
-
-/// A cache of an event's index in the registry, in a `static`: one per
-/// event type (`Event::__slot`) and one per by-name `log!` call site.
-pub struct EventSlot(AtomicU32);
-
-/// The "not yet looked up" value of an [`EventSlot`].
-const UNSET: u32 = u32::MAX;
-
-impl EventSlot {
-    /// An empty slot.
-    #[allow(clippy::new_without_default)] // only ever built in a `static`
-    pub const fn new() -> Self {
-        EventSlot(AtomicU32::new(UNSET))
-    }
-
-    /// The cached index, or the one `resolve` finds (then cached). The
-    /// registry never changes once built, so a relaxed load is enough: a
-    /// thread that sees no value resolves it again, to the same index.
-    #[inline]
-    pub(crate) fn index(&self, resolve: impl FnOnce() -> Result<u32, Error>) -> Result<u32, Error> {
-        let cached = self.0.load(Ordering::Relaxed);
-        if cached != UNSET {
-            return Ok(cached);
-        }
-        let index = resolve()?;
-        self.0.store(index, Ordering::Relaxed);
-        Ok(index)
     }
 }

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
+use crate::context::EventId;
 use crate::error::Error;
-use crate::event::EventId;
-use crate::handler::{Failure, FailureKind};
+use crate::failure::{Failure, FailureKind};
 use crate::hook::{self, Hook, Spawner};
 use crate::pool;
 pub use crate::queue::Overflow;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::handler::Failure;
+use crate::failure::Failure;
 
 /// What can go wrong when an event is logged, or when the dispatcher is
 /// configured or stopped.

@@ -1,17 +1,12 @@
-//! The [`Event`] trait, event ids and the [`Context`] handlers receive.
+//! The [`Event`] trait, and the per-type cache of an event's place in the
+//! registry.
 
-use std::cell::Cell;
-use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::decl::{EventDecl, EventSlot};
-use crate::error::ValidationError;
+use crate::error::{Error, ValidationError};
 
 /// A type declared as an event with `#[event]`.
 ///
@@ -34,174 +29,46 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     #[doc(hidden)]
     fn __validate(&self) -> Result<(), ValidationError>;
 
-    /// The link-time declaration of the event.
-    #[doc(hidden)]
-    fn __decl() -> &'static EventDecl;
-
-    /// The per-type cache of the event's place in the registry.
+    /// The per-type cache of the event's place in the registry; it also
+    /// identifies the type's declaration there.
     #[doc(hidden)]
     fn __slot() -> &'static EventSlot;
 }
 
-/// The unique id of one logged event: 128 bits, printed as 32 hex digits.
-///
-/// The high half is random per process, the low half counts up, so ids are
-/// unique across processes and machines without coordination.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventId {
-    // Two halves rather than a `u128`, whose 16-byte alignment would pad
-    // every record.
-    high: u64,
-    low: u64,
-}
-
-impl EventId {
-    /// A fresh id.
-    pub fn new() -> Self {
-        // Each thread takes blocks of 1024 ids so that producers on many
-        // threads do not contend on one counter.
-        const BLOCK: u64 = 1024;
-        static NEXT_BLOCK: AtomicU64 = AtomicU64::new(0);
-        thread_local! {
-            static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-        }
-        let low = RANGE.with(|range| {
-            let (mut next, mut end) = range.get();
-            if next == end {
-                next = NEXT_BLOCK.fetch_add(1, Ordering::Relaxed) * BLOCK;
-                end = next + BLOCK;
-            }
-            range.set((next + 1, end));
-            next
-        });
-        EventId {
-            high: process_tag(),
-            low,
-        }
-    }
-
-    /// The id as a number.
-    pub fn as_u128(self) -> u128 {
-        (u128::from(self.high) << 64) | u128::from(self.low)
-    }
-
-    /// Rebuilds an id from [`as_u128`](Self::as_u128) (for ids read back
-    /// from a transport).
-    pub fn from_u128(id: u128) -> Self {
-        EventId {
-            high: (id >> 64) as u64,
-            low: id as u64,
-        }
-    }
-}
-
-impl Default for EventId {
-    fn default() -> Self {
-        EventId::new()
-    }
-}
-
-fn process_tag() -> u64 {
-    static TAG: OnceLock<u64> = OnceLock::new();
-    *TAG.get_or_init(|| {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u32(std::process::id());
-        if let Ok(now) = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH) {
-            hasher.write_u128(now.as_nanos());
-        }
-        hasher.finish()
+/// Runs `event`'s `#[validate]` method, as every way of logging does
+/// before anything else.
+pub(crate) fn validate<T: Event>(event: &T) -> Result<(), Error> {
+    event.__validate().map_err(|error| Error::Validation {
+        event: T::NAME,
+        error,
     })
 }
 
-impl fmt::Display for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.as_u128())
+/// A cache of an event's index in the registry, in a `static`: one per
+/// event type (`Event::__slot`) and one per by-name `log!` call site.
+pub struct EventSlot(AtomicU32);
+
+/// The "not yet looked up" value of an [`EventSlot`].
+const UNSET: u32 = u32::MAX;
+
+impl EventSlot {
+    /// An empty slot.
+    #[allow(clippy::new_without_default)] // only ever built in a `static`
+    pub const fn new() -> Self {
+        EventSlot(AtomicU32::new(UNSET))
     }
-}
 
-impl fmt::Debug for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EventId({self})")
-    }
-}
-
-impl std::str::FromStr for EventId {
-    type Err = std::num::ParseIntError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        u128::from_str_radix(s, 16).map(EventId::from_u128)
-    }
-}
-
-/// What a handler may know about the event it handles besides its data.
-///
-/// Declare a `ctx: &eventlib::Context` parameter to receive it.
-#[derive(Clone)]
-pub struct Context {
-    pub(crate) id: EventId,
-    /// Nanoseconds since the Unix epoch: 8 bytes where `SystemTime` takes 16.
-    emitted_at: u64,
-    /// The event's index in the registry, which knows its name.
-    pub(crate) index: u32,
-    pub(crate) attempt: u32,
-}
-
-fn nanos_since_epoch(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
-impl Context {
-    // Not inlined: one copy serves every event type's `log!`.
-    #[inline(never)]
-    pub(crate) fn new(index: u32) -> Self {
-        Context {
-            id: EventId::new(),
-            emitted_at: nanos_since_epoch(SystemTime::now()),
-            index,
-            attempt: 1,
+    /// The cached index, or the one `resolve` finds (then cached). The
+    /// registry never changes once built, so a relaxed load is enough: a
+    /// thread that sees no value resolves it again, to the same index.
+    #[inline]
+    pub(crate) fn index(&self, resolve: impl FnOnce() -> Result<u32, Error>) -> Result<u32, Error> {
+        let cached = self.0.load(Ordering::Relaxed);
+        if cached != UNSET {
+            return Ok(cached);
         }
-    }
-
-    /// A context read back from a transport.
-    #[cfg(feature = "redis")]
-    pub(crate) fn restore(id: EventId, index: u32, emitted_at: SystemTime, attempt: u32) -> Self {
-        Context {
-            id,
-            emitted_at: nanos_since_epoch(emitted_at),
-            index,
-            attempt,
-        }
-    }
-
-    /// The event's unique id (the one `log!` returned).
-    pub fn id(&self) -> EventId {
-        self.id
-    }
-
-    /// The event's registered name.
-    pub fn name(&self) -> &'static str {
-        crate::registry::registry().decl(self.index).name
-    }
-
-    /// When `log!` was called.
-    pub fn emitted_at(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_nanos(self.emitted_at)
-    }
-
-    /// Which attempt this is: 1 for the first delivery, more when a
-    /// transport retries a failed handler.
-    pub fn attempt(&self) -> u32 {
-        self.attempt
-    }
-}
-
-impl fmt::Debug for Context {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Context")
-            .field("id", &self.id)
-            .field("name", &self.name())
-            .field("emitted_at", &self.emitted_at())
-            .field("attempt", &self.attempt)
-            .finish()
+        let index = resolve()?;
+        self.0.store(index, Ordering::Relaxed);
+        Ok(index)
     }
 }

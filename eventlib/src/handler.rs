@@ -1,10 +1,12 @@
-//! Handler results and the failures the error hook is told about.
+//! Handler kinds, what a handler may return, and the functions generated
+//! handlers call.
 
 use std::fmt;
 
 use futures::future::BoxFuture;
 
-use crate::event::{Context, Event, EventId};
+use crate::context::Context;
+use crate::event::Event;
 use crate::record::Record;
 
 /// The kind of a handler, as introspection reports it.
@@ -48,65 +50,6 @@ impl HandlerOutput for () {
 impl<E: Into<anyhow::Error>> HandlerOutput for Result<(), E> {
     fn into_result(self) -> Result<(), anyhow::Error> {
         self.map_err(Into::into)
-    }
-}
-
-/// A handler failure or a dropped event, as reported to the error hook
-/// (see [`Builder::error_hook`](crate::Builder::error_hook)).
-#[derive(Debug)]
-pub struct Failure {
-    /// The event's name.
-    pub event: &'static str,
-    /// The event's id.
-    pub event_id: EventId,
-    /// The handler's path (`shoestore::save_to_db`), or `None` when the
-    /// whole event was dropped.
-    pub handler: Option<&'static str>,
-    /// What happened.
-    pub kind: FailureKind,
-}
-
-/// What went wrong, in a [`Failure`].
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum FailureKind {
-    /// The handler returned `Err`.
-    Error(anyhow::Error),
-    /// The handler panicked; the panic message.
-    Panic(String),
-    /// The event was dropped because the queue was full (see
-    /// [`Overflow`](crate::Overflow)).
-    Dropped,
-    /// A transport gave the event up: it can never be delivered as it is
-    /// (the server refuses it); the reason.
-    Undelivered(String),
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let handler = self.handler.unwrap_or("-");
-        match &self.kind {
-            FailureKind::Error(err) => write!(
-                f,
-                "handler `{handler}` of event `{}` ({}) failed: {err:#}",
-                self.event, self.event_id
-            ),
-            FailureKind::Panic(msg) => write!(
-                f,
-                "handler `{handler}` of event `{}` ({}) panicked: {msg}",
-                self.event, self.event_id
-            ),
-            FailureKind::Dropped => write!(
-                f,
-                "event `{}` ({}) dropped: the eventlib queue is full (see `Overflow`)",
-                self.event, self.event_id
-            ),
-            FailureKind::Undelivered(reason) => write!(
-                f,
-                "event `{}` ({}) could not be delivered: {reason}",
-                self.event, self.event_id
-            ),
-        }
     }
 }
 
@@ -160,14 +103,4 @@ pub fn call_async<T: Event, O: 'static>(
         let event = event_of::<T>(&record)?;
         into(handler(event, record.context()).await)
     })
-}
-
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
-    }
 }

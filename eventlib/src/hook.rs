@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use crate::error::Error;
-use crate::handler::Failure;
+use crate::failure::Failure;
 
 /// The error hook: told of every handler failure.
 pub(crate) type Hook = Arc<dyn Fn(&Failure) + Send + Sync>;
@@ -61,9 +61,9 @@ mod tests {
         let hook: Hook = Arc::new(|_| panic!("hook bug"));
         let failure = Failure {
             event: "test.Event",
-            event_id: crate::event::EventId::from_u128(1),
+            event_id: crate::context::EventId::from_u128(1),
             handler: None,
-            kind: crate::handler::FailureKind::Dropped,
+            kind: crate::failure::FailureKind::Dropped,
         };
         call_hook(&hook, &failure);
     }

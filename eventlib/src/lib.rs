@@ -61,11 +61,13 @@
 extern crate self as eventlib;
 
 mod ambient;
+mod context;
 mod counters;
 mod decl;
 mod dispatcher;
 mod error;
 mod event;
+mod failure;
 mod handler;
 mod hook;
 mod log;
@@ -86,13 +88,15 @@ pub mod redis;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use context::{Context, EventId};
 pub use dispatcher::{
     flush, flush_async, flush_timeout, shutdown, shutdown_async, Builder, Dispatcher, Mode,
     Overflow, Report,
 };
 pub use error::{Error, ValidationError};
-pub use event::{Context, Event, EventId};
-pub use handler::{Failure, FailureKind, HandlerKind, HandlerOutput};
+pub use event::Event;
+pub use failure::{Failure, FailureKind};
+pub use handler::{HandlerKind, HandlerOutput};
 pub use log::log_json;
 pub use record::Record;
 pub use registry::{registry, EventInfo, HandlerInfo, Registry};

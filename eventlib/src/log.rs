@@ -5,10 +5,10 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::decl::EventSlot;
+use crate::context::EventId;
 use crate::dispatcher;
 use crate::error::Error;
-use crate::event::{Context, Event, EventId};
+use crate::event::{validate, Event, EventSlot};
 use crate::record::Record;
 use crate::registry::registry;
 
@@ -16,8 +16,8 @@ use crate::registry::registry;
 #[inline]
 pub fn log_typed<T: Event>(event: T) -> Result<EventId, Error> {
     validate(&event)?;
-    let index = T::__slot().index(|| registry().index_of_decl(T::__decl()))?;
-    dispatcher::dispatch(Record::new(event, Context::new(index)))
+    let index = T::__slot().index(|| registry().index_of_slot(T::__slot(), T::NAME))?;
+    dispatcher::dispatch(Record::new(event, index))
 }
 
 /// A `log!("name", {...})` call site: caches the name's registry index.
@@ -71,48 +71,6 @@ pub fn log_json(name: &str, data: Value) -> Result<EventId, Error> {
     let registry = registry();
     let index = registry.index_of_name(name)?;
     dispatcher::dispatch((registry.decl(index).from_json)(data, index)?)
-}
-
-fn validate<T: Event>(event: &T) -> Result<(), Error> {
-    event.__validate().map_err(|error| Error::Validation {
-        event: T::NAME,
-        error,
-    })
-}
-
-/// Builds a record of `T` from by-name data: the `from_json` of `T`'s
-/// declaration, used by by-name logging and by transports' workers.
-pub(crate) fn record_from_json<T: Event>(data: Value, index: u32) -> Result<Record, Error> {
-    // Borrowed, so that the data stays at hand for the slow path: tracking
-    // the path on every call would copy each key, and an error is rare.
-    let event = match T::deserialize(&data) {
-        Ok(event) => event,
-        Err(_) => serde_path_to_error::deserialize::<_, T>(&data).map_err(data_error::<T>)?,
-    };
-    validate(&event)?;
-    Ok(Record::new(event, Context::new(index)))
-}
-
-#[cold]
-fn data_error<T: Event>(err: serde_path_to_error::Error<serde_json::Error>) -> Error {
-    let path = err.path().to_string();
-    let path = (path != ".").then_some(path);
-    let reason = err.into_inner().to_string();
-    // serde reports a missing field at the path of the object that lacks
-    // it; the field's own path is what the caller wants.
-    let missing = reason
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next());
-    let (field, reason) = match (missing, path) {
-        (Some(name), Some(path)) => (Some(format!("{path}.{name}")), "missing".to_owned()),
-        (Some(name), None) => (Some(name.to_owned()), "missing".to_owned()),
-        (None, path) => (path, reason),
-    };
-    Error::InvalidData {
-        event: T::NAME,
-        field,
-        reason,
-    }
 }
 
 /// A by-name data value that could not be turned into JSON.

@@ -19,7 +19,7 @@ use std::fmt::{self, Write as _};
 use std::sync::{Condvar, Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::handler::{Failure, FailureKind};
+use crate::failure::{Failure, FailureKind};
 
 /// The length of a window.
 const WINDOW: Duration = Duration::from_secs(1);

@@ -18,7 +18,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::ambient;
 use crate::counters;
 use crate::error::Error;
-use crate::handler::{panic_message, Failure, FailureKind};
+use crate::failure::{panic_message, Failure, FailureKind};
 use crate::hook::Spawner;
 use crate::queue::Queue;
 use crate::record::Record;

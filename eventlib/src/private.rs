@@ -11,9 +11,8 @@ use crate::error::ValidationError;
 
 pub use crate::__eventlib_register_event as register_event;
 pub use crate::__eventlib_register_handler as register_handler;
-pub use crate::decl::{
-    EventDecl, EventSlot, HandlerDecl, HandlerFn, Target, EVENTS, FREE_HANDLERS,
-};
+pub use crate::decl::{EventDecl, HandlerDecl, HandlerFn, Target, EVENTS, FREE_HANDLERS};
+pub use crate::event::EventSlot;
 pub use crate::handler::{
     call_async, call_sync, call_sync_ctx, event_of, HandlerKind, HandlerOutput,
 };

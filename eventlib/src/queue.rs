@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
-use crate::handler::Failure;
+use crate::failure::Failure;
 use crate::hook::{self, Hook};
 use crate::record::Record;
 use crate::registry::registry;

@@ -7,7 +7,9 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use crate::event::{Context, Event, EventId};
+use crate::context::{Context, EventId};
+use crate::error::Error;
+use crate::event::{validate, Event};
 
 /// One logged event: its [`Context`], the event itself (typed, through
 /// [`downcast_ref`](Self::downcast_ref)) and its data as JSON
@@ -39,6 +41,8 @@ pub struct Record(Arc<Inner<dyn ErasedEvent>>);
 // sizes the system allocator serves fastest across threads.
 struct Inner<E: ?Sized> {
     context: Context,
+    /// The event's index in the registry.
+    index: u32,
     /// Handlers of this delivery that have not finished yet.
     remaining: AtomicU32,
     data: OnceLock<Box<Value>>,
@@ -68,9 +72,10 @@ impl<T: Event> ErasedEvent for T {
 
 impl Record {
     #[inline]
-    pub(crate) fn new<T: Event>(event: T, context: Context) -> Self {
+    pub(crate) fn new<T: Event>(event: T, index: u32) -> Self {
         Record(Arc::new(Inner {
-            context,
+            context: Context::new(T::NAME),
+            index,
             remaining: AtomicU32::new(0),
             data: OnceLock::new(),
             event,
@@ -96,7 +101,7 @@ impl Record {
 
     /// The event's id.
     pub fn id(&self) -> EventId {
-        self.0.context.id
+        self.0.context.id()
     }
 
     /// The event's registered name.
@@ -159,8 +164,45 @@ impl Record {
         self.0.remaining.fetch_sub(1, Ordering::AcqRel) == 1
     }
 
+    /// The event's index in the registry.
     pub(crate) fn index(&self) -> usize {
-        self.0.context.index as usize
+        self.0.index as usize
+    }
+
+    /// A record of `T` built from by-name data (by-name logging, and
+    /// transports' workers), held to the rules of a typed `log!`: serde's,
+    /// then `#[validate]`. The `from_json` of `T`'s declaration.
+    pub(crate) fn from_json<T: Event>(data: Value, index: u32) -> Result<Record, Error> {
+        // Borrowed, so that the data stays at hand for the slow path: tracking
+        // the path on every call would copy each key, and an error is rare.
+        let event = match T::deserialize(&data) {
+            Ok(event) => event,
+            Err(_) => serde_path_to_error::deserialize::<_, T>(&data).map_err(data_error::<T>)?,
+        };
+        validate(&event)?;
+        Ok(Record::new(event, index))
+    }
+}
+
+#[cold]
+fn data_error<T: Event>(err: serde_path_to_error::Error<serde_json::Error>) -> Error {
+    let path = err.path().to_string();
+    let path = (path != ".").then_some(path);
+    let reason = err.into_inner().to_string();
+    // serde reports a missing field at the path of the object that lacks
+    // it; the field's own path is what the caller wants.
+    let missing = reason
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let (field, reason) = match (missing, path) {
+        (Some(name), Some(path)) => (Some(format!("{path}.{name}")), "missing".to_owned()),
+        (Some(name), None) => (Some(name.to_owned()), "missing".to_owned()),
+        (None, path) => (path, reason),
+    };
+    Error::InvalidData {
+        event: T::NAME,
+        field,
+        reason,
     }
 }
 

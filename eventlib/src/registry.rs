@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use crate::counters::{EventCounters, HandlerCounters};
 use crate::decl::{EventDecl, HandlerDecl, Target, EVENTS, HANDLERS};
 use crate::error::Error;
+use crate::event::EventSlot;
 use crate::handler::HandlerKind;
 use crate::name;
 
@@ -27,7 +28,7 @@ pub struct Registry {
     pub(crate) events: Vec<EventEntry>,
     pub(crate) handlers: Vec<HandlerEntry>,
     by_name: HashMap<&'static str, u32>,
-    by_decl: HashMap<usize, u32>,
+    by_slot: HashMap<usize, u32>,
 }
 
 pub(crate) struct EventEntry {
@@ -50,21 +51,23 @@ pub fn registry() -> &'static Registry {
     REGISTRY.get_or_init(Registry::build)
 }
 
-fn decl_key(decl: &'static EventDecl) -> usize {
-    decl as *const EventDecl as usize
+/// What identifies an event type in the registry: the address of its
+/// [`EventSlot`], one `static` per type.
+fn slot_key(slot: &'static EventSlot) -> usize {
+    slot as *const EventSlot as usize
 }
 
 impl Registry {
     fn build() -> Registry {
         let mut events: Vec<EventEntry> = Vec::with_capacity(EVENTS.len());
         let mut by_name: HashMap<&'static str, u32> = HashMap::with_capacity(EVENTS.len());
-        let mut by_decl = HashMap::with_capacity(EVENTS.len());
+        let mut by_slot = HashMap::with_capacity(EVENTS.len());
         // Sorted by name so that listings do not depend on link order.
         let mut decls: Vec<&'static EventDecl> = EVENTS.iter().collect();
         decls.sort_by_key(|d| (d.name, d.file, d.line));
         for decl in decls {
             let index = events.len() as u32;
-            by_decl.insert(decl_key(decl), index);
+            by_slot.insert(slot_key(decl.slot), index);
             events.push(EventEntry {
                 decl,
                 handlers: Vec::new(),
@@ -106,7 +109,7 @@ impl Registry {
             });
             match decl.target {
                 Target::Event(event) => {
-                    if let Some(&event) = by_decl.get(&decl_key(event())) {
+                    if let Some(&event) = by_slot.get(&slot_key(event())) {
                         events[event as usize].handlers.push(index);
                     }
                 }
@@ -127,16 +130,21 @@ impl Registry {
             events,
             handlers,
             by_name,
-            by_decl,
+            by_slot,
         }
     }
 
-    pub(crate) fn index_of_decl(&self, decl: &'static EventDecl) -> Result<u32, Error> {
-        match self.by_decl.get(&decl_key(decl)) {
+    /// The index of the event type whose slot this is (named `name`).
+    pub(crate) fn index_of_slot(
+        &self,
+        slot: &'static EventSlot,
+        name: &'static str,
+    ) -> Result<u32, Error> {
+        match self.by_slot.get(&slot_key(slot)) {
             Some(&index) => self.check_unique(index),
             // Unreachable for a linked `#[event]`; said plainly all the same.
             None => Err(Error::UnknownEvent {
-                name: decl.name.to_owned(),
+                name: name.to_owned(),
             }),
         }
     }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::handler::{Failure, FailureKind};
+use crate::failure::{Failure, FailureKind};
 use crate::queue::Queue;
 use crate::record::Record;
 

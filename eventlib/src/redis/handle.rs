@@ -8,7 +8,7 @@ use crossbeam_channel::{Receiver, Sender};
 use serde::{Deserialize, Serialize};
 
 use crate::decl::HandlerFn;
-use crate::handler::{Failure, FailureKind};
+use crate::failure::{Failure, FailureKind};
 use crate::notice::{self, Unhandled};
 use crate::pool;
 use crate::record::Record;

@@ -33,7 +33,6 @@
 
 mod ack;
 mod backoff;
-mod builder;
 mod conn;
 mod control;
 mod dead_letter;
@@ -53,12 +52,12 @@ mod upkeep;
 mod wire;
 mod worker;
 
-pub use builder::{WorkerBuilder, DEFAULT_MAX_ENTRY_BYTES};
 pub use dead_letter::{dead_letters, DeadLetter, DeadLetters};
 pub use groups::declare_groups;
 pub use producer::{producer_stats, RedisTransport};
 pub use spool::FsyncPolicy;
 pub use stats::{ProducerStats, WorkerStats};
+pub use worker::builder::{WorkerBuilder, DEFAULT_MAX_ENTRY_BYTES};
 pub use worker::Worker;
 
 /// The stream key producers and workers use unless told otherwise.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use redis::RedisError;
 
 use crate::error::Error;
-use crate::handler::{Failure, FailureKind};
+use crate::failure::{Failure, FailureKind};
 use crate::record::Record;
 use crate::redis::backoff::Backoff;
 use crate::redis::conn::{describe, fault, Endpoint, Fault, Link};
@@ -627,7 +627,7 @@ impl Item {
 
 /// The event index and id of a spooled envelope (written by this crate's
 /// encoder), `None` for an event this build does not know.
-fn head(envelope: &[u8]) -> Option<(usize, crate::event::EventId)> {
+fn head(envelope: &[u8]) -> Option<(usize, crate::context::EventId)> {
     #[derive(serde::Deserialize)]
     struct Head {
         id: String,

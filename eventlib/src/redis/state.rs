@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::handler::Failure;
+use crate::failure::Failure;
 use crate::hook::{self, Hook, Spawner};
 use crate::redis::conn::{Endpoint, Link};
 use crate::redis::control::Stop;

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::event::{Context, EventId};
+use crate::context::{Context, EventId};
 use crate::record::Record;
 use crate::registry::registry;
 
@@ -131,7 +131,7 @@ impl Decoded {
     }
 
     fn context(&self, attempt: u32) -> Context {
-        Context::restore(self.id, self.index, self.emitted_at, attempt)
+        Context::restore(self.id, self.name, self.emitted_at, attempt)
     }
 }
 
@@ -218,7 +218,7 @@ pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, Undecodable
         Err(err) => return Err(Undecodable::Poison(err.to_string())),
     };
     let decl = registry().decl(index);
-    let context = Context::restore(envelope.id, index, envelope.emitted_at, 1);
+    let context = Context::restore(envelope.id, decl.name, envelope.emitted_at, 1);
     let record = build(index, envelope.data.clone(), context).map_err(Undecodable::Poison)?;
     Ok(Decoded {
         id: envelope.id,

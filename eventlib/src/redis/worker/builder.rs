@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+use super::Worker;
 use crate::error::Error;
-use crate::handler::Failure;
+use crate::failure::Failure;
 use crate::redis::conn::Endpoint;
 use crate::redis::state::Config;
-use crate::redis::worker::Worker;
 use crate::redis::DEFAULT_STREAM;
 
 /// The default of [`WorkerBuilder::max_entry_bytes`]: 1 MiB.

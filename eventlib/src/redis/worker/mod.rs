@@ -1,6 +1,8 @@
 //! [`Worker`]: consumes a stream through a consumer group and runs the
 //! handlers of that group.
 
+pub(crate) mod builder;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
