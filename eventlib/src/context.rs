@@ -8,6 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::metadata::{self, Metadata};
+#[cfg(feature = "tracing")]
+use crate::trace::Trace;
+
 /// The unique id of one logged event: 128 bits, printed as 32 hex digits.
 ///
 /// The high half is random per process, the low half counts up, so ids are
@@ -105,9 +109,15 @@ pub struct Context {
     id: EventId,
     /// Nanoseconds since the Unix epoch: 8 bytes where `SystemTime` takes 16.
     emitted_at: u64,
-    /// The event's registered name.
-    name: &'static str,
+    /// The event's registered name, behind a thin pointer (8 bytes where
+    /// a `&str` takes 16).
+    name: &'static &'static str,
     pub(crate) attempt: u32,
+    /// What was in scope at `log!`: request id, client IP...
+    metadata: Metadata,
+    /// The span current at `log!`, or the producer's trace context.
+    #[cfg(feature = "tracing")]
+    trace: Trace,
 }
 
 fn nanos_since_epoch(time: SystemTime) -> u64 {
@@ -118,12 +128,15 @@ fn nanos_since_epoch(time: SystemTime) -> u64 {
 impl Context {
     // Not inlined: one copy serves every event type's `log!`.
     #[inline(never)]
-    pub(crate) fn new(name: &'static str) -> Self {
+    pub(crate) fn new(name: &'static &'static str) -> Self {
         Context {
             id: EventId::new(),
             emitted_at: nanos_since_epoch(SystemTime::now()),
             name,
             attempt: 1,
+            metadata: metadata::current(),
+            #[cfg(feature = "tracing")]
+            trace: Trace::here(),
         }
     }
 
@@ -131,15 +144,22 @@ impl Context {
     #[cfg(feature = "redis")]
     pub(crate) fn restore(
         id: EventId,
-        name: &'static str,
+        name: &'static &'static str,
         emitted_at: SystemTime,
         attempt: u32,
+        metadata: Metadata,
+        trace: crate::trace::Trace,
     ) -> Self {
+        #[cfg(not(feature = "tracing"))]
+        let _ = trace;
         Context {
             id,
             emitted_at: nanos_since_epoch(emitted_at),
             name,
             attempt,
+            metadata,
+            #[cfg(feature = "tracing")]
+            trace,
         }
     }
 
@@ -163,6 +183,18 @@ impl Context {
     pub fn attempt(&self) -> u32 {
         self.attempt
     }
+
+    /// The [metadata](crate::metadata) that was in scope when `log!` was
+    /// called: request id, client IP, and what else the service set.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The trace the event belongs to.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn trace(&self) -> &Trace {
+        &self.trace
+    }
 }
 
 impl fmt::Debug for Context {
@@ -172,6 +204,7 @@ impl fmt::Debug for Context {
             .field("name", &self.name())
             .field("emitted_at", &self.emitted_at())
             .field("attempt", &self.attempt)
+            .field("metadata", &self.metadata)
             .finish()
     }
 }

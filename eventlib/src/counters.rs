@@ -15,20 +15,19 @@
 //! so when the two sums are equal, nothing was outstanding at `t1`. On
 //! x86-64 and AArch64 a `SeqCst` increment costs what a relaxed one does.
 //!
-//! The outcome counters (`handled`, `failed`, `panicked`, `started`) are
-//! statistics: nothing waits on them, so they are `Relaxed`. They are
-//! written before the event is completed, so a reader that saw `completed`
-//! move also sees them.
+//! The outcome counters (`handled`, `failed`, `panicked`, `started`) and
+//! the refusals are statistics: nothing waits on them, so they are
+//! `Relaxed`. They are written before the event is completed, so a reader
+//! that saw `completed` move also sees them.
+//!
+//! With the `metrics` feature, each event counter is mirrored to the
+//! `metrics` facade (see `meters`) just before it moves, so a scrape taken
+//! once `flush()` returned shows what [`stats`](crate::stats) shows.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-/// What became of one handler run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    Handled,
-    Failed,
-    Panicked,
-}
+pub(crate) use crate::meters::Outcome;
+use crate::meters::{self, Refusal};
 
 /// Counters of one event, on separate cache lines: callers write the
 /// striped `emitted`/`dropped`, pool threads the rest, so neither slows
@@ -54,6 +53,10 @@ const STRIPES: usize = 4;
 struct Stripe {
     emitted: AtomicU64,
     dropped: AtomicU64,
+    refused_validation: AtomicU64,
+    refused_data: AtomicU64,
+    /// The event's name, for the metrics (a copy per stripe, as below).
+    name: &'static str,
     /// Whether any handler is registered (set once, when the registry is
     /// built): a copy per stripe, so `log!` reads the line it writes.
     has_handlers: bool,
@@ -62,6 +65,7 @@ struct Stripe {
 #[derive(Default)]
 #[repr(align(64))]
 struct PoolCounters {
+    name: &'static str,
     completed: AtomicU64,
     handled: AtomicU64,
     failed: AtomicU64,
@@ -90,6 +94,16 @@ impl CallerCounters {
 }
 
 impl EventCounters {
+    /// The counters of the event named `name`.
+    pub(crate) fn new(name: &'static str) -> Self {
+        let mut counters = EventCounters::default();
+        counters.pool.name = name;
+        for stripe in &mut counters.caller.stripes {
+            stripe.name = name;
+        }
+        counters
+    }
+
     /// Set once, when the registry is built.
     pub(crate) fn set_has_handlers(&mut self, has: bool) {
         for stripe in &mut self.caller.stripes {
@@ -102,18 +116,34 @@ impl EventCounters {
     #[inline]
     pub(crate) fn emit(&self) -> bool {
         let stripe = self.caller.mine();
+        meters::emitted(stripe.name);
         stripe.emitted.fetch_add(1, Ordering::SeqCst);
         stripe.has_handlers
     }
 
     /// Counts one emitted event as dropped (never queued, or given up).
     pub(crate) fn drop_one(&self) {
-        self.caller.mine().dropped.fetch_add(1, Ordering::SeqCst);
+        let stripe = self.caller.mine();
+        meters::dropped(stripe.name);
+        stripe.dropped.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Counts one event that `log!` refused (never emitted).
+    #[cold]
+    pub(crate) fn refuse(&self, reason: Refusal) {
+        let stripe = self.caller.mine();
+        meters::refused(stripe.name, reason);
+        let counter = match reason {
+            Refusal::Validation => &stripe.refused_validation,
+            Refusal::Data => &stripe.refused_data,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one emitted event as completed: every handler finished with
     /// it, or a transport delivered it.
     pub(crate) fn complete(&self) {
+        meters::completed(self.pool.name);
         self.pool.completed.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -137,6 +167,19 @@ impl EventCounters {
 
     pub(crate) fn completed(&self) -> u64 {
         self.pool.completed.load(Ordering::SeqCst)
+    }
+
+    /// Refusals of `log!` for `reason`.
+    pub(crate) fn refused(&self, reason: Refusal) -> u64 {
+        self.caller
+            .stripes
+            .iter()
+            .map(|s| match reason {
+                Refusal::Validation => &s.refused_validation,
+                Refusal::Data => &s.refused_data,
+            })
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// `completed + dropped`: read before [`emitted`](Self::emitted) when

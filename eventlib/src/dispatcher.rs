@@ -222,6 +222,7 @@ impl Installed {
             admission: config.transport.as_ref().and_then(|t| t.admission()),
         };
         if let Some(transport) = config.transport.take() {
+            crate::transport::note_installed(transport.name());
             let outbox = Outbox::new(queue);
             let thread = format!("eventlib-{}", transport.name());
             std::thread::Builder::new()

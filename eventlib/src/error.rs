@@ -36,6 +36,12 @@ pub enum Error {
         /// Why the data does not fit, in serde's words.
         reason: String,
     },
+    /// Metadata past a limit or with a malformed key (see
+    /// [`metadata`](crate::metadata)); nothing was set.
+    InvalidMetadata {
+        /// Which limit or rule, and by how much.
+        reason: String,
+    },
     /// The event's `#[validate]` method refused it; nothing was queued.
     Validation {
         /// The event's name.
@@ -135,6 +141,12 @@ impl fmt::Display for Error {
                 field: None,
                 reason,
             } => write!(f, "invalid data for event `{event}`: {reason}"),
+            Error::InvalidMetadata { reason } => write!(
+                f,
+                "invalid metadata: {reason} (limits: {} entries, {} bytes of keys and values)",
+                crate::metadata::MAX_ENTRIES,
+                crate::metadata::MAX_BYTES
+            ),
             Error::Validation { event, error } => {
                 write!(f, "event `{event}` failed validation: {error}")
             }

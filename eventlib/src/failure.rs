@@ -64,6 +64,19 @@ impl fmt::Display for Failure {
     }
 }
 
+/// The error alone (`panicked: ...` for a panic), without the event and
+/// handler a [`Failure`] names.
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailureKind::Error(err) => write!(f, "{err:#}"),
+            FailureKind::Panic(msg) => write!(f, "panicked: {msg}"),
+            FailureKind::Dropped => f.write_str("dropped: the eventlib queue is full"),
+            FailureKind::Undelivered(reason) => write!(f, "undelivered: {reason}"),
+        }
+    }
+}
+
 /// The message of a caught panic.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {

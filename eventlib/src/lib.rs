@@ -71,14 +71,19 @@ mod failure;
 mod handler;
 mod hook;
 mod log;
+pub mod metadata;
+mod meters;
 pub mod name;
 mod notice;
+mod observe;
 mod pool;
 mod queue;
 mod record;
 mod registry;
 mod stats;
 pub mod testing;
+#[cfg(any(feature = "tracing", feature = "redis"))]
+mod trace;
 pub mod transport;
 
 #[cfg(feature = "redis")]

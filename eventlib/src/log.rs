@@ -9,15 +9,48 @@ use crate::context::EventId;
 use crate::dispatcher;
 use crate::error::Error;
 use crate::event::{validate, Event, EventSlot};
+use crate::meters::Refusal;
 use crate::record::Record;
 use crate::registry::registry;
 
 /// `log!(event)`.
 #[inline]
 pub fn log_typed<T: Event>(event: T) -> Result<EventId, Error> {
-    validate(&event)?;
     let index = T::__slot().index(|| registry().index_of_slot(T::__slot(), T::NAME))?;
-    dispatcher::dispatch(Record::new(event, index))
+    if let Err(err) = validate(&event) {
+        return Err(refused(index, err));
+    }
+    dispatch(Record::new(event, index))
+}
+
+/// Hands a record to the dispatcher, and tells the current span.
+#[inline]
+fn dispatch(record: Record) -> Result<EventId, Error> {
+    let result = dispatcher::dispatch(record);
+    #[cfg(feature = "tracing")]
+    if let Ok(id) = &result {
+        tracing::debug!(target: "eventlib", event_id = %id, "event logged");
+    }
+    result
+}
+
+/// Counts a refusal of `log!` against event `index`, by its reason.
+#[cold]
+fn refused(index: u32, err: Error) -> Error {
+    let reason = match err {
+        Error::Validation { .. } => Some(Refusal::Validation),
+        Error::InvalidData { .. } => Some(Refusal::Data),
+        _ => None,
+    };
+    if let Some(reason) = reason {
+        registry().events[index as usize].counters.refuse(reason);
+    }
+    err
+}
+
+/// The record of event `index` built from by-name data, refusals counted.
+fn from_json(index: u32, data: Value) -> Result<Record, Error> {
+    (registry().decl(index).from_json)(data, index).map_err(|err| refused(index, err))
 }
 
 /// A `log!("name", {...})` call site: caches the name's registry index.
@@ -42,13 +75,15 @@ pub fn log_by_name(
     data: Result<Value, DataError>,
 ) -> Result<EventId, Error> {
     let index = site.slot.index(|| registry().index_of_name(site.name))?;
-    let decl = registry().decl(index);
-    let data = data.map_err(|err| Error::InvalidData {
-        event: decl.name,
-        field: Some(err.field),
-        reason: err.error.to_string(),
+    let data = data.map_err(|err| {
+        let err = Error::InvalidData {
+            event: registry().decl(index).name,
+            field: Some(err.field),
+            reason: err.error.to_string(),
+        };
+        refused(index, err)
     })?;
-    dispatcher::dispatch((decl.from_json)(data, index)?)
+    dispatch(from_json(index, data)?)
 }
 
 /// Logs an event by a name known only at run time (from a message queue,
@@ -68,9 +103,8 @@ pub fn log_by_name(
 /// # Ok::<(), eventlib::Error>(())
 /// ```
 pub fn log_json(name: &str, data: Value) -> Result<EventId, Error> {
-    let registry = registry();
-    let index = registry.index_of_name(name)?;
-    dispatcher::dispatch((registry.decl(index).from_json)(data, index)?)
+    let index = registry().index_of_name(name)?;
+    dispatch(from_json(index, data)?)
 }
 
 /// A by-name data value that could not be turned into JSON.

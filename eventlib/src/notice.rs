@@ -11,7 +11,8 @@
 //! window, so a storm of failures costs a few lines a second, not one line
 //! per event.
 //!
-//! Lines go through the `log` facade when a logger takes them at their
+//! Lines go through `tracing` when the feature is on and a subscriber takes
+//! them, else through the `log` facade when a logger takes them at their
 //! level, and to standard error otherwise, so that they are never lost for
 //! want of a logger.
 
@@ -252,12 +253,33 @@ fn describe(key: &Key) -> String {
     }
 }
 
-/// One line, to the logger if it takes it, else to standard error.
+/// One line: to a `tracing` subscriber if one is installed and takes it
+/// (feature `tracing`), else to the logger if it takes it, else to
+/// standard error.
 fn tell(what: What, line: &str) {
     let level = match what {
         What::Dropped => log::Level::Error,
         _ => log::Level::Warn,
     };
+    #[cfg(feature = "tracing")]
+    if tracing::dispatcher::has_been_set() {
+        let taken = match level {
+            log::Level::Error if tracing::event_enabled!(target: "eventlib", tracing::Level::ERROR) =>
+            {
+                tracing::error!(target: "eventlib", "{line}");
+                true
+            }
+            log::Level::Warn if tracing::event_enabled!(target: "eventlib", tracing::Level::WARN) =>
+            {
+                tracing::warn!(target: "eventlib", "{line}");
+                true
+            }
+            _ => false,
+        };
+        if taken {
+            return;
+        }
+    }
     if log::log_enabled!(target: "eventlib", level) {
         log::log!(target: "eventlib", level, "{line}");
     } else {

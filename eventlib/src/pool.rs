@@ -20,6 +20,7 @@ use crate::counters;
 use crate::error::Error;
 use crate::failure::{panic_message, Failure, FailureKind};
 use crate::hook::Spawner;
+use crate::observe::Run;
 use crate::queue::Queue;
 use crate::record::Record;
 use crate::registry::{registry, HandlerEntry};
@@ -122,6 +123,8 @@ impl Pool {
     /// tasks. So a handler that blocks never holds its siblings back while
     /// another pool thread is free.
     fn deliver(self: &Arc<Self>, record: Record) {
+        #[cfg(feature = "metrics")]
+        crate::meters::queue_depth(self.events.len());
         let registry = registry();
         let handlers = &registry.events[record.index()].handlers;
         record.start_delivery(handlers.len());
@@ -160,13 +163,13 @@ impl Pool {
         entry.counters.start();
         match entry.decl.call {
             HandlerFn::Sync(call) => {
-                let outcome = run_sync(call, &record);
+                let outcome = run_sync(entry, call, &record);
                 self.finish(&record, entry, outcome);
             }
             HandlerFn::Async(call) => {
                 let pool = Arc::clone(self);
                 let task = async move {
-                    let outcome = run_async(call, record.clone()).await;
+                    let outcome = run_async(entry, call, record.clone()).await;
                     pool.finish(&record, entry, outcome);
                 };
                 match &self.spawner {
@@ -191,29 +194,44 @@ impl Pool {
 
 type Outcome = Result<(), FailureKind>;
 
-fn run_sync(call: fn(&Record) -> Result<(), anyhow::Error>, record: &Record) -> Outcome {
-    match catch_unwind(AssertUnwindSafe(|| call(record))) {
+fn run_sync(
+    entry: &'static HandlerEntry,
+    call: fn(&Record) -> Result<(), anyhow::Error>,
+    record: &Record,
+) -> Outcome {
+    let run = Run::start(record, entry);
+    let outcome = run.in_scope(|| match catch_unwind(AssertUnwindSafe(|| call(record))) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(err)) => Err(FailureKind::Error(err)),
         Err(payload) => Err(FailureKind::Panic(panic_message(&*payload))),
-    }
+    });
+    run.finish(&outcome);
+    outcome
 }
 
 async fn run_async(
+    entry: &'static HandlerEntry,
     call: fn(Record) -> BoxFuture<'static, Result<(), anyhow::Error>>,
     record: Record,
 ) -> Outcome {
-    let future = match catch_unwind(AssertUnwindSafe(|| call(record))) {
-        Ok(future) => future,
-        Err(payload) => return Err(FailureKind::Panic(panic_message(&*payload))),
-    };
-    match AssertUnwindSafe(future).catch_unwind().await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) => Err(FailureKind::Error(err)),
-        Err(payload) => Err(FailureKind::Panic(explain_runtime_panic(panic_message(
-            &*payload,
-        )))),
-    }
+    let run = Run::start(&record, entry);
+    let outcome = run
+        .instrument(async move {
+            let future = match catch_unwind(AssertUnwindSafe(|| call(record))) {
+                Ok(future) => future,
+                Err(payload) => return Err(FailureKind::Panic(panic_message(&*payload))),
+            };
+            match AssertUnwindSafe(future).catch_unwind().await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(err)) => Err(FailureKind::Error(err)),
+                Err(payload) => Err(FailureKind::Panic(explain_runtime_panic(panic_message(
+                    &*payload,
+                )))),
+            }
+        })
+        .await;
+    run.finish(&outcome);
+    outcome
 }
 
 /// A handler that needs tokio, run outside a tokio runtime, panics with
@@ -287,12 +305,12 @@ pub(crate) fn run_inline_deferred(
         entry.counters.start();
         match entry.decl.call {
             HandlerFn::Sync(call) => {
-                failures.extend(account(record, entry, run_sync(call, record)));
+                failures.extend(account(record, entry, run_sync(entry, call, record)));
             }
             HandlerFn::Async(call) => {
                 let record = record.clone();
                 tasks.push(Box::pin(async move {
-                    let outcome = run_async(call, record.clone()).await;
+                    let outcome = run_async(entry, call, record.clone()).await;
                     let failure = account(&record, entry, outcome);
                     if record.handler_finished() {
                         registry.events[record.index()].counters.complete();
@@ -317,8 +335,10 @@ pub(crate) fn run_inline(record: &Record) -> Vec<Failure> {
         let entry = &registry().handlers[handler as usize];
         entry.counters.start();
         let outcome = match entry.decl.call {
-            HandlerFn::Sync(call) => run_sync(call, record),
-            HandlerFn::Async(call) => futures::executor::block_on(run_async(call, record.clone())),
+            HandlerFn::Sync(call) => run_sync(entry, call, record),
+            HandlerFn::Async(call) => {
+                futures::executor::block_on(run_async(entry, call, record.clone()))
+            }
         };
         failures.extend(account(record, entry, outcome));
     }
@@ -378,8 +398,8 @@ pub(crate) async fn run_one(record: &Record, handler: u32) -> Option<Failure> {
     let entry = &registry().handlers[handler as usize];
     entry.counters.start();
     let outcome = match entry.decl.call {
-        HandlerFn::Sync(call) => run_sync(call, record),
-        HandlerFn::Async(call) => run_async(call, record.clone()).await,
+        HandlerFn::Sync(call) => run_sync(entry, call, record),
+        HandlerFn::Async(call) => run_async(entry, call, record.clone()).await,
     };
     account(record, entry, outcome)
 }

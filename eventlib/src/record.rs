@@ -74,7 +74,7 @@ impl Record {
     #[inline]
     pub(crate) fn new<T: Event>(event: T, index: u32) -> Self {
         Record(Arc::new(Inner {
-            context: Context::new(T::NAME),
+            context: Context::new(&const { T::NAME }),
             index,
             remaining: AtomicU32::new(0),
             data: OnceLock::new(),
@@ -97,6 +97,11 @@ impl Record {
     /// The event's context: id, name, emit time, attempt.
     pub fn context(&self) -> &Context {
         &self.0.context
+    }
+
+    /// The [metadata](crate::metadata) in scope at `log!`.
+    pub fn metadata(&self) -> &crate::metadata::Metadata {
+        self.0.context.metadata()
     }
 
     /// The event's id.

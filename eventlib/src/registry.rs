@@ -72,7 +72,7 @@ impl Registry {
                 decl,
                 handlers: Vec::new(),
                 duplicates: None,
-                counters: EventCounters::default(),
+                counters: EventCounters::new(decl.name),
             });
             if by_name.contains_key(decl.name) {
                 let locations: Vec<String> = events
@@ -335,10 +335,11 @@ impl fmt::Display for Registry {
             for handler in event.handlers() {
                 writeln!(
                     f,
-                    "    - {} [{}{}] {}",
+                    "    - {} [{}{}, group {}] {}",
                     handler.name(),
                     handler.kind(),
                     if handler.is_async() { ", async" } else { "" },
+                    handler.group(),
                     handler.location()
                 )?;
             }

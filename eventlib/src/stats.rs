@@ -3,7 +3,9 @@
 
 use std::fmt;
 
+use crate::meters::Refusal;
 use crate::registry::registry;
+use crate::transport;
 
 /// A snapshot of the counters, per event and per handler.
 ///
@@ -18,6 +20,11 @@ pub struct Stats {
     pub events: Vec<EventStats>,
     /// One row per registered handler.
     pub handlers: Vec<HandlerStats>,
+    /// The transport events leave this process through (`"redis"`), when
+    /// one is installed: then the handlers run on its workers, not here,
+    /// and their rows here stay at 0 (a worker's own `stats()` counts
+    /// them).
+    pub transport: Option<&'static str>,
 }
 
 /// Counters of one event.
@@ -31,6 +38,12 @@ pub struct EventStats {
     pub completed: u64,
     /// Events not queued for lack of room (see [`Overflow`](crate::Overflow)).
     pub dropped: u64,
+    /// Events `log!` refused because the event's `#[validate]` method
+    /// returned an error (not counted as emitted).
+    pub refused_invalid: u64,
+    /// Events `log!` refused because by-name data did not fit the event's
+    /// type (not counted as emitted).
+    pub refused_data: u64,
     /// Events queued or being handled: `emitted - completed - dropped`.
     pub in_flight: u64,
     /// Handler runs for this event that succeeded.
@@ -46,6 +59,8 @@ pub struct EventStats {
 pub struct HandlerStats {
     /// The handler's path.
     pub name: &'static str,
+    /// The handler's group (`"default"` unless declared).
+    pub group: &'static str,
     /// Runs that succeeded.
     pub handled: u64,
     /// Runs that returned `Err`.
@@ -65,6 +80,9 @@ pub struct Totals {
     pub completed: u64,
     /// See [`EventStats::dropped`].
     pub dropped: u64,
+    /// Refusals of `log!`, for either reason ([`EventStats::refused_invalid`]
+    /// and [`EventStats::refused_data`]).
+    pub refused: u64,
     /// See [`EventStats::in_flight`].
     pub in_flight: u64,
     /// Handler runs that succeeded.
@@ -86,6 +104,7 @@ pub fn stats() -> Stats {
             let (handled, failed, panicked) = (c.handled(), c.failed(), c.panicked());
             HandlerStats {
                 name: h.decl.name,
+                group: h.decl.group(),
                 handled,
                 failed,
                 panicked,
@@ -104,6 +123,8 @@ pub fn stats() -> Stats {
                 emitted,
                 completed,
                 dropped,
+                refused_invalid: c.refused(Refusal::Validation),
+                refused_data: c.refused(Refusal::Data),
                 in_flight: emitted.saturating_sub(completed + dropped),
                 handled: c.handled(),
                 failed: c.failed(),
@@ -111,7 +132,11 @@ pub fn stats() -> Stats {
             }
         })
         .collect();
-    Stats { events, handlers }
+    Stats {
+        events,
+        handlers,
+        transport: transport::installed(),
+    }
 }
 
 impl Stats {
@@ -122,6 +147,7 @@ impl Stats {
             t.emitted += e.emitted;
             t.completed += e.completed;
             t.dropped += e.dropped;
+            t.refused += e.refused_invalid + e.refused_data;
             t.in_flight += e.in_flight;
         }
         for h in &self.handlers {
@@ -150,27 +176,41 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<44} {:>9} {:>9} {:>8} {:>9}",
-            "event", "emitted", "completed", "dropped", "in flight"
+            "{:<44} {:>9} {:>9} {:>8} {:>9} {:>8}",
+            "event", "emitted", "completed", "dropped", "in flight", "refused"
         )?;
         for e in &self.events {
             writeln!(
                 f,
-                "{:<44} {:>9} {:>9} {:>8} {:>9}",
-                e.name, e.emitted, e.completed, e.dropped, e.in_flight
+                "{:<44} {:>9} {:>9} {:>8} {:>9} {:>8}",
+                e.name,
+                e.emitted,
+                e.completed,
+                e.dropped,
+                e.in_flight,
+                e.refused_invalid + e.refused_data
             )?;
         }
         writeln!(f)?;
+        if let Some(transport) = self.transport {
+            writeln!(
+                f,
+                "handlers: not run in this process; events go to {transport} workers, whose \
+                 stats count them ({} handler(s) declared)",
+                self.handlers.len()
+            )?;
+            return Ok(());
+        }
         writeln!(
             f,
-            "{:<44} {:>9} {:>9} {:>8} {:>9}",
-            "handler", "handled", "failed", "panicked", "in flight"
+            "{:<44} {:<10} {:>9} {:>9} {:>8} {:>9}",
+            "handler", "group", "handled", "failed", "panicked", "in flight"
         )?;
         for h in &self.handlers {
             writeln!(
                 f,
-                "{:<44} {:>9} {:>9} {:>8} {:>9}",
-                h.name, h.handled, h.failed, h.panicked, h.in_flight
+                "{:<44} {:<10} {:>9} {:>9} {:>8} {:>9}",
+                h.name, h.group, h.handled, h.failed, h.panicked, h.in_flight
             )?;
         }
         Ok(())

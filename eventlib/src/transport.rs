@@ -22,6 +22,19 @@ use crate::failure::{Failure, FailureKind};
 use crate::queue::Queue;
 use crate::record::Record;
 
+/// The name of the transport the dispatcher sends events through, once
+/// one is installed: then this process's handlers run elsewhere.
+static INSTALLED: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+pub(crate) fn note_installed(name: &'static str) {
+    let _ = INSTALLED.set(name);
+}
+
+/// The installed transport's name, if events leave the process.
+pub(crate) fn installed() -> Option<&'static str> {
+    INSTALLED.get().copied()
+}
+
 /// Something that carries events out of the process.
 pub trait Transport: Send + 'static {
     /// A short name for logs and thread names, such as `"redis"`.

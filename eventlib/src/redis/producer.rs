@@ -301,6 +301,14 @@ struct Sender {
 }
 
 impl Sender {
+    /// Counts the outbox's depth, in the producer's stats and as a gauge.
+    fn note_depth(&self, counters: &ProducerCounters) {
+        let depth = self.outbox.depth() as u64;
+        counters.set_depth(depth);
+        #[cfg(feature = "metrics")]
+        crate::meters::outbox_depth(&self.transport.stream, depth);
+    }
+
     fn run(mut self) {
         let counters = Arc::clone(&self.transport.counters);
         counters.set_capacity(self.outbox.capacity() as u64);
@@ -319,7 +327,7 @@ impl Sender {
         loop {
             if batch.is_empty() {
                 self.fill(&mut batch);
-                counters.set_depth(self.outbox.depth() as u64);
+                self.note_depth(&counters);
                 if batch.is_empty() {
                     self.idle();
                     continue;
@@ -353,7 +361,7 @@ impl Sender {
                 }
                 Some(Err(err)) => {
                     counters.add_failed_batch(1);
-                    counters.set_depth(self.outbox.depth() as u64);
+                    self.note_depth(&counters);
                     if down_since.is_none() {
                         down_since = Some(Instant::now());
                         log::warn!(

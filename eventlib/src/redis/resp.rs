@@ -174,6 +174,9 @@ pub(crate) struct GroupInfo {
     pub(crate) name: String,
     pub(crate) pending: i64,
     pub(crate) last_delivered: StreamId,
+    /// Entries not yet delivered to the group (Redis 7 and later; `None`
+    /// when Redis cannot tell, as after some deletions).
+    pub(crate) lag: Option<i64>,
 }
 
 /// The groups of an `XINFO GROUPS` reply; a group missing a field is left
@@ -188,6 +191,7 @@ pub(crate) fn groups(value: &Value) -> Vec<GroupInfo> {
                 name: get("name").and_then(text)?,
                 pending: get("pending").and_then(int)?,
                 last_delivered: get("last-delivered-id").and_then(id)?,
+                lag: get("lag").and_then(int),
             })
         })
         .collect()
@@ -386,6 +390,7 @@ mod tests {
             (bulk("name"), bulk("c")),
             (bulk("pending"), Value::Int(0)),
             (bulk("last-delivered-id"), bulk("0-0")),
+            (bulk("lag"), Value::Int(3)),
         ]);
         let partial = array(vec![bulk("name"), bulk("d")]);
         let reply = array(vec![
@@ -401,16 +406,19 @@ mod tests {
                     name: "a".into(),
                     pending: 2,
                     last_delivered: sid("5-1"),
+                    lag: None,
                 },
                 GroupInfo {
                     name: "b".into(),
                     pending: 0,
                     last_delivered: sid("7-0"),
+                    lag: None,
                 },
                 GroupInfo {
                     name: "c".into(),
                     pending: 0,
                     last_delivered: StreamId::default(),
+                    lag: Some(3),
                 },
             ]
         );

@@ -29,6 +29,8 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
     let mut next_cleanup = cleanup_every.map(|every| now + backoff::jitter(every));
     let (mut received, mut received_at) = (shared.stats().received, now);
     let mut next_idle_check = now;
+    #[cfg(feature = "metrics")]
+    let mut next_sample = now;
     while !finished.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(20));
         let now = Instant::now();
@@ -65,6 +67,13 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
                 log::warn!("eventlib worker: publishing its handlers failed: {err}");
             }
         }
+        #[cfg(feature = "metrics")]
+        if now >= next_sample {
+            next_sample = now + SAMPLE_EVERY;
+            if let Err(err) = sample(shared, &mut link) {
+                log::debug!("eventlib worker: sampling its gauges failed: {err}");
+            }
+        }
         if shared.stop().is_set() {
             continue;
         }
@@ -87,6 +96,41 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
             }
         }
     }
+}
+
+/// How often a worker samples its gauges (feature `metrics`).
+#[cfg(feature = "metrics")]
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// Sets the worker's gauges: entries in flight here, the group's pending
+/// entries and lag, the dead-letter stream's length.
+#[cfg(feature = "metrics")]
+fn sample(shared: &Shared, link: &mut Link) -> redis::RedisResult<()> {
+    let config = shared.config();
+    let reconnects = shared.counters().reconnects();
+    let (groups, dead): (Value, u64) = link.run(reconnects, |c| {
+        redis::pipe()
+            .cmd("XINFO")
+            .arg("GROUPS")
+            .arg(&config.stream)
+            .cmd("XLEN")
+            .arg(config.dead_stream())
+            .query(c)
+    })?;
+    let group = resp::groups(&groups)
+        .into_iter()
+        .find(|g| g.name == config.group);
+    crate::meters::group_sample(&crate::meters::GroupSample {
+        stream: &config.stream,
+        group: &config.group,
+        in_flight: shared.inflight().count() + shared.waiting().count(),
+        pending: group.as_ref().and_then(|g| u64::try_from(g.pending).ok()),
+        lag: group
+            .and_then(|g| g.lag)
+            .and_then(|lag| u64::try_from(lag).ok()),
+        dead_letters: Some(dead),
+    });
+    Ok(())
 }
 
 /// Whether the worker's group is drained: nothing in flight or waiting here,

@@ -9,8 +9,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::context::{Context, EventId};
+use crate::metadata::Metadata;
 use crate::record::Record;
 use crate::registry::registry;
+use crate::trace::Trace;
 
 /// The stream entry field that holds the envelope.
 pub(crate) const FIELD: &str = "event";
@@ -53,6 +55,50 @@ struct Incoming {
     data: Option<Value>,
     group: Option<String>,
     handlers: Option<Vec<String>>,
+    /// Request metadata: an object of strings, in the order written.
+    #[serde(default, deserialize_with = "string_pairs")]
+    meta: Option<Vec<(String, String)>>,
+    /// The producer's W3C trace context.
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+}
+
+/// The trace context an envelope carries (read with the `opentelemetry`
+/// feature, ignored without it).
+fn trace(traceparent: Option<String>, tracestate: Option<String>) -> Trace {
+    #[cfg(feature = "opentelemetry")]
+    if let Some(traceparent) = traceparent {
+        return Trace::remote(crate::trace::Remote {
+            traceparent,
+            tracestate,
+        });
+    }
+    #[cfg(not(feature = "opentelemetry"))]
+    let _ = (traceparent, tracestate);
+    Trace::default()
+}
+
+fn string_pairs<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<(String, String)>>, D::Error> {
+    struct Pairs;
+    impl<'de> serde::de::Visitor<'de> for Pairs {
+        type Value = Option<Vec<(String, String)>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of strings")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut pairs = Vec::new();
+            while let Some(pair) = map.next_entry::<String, String>()? {
+                pairs.push(pair);
+            }
+            Ok(Some(pairs))
+        }
+    }
+    deserializer.deserialize_map(Pairs)
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
@@ -73,9 +119,34 @@ pub(crate) fn encode(record: &Record) -> Vec<u8> {
     let _ = serde_json::to_writer(&mut out, record.name());
     let _ = write!(
         out,
-        ",\"emitted_at\":{},\"data\":",
+        ",\"emitted_at\":{},",
         millis(record.context().emitted_at())
     );
+    let metadata = record.metadata();
+    if !metadata.is_empty() {
+        out.extend_from_slice(b"\"meta\":{");
+        for (n, (key, value)) in metadata.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            let _ = serde_json::to_writer(&mut out, key);
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut out, value);
+        }
+        out.extend_from_slice(b"},");
+    }
+    #[cfg(feature = "opentelemetry")]
+    if let Some(remote) = record.context().trace().w3c() {
+        out.extend_from_slice(b"\"traceparent\":");
+        let _ = serde_json::to_writer(&mut out, &remote.traceparent);
+        out.push(b',');
+        if let Some(state) = &remote.tracestate {
+            out.extend_from_slice(b"\"tracestate\":");
+            let _ = serde_json::to_writer(&mut out, state);
+            out.push(b',');
+        }
+    }
+    out.extend_from_slice(b"\"data\":");
     record.write_data(&mut out);
     out.push(b'}');
     out
@@ -116,6 +187,8 @@ pub(crate) struct Decoded {
     pub(crate) group: Option<String>,
     /// Set on a replayed entry: only these handlers (by path) run.
     pub(crate) handlers: Option<Vec<String>>,
+    pub(crate) metadata: Metadata,
+    trace: Trace,
     /// The event built from `data`, at attempt 1.
     pub(crate) record: Record,
 }
@@ -131,7 +204,14 @@ impl Decoded {
     }
 
     fn context(&self, attempt: u32) -> Context {
-        Context::restore(self.id, self.name, self.emitted_at, attempt)
+        Context::restore(
+            self.id,
+            &registry().decl(self.index).name,
+            self.emitted_at,
+            attempt,
+            self.metadata.clone(),
+            self.trace.clone(),
+        )
     }
 }
 
@@ -152,6 +232,8 @@ struct Envelope {
     data: Value,
     group: Option<String>,
     handlers: Option<Vec<String>>,
+    metadata: Metadata,
+    trace: Trace,
 }
 
 /// Reads the envelope of stream entry `entry`: `Err` is the reason it is
@@ -193,6 +275,10 @@ fn parse(raw: &[u8], entry: StreamId) -> Result<Envelope, String> {
         ));
     }
     let emitted_at = UNIX_EPOCH + Duration::from_millis(emitted_ms);
+    let metadata = match incoming.meta {
+        Some(pairs) => Metadata::from_pairs(pairs).map_err(|err| format!("`meta`: {err}"))?,
+        None => Metadata::new(),
+    };
     Ok(Envelope {
         id,
         name,
@@ -200,6 +286,8 @@ fn parse(raw: &[u8], entry: StreamId) -> Result<Envelope, String> {
         data,
         group: incoming.group,
         handlers: incoming.handlers,
+        metadata,
+        trace: trace(incoming.traceparent, incoming.tracestate),
     })
 }
 
@@ -218,7 +306,14 @@ pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, Undecodable
         Err(err) => return Err(Undecodable::Poison(err.to_string())),
     };
     let decl = registry().decl(index);
-    let context = Context::restore(envelope.id, decl.name, envelope.emitted_at, 1);
+    let context = Context::restore(
+        envelope.id,
+        &decl.name,
+        envelope.emitted_at,
+        1,
+        envelope.metadata.clone(),
+        envelope.trace.clone(),
+    );
     let record = build(index, envelope.data.clone(), context).map_err(Undecodable::Poison)?;
     Ok(Decoded {
         id: envelope.id,
@@ -228,6 +323,8 @@ pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, Undecodable
         data: envelope.data,
         group: envelope.group,
         handlers: envelope.handlers,
+        metadata: envelope.metadata,
+        trace: envelope.trace,
         record,
     })
 }
@@ -304,6 +401,34 @@ mod tests {
         assert_eq!(envelope.data, serde_json::json!({ "amount": 5 }));
         assert_eq!(envelope.group.as_deref(), Some("billing"));
         assert_eq!(envelope.handlers, Some(vec!["shop::charge".to_owned()]));
+        assert!(envelope.metadata.is_empty());
+    }
+
+    #[test]
+    fn metadata_keeps_its_order_and_limits() {
+        let envelope = parse(
+            br#"{"v":1,"name":"a.B","data":{},"meta":{"z":"1","client_ip":"::1"}}"#,
+            ENTRY,
+        )
+        .unwrap();
+        let pairs: Vec<_> = envelope.metadata.iter().collect();
+        assert_eq!(pairs, [("z", "1"), ("client_ip", "::1")]);
+        for (meta, says) in [
+            (r#""meta":{"n":1}"#, "expected a string"),
+            (r#""meta":["a"]"#, "an object of strings"),
+            (
+                r#""meta":{"bad key":"v"}"#,
+                "`meta`: invalid metadata: key `bad key`",
+            ),
+        ] {
+            let reason = poison(&format!(r#"{{"v":1,"name":"a.B","data":{{}},{meta}}}"#));
+            assert!(reason.contains(says), "{meta}: {reason}");
+        }
+        let big = "x".repeat(crate::metadata::MAX_BYTES);
+        let reason = poison(&format!(
+            r#"{{"v":1,"name":"a.B","data":{{}},"meta":{{"k":"{big}"}}}}"#
+        ));
+        assert!(reason.contains("bytes of keys and values"), "{reason}");
     }
 
     #[test]

@@ -1,0 +1,140 @@
+//! What one handler run shows to the tools a service already runs: an
+//! `eventlib.handler` span (feature `tracing`) whose parent is the span
+//! current at `log!`, or the producer's trace read from a transport
+//! (feature `opentelemetry`); and its duration, outcome and queue wait as
+//! metrics (feature `metrics`). Every way of running a handler (the pool,
+//! inline scopes, Redis workers) goes through [`Run`].
+
+use std::future::Future;
+
+use crate::failure::FailureKind;
+use crate::meters;
+use crate::record::Record;
+use crate::registry::HandlerEntry;
+
+/// One handler run being observed. Of size zero without the features.
+pub(crate) struct Run {
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+    #[cfg(feature = "metrics")]
+    started: std::time::Instant,
+    #[cfg(feature = "metrics")]
+    event: &'static str,
+    #[cfg(feature = "metrics")]
+    entry: &'static HandlerEntry,
+}
+
+impl Run {
+    /// A run of `entry` for `record` starts.
+    #[cfg_attr(not(any(feature = "tracing", feature = "metrics")), inline(always))]
+    pub(crate) fn start(record: &Record, entry: &'static HandlerEntry) -> Run {
+        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
+        let _ = (record, entry);
+        #[cfg(feature = "metrics")]
+        {
+            let waited = std::time::SystemTime::now()
+                .duration_since(record.context().emitted_at())
+                .unwrap_or_default();
+            meters::queue_wait(record.name(), entry.decl.name, entry.decl.group(), waited);
+        }
+        Run {
+            #[cfg(feature = "tracing")]
+            span: handler_span(record, entry),
+            #[cfg(feature = "metrics")]
+            started: std::time::Instant::now(),
+            #[cfg(feature = "metrics")]
+            event: record.name(),
+            #[cfg(feature = "metrics")]
+            entry,
+        }
+    }
+
+    /// Runs `f` inside the handler's span.
+    #[inline]
+    pub(crate) fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        #[cfg(feature = "tracing")]
+        return self.span.in_scope(f);
+        #[cfg(not(feature = "tracing"))]
+        f()
+    }
+
+    /// `future`, polled inside the handler's span.
+    pub(crate) fn instrument<F: Future>(&self, future: F) -> impl Future<Output = F::Output> {
+        #[cfg(feature = "tracing")]
+        return tracing::Instrument::instrument(future, self.span.clone());
+        #[cfg(not(feature = "tracing"))]
+        future
+    }
+
+    /// The run ended with `outcome`.
+    pub(crate) fn finish(self, outcome: &Result<(), FailureKind>) {
+        let counted = match outcome {
+            Ok(()) => meters::Outcome::Handled,
+            Err(FailureKind::Panic(_)) => meters::Outcome::Panicked,
+            Err(_) => meters::Outcome::Failed,
+        };
+        #[cfg(feature = "tracing")]
+        {
+            self.span.record("outcome", counted.as_str());
+            if let Err(kind) = outcome {
+                self.span.record("error", tracing::field::display(kind));
+                self.span.record("otel.status_code", "ERROR");
+            }
+        }
+        #[cfg(feature = "metrics")]
+        meters::handler_run(
+            self.event,
+            self.entry.decl.name,
+            self.entry.decl.group(),
+            counted,
+            self.started.elapsed(),
+        );
+        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
+        let _ = counted;
+    }
+}
+
+/// The `eventlib.handler` span of one run: a child of the span current at
+/// `log!` when there was one, else of the producer's trace read from a
+/// transport (a child on the first attempt, a link on retries, so that a
+/// retry hours later does not stretch the original trace).
+#[cfg(feature = "tracing")]
+fn handler_span(record: &Record, entry: &HandlerEntry) -> tracing::Span {
+    use tracing::field::Empty;
+    let context = record.context();
+    macro_rules! span {
+        ($($parent:tt)*) => {
+            tracing::info_span!(
+                target: "eventlib",
+                $($parent)*
+                "eventlib.handler",
+                event = context.name(),
+                event_id = %context.id(),
+                handler = entry.decl.name,
+                group = entry.decl.group(),
+                attempt = context.attempt(),
+                outcome = Empty,
+                error = Empty,
+                otel.status_code = Empty,
+            )
+        };
+    }
+    let trace = context.trace();
+    if let Some(parent) = trace.span() {
+        return span!(parent: parent,);
+    }
+    #[cfg(feature = "opentelemetry")]
+    if let Some(remote) = trace.remote_context().and_then(|r| r.span_context()) {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let span = span!(parent: None,);
+        if context.attempt() <= 1 {
+            let parent = opentelemetry::Context::new().with_remote_span_context(remote);
+            let _ = span.set_parent(parent);
+        } else {
+            span.add_link(remote);
+        }
+        return span;
+    }
+    span!()
+}
