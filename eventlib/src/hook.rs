@@ -1,8 +1,10 @@
 //! What the dispatcher and the Redis worker share about running user code
-//! around them: the error hook, the spawner, and waiting for a blocking
-//! call on a helper thread.
+//! around them: the error hook, the spawner, blocking a thread on a
+//! handler's future, and waiting for a blocking call on a helper thread.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 use futures::future::BoxFuture;
 
@@ -20,6 +22,36 @@ pub(crate) type Spawner = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
 pub(crate) fn call_hook(hook: &Hook, failure: &Failure) {
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(failure))).is_err() {
         log::error!("eventlib: the error hook panicked while reporting: {failure}");
+    }
+}
+
+/// Runs `future` to completion on the calling thread, parking it while
+/// the future waits.
+///
+/// Unlike `futures::executor::block_on`, this marks nothing thread-local:
+/// user code run inside (a handler, a span exporter called when a handler's
+/// span closes, such as OpenTelemetry's simple span processor) may block
+/// on futures of its own.
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        // A wake between the poll and here leaves the token set: no lost
+        // wake-up. A spurious return just polls again.
+        std::thread::park();
     }
 }
 
@@ -55,6 +87,21 @@ pub(crate) async fn off_thread<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_on_nests_and_takes_wakes_from_other_threads() {
+        let value = block_on(async {
+            // Blocking on another future inside, as user code may.
+            let inner = futures::executor::block_on(async { 2 });
+            let (tx, rx) = futures::channel::oneshot::channel();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                tx.send(inner * 21).unwrap();
+            });
+            rx.await.unwrap()
+        });
+        assert_eq!(value, 42);
+    }
 
     #[test]
     fn a_panicking_hook_is_contained() {

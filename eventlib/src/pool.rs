@@ -336,9 +336,7 @@ pub(crate) fn run_inline(record: &Record) -> Vec<Failure> {
         entry.counters.start();
         let outcome = match entry.decl.call {
             HandlerFn::Sync(call) => run_sync(entry, call, record),
-            HandlerFn::Async(call) => {
-                futures::executor::block_on(run_async(entry, call, record.clone()))
-            }
+            HandlerFn::Async(call) => crate::hook::block_on(run_async(entry, call, record.clone())),
         };
         failures.extend(account(record, entry, outcome));
     }

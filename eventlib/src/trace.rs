@@ -53,7 +53,10 @@ impl Trace {
     /// The span current at `log!`, if it was captured.
     #[cfg(feature = "tracing")]
     pub(crate) fn span(&self) -> Option<&tracing::Span> {
-        self.inner.as_ref().map(|inner| &inner.span)
+        self.inner
+            .as_ref()
+            .map(|inner| &inner.span)
+            .filter(|span| !span.is_none())
     }
 
     /// A trace context read back from a transport.

@@ -380,7 +380,7 @@ fn run_handler(shared: &Shared, record: &Record, handler: u32) -> Option<Failure
             spawn(Box::pin(async move {
                 let _ = tx.send(pool::run_one(&task_record, handler).await);
             }));
-            futures::executor::block_on(rx).unwrap_or_else(|_| {
+            crate::hook::block_on(rx).unwrap_or_else(|_| {
                 Some(Failure {
                     event: record.name(),
                     event_id: record.id(),
@@ -391,7 +391,7 @@ fn run_handler(shared: &Shared, record: &Record, handler: u32) -> Option<Failure
                 })
             })
         }
-        _ => futures::executor::block_on(pool::run_one(record, handler)),
+        _ => crate::hook::block_on(pool::run_one(record, handler)),
     }
 }
 

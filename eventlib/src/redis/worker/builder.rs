@@ -241,8 +241,8 @@ impl WorkerBuilder {
     }
 
     /// Runs async handlers on your executor (a tokio runtime, say, when
-    /// handlers need its reactor) instead of driving them with
-    /// `futures::executor::block_on` on the worker's threads; the worker's
+    /// handlers need its reactor) instead of driving them on the worker's
+    /// own threads, which park while a handler waits; the worker's
     /// thread waits for the task. With the `tokio` feature (on by default),
     /// a worker built inside a tokio runtime runs them on that runtime
     /// unless a spawner is given.
