@@ -20,6 +20,9 @@ pub mod distributed_processing {}
 #[doc = include_str!("../wire-format.md")]
 pub mod wire_format {}
 
+#[doc = include_str!("../observability.md")]
+pub mod observability {}
+
 #[doc = include_str!("../scaling.md")]
 pub mod scaling {}
 

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
-use crate::context::EventId;
 use crate::error::Error;
 use crate::failure::{Failure, FailureKind};
 use crate::hook::{self, Hook, Spawner};
+use crate::id::EventId;
 use crate::pool;
 pub use crate::queue::Overflow;
 use crate::queue::Queue;

@@ -141,12 +141,7 @@ impl fmt::Display for Error {
                 field: None,
                 reason,
             } => write!(f, "invalid data for event `{event}`: {reason}"),
-            Error::InvalidMetadata { reason } => write!(
-                f,
-                "invalid metadata: {reason} (limits: {} entries, {} bytes of keys and values)",
-                crate::metadata::MAX_ENTRIES,
-                crate::metadata::MAX_BYTES
-            ),
+            Error::InvalidMetadata { reason } => write!(f, "invalid metadata: {reason}"),
             Error::Validation { event, error } => {
                 write!(f, "event `{event}` failed validation: {error}")
             }

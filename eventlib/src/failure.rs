@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::context::EventId;
+use crate::id::EventId;
 
 /// A handler failure or a dropped event, as reported to the error hook
 /// (see [`Builder::error_hook`](crate::Builder::error_hook)).

@@ -108,7 +108,7 @@ mod tests {
         let hook: Hook = Arc::new(|_| panic!("hook bug"));
         let failure = Failure {
             event: "test.Event",
-            event_id: crate::context::EventId::from_u128(1),
+            event_id: crate::id::EventId::from_u128(1),
             handler: None,
             kind: crate::failure::FailureKind::Dropped,
         };

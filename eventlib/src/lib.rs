@@ -70,6 +70,7 @@ mod event;
 mod failure;
 mod handler;
 mod hook;
+mod id;
 mod log;
 pub mod metadata;
 mod meters;
@@ -93,7 +94,7 @@ pub mod redis;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use context::{Context, EventId};
+pub use context::Context;
 pub use dispatcher::{
     flush, flush_async, flush_timeout, shutdown, shutdown_async, Builder, Dispatcher, Mode,
     Overflow, Report,
@@ -102,6 +103,7 @@ pub use error::{Error, ValidationError};
 pub use event::Event;
 pub use failure::{Failure, FailureKind};
 pub use handler::{HandlerKind, HandlerOutput};
+pub use id::EventId;
 pub use log::log_json;
 pub use record::Record;
 pub use registry::{registry, EventInfo, HandlerInfo, Registry};

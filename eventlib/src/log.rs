@@ -5,10 +5,10 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::context::EventId;
 use crate::dispatcher;
 use crate::error::Error;
 use crate::event::{validate, Event, EventSlot};
+use crate::id::EventId;
 use crate::meters::Refusal;
 use crate::record::Record;
 use crate::registry::registry;

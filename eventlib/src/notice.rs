@@ -263,6 +263,8 @@ fn tell(what: What, line: &str) {
     };
     #[cfg(feature = "tracing")]
     if tracing::dispatcher::has_been_set() {
+        // The target says `eventlib` already.
+        let line = line.strip_prefix("eventlib: ").unwrap_or(line);
         let taken = match level {
             log::Level::Error if tracing::event_enabled!(target: "eventlib", tracing::Level::ERROR) =>
             {

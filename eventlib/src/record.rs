@@ -7,9 +7,10 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use crate::context::{Context, EventId};
+use crate::context::Context;
 use crate::error::Error;
 use crate::event::{validate, Event};
+use crate::id::EventId;
 
 /// One logged event: its [`Context`], the event itself (typed, through
 /// [`downcast_ref`](Self::downcast_ref)) and its data as JSON

@@ -49,10 +49,10 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures::future::BoxFuture;
 
-use crate::context::EventId;
 use crate::error::Error;
 use crate::event::Event;
 use crate::failure::Failure;
+use crate::id::EventId;
 use crate::pool;
 use crate::record::Record;
 use crate::registry::registry;

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::Value;
 
-use crate::context::EventId;
 use crate::error::Error;
+use crate::id::EventId;
 use crate::redis::conn::{Endpoint, Link};
 use crate::redis::resp::{self, Entry};
 use crate::redis::{keys, wire, DEFAULT_STREAM};

@@ -635,7 +635,7 @@ impl Item {
 
 /// The event index and id of a spooled envelope (written by this crate's
 /// encoder), `None` for an event this build does not know.
-fn head(envelope: &[u8]) -> Option<(usize, crate::context::EventId)> {
+fn head(envelope: &[u8]) -> Option<(usize, crate::id::EventId)> {
     #[derive(serde::Deserialize)]
     struct Head {
         id: String,

@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::context::{Context, EventId};
+use crate::context::Context;
+use crate::id::EventId;
 use crate::metadata::Metadata;
 use crate::record::Record;
 use crate::registry::registry;

@@ -1,0 +1,97 @@
+//! [`EventId`]: the unique id of one logged event.
+
+use std::cell::Cell;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+/// The unique id of one logged event: 128 bits, printed as 32 hex digits.
+///
+/// The high half is random per process, the low half counts up, so ids are
+/// unique across processes and machines without coordination.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId {
+    // Two halves rather than a `u128`, whose 16-byte alignment would pad
+    // every record.
+    high: u64,
+    low: u64,
+}
+
+impl EventId {
+    /// A fresh id.
+    pub fn new() -> Self {
+        // Each thread takes blocks of 1024 ids so that producers on many
+        // threads do not contend on one counter.
+        const BLOCK: u64 = 1024;
+        static NEXT_BLOCK: AtomicU64 = AtomicU64::new(0);
+        thread_local! {
+            static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+        }
+        let low = RANGE.with(|range| {
+            let (mut next, mut end) = range.get();
+            if next == end {
+                next = NEXT_BLOCK.fetch_add(1, Ordering::Relaxed) * BLOCK;
+                end = next + BLOCK;
+            }
+            range.set((next + 1, end));
+            next
+        });
+        EventId {
+            high: process_tag(),
+            low,
+        }
+    }
+
+    /// The id as a number.
+    pub fn as_u128(self) -> u128 {
+        (u128::from(self.high) << 64) | u128::from(self.low)
+    }
+
+    /// Rebuilds an id from [`as_u128`](Self::as_u128) (for ids read back
+    /// from a transport).
+    pub fn from_u128(id: u128) -> Self {
+        EventId {
+            high: (id >> 64) as u64,
+            low: id as u64,
+        }
+    }
+}
+
+impl Default for EventId {
+    fn default() -> Self {
+        EventId::new()
+    }
+}
+
+fn process_tag() -> u64 {
+    static TAG: OnceLock<u64> = OnceLock::new();
+    *TAG.get_or_init(|| {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        if let Ok(now) = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH) {
+            hasher.write_u128(now.as_nanos());
+        }
+        hasher.finish()
+    })
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.as_u128())
+    }
+}
+
+impl fmt::Debug for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EventId({self})")
+    }
+}
+
+impl std::str::FromStr for EventId {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        u128::from_str_radix(s, 16).map(EventId::from_u128)
+    }
+}
