@@ -24,6 +24,12 @@
 //! cargo run --example shoestore --features redis -- --redis redis://127.0.0.1:6399 producer --views 2000
 //! ```
 //!
+//! With the features `tracing`, `metrics` and `opentelemetry`
+//! (`--features tracing,metrics,opentelemetry`, with `redis` for the
+//! roles), each run also prints the trace of one page view (the request
+//! span and the handler spans under it, on the pool or on a worker, one
+//! trace id) and a Prometheus scrape.
+//!
 //! `worker` options: `--group G` (the consumer group; the store's handlers
 //! are all in `default`), `--consumer NAME`, `--db PATH` (a SQLite file
 //! kept at exit, which several workers may share), and the stop condition:
@@ -43,6 +49,8 @@ mod local;
 #[cfg(feature = "redis")]
 #[path = "shoestore/producer.rs"]
 mod producer;
+#[path = "shoestore/telemetry.rs"]
+mod telemetry;
 #[path = "shoestore/traffic.rs"]
 mod traffic;
 #[cfg(feature = "redis")]

@@ -7,6 +7,7 @@ use crate::traffic::{self, millis, Plan, REQUEST_THREADS};
 use crate::{backends, failures, ProductViewed, POISONED_PRODUCT, VIEWS_KEY};
 
 pub fn run() -> anyhow::Result<()> {
+    crate::telemetry::install()?;
     let failures = failures::install()?;
     let db = backends::Db::open_temp()?;
     let _delete_db_on_exit = backends::DeleteOnDrop(db);
@@ -82,6 +83,7 @@ pub fn run() -> anyhow::Result<()> {
     );
     println!("error hook: {failures}\n");
     print!("{stats}");
+    crate::telemetry::print(12);
 
     // The story's arithmetic, checked: a wrong count is a bug, and exits 1.
     anyhow::ensure!(

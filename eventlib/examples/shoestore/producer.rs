@@ -17,6 +17,7 @@ const OUTBOX: usize = 100_000;
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn run(args: &ProducerArgs) -> anyhow::Result<()> {
+    crate::telemetry::install()?;
     // Nothing connects here: a web process starts even while Redis is down.
     let transport = RedisTransport::new(&args.url)?;
     let failures =
@@ -76,6 +77,7 @@ pub fn run(args: &ProducerArgs) -> anyhow::Result<()> {
         );
     }
     println!("error hook: {failures}");
+    crate::telemetry::print(8);
     println!(
         "\nnext: workers handle them; `--redis {} worker --until-idle` stops once the stream \
          is drained",

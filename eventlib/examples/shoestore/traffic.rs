@@ -81,7 +81,15 @@ fn serve(requests: std::ops::Range<u64>) -> Result<Vec<Duration>, eventlib::Erro
     for n in requests {
         let (user_id, product_id, source) = request(n);
         let started = Instant::now();
-        crate::product_page(user_id, product_id, source)?;
+        if n == 0 {
+            // The first view is traced: its request span, and the handler
+            // spans under it (see `telemetry`).
+            crate::telemetry::page_view(product_id, || {
+                crate::product_page(user_id, product_id, source)
+            })?;
+        } else {
+            crate::product_page(user_id, product_id, source)?;
+        }
         timings.push(started.elapsed());
     }
     Ok(timings)

@@ -24,6 +24,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 const VISIBILITY: Duration = Duration::from_secs(10);
 
 pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
+    crate::telemetry::install()?;
     let handlers: Vec<&str> = eventlib::registry()
         .handlers()
         .filter(|h| h.group() == args.group)
@@ -145,6 +146,7 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
             h.name, h.handled, h.failed, h.panicked, h.in_flight
         );
     }
+    crate::telemetry::print(12);
 
     // This worker's own arithmetic (other workers may share the database).
     if args.db.is_none() {
