@@ -21,9 +21,9 @@ pub struct Stats {
     /// One row per registered handler.
     pub handlers: Vec<HandlerStats>,
     /// The transport events leave this process through (`"redis"`), when
-    /// one is installed: then the handlers run on its workers, not here,
-    /// and their rows here stay at 0 (a worker's own `stats()` counts
-    /// them).
+    /// one is installed: then the handlers of what this process logs run on
+    /// its workers, not here (a worker's own `stats()` counts them), and
+    /// the printed table says so instead of listing them at 0.
     pub transport: Option<&'static str>,
 }
 
@@ -193,13 +193,23 @@ impl fmt::Display for Stats {
         }
         writeln!(f)?;
         if let Some(transport) = self.transport {
+            let ran_here = self
+                .handlers
+                .iter()
+                .any(|h| h.handled + h.failed + h.panicked + h.in_flight > 0);
+            if !ran_here {
+                return writeln!(
+                    f,
+                    "handlers: not run in this process; events go to {transport} workers, whose \
+                     stats count them ({} handler(s) declared)",
+                    self.handlers.len()
+                );
+            }
             writeln!(
                 f,
-                "handlers: not run in this process; events go to {transport} workers, whose \
-                 stats count them ({} handler(s) declared)",
-                self.handlers.len()
+                "handlers: events logged here go to {transport} workers; the rows below are what \
+                 a worker in this process ran"
             )?;
-            return Ok(());
         }
         writeln!(
             f,

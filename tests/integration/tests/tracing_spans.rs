@@ -207,6 +207,16 @@ fn handler_spans_are_children_of_the_span_at_log() {
     ));
     check(3, &id.to_string(), task_id);
 
+    // The default error hook told the failure through tracing.
+    let events = recorder.events.lock().unwrap().clone();
+    assert!(
+        events.iter().any(
+            |(m, _)| m.contains("Traced::fails` of event `tests.tracing.Traced`")
+                && m.contains("no stock for")
+        ),
+        "{events:?}"
+    );
+
     // Without a span at log!, a handler span is a root.
     let id = log!(Traced { n: 4 }).unwrap();
     common::flush();

@@ -42,6 +42,15 @@ fn a_worker_stops_by_itself_once_the_stream_is_drained() {
         log!(Job { n }).unwrap();
     }
     assert!(eventlib::flush().is_clean());
+    // The producer's stats say where its handlers run, rather than 0s.
+    let stats = eventlib::stats();
+    assert_eq!(stats.transport, Some("redis"));
+    assert!(
+        stats
+            .to_string()
+            .contains("not run in this process; events go to redis workers"),
+        "{stats}"
+    );
 
     let idle = Duration::from_millis(500);
     let worker = Worker::builder(&url)
