@@ -23,6 +23,9 @@ pub mod wire_format {}
 #[doc = include_str!("../observability.md")]
 pub mod observability {}
 
+#[doc = include_str!("../web.md")]
+pub mod web {}
+
 #[doc = include_str!("../scaling.md")]
 pub mod scaling {}
 
