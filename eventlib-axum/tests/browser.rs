@@ -1,0 +1,221 @@
+//! A real browser: headless Chromium, driven through WebDriver
+//! (chromedriver + fantoccini), opens a product page, clicks the image
+//! zoom, and the page's script logs `web.ImageZoomed` through the
+//! ingestion endpoint; its handler runs with that browser's user agent
+//! and the request's metadata. A screenshot of the page is saved in
+//! `target/browser-artifacts/`.
+//!
+//! Needs `chromium` and `chromedriver` (Debian: `chromium`,
+//! `chromium-driver`), which `.ci/test` installs when missing; set
+//! `EVENTLIB_SKIP_BROWSER=1` to skip on a machine without them.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::Path;
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use eventlib::{event, log, Context};
+use eventlib_axum::{Ingest, RequestMetadataLayer};
+use fantoccini::{ClientBuilder, Locator};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ImageZoomed {
+    product_id: u64,
+    zoom: f32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PageViewed {
+    product_id: u64,
+}
+
+static SEEN: Mutex<Vec<(String, Vec<(String, String)>)>> = Mutex::new(Vec::new());
+
+fn note(what: &str, ctx: &Context) {
+    let meta = ctx
+        .metadata()
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    SEEN.lock().unwrap().push((what.to_owned(), meta));
+}
+
+#[event(name = "web.ImageZoomed")]
+impl ImageZoomed {
+    #[handler]
+    fn record(&self, ctx: &Context) {
+        note(&format!("zoomed {} x{}", self.product_id, self.zoom), ctx);
+    }
+}
+
+#[event(name = "web.PageViewed")]
+impl PageViewed {
+    #[handler]
+    fn record(&self, ctx: &Context) {
+        note(&format!("viewed {}", self.product_id), ctx);
+    }
+}
+
+async fn product_page(Path(id): Path<u64>) -> Html<String> {
+    log!(PageViewed { product_id: id }).unwrap();
+    Html(format!(
+        r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>Product {id}</title></head>
+<body>
+  <h1>Product {id}</h1>
+  <button id="zoom">Zoom the picture</button>
+  <p id="status">not zoomed</p>
+  <script>
+    document.getElementById("zoom").addEventListener("click", async () => {{
+      const answer = await fetch("/events/web.ImageZoomed", {{
+        method: "POST",
+        headers: {{ "Content-Type": "application/json" }},
+        body: JSON.stringify({{ product_id: {id}, zoom: 2.5 }}),
+      }});
+      const body = await answer.json();
+      document.getElementById("status").textContent =
+        answer.status + " " + body.id + " " + answer.headers.get("x-request-id");
+    }});
+  </script>
+</body></html>"#
+    ))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn find(candidates: &[&str]) -> Option<String> {
+    candidates
+        .iter()
+        .find(|c| std::path::Path::new(c).exists())
+        .map(|c| (*c).to_owned())
+}
+
+#[test]
+fn a_browser_logs_a_client_side_event_with_its_metadata() {
+    if std::env::var_os("EVENTLIB_SKIP_BROWSER").is_some() {
+        eprintln!("EVENTLIB_SKIP_BROWSER is set: the browser test does not run");
+        return;
+    }
+    let chromedriver = find(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])
+        .expect("chromedriver is missing: install Debian's chromium and chromium-driver (.ci/test does), or set EVENTLIB_SKIP_BROWSER=1");
+    let chromium = find(&["/usr/bin/chromium", "/usr/bin/chromium-browser"])
+        .expect("chromium is missing: install Debian's chromium (.ci/test does)");
+
+    let app = Router::new()
+        .route("/products/{id}", get(product_page))
+        .merge(Ingest::new().allow(["web.ImageZoomed"]).router().unwrap())
+        .layer(RequestMetadataLayer::new());
+    let addr = common::serve(app);
+
+    let port = free_port();
+    let _driver = Driver(
+        Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "chromedriver did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (user_agent, status) = runtime.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a WebDriver session with headless Chromium");
+        client.goto(&format!("http://{addr}/products/42")).await.unwrap();
+        let heading = client.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+        assert_eq!(heading, "Product 42");
+        client.find(Locator::Id("zoom")).await.unwrap().click().await.unwrap();
+        let status = client.find(Locator::Id("status")).await.unwrap();
+        let started = Instant::now();
+        let text = loop {
+            let text = status.text().await.unwrap();
+            if text != "not zoomed" {
+                break text;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "the script never answered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let user_agent = client
+            .execute("return navigator.userAgent", vec![])
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let png = client.screenshot().await.unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/browser-artifacts");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("product-page.png"), &png).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "not a PNG screenshot");
+        client.close().await.unwrap();
+        (user_agent, text)
+    });
+
+    // "202 <event id> <request id>", as the page's script wrote it.
+    let parts: Vec<&str> = status.split(' ').collect();
+    assert_eq!(parts.len(), 3, "{status}");
+    assert_eq!(parts[0], "202", "{status}");
+    eventlib::flush();
+    let seen = SEEN.lock().unwrap().clone();
+    let zoomed = seen
+        .iter()
+        .find(|(what, _)| what == "zoomed 42 x2.5")
+        .unwrap_or_else(|| panic!("the handler did not run: {seen:?}"));
+    let meta = |key: &str| {
+        zoomed
+            .1
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(meta("user_agent").as_deref(), Some(user_agent.as_str()));
+    assert!(user_agent.contains("Chrome"), "{user_agent}");
+    assert_eq!(meta("ingested").as_deref(), Some("true"));
+    assert_eq!(meta("client_ip").as_deref(), Some("127.0.0.1"));
+    assert_eq!(meta("request_id").as_deref(), Some(parts[2]));
+    assert_eq!(meta("route").as_deref(), Some("/events/{name}"));
+    // The page view itself was logged server-side, without `ingested`.
+    let viewed = seen.iter().find(|(what, _)| what == "viewed 42").unwrap();
+    assert!(!viewed.1.iter().any(|(k, _)| k == "ingested"), "{viewed:?}");
+}
