@@ -36,7 +36,10 @@ struct PageViewed {
     product_id: u64,
 }
 
-static SEEN: Mutex<Vec<(String, Vec<(String, String)>)>> = Mutex::new(Vec::new());
+/// What a handler ran for, and the metadata it saw.
+type Sighting = (String, Vec<(String, String)>);
+
+static SEEN: Mutex<Vec<Sighting>> = Mutex::new(Vec::new());
 
 fn note(what: &str, ctx: &Context) {
     let meta = ctx
