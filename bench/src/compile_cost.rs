@@ -141,25 +141,43 @@ fn manifest(name: &str) -> String {
     )
 }
 
-/// Writes the workspace (with the repository's lock file, so that the
-/// dependencies are the ones already fetched) and returns its root.
-fn write_workspace() -> PathBuf {
-    // Another checkout's macros can be measured the same way, to compare
-    // two versions: BENCH_EVENTLIB_REPO=/path/to/checkout.
-    let repo = match std::env::var_os("BENCH_EVENTLIB_REPO") {
+/// The checkout whose eventlib the generated crates depend on: this one,
+/// or another one to compare two versions (`BENCH_EVENTLIB_REPO`).
+pub(crate) fn eventlib_repo() -> PathBuf {
+    match std::env::var_os("BENCH_EVENTLIB_REPO") {
         Some(repo) => PathBuf::from(repo),
         None => Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .expect("bench/ is in the repository")
             .to_owned(),
-    };
-    // One workspace per checkout, so that each keeps its build.
+    }
+}
+
+/// `<temp>/<prefix>-<hash of repo>`: one generated workspace per checkout,
+/// so that each keeps its build from run to run.
+pub(crate) fn workspace_dir(prefix: &str, repo: &Path) -> PathBuf {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     repo.hash(&mut hasher);
-    let root = std::env::temp_dir().join(format!(
-        "eventlib-compile-cost-{:08x}",
-        hasher.finish() as u32
-    ));
+    std::env::temp_dir().join(format!("{prefix}-{:08x}", hasher.finish() as u32))
+}
+
+/// Writes `text` to `path` (and its directories) only when it changed, so
+/// that a generated crate's first build is kept.
+pub(crate) fn write_if_changed(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("a file in a directory"))
+        .expect("cannot create a generated workspace");
+    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+        std::fs::write(path, text).expect("cannot write a generated workspace");
+    }
+}
+
+/// Writes the workspace (with the repository's lock file, so that the
+/// dependencies are the ones already fetched) and returns its root.
+fn write_workspace() -> PathBuf {
+    // Another checkout's macros can be measured the same way, to compare
+    // two versions: BENCH_EVENTLIB_REPO=/path/to/checkout.
+    let repo = eventlib_repo();
+    let root = workspace_dir("eventlib-compile-cost", &repo);
     let eventlib = repo.join("eventlib");
     let workspace = format!(
         "[workspace]\nresolver = \"2\"\nmembers = [\"macros\", \"by-hand\"]\n\n\
@@ -169,14 +187,7 @@ fn write_workspace() -> PathBuf {
          [profile.dev]\ndebug = 1\n",
         eventlib.display().to_string()
     );
-    let write = |path: PathBuf, text: &str| {
-        std::fs::create_dir_all(path.parent().expect("a file in a directory"))
-            .expect("cannot create the compile-cost workspace");
-        // Rewritten only when it changed, so the first build is kept.
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
-            std::fs::write(&path, text).expect("cannot write the compile-cost workspace");
-        }
-    };
+    let write = |path: PathBuf, text: &str| write_if_changed(&path, text);
     write(root.join("Cargo.toml"), &workspace);
     if let Ok(lock) = std::fs::read_to_string(repo.join("Cargo.lock")) {
         if !root.join("Cargo.lock").exists() {

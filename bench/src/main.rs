@@ -1,8 +1,9 @@
 //! eventlib's benchmark: every scenario next to a baseline measured in the
 //! same process and run, as medians and ratios — the caller's cost of
 //! `log!`, end-to-end throughput, inline mode, by-name logging, registry
-//! size, memory per queued event, the Redis transport (feature `redis`)
-//! and what the macros cost to compile.
+//! size, memory per queued event, the Redis transport (feature `redis`),
+//! what the macros cost to compile and what the observability features
+//! cost the caller.
 //!
 //! ```text
 //! cargo run --release -p eventlib-bench                 # the whole table
@@ -24,6 +25,11 @@
 //! # with the macros and by hand; ~2 min the first time, which builds the
 //! # dependencies in the system's temporary directory):
 //! cargo run --release -p eventlib-bench -- --only compile-cost
+//!
+//! # what the features tracing + metrics cost a typed log! (a generated
+//! # program built in release mode without and with them, in the system's
+//! # temporary directory; ~2 min the first time):
+//! cargo run --release -p eventlib-bench -- --only features-cost
 //! ```
 //!
 //! The global dispatcher is configured once per process, so the parent
@@ -34,6 +40,7 @@
 mod alloc;
 mod compile_cost;
 mod events;
+mod features_cost;
 mod harness;
 mod registry;
 mod scenarios;
@@ -144,6 +151,8 @@ fn run_scenario(name: &str, rounds: usize, report: &mut Report) {
         "mem-rss" => memory::rss(report),
         // Each round is two cargo runs: a third of the rounds, at least 3.
         "compile-cost" => compile_cost::run((rounds / 3).max(3), report),
+        // Each round is three runs of generated binaries.
+        "features-cost" => features_cost::run(rounds, report),
         #[cfg(feature = "redis")]
         "redis-producer" => on_redis::producer::run(Persistence::None, rounds, report),
         #[cfg(feature = "redis")]

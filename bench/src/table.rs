@@ -53,6 +53,7 @@ use Target::{AtLeast, AtMost, Info};
 use Unit::{Bytes, EventsPerSec, NsPerCall, Seconds};
 
 const CHANNEL: &str = "boxed event into bounded crossbeam channel";
+const NO_FEATURES: &str = "the same program built without the features";
 #[cfg(feature = "redis")]
 const RAW_XADD: &str = "pipelined XADD (256) of the same envelope bytes";
 #[cfg(feature = "redis")]
@@ -351,6 +352,22 @@ const SPECS: &[Spec] = &[
         "9. cargo build of 100 #[event]s after a touch, wall",
         "the same crate written by hand",
         Seconds,
+        Info,
+    ),
+    spec(
+        "features-cost",
+        "off",
+        "10. log! caller cost, features tracing + metrics, nothing installed",
+        NO_FEATURES,
+        NsPerCall,
+        AtMost(1.05),
+    ),
+    spec(
+        "features-cost",
+        "on",
+        "10. log! caller cost, features tracing + metrics, subscriber + recorder",
+        NO_FEATURES,
+        NsPerCall,
         Info,
     ),
 ];

@@ -27,12 +27,11 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 pub(crate) use crate::meters::Outcome;
-use crate::meters::{self, Refusal};
+use crate::meters::{self, EventKeys, Refusal};
 
 /// Counters of one event, on separate cache lines: callers write the
 /// striped `emitted`/`dropped`, pool threads the rest, so neither slows
 /// the other down.
-#[derive(Default)]
 pub(crate) struct EventCounters {
     caller: CallerCounters,
     pool: PoolCounters,
@@ -41,31 +40,28 @@ pub(crate) struct EventCounters {
 /// What `log!` writes of an event, striped: each producer thread counts on
 /// one stripe (a cache line of its own), so producers on several cores do
 /// not fight over one line; readers sum the stripes.
-#[derive(Default)]
 struct CallerCounters {
     stripes: [Stripe; STRIPES],
 }
 
 const STRIPES: usize = 4;
 
-#[derive(Default)]
 #[repr(align(64))]
 struct Stripe {
     emitted: AtomicU64,
     dropped: AtomicU64,
     refused_validation: AtomicU64,
     refused_data: AtomicU64,
-    /// The event's name, for the metrics (a copy per stripe, as below).
-    name: &'static str,
+    /// The event's metric keys (a copy of the pointer per stripe, as below).
+    keys: &'static EventKeys,
     /// Whether any handler is registered (set once, when the registry is
     /// built): a copy per stripe, so `log!` reads the line it writes.
     has_handlers: bool,
 }
 
-#[derive(Default)]
 #[repr(align(64))]
 struct PoolCounters {
-    name: &'static str,
+    keys: &'static EventKeys,
     completed: AtomicU64,
     handled: AtomicU64,
     failed: AtomicU64,
@@ -96,12 +92,28 @@ impl CallerCounters {
 impl EventCounters {
     /// The counters of the event named `name`.
     pub(crate) fn new(name: &'static str) -> Self {
-        let mut counters = EventCounters::default();
-        counters.pool.name = name;
-        for stripe in &mut counters.caller.stripes {
-            stripe.name = name;
+        // Built once per event type for the life of the process.
+        let keys: &'static EventKeys = Box::leak(Box::new(EventKeys::new(name)));
+        let stripe = || Stripe {
+            emitted: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            refused_validation: AtomicU64::new(0),
+            refused_data: AtomicU64::new(0),
+            keys,
+            has_handlers: false,
+        };
+        EventCounters {
+            caller: CallerCounters {
+                stripes: std::array::from_fn(|_| stripe()),
+            },
+            pool: PoolCounters {
+                keys,
+                completed: AtomicU64::new(0),
+                handled: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
+                panicked: AtomicU64::new(0),
+            },
         }
-        counters
     }
 
     /// Set once, when the registry is built.
@@ -116,7 +128,7 @@ impl EventCounters {
     #[inline]
     pub(crate) fn emit(&self) -> bool {
         let stripe = self.caller.mine();
-        meters::emitted(stripe.name);
+        meters::emitted(stripe.keys);
         stripe.emitted.fetch_add(1, Ordering::SeqCst);
         stripe.has_handlers
     }
@@ -124,7 +136,7 @@ impl EventCounters {
     /// Counts one emitted event as dropped (never queued, or given up).
     pub(crate) fn drop_one(&self) {
         let stripe = self.caller.mine();
-        meters::dropped(stripe.name);
+        meters::dropped(stripe.keys);
         stripe.dropped.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -132,7 +144,7 @@ impl EventCounters {
     #[cold]
     pub(crate) fn refuse(&self, reason: Refusal) {
         let stripe = self.caller.mine();
-        meters::refused(stripe.name, reason);
+        meters::refused(stripe.keys, reason);
         let counter = match reason {
             Refusal::Validation => &stripe.refused_validation,
             Refusal::Data => &stripe.refused_data,
@@ -143,7 +155,7 @@ impl EventCounters {
     /// Counts one emitted event as completed: every handler finished with
     /// it, or a transport delivered it.
     pub(crate) fn complete(&self) {
-        meters::completed(self.pool.name);
+        meters::completed(self.pool.keys);
         self.pool.completed.fetch_add(1, Ordering::SeqCst);
     }
 

@@ -49,61 +49,134 @@ impl Refusal {
 mod imp {
     use std::time::Duration;
 
-    use metrics::{counter, gauge, histogram};
+    use metrics::{gauge, Key, Label, Level, Metadata};
 
     use super::{Outcome, Refusal};
 
-    pub(crate) fn emitted(event: &'static str) {
-        counter!("eventlib_events_emitted_total", "event" => event).increment(1);
+    /// What every eventlib metric says of where it comes from.
+    static META: Metadata<'static> = Metadata::new("eventlib", Level::INFO, Some("eventlib"));
+
+    const OUTCOMES: [Outcome; 3] = [Outcome::Handled, Outcome::Failed, Outcome::Panicked];
+
+    fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> Key {
+        let labels: Vec<Label> = labels
+            .iter()
+            .map(|&(k, v)| Label::from_static_parts(k, v))
+            .collect();
+        Key::from_parts(name, labels)
     }
 
-    pub(crate) fn completed(event: &'static str) {
-        counter!("eventlib_events_completed_total", "event" => event).increment(1);
+    /// The keys of one event's series, built once (when the registry is),
+    /// so that counting builds no key: with no recorder installed a count
+    /// costs a check of the recorder and no more.
+    pub(crate) struct EventKeys {
+        emitted: Key,
+        completed: Key,
+        dropped: Key,
+        refused: [Key; 2],
     }
 
-    pub(crate) fn dropped(event: &'static str) {
-        counter!("eventlib_events_dropped_total", "event" => event).increment(1);
+    impl EventKeys {
+        pub(crate) fn new(event: &'static str) -> Self {
+            let refused = |reason: Refusal| {
+                key(
+                    "eventlib_events_refused_total",
+                    &[("event", event), ("reason", reason.as_str())],
+                )
+            };
+            EventKeys {
+                emitted: key("eventlib_events_emitted_total", &[("event", event)]),
+                completed: key("eventlib_events_completed_total", &[("event", event)]),
+                dropped: key("eventlib_events_dropped_total", &[("event", event)]),
+                refused: [refused(Refusal::Validation), refused(Refusal::Data)],
+            }
+        }
     }
 
-    pub(crate) fn refused(event: &'static str, reason: Refusal) {
-        counter!("eventlib_events_refused_total", "event" => event, "reason" => reason.as_str())
-            .increment(1);
+    /// The keys of one handler's series for one event.
+    pub(crate) struct RunKeys {
+        runs: [Key; 3],
+        durations: [Key; 3],
+        wait: Key,
     }
 
-    pub(crate) fn handler_run(
-        event: &'static str,
-        handler: &'static str,
-        group: &'static str,
-        outcome: Outcome,
-        duration: Duration,
-    ) {
-        let labels = [
-            ("event", event),
-            ("handler", handler),
-            ("group", group),
-            ("outcome", outcome.as_str()),
-        ];
-        counter!("eventlib_handler_runs_total", &labels).increment(1);
-        histogram!("eventlib_handler_duration_seconds", &labels).record(duration.as_secs_f64());
+    impl RunKeys {
+        pub(crate) fn new(event: &'static str, handler: &'static str, group: &'static str) -> Self {
+            let with_outcome = |name: &'static str| {
+                OUTCOMES.map(|outcome| {
+                    key(
+                        name,
+                        &[
+                            ("event", event),
+                            ("handler", handler),
+                            ("group", group),
+                            ("outcome", outcome.as_str()),
+                        ],
+                    )
+                })
+            };
+            RunKeys {
+                runs: with_outcome("eventlib_handler_runs_total"),
+                durations: with_outcome("eventlib_handler_duration_seconds"),
+                wait: key(
+                    "eventlib_queue_wait_seconds",
+                    &[("event", event), ("handler", handler), ("group", group)],
+                ),
+            }
+        }
     }
 
-    pub(crate) fn queue_wait(
-        event: &'static str,
-        handler: &'static str,
-        group: &'static str,
-        wait: Duration,
-    ) {
-        histogram!(
-            "eventlib_queue_wait_seconds",
-            "event" => event,
-            "handler" => handler,
-            "group" => group
-        )
-        .record(wait.as_secs_f64());
+    fn count(key: &Key) {
+        metrics::with_recorder(|r| r.register_counter(key, &META).increment(1));
     }
 
-    pub(crate) fn queue_depth(depth: usize) {
-        gauge!("eventlib_queue_depth").set(depth as f64);
+    pub(crate) fn emitted(keys: &EventKeys) {
+        count(&keys.emitted);
+    }
+
+    pub(crate) fn completed(keys: &EventKeys) {
+        count(&keys.completed);
+    }
+
+    pub(crate) fn dropped(keys: &EventKeys) {
+        count(&keys.dropped);
+    }
+
+    pub(crate) fn refused(keys: &EventKeys, reason: Refusal) {
+        count(&keys.refused[reason as usize]);
+    }
+
+    pub(crate) fn handler_run(keys: &RunKeys, outcome: Outcome, duration: Duration) {
+        let n = outcome as usize;
+        metrics::with_recorder(|r| {
+            r.register_counter(&keys.runs[n], &META).increment(1);
+            r.register_histogram(&keys.durations[n], &META)
+                .record(duration.as_secs_f64());
+        });
+    }
+
+    pub(crate) fn queue_wait(keys: &RunKeys, wait: Duration) {
+        metrics::with_recorder(|r| {
+            r.register_histogram(&keys.wait, &META)
+                .record(wait.as_secs_f64())
+        });
+    }
+
+    /// Sets the queue depth gauge for one event in 64 the pool takes (a
+    /// sample: the gauge needs no more, and the pool's time is the
+    /// callers' on a busy machine).
+    pub(crate) fn sample_queue_depth(depth: impl FnOnce() -> usize) {
+        thread_local! {
+            static TAKEN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+        }
+        let taken = TAKEN.with(|t| {
+            let n = t.get();
+            t.set(n.wrapping_add(1));
+            n
+        });
+        if taken.is_multiple_of(64) {
+            gauge!("eventlib_queue_depth").set(depth() as f64);
+        }
     }
 
     #[cfg(feature = "redis")]
@@ -146,14 +219,23 @@ mod imp {
 mod imp {
     use super::Refusal;
 
+    /// Nothing to key without the feature.
+    pub(crate) struct EventKeys;
+
+    impl EventKeys {
+        pub(crate) fn new(_: &'static str) -> Self {
+            EventKeys
+        }
+    }
+
     #[inline(always)]
-    pub(crate) fn emitted(_: &'static str) {}
+    pub(crate) fn emitted(_: &EventKeys) {}
     #[inline(always)]
-    pub(crate) fn completed(_: &'static str) {}
+    pub(crate) fn completed(_: &EventKeys) {}
     #[inline(always)]
-    pub(crate) fn dropped(_: &'static str) {}
+    pub(crate) fn dropped(_: &EventKeys) {}
     #[inline(always)]
-    pub(crate) fn refused(_: &'static str, _: Refusal) {}
+    pub(crate) fn refused(_: &EventKeys, _: Refusal) {}
 }
 
 pub(crate) use imp::*;

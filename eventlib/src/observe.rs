@@ -16,12 +16,14 @@ use crate::registry::HandlerEntry;
 pub(crate) struct Run {
     #[cfg(feature = "tracing")]
     span: tracing::Span,
+    /// When the run started, read once for both the queue wait and the
+    /// duration (one clock read per end of a run).
     #[cfg(feature = "metrics")]
-    started: std::time::Instant,
+    started: std::time::SystemTime,
+    /// The run's metric keys (none for a handler the event does not list,
+    /// which the registry never hands out).
     #[cfg(feature = "metrics")]
-    event: &'static str,
-    #[cfg(feature = "metrics")]
-    entry: &'static HandlerEntry,
+    keys: Option<&'static meters::RunKeys>,
 }
 
 impl Run {
@@ -31,21 +33,23 @@ impl Run {
         #[cfg(not(any(feature = "tracing", feature = "metrics")))]
         let _ = (record, entry);
         #[cfg(feature = "metrics")]
-        {
-            let waited = std::time::SystemTime::now()
+        let keys = run_keys(record, entry);
+        #[cfg(feature = "metrics")]
+        let started = std::time::SystemTime::now();
+        #[cfg(feature = "metrics")]
+        if let Some(keys) = keys {
+            let waited = started
                 .duration_since(record.context().emitted_at())
                 .unwrap_or_default();
-            meters::queue_wait(record.name(), entry.decl.name, entry.decl.group(), waited);
+            meters::queue_wait(keys, waited);
         }
         Run {
             #[cfg(feature = "tracing")]
             span: handler_span(record, entry),
             #[cfg(feature = "metrics")]
-            started: std::time::Instant::now(),
+            started,
             #[cfg(feature = "metrics")]
-            event: record.name(),
-            #[cfg(feature = "metrics")]
-            entry,
+            keys,
         }
     }
 
@@ -82,16 +86,25 @@ impl Run {
             }
         }
         #[cfg(feature = "metrics")]
-        meters::handler_run(
-            self.event,
-            self.entry.decl.name,
-            self.entry.decl.group(),
-            counted,
-            self.started.elapsed(),
-        );
+        if let Some(keys) = self.keys {
+            let took = self.started.elapsed().unwrap_or_default();
+            meters::handler_run(keys, counted, took);
+        }
         #[cfg(not(any(feature = "tracing", feature = "metrics")))]
         let _ = counted;
     }
+}
+
+/// The metric keys of `entry` running for `record`'s event.
+#[cfg(feature = "metrics")]
+fn run_keys(record: &Record, entry: &HandlerEntry) -> Option<&'static meters::RunKeys> {
+    let registry = crate::registry::registry();
+    let event = &registry.events[record.index()];
+    event
+        .handlers
+        .iter()
+        .position(|&h| std::ptr::eq(&registry.handlers[h as usize], entry))
+        .map(|n| &event.run_keys[n])
 }
 
 /// The `eventlib.handler` span of one run: a child of the span current at

@@ -124,7 +124,7 @@ impl Pool {
     /// another pool thread is free.
     fn deliver(self: &Arc<Self>, record: Record) {
         #[cfg(feature = "metrics")]
-        crate::meters::queue_depth(self.events.len());
+        crate::meters::sample_queue_depth(|| self.events.len());
         let registry = registry();
         let handlers = &registry.events[record.index()].handlers;
         record.start_delivery(handlers.len());

@@ -38,6 +38,9 @@ pub(crate) struct EventEntry {
     /// Set when another declaration shares the name: `file:line` of each.
     duplicates: Option<Vec<String>>,
     pub(crate) counters: EventCounters,
+    /// The metric keys of each of `handlers`, in the same order.
+    #[cfg(feature = "metrics")]
+    pub(crate) run_keys: Vec<crate::meters::RunKeys>,
 }
 
 pub(crate) struct HandlerEntry {
@@ -73,6 +76,8 @@ impl Registry {
                 handlers: Vec::new(),
                 duplicates: None,
                 counters: EventCounters::new(decl.name),
+                #[cfg(feature = "metrics")]
+                run_keys: Vec::new(),
             });
             if by_name.contains_key(decl.name) {
                 let locations: Vec<String> = events
@@ -125,6 +130,17 @@ impl Registry {
         for event in &mut events {
             let has = !event.handlers.is_empty();
             event.counters.set_has_handlers(has);
+            #[cfg(feature = "metrics")]
+            {
+                event.run_keys = event
+                    .handlers
+                    .iter()
+                    .map(|&h| {
+                        let decl = handlers[h as usize].decl;
+                        crate::meters::RunKeys::new(event.decl.name, decl.name, decl.group())
+                    })
+                    .collect();
+            }
         }
         Registry {
             events,
