@@ -7,7 +7,12 @@
 //! ```text
 //! cargo run --example shoestore                                  # no Redis needed
 //! REDIS_URL=redis://127.0.0.1:6399 cargo run --example shoestore  # counts views in Redis
+//! cargo run --example shoestore -- --serve 127.0.0.1:8080        # for a browser
 //! ```
+//!
+//! The store is an axum service on a loopback port; the story drives it
+//! with real HTTP requests from concurrent client tasks, and times each
+//! page next to the same server with event logging switched off.
 //!
 //! What it shows: the cost of `log!` on the request path; a real SQLite
 //! table filled by a handler; a Redis counter that fails gracefully when
@@ -53,6 +58,8 @@ mod producer;
 mod telemetry;
 #[path = "shoestore/traffic.rs"]
 mod traffic;
+#[path = "shoestore/web.rs"]
+mod web;
 #[cfg(feature = "redis")]
 #[path = "shoestore/worker.rs"]
 mod worker;
@@ -111,6 +118,30 @@ pub struct CartItemAdded {
 #[event]
 impl CartItemAdded {}
 
+/// Logged by the product page's script, through the ingestion endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProductImageZoomed {
+    pub product_id: u64,
+    pub zoom: u32,
+}
+
+#[event]
+impl ProductImageZoomed {
+    /// Which pictures customers look at closely, and from where.
+    #[handler]
+    fn note_zoom(&self, ctx: &Context) {
+        let md = ctx.metadata();
+        println!(
+            "zoom on shoe {} (x{}) from {} ({}), request {}",
+            self.product_id,
+            self.zoom,
+            md.get("client_ip").unwrap_or("?"),
+            md.get("user_agent").unwrap_or("no user agent"),
+            md.get("request_id").unwrap_or("?"),
+        );
+    }
+}
+
 /// A free-function handler: it could live in the stock service's crate.
 #[handler]
 async fn reserve_stock(item: &CartItemAdded) -> anyhow::Result<()> {
@@ -126,7 +157,7 @@ static AUDIT_SAMPLE: OnceLock<String> = OnceLock::new();
 fn audit(record: &Record) {
     if record.is::<ProductViewed>() {
         AUDITED_VIEWS.fetch_add(1, Ordering::Relaxed);
-    } else {
+    } else if record.is::<CartItemAdded>() {
         AUDITED_CARTS.fetch_add(1, Ordering::Relaxed);
     }
     AUDIT_SAMPLE.get_or_init(|| format!("{} {}", record.name(), record.data()));
@@ -158,6 +189,7 @@ fn product_page(user_id: u64, product_id: u64, source: &str) -> Result<(), event
 fn main() -> anyhow::Result<()> {
     match cli::parse(std::env::args().skip(1)) {
         cli::Command::Local => local::run(),
+        cli::Command::Serve(addr) => local::serve(addr),
         #[cfg(feature = "redis")]
         cli::Command::Producer(args) => producer::run(&args),
         #[cfg(feature = "redis")]

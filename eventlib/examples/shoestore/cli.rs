@@ -5,6 +5,7 @@ use std::process::exit;
 
 const USAGE: &str = "\
 usage: shoestore                                  the whole story in one process
+       shoestore --serve ADDR                     the shop on ADDR (127.0.0.1:8080) for a browser
        shoestore --redis URL producer [--views N]
        shoestore --redis URL worker [--group G] [--consumer NAME] [--db PATH]
                                     [--until-idle | --events N]";
@@ -13,6 +14,8 @@ usage: shoestore                                  the whole story in one process
 pub enum Command {
     /// The story in one process: no Redis needed, no feature.
     Local,
+    /// The shop served on an address until Ctrl-C.
+    Serve(std::net::SocketAddr),
     /// The web side: page views logged to a Redis stream.
     #[cfg(feature = "redis")]
     Producer(ProducerArgs),
@@ -49,6 +52,16 @@ pub fn parse(args: impl Iterator<Item = String>) -> Command {
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("{USAGE}");
         exit(0);
+    }
+    if args[0] == "--serve" {
+        return match (args.get(1).map(|a| a.parse()), args.len()) {
+            (Some(Ok(addr)), 2) => Command::Serve(addr),
+            (Some(Err(_)), _) => fail(&format!(
+                "--serve takes an address such as 127.0.0.1:8080, not `{}`",
+                args[1]
+            )),
+            _ => fail("--serve takes one address, such as 127.0.0.1:8080"),
+        };
     }
     distributed(&args)
 }

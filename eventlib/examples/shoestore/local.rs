@@ -1,9 +1,9 @@
-//! The story in one process: the request threads log, eventlib's pool runs
+//! The story in one process: the service's page handlers log, eventlib's pool runs
 //! every handler, and the arithmetic of what they did is checked.
 
 use eventlib::log;
 
-use crate::traffic::{self, millis, Plan, REQUEST_THREADS};
+use crate::traffic::{self, millis, Plan, CLIENTS};
 use crate::{backends, failures, ProductViewed, POISONED_PRODUCT, VIEWS_KEY};
 
 pub fn run() -> anyhow::Result<()> {
@@ -33,18 +33,19 @@ pub fn run() -> anyhow::Result<()> {
     }
 
     let Plan { views, carts, poisoned } = Plan::new(traffic::VIEWS);
-    println!("\n== {views} page views ({carts} with a cart add) from {REQUEST_THREADS} request threads; first failures:");
-    let served = traffic::serve_all(views)?;
-    eventlib::flush();
+    println!("\n== {views} page views ({carts} with a cart add) over HTTP from {CLIENTS} client tasks; first failures:");
+    let (served, report) = traffic::serve_all(views, true)?;
     let handled_in = served.started.elapsed();
 
     println!("\n== results");
     served.print("the pool");
     println!(
-        "served in {:.1} ms; flush() returned when every handler was done, at {:.1} ms",
+        "served in {:.1} ms; the servers stopped, then eventlib::shutdown_async returned when \
+         every handler was done, at {:.1} ms",
         millis(served.served_in),
         millis(handled_in)
     );
+    println!("shutdown report: {report}");
 
     let stats = eventlib::stats();
     let count = |handler: &str| stats.handler(handler).cloned().unwrap_or_default();
@@ -95,4 +96,30 @@ pub fn run() -> anyhow::Result<()> {
     anyhow::ensure!(!redis_up || redis.get(VIEWS_KEY)? == views as i64);
     anyhow::ensure!(stats.total().dropped == 0 && stats.total().in_flight == 0);
     Ok(())
+}
+
+/// `--serve ADDR`: the shoe store for a person with a browser, until
+/// Ctrl-C; then the server stops and eventlib after it.
+pub fn serve(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    crate::telemetry::install()?;
+    let db = backends::Db::open_temp()?;
+    let _delete_db_on_exit = backends::DeleteOnDrop(db);
+    let _redis = backends::RedisCounter::install(
+        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+    );
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let server = crate::web::start(crate::web::app(true)?, addr).await?;
+        println!(
+            "the shoe store at http://{}/products/7 (click the picture: the page logs \
+             shoestore.ProductImageZoomed through POST /events/...); Ctrl-C stops",
+            server.addr
+        );
+        tokio::signal::ctrl_c().await?;
+        server.stop().await?;
+        let report = eventlib::shutdown_async(crate::web::SHUTDOWN_TIMEOUT).await;
+        println!("\nstopped: {report}");
+        print!("{}", eventlib::stats());
+        anyhow::Ok(())
+    })
 }

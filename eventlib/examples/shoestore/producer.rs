@@ -1,21 +1,17 @@
 //! The `producer` role: the web side of the distributed story. The same
-//! request threads log the same events, but the dispatcher hands them to
+//! page handlers log the same events, but the dispatcher hands them to
 //! `RedisTransport` instead of running handlers: workers run them.
-
-use std::time::Duration;
 
 use eventlib::redis::{producer_stats, RedisTransport, DEFAULT_STREAM};
 use eventlib::{log, Dispatcher};
 
 use crate::cli::ProducerArgs;
-use crate::traffic::{self, millis, Plan, REQUEST_THREADS};
+use crate::traffic::{self, millis, Plan, CLIENTS};
+use crate::web::SHUTDOWN_TIMEOUT;
 use crate::{backends, failures, ProductViewed, VIEWS_KEY};
 
 /// How many events may wait in the outbox while Redis is slow or down.
 const OUTBOX: usize = 100_000;
-/// How long `shutdown` waits for Redis to confirm what is in the outbox.
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
-
 pub fn run(args: &ProducerArgs) -> anyhow::Result<()> {
     crate::telemetry::install()?;
     // Nothing connects here: a web process starts even while Redis is down.
@@ -43,12 +39,12 @@ pub fn run(args: &ProducerArgs) -> anyhow::Result<()> {
     let Plan { views, carts, .. } = Plan::new(args.views);
     let events = views + carts;
     println!(
-        "\n== {views} page views ({carts} with a cart add) from {REQUEST_THREADS} request threads: \
+        "\n== {views} page views ({carts} with a cart add) over HTTP from {CLIENTS} client tasks: \
          {events} events for Redis"
     );
-    let served = traffic::serve_all(views)?;
-    // Every event reaches Redis (confirmed XADD) before this returns.
-    let report = eventlib::shutdown(SHUTDOWN_TIMEOUT);
+    // The servers stop, then eventlib shuts down: every event reaches
+    // Redis (confirmed XADD) before this returns.
+    let (served, report) = traffic::serve_all(views, false)?;
     let delivered_in = served.started.elapsed();
 
     println!("\n== results");

@@ -1,11 +1,13 @@
-//! The simulated traffic: request threads serving product pages, each
-//! request timed, the same whether events are handled here or in workers.
+//! The traffic: client tasks requesting product pages from the shoe store
+//! over HTTP, each request timed, the same whether events are handled here
+//! or in workers.
 
 use std::time::{Duration, Instant};
 
-use crate::POISONED_PRODUCT;
+use crate::{web, POISONED_PRODUCT};
 
-pub const REQUEST_THREADS: u64 = 4;
+/// Client tasks sending page requests at once.
+pub const CLIENTS: u64 = 4;
 /// Page views in the story, unless `--views` says otherwise.
 pub const VIEWS: u64 = 2_000;
 const PRODUCTS: u64 = 50;
@@ -43,84 +45,156 @@ impl Plan {
     }
 }
 
-/// The request path, measured.
+/// The request path, measured over HTTP.
 pub struct Served {
-    /// When the first request thread was started.
+    /// When the first request was sent.
     pub started: Instant,
-    /// When the last request was served, from `started`.
+    /// When the last request was answered, from `started`.
     pub served_in: Duration,
-    /// Every request's time in `product_page`, sorted.
+    /// Every page request's latency with event logging, sorted.
     timings: Vec<Duration>,
+    /// The same requests to the same server with logging switched off,
+    /// sent in turn with them (empty when not measured).
+    off: Vec<Duration>,
 }
 
-/// Serves `views` requests from `REQUEST_THREADS` threads, each calling
-/// `product_page`.
-pub fn serve_all(views: u64) -> anyhow::Result<Served> {
-    let started = Instant::now();
-    let threads: Vec<_> = (0..REQUEST_THREADS)
-        .map(|t| {
-            let share = t * views / REQUEST_THREADS..(t + 1) * views / REQUEST_THREADS;
-            std::thread::spawn(move || serve(share))
-        })
-        .collect();
-    let mut timings = Vec::new();
-    for thread in threads {
-        let served = thread
-            .join()
-            .map_err(|_| anyhow::anyhow!("a request thread panicked"))?;
-        timings.extend(served?);
-    }
-    let served_in = started.elapsed();
-    timings.sort();
-    Ok(Served { started, served_in, timings })
+/// Starts the shoe store's server (and, with `compare`, a second one with
+/// event logging switched off), sends `views` product page requests to it
+/// over HTTP from `CLIENTS` concurrent client tasks (each request also to
+/// the second server, in turn, for the same-run comparison), then stops
+/// the servers the axum way and shuts eventlib down after them.
+pub fn serve_all(views: u64, compare: bool) -> anyhow::Result<(Served, eventlib::Report)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let loopback: std::net::SocketAddr = "127.0.0.1:0".parse()?;
+        let on = web::start(web::app(true)?, loopback).await?;
+        let off = if compare {
+            Some(web::start(web::app(false)?, loopback).await?)
+        } else {
+            None
+        };
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Empty<axum::body::Bytes>>();
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..CLIENTS)
+            .map(|t| {
+                let share = t * views / CLIENTS..(t + 1) * views / CLIENTS;
+                let client = client.clone();
+                let (on, off) = (on.addr, off.as_ref().map(|s| s.addr));
+                tokio::spawn(async move { visit(&client, share, on, off).await })
+            })
+            .collect();
+        let (mut timings, mut off_timings) = (Vec::new(), Vec::new());
+        for task in tasks {
+            let (on, off) = task.await??;
+            timings.extend(on);
+            off_timings.extend(off);
+        }
+        let served_in = started.elapsed();
+        timings.sort();
+        off_timings.sort();
+        // The axum way: stop taking requests, let those in progress end,
+        // then let eventlib finish what they logged.
+        on.stop().await?;
+        if let Some(off) = off {
+            off.stop().await?;
+        }
+        let report = eventlib::shutdown_async(web::SHUTDOWN_TIMEOUT).await;
+        Ok((
+            Served { started, served_in, timings, off: off_timings },
+            report,
+        ))
+    })
 }
 
-/// One request thread: its share of the traffic, timed request by request.
-fn serve(requests: std::ops::Range<u64>) -> Result<Vec<Duration>, eventlib::Error> {
-    let mut timings = Vec::with_capacity(requests.clone().count());
+type Client = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Empty<axum::body::Bytes>,
+>;
+
+/// One client task: its share of the traffic, each request timed.
+async fn visit(
+    client: &Client,
+    requests: std::ops::Range<u64>,
+    on: std::net::SocketAddr,
+    off: Option<std::net::SocketAddr>,
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+    let (mut timings, mut off_timings) = (Vec::new(), Vec::new());
     for n in requests {
         let (user_id, product_id, source) = request(n);
-        let started = Instant::now();
-        if n == 0 {
-            // The first view is traced: its request span, and the handler
-            // spans under it (see `telemetry`).
-            crate::telemetry::page_view(product_id, || {
-                crate::product_page(user_id, product_id, source)
-            })?;
-        } else {
-            crate::product_page(user_id, product_id, source)?;
+        // The first view is traced: its request span and the handler
+        // spans under it (see `telemetry`).
+        let query = format!("user={user_id}&source={source}&traced={}", n == 0);
+        let get = |addr: std::net::SocketAddr| {
+            let uri: axum::http::Uri = format!("http://{addr}/products/{product_id}?{query}")
+                .parse()
+                .expect("a valid URI");
+            async move {
+                let started = Instant::now();
+                let answer = client.get(uri).await?;
+                let status = answer.status();
+                http_body_util::BodyExt::collect(answer.into_body()).await?;
+                anyhow::ensure!(status.is_success(), "GET /products/{product_id}: {status}");
+                anyhow::Ok(started.elapsed())
+            }
+        };
+        // Which server goes first alternates, so neither always finds
+        // the other's work on the cores.
+        match off {
+            Some(off) if n % 2 == 1 => {
+                off_timings.push(get(off).await?);
+                timings.push(get(on).await?);
+            }
+            Some(off) => {
+                timings.push(get(on).await?);
+                off_timings.push(get(off).await?);
+            }
+            None => timings.push(get(on).await?),
         }
-        timings.push(started.elapsed());
     }
-    Ok(timings)
+    Ok((timings, off_timings))
 }
 
 impl Served {
-    /// Prints the cost of the request path: mean, median, p99, max; the
-    /// cores are shared with `others` (who handles the events).
+    /// Prints the page latency: p50, p99 and max, next to the same server
+    /// without event logging when it was measured; the cores are shared
+    /// with `others` (who handles the events).
     pub fn print(&self, others: &str) {
         let timings = &self.timings;
         if timings.is_empty() {
             return;
         }
-        let mean = timings.iter().sum::<Duration>() / timings.len() as u32;
+        let pct = |t: &[Duration], p: usize| t[(t.len() * p / 100).min(t.len() - 1)];
         println!(
-            "request path ({} requests, all Ok): mean {:.1} µs, p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+            "page latency over HTTP ({} requests from {CLIENTS} client tasks, all 200): \
+             p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs",
             timings.len(),
-            micros(mean),
-            micros(timings[timings.len() / 2]),
-            micros(timings[timings.len() * 99 / 100]),
+            micros(pct(timings, 50)),
+            micros(pct(timings, 99)),
             micros(timings[timings.len() - 1]),
         );
+        if !self.off.is_empty() {
+            let off = &self.off;
+            println!(
+                "  the same server with event logging off, in the same run: p50 {:.0} µs, \
+                 p99 {:.0} µs (with logging: {:.2}x at p50, {:.2}x at p99)",
+                micros(pct(off, 50)),
+                micros(pct(off, 99)),
+                pct(timings, 50).as_secs_f64() / pct(off, 50).as_secs_f64(),
+                pct(timings, 99).as_secs_f64() / pct(off, 99).as_secs_f64(),
+            );
+        }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let build = if cfg!(debug_assertions) {
             "debug build"
         } else {
             "release build"
         };
-        println!(
-            "  ({build}, {cores} cores shared by {REQUEST_THREADS} request threads and {others})"
-        );
+        println!("  ({build}, {cores} cores shared by the client, the servers and {others})");
     }
 }
 
