@@ -475,3 +475,56 @@ pub fn note_run(handler: &str, seq: u64, attempt: u32) {
     file.write_all(format!("{handler} {seq} ok {attempt}\n").as_bytes())
         .expect("write the handled file");
 }
+
+/// The event of the observability tests, linked by the traced node and by
+/// the test binaries that log it themselves.
+pub mod traced {
+    use std::sync::Mutex;
+
+    use eventlib::Context;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Traced {
+        pub seq: u64,
+        /// Whether `flaky` fails its first attempt.
+        #[serde(default)]
+        pub flaky: bool,
+    }
+
+    impl Traced {
+        pub fn new(seq: u64, flaky: bool) -> Self {
+            Traced { seq, flaky }
+        }
+    }
+
+    static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    /// One `SEEN seq=.. request_id=.. client_ip=..` line per run of `record`.
+    pub fn seen() -> Vec<String> {
+        SEEN.lock().unwrap().clone()
+    }
+
+    #[eventlib::event(name = "ot.Traced")]
+    impl Traced {
+        #[handler]
+        fn record(&self, ctx: &Context) {
+            let md = ctx.metadata();
+            SEEN.lock().unwrap().push(format!(
+                "SEEN seq={} request_id={} client_ip={}",
+                self.seq,
+                md.get("request_id").unwrap_or("-"),
+                md.get("client_ip").unwrap_or("-"),
+            ));
+        }
+
+        #[handler]
+        fn flaky(&self, ctx: &Context) -> anyhow::Result<()> {
+            anyhow::ensure!(
+                !(self.flaky && ctx.attempt() == 1),
+                "fails its first attempt"
+            );
+            Ok(())
+        }
+    }
+}

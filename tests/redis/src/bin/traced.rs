@@ -12,49 +12,15 @@
 //! `SEEN seq=.. request_id=.. client_ip=..` line per handler run.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use eventlib::redis::{RedisTransport, Worker};
-use eventlib::{event, log, metadata, Context, Dispatcher};
+use eventlib::{log, metadata, Dispatcher};
+use eventlib_redis_tests::traced::{self, Traced};
 use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
-use serde::{Deserialize, Serialize};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Traced {
-    seq: u64,
-    /// Whether `flaky` fails its first attempt.
-    #[serde(default)]
-    flaky: bool,
-}
-
-static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-#[event(name = "ot.Traced")]
-impl Traced {
-    #[handler]
-    fn record(&self, ctx: &Context) {
-        let md = ctx.metadata();
-        SEEN.lock().unwrap().push(format!(
-            "SEEN seq={} request_id={} client_ip={}",
-            self.seq,
-            md.get("request_id").unwrap_or("-"),
-            md.get("client_ip").unwrap_or("-"),
-        ));
-    }
-
-    #[handler]
-    fn flaky(&self, ctx: &Context) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            !(self.flaky && ctx.attempt() == 1),
-            "fails its first attempt"
-        );
-        Ok(())
-    }
-}
 
 fn install_tracing() -> (SdkTracerProvider, InMemorySpanExporter) {
     let exporter = InMemorySpanExporter::default();
@@ -149,7 +115,7 @@ fn main() {
                     attr("outcome"),
                 );
             }
-            for line in SEEN.lock().unwrap().iter() {
+            for line in traced::seen() {
                 println!("{line}");
             }
         }
