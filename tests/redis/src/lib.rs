@@ -476,6 +476,16 @@ pub fn note_run(handler: &str, seq: u64, attempt: u32) {
         .expect("write the handled file");
 }
 
+/// A node binary's command line: its role, then `key=value` pairs.
+pub fn node_args() -> (String, std::collections::HashMap<String, String>) {
+    let mut argv = std::env::args().skip(1);
+    let role = argv.next().expect("a role: producer or worker");
+    let args = argv
+        .filter_map(|a| a.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect();
+    (role, args)
+}
+
 /// The event of the observability tests, linked by the traced node and by
 /// the test binaries that log it themselves.
 pub mod traced {

@@ -10,7 +10,6 @@
 //! `$EVENTLIB_TEST_OUT/<consumer>.handled`; the producer appends each seq
 //! whose `log!` returned `Ok` to `$EVENTLIB_TEST_OUT/<name>.produced`.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
@@ -106,11 +105,7 @@ fn second(split: &eventlib_redis_tests::Split, ctx: &Context) {
 }
 
 fn main() {
-    let mut argv = std::env::args().skip(1);
-    let role = argv.next().expect("a role: producer or worker");
-    let args: HashMap<String, String> = argv
-        .filter_map(|a| a.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
-        .collect();
+    let (role, args) = eventlib_redis_tests::node_args();
     let get =
         |key: &str, default: &str| args.get(key).cloned().unwrap_or_else(|| default.to_owned());
     let num = |key: &str, default: u64| -> u64 {

@@ -11,7 +11,6 @@
 //! trace=.. parent=.. links=..` line per exported handler span and one
 //! `SEEN seq=.. request_id=.. client_ip=..` line per handler run.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use eventlib::redis::{RedisTransport, Worker};
@@ -35,11 +34,7 @@ fn install_tracing() -> (SdkTracerProvider, InMemorySpanExporter) {
 }
 
 fn main() {
-    let mut argv = std::env::args().skip(1);
-    let role = argv.next().expect("a role: producer or worker");
-    let args: HashMap<String, String> = argv
-        .filter_map(|a| a.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
-        .collect();
+    let (role, args) = eventlib_redis_tests::node_args();
     let url = args["url"].clone();
     let stream = args["stream"].clone();
     let (provider, exporter) = install_tracing();
