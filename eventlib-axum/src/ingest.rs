@@ -261,19 +261,13 @@ impl Config {
         let body = axum::body::to_bytes(request.into_body(), self.body_limit)
             .await
             .map_err(|err| {
-                let too_large = std::error::Error::source(&err)
-                    .is_some_and(|source| source.to_string().contains("length limit"))
-                    || err.to_string().contains("length limit");
-                if too_large {
+                if over_limit(err.into_inner().as_ref()) {
                     Problem::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         format!("the body is over the {} bytes allowed", self.body_limit),
                     )
                 } else {
-                    Problem::new(
-                        StatusCode::BAD_REQUEST,
-                        format!("the body could not be read: {err}"),
-                    )
+                    Problem::new(StatusCode::BAD_REQUEST, "the body could not be read")
                 }
             })?;
         if body.iter().all(u8::is_ascii_whitespace) {
@@ -306,6 +300,19 @@ impl Config {
             .map(|id| id.to_string())
             .map_err(Problem::of)
     }
+}
+
+/// Whether reading a body failed for its length (anywhere in the chain of
+/// causes: hyper's and axum's errors wrap it).
+fn over_limit(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
