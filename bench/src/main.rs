@@ -153,6 +153,9 @@ fn run_scenario(name: &str, rounds: usize, report: &mut Report) {
         "compile-cost" => compile_cost::run((rounds / 3).max(3), report),
         // Each round is three runs of generated binaries.
         "features-cost" => features_cost::run(rounds, report),
+        "web-page" => scenarios::web::page_cost(false, rounds, report),
+        "web-page-redis-down" => scenarios::web::page_cost(true, rounds, report),
+        "web-ingest" => scenarios::web::ingestion(rounds, report),
         #[cfg(feature = "redis")]
         "redis-producer" => on_redis::producer::run(Persistence::None, rounds, report),
         #[cfg(feature = "redis")]

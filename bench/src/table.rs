@@ -10,6 +10,8 @@ enum Unit {
     EventsPerSec,
     Bytes,
     Seconds,
+    Micros,
+    RequestsPerSec,
 }
 
 #[derive(Clone, Copy)]
@@ -50,10 +52,12 @@ const fn spec(
 }
 
 use Target::{AtLeast, AtMost, Info};
-use Unit::{Bytes, EventsPerSec, NsPerCall, Seconds};
+use Unit::{Bytes, EventsPerSec, Micros, NsPerCall, RequestsPerSec, Seconds};
 
 const CHANNEL: &str = "boxed event into bounded crossbeam channel";
 const NO_FEATURES: &str = "the same program built without the features";
+const LOGGING_OFF: &str = "the same server, event logging off";
+const BARE_AXUM: &str = "a bare axum endpoint deserializing the same body";
 #[cfg(feature = "redis")]
 const RAW_XADD: &str = "pipelined XADD (256) of the same envelope bytes";
 #[cfg(feature = "redis")]
@@ -370,6 +374,54 @@ const SPECS: &[Spec] = &[
         NsPerCall,
         Info,
     ),
+    spec(
+        "web-page",
+        "p99",
+        "11. page p99 at 1,000 req/s, 3 handlers (1 failing)",
+        LOGGING_OFF,
+        Micros,
+        AtMost(1.05),
+    ),
+    spec(
+        "web-page",
+        "throughput",
+        "11. page throughput at saturation, 3 handlers (1 failing)",
+        LOGGING_OFF,
+        RequestsPerSec,
+        AtLeast(0.95),
+    ),
+    spec(
+        "web-page-redis-down",
+        "p99",
+        "11. page p99 at 1,000 req/s, Redis unreachable",
+        LOGGING_OFF,
+        Micros,
+        AtMost(1.05),
+    ),
+    spec(
+        "web-page-redis-down",
+        "throughput",
+        "11. page throughput at saturation, Redis unreachable",
+        LOGGING_OFF,
+        RequestsPerSec,
+        AtLeast(0.95),
+    ),
+    spec(
+        "web-ingest",
+        "events",
+        "12. ingestion endpoint, events/s at saturation",
+        BARE_AXUM,
+        RequestsPerSec,
+        Info,
+    ),
+    spec(
+        "web-ingest",
+        "p99",
+        "12. ingestion endpoint, p99 at saturation",
+        BARE_AXUM,
+        Micros,
+        Info,
+    ),
 ];
 
 /// The scenario sub-processes, in the order they run.
@@ -398,6 +450,8 @@ fn format_value(unit: Unit, value: f64) -> String {
         Unit::EventsPerSec => format!("{:.3} M ev/s", value / 1e6),
         Unit::Bytes => format!("{value:.1} B"),
         Unit::Seconds => format!("{value:.2} s"),
+        Unit::Micros => format!("{value:.0} µs"),
+        Unit::RequestsPerSec => format!("{value:.0} req/s"),
     }
 }
 

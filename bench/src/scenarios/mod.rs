@@ -11,3 +11,4 @@ pub(crate) mod memory;
 #[cfg(feature = "redis")]
 pub(crate) mod on_redis;
 pub(crate) mod throughput;
+pub(crate) mod web;
