@@ -26,6 +26,9 @@ pub mod observability {}
 #[doc = include_str!("../web.md")]
 pub mod web {}
 
+#[doc = include_str!("../operations.md")]
+pub mod operations {}
+
 #[doc = include_str!("../scaling.md")]
 pub mod scaling {}
 

@@ -187,6 +187,51 @@ impl DeadLetters {
         Ok(resp::entries(&reply).iter().map(parse).collect())
     }
 
+    /// Up to `count` dead letters after the one with id `after` (from the
+    /// oldest when `None`), oldest first: one page of a listing, without
+    /// reading what comes before it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an `after` that is not a stream entry id, and
+    /// the connection and server errors of every method.
+    pub fn page(&mut self, after: Option<&str>, count: usize) -> Result<Vec<DeadLetter>, Error> {
+        let start = match after {
+            Some(id) => format!("({}", entry_id(id)?),
+            None => "-".to_owned(),
+        };
+        let key = keys::dead_letters(&self.stream);
+        let reply: Value = self.run(|c| {
+            redis::cmd("XRANGE")
+                .arg(&key)
+                .arg(&start)
+                .arg("+")
+                .arg("COUNT")
+                .arg(count)
+                .query(c)
+        })?;
+        Ok(resp::entries(&reply).iter().map(parse).collect())
+    }
+
+    /// The dead letter with id `id`, if there is one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an `id` that is not a stream entry id, and the
+    /// connection and server errors of every method.
+    pub fn get(&mut self, id: &str) -> Result<Option<DeadLetter>, Error> {
+        let id = entry_id(id)?;
+        let key = keys::dead_letters(&self.stream);
+        let reply: Value = self.run(|c| {
+            redis::cmd("XRANGE")
+                .arg(&key)
+                .arg(id.to_string())
+                .arg(id.to_string())
+                .query(c)
+        })?;
+        Ok(resp::entries(&reply).first().map(parse))
+    }
+
     /// Puts the event back in the event stream for the group that gave up
     /// on it (and, for a handler's failure, for that handler alone: its
     /// siblings do not run again), and removes the dead letter; both in one
@@ -240,6 +285,14 @@ impl DeadLetters {
         let key = keys::dead_letters(&self.stream);
         self.run(|c| redis::cmd("XDEL").arg(&key).arg(&letter.id).exec(c))
     }
+}
+
+/// A dead letter's id, checked before it reaches Redis.
+fn entry_id(id: &str) -> Result<crate::redis::wire::StreamId, Error> {
+    id.parse().map_err(|reason| Error::Config {
+        option: "id",
+        reason: format!("{reason} (`<ms>-<seq>`, such as `1700000000000-0`)"),
+    })
 }
 
 fn parse(entry: &Entry) -> DeadLetter {

@@ -13,7 +13,8 @@
 //! - **Groups**: [`declare_groups`] where events are produced, before
 //!   producing: a group sees what is written after it is declared, and
 //!   trimming keeps what it has not acknowledged.
-//! - **Operations**: [`producer_stats`], [`Worker::stats`], and the
+//! - **Operations**: [`producer_stats`], [`Worker::stats`], a stream's
+//!   groups, consumers and lag through [`stream_status`], and the
 //!   dead-letter stream through [`dead_letters`].
 //!
 //! ```no_run
@@ -41,6 +42,7 @@ mod groups;
 mod handle;
 mod handler_sets;
 mod inflight;
+mod inspect;
 mod keys;
 mod producer;
 mod read;
@@ -54,6 +56,7 @@ mod worker;
 
 pub use dead_letter::{dead_letters, DeadLetter, DeadLetters};
 pub use groups::declare_groups;
+pub use inspect::{stream_status, ConsumerStatus, GroupStatus, StreamStatus};
 pub use producer::{producer_stats, RedisTransport};
 pub use spool::FsyncPolicy;
 pub use stats::{ProducerStats, WorkerStats};

@@ -1,0 +1,196 @@
+//! The `eventlib` command against a real redis-server, on streams filled
+//! through eventlib itself: a worker whose handler fails dead-letters
+//! entries; `status`, `groups`, `dead list` (filters, paging) and `dead
+//! show` read them back, with `--json` parsed and checked; bad input gets a
+//! clear message and a non-zero exit, never a panic.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use eventlib::event;
+use eventlib::redis::{declare_groups, Worker};
+use eventlib_redis_tests::{xadd_envelope, RedisServer};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+const STREAM: &str = "cli:events";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Order {
+    n: u64,
+}
+
+#[event(name = "cli.Order")]
+impl Order {
+    #[handler]
+    fn record(&self) {}
+
+    #[handler]
+    fn fail_odd(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.n.is_multiple_of(2), "card {} refused", self.n);
+        Ok(())
+    }
+}
+
+fn eventlib(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eventlib"))
+        .args(["--url", url, "--stream", STREAM])
+        .args(args)
+        .env_remove("REDIS_URL")
+        .output()
+        .expect("run the eventlib command")
+}
+
+fn json(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "not JSON ({err}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+fn fails_with(output: &Output, says: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(says), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn status_and_dead_letters_from_a_real_stream() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let mut conn = redis.connection();
+    declare_groups(&url, STREAM, &["default"]).unwrap();
+    for n in 0..10 {
+        let envelope = format!(r#"{{"v":1,"name":"cli.Order","data":{{"n":{n}}}}}"#);
+        xadd_envelope(&mut conn, STREAM, envelope.as_bytes());
+    }
+    xadd_envelope(&mut conn, STREAM, b"{not json");
+    let worker = Worker::builder(&url)
+        .stream(STREAM)
+        .consumer("cli-worker")
+        .max_attempts(1)
+        .handle_signals(false)
+        .stop_when_idle(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    worker.run_blocking().unwrap();
+
+    let status = json(&eventlib(&url, &["status", "--json"]));
+    assert_eq!(status["stream"], STREAM);
+    assert_eq!(status["length"], 11);
+    assert_eq!(status["dead_letters"], 6, "{status}");
+    let group = &status["groups"][0];
+    assert_eq!(group["name"], "default");
+    assert_eq!(group["pending"], 0);
+    assert_eq!(group["consumers"][0]["name"], "cli-worker");
+    let table = eventlib(&url, &["status"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("11 entries") && table.contains("6 dead letter(s)"),
+        "{table}"
+    );
+
+    let groups = json(&eventlib(&url, &["groups", "--json"]));
+    assert_eq!(groups.as_array().unwrap().len(), 1);
+
+    // Filters: by handler (last segment), by reason, by event, a limit.
+    let failed = json(&eventlib(
+        &url,
+        &["dead", "list", "--handler", "fail_odd", "--json"],
+    ));
+    let failed = failed.as_array().unwrap();
+    assert_eq!(failed.len(), 5);
+    assert!(failed
+        .iter()
+        .all(|l| l["envelope"]["data"]["n"].as_u64().unwrap() % 2 == 1));
+    let poison = json(&eventlib(
+        &url,
+        &["dead", "list", "--reason", "malformed", "--json"],
+    ));
+    assert_eq!(poison.as_array().unwrap().len(), 1);
+    assert!(poison[0]["handler"].is_null());
+    let orders = json(&eventlib(
+        &url,
+        &["dead", "list", "--event", "cli.Order", "--json"],
+    ));
+    assert_eq!(orders.as_array().unwrap().len(), 5);
+    assert_eq!(
+        json(&eventlib(
+            &url,
+            &["dead", "list", "--since", "1h", "--json"]
+        ))
+        .as_array()
+        .unwrap()
+        .len(),
+        6
+    );
+
+    // Paging: two at a time, no letter twice.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut args = vec!["dead", "list", "--limit", "2", "--json"];
+        if let Some(id) = &after {
+            args.extend(["--after", id.as_str()]);
+        }
+        let page = json(&eventlib(&url, &args));
+        let page = page.as_array().unwrap().clone();
+        if page.is_empty() {
+            break;
+        }
+        after = Some(page.last().unwrap()["id"].as_str().unwrap().to_owned());
+        seen.extend(
+            page.into_iter()
+                .map(|l| l["id"].as_str().unwrap().to_owned()),
+        );
+    }
+    let mut unique = seen.clone();
+    unique.dedup();
+    assert_eq!(seen.len(), 6);
+    assert_eq!(unique, seen);
+
+    // One letter, with its envelope.
+    let id = failed[0]["id"].as_str().unwrap();
+    let shown = json(&eventlib(&url, &["dead", "show", id, "--json"]));
+    assert_eq!(shown["id"], id);
+    assert!(
+        shown["reason"].as_str().unwrap().contains("refused"),
+        "{shown}"
+    );
+    assert_eq!(shown["group"], "default");
+
+    // Bad input: clear messages, exit 1, no panic.
+    fails_with(
+        &eventlib(&url, &["dead", "show", "12-ab"]),
+        "not a stream entry id",
+    );
+    fails_with(
+        &eventlib(&url, &["dead", "show", "1-0"]),
+        "no dead letter `1-0`",
+    );
+    fails_with(
+        &eventlib("redis://127.0.0.1:1", &["status"]),
+        "cannot connect",
+    );
+    fails_with(&eventlib("not a url", &["status"]), "url");
+    redis::cmd("SET")
+        .arg("plain")
+        .arg("x")
+        .query::<()>(&mut conn)
+        .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_eventlib"))
+        .args(["--url", &url, "--stream", "plain", "status"])
+        .output()
+        .unwrap();
+    fails_with(&output, "is a string, not a stream");
+    let usage = eventlib(&url, &["dead", "list", "--since", "soon"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
