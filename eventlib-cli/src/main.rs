@@ -5,7 +5,10 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
-use eventlib::redis::{dead_letters, stream_status, DeadLetter, StreamStatus, DEFAULT_STREAM};
+use eventlib::redis::{
+    dead_letters, destroy_group, emit, last_entry_id, read_after, stream_status, DeadLetter,
+    DeadLetters, StreamStatus, DEFAULT_STREAM,
+};
 use serde_json::{json, Value};
 
 /// Exit codes: 0 done; 1 the command could not be carried out (Redis
@@ -42,11 +45,54 @@ enum Command {
     /// (and their idle time), pending, lag, oldest pending entry.
     #[command(after_help = "Example:\n  eventlib status --json | jq '.groups[] | {name, lag}'")]
     Status,
-    /// The consumer groups of the stream and their consumers.
-    Groups,
+    /// The consumer groups of the stream and their consumers; `groups
+    /// destroy NAME` removes one.
+    Groups {
+        #[command(subcommand)]
+        action: Option<GroupAction>,
+    },
+    /// Prints entries as they arrive (from now on), until Ctrl-C or
+    /// `--count` entries.
+    #[command(
+        after_help = "Examples:\n  eventlib tail\n  eventlib tail --name shoestore.ProductViewed --count 10"
+    )]
+    Tail {
+        /// Only entries of this event.
+        #[arg(long)]
+        name: Option<String>,
+        /// Stop after this many entries.
+        #[arg(long)]
+        count: Option<usize>,
+    },
+    /// Writes a version-1 envelope of event NAME with data JSON to the
+    /// stream, as a producer in another language does (to test a worker).
+    /// The name is checked against the grammar only: this command has no
+    /// registry, so a name no worker links is dead-lettered by the worker.
+    #[command(
+        after_help = "Example:\n  eventlib emit shoestore.ProductViewed '{\"user_id\":7,\"product_id\":42,\"source\":\"web\"}'"
+    )]
+    Emit {
+        /// The event's registered name.
+        name: String,
+        /// Its data, as JSON.
+        data: String,
+    },
     /// The dead letters: list them, show one.
     #[command(subcommand)]
     Dead(Dead),
+}
+
+#[derive(Subcommand)]
+enum GroupAction {
+    /// Destroys a consumer group: its pending entries are released, and it
+    /// no longer holds trimming back. Asks first unless --yes.
+    Destroy {
+        /// The group.
+        name: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -63,6 +109,37 @@ enum Dead {
         /// The dead letter's id (as `dead list` prints it).
         id: String,
     },
+    /// Puts dead letters back in the stream, each for its group and (for a
+    /// handler's failure) that handler alone, and removes them: the ids
+    /// given, or every letter the filters match (`--all` for every letter).
+    #[command(
+        after_help = "Examples:\n  eventlib dead replay 1700000000000-0 1700000000000-1\n  eventlib dead replay --handler save_to_db --since 2h --rate 100 --dry-run\n  eventlib dead replay --all --rate 500"
+    )]
+    Replay(Selection),
+    /// Removes dead letters for good: the ids given, or what the filters
+    /// match. Asks first unless --yes.
+    #[command(after_help = "Example:\n  eventlib dead purge --reason 'unknown event' --yes")]
+    Purge(Selection),
+}
+
+#[derive(Args)]
+struct Selection {
+    /// Dead letter ids; without them, the filters select.
+    ids: Vec<String>,
+    #[command(flatten)]
+    filter: Filter,
+    /// Every dead letter (when no filter and no id is given).
+    #[arg(long)]
+    all: bool,
+    /// At most this many letters a second.
+    #[arg(long)]
+    rate: Option<u32>,
+    /// Say what would be done, do nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask (purge).
+    #[arg(long)]
+    yes: bool,
 }
 
 #[derive(Args, Default)]
@@ -82,7 +159,7 @@ struct Filter {
     /// Only letters from the last DURATION (`90s`, `30m`, `2h`, `1d`).
     #[arg(long, value_parser = parse_duration)]
     since: Option<Duration>,
-    /// The most letters to print.
+    /// The most letters to print (or to act on).
     #[arg(long, default_value_t = 50)]
     limit: usize,
     /// Start after this dead letter id (the last of the previous page).
@@ -109,6 +186,15 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 impl Filter {
+    fn is_empty(&self) -> bool {
+        self.event.is_none()
+            && self.handler.is_none()
+            && self.group.is_none()
+            && self.reason.is_none()
+            && self.since.is_none()
+            && self.after.is_none()
+    }
+
     fn matches(&self, letter: &DeadLetter, now: SystemTime) -> bool {
         let handler_ok = self.handler.as_deref().is_none_or(|wanted| {
             letter
@@ -153,7 +239,38 @@ fn run(cli: &Cli) -> Result<(), String> {
                 print_status(&status);
             }
         }
-        Command::Groups => {
+        Command::Groups {
+            action: Some(GroupAction::Destroy { name, yes }),
+        } => {
+            let status = stream_status(&cli.url, &cli.stream).map_err(|e| e.to_string())?;
+            let group = status
+                .groups
+                .iter()
+                .find(|g| &g.name == name)
+                .ok_or_else(|| format!("no group `{name}` on `{}`", cli.stream))?;
+            println!(
+                "group `{name}`: {} pending entr(y/ies) will be released, {} consumer(s) forgotten",
+                group.pending,
+                group.consumers.len()
+            );
+            if !*yes && !confirm(&format!("destroy group `{name}`?"))? {
+                return Err("not confirmed: nothing done (pass --yes in scripts)".into());
+            }
+            destroy_group(&cli.url, &cli.stream, name).map_err(|e| e.to_string())?;
+            println!("group `{name}` destroyed");
+        }
+        Command::Tail { name, count } => tail(cli, name.as_deref(), *count)?,
+        Command::Emit { name, data } => {
+            let data: Value =
+                serde_json::from_str(data).map_err(|err| format!("the data is not JSON: {err}"))?;
+            let id = emit(&cli.url, &cli.stream, name, &data).map_err(|e| e.to_string())?;
+            if cli.json {
+                println!("{}", json!({ "id": id }));
+            } else {
+                println!("{id}");
+            }
+        }
+        Command::Groups { action: None } => {
             let status = stream_status(&cli.url, &cli.stream).map_err(|e| e.to_string())?;
             if cli.json {
                 println!("{}", status_json(&status)["groups"]);
@@ -172,6 +289,8 @@ fn run(cli: &Cli) -> Result<(), String> {
             }
         }
         Command::Dead(Dead::List(filter)) => list(cli, filter)?,
+        Command::Dead(Dead::Replay(selection)) => act(cli, selection, Act::Replay)?,
+        Command::Dead(Dead::Purge(selection)) => act(cli, selection, Act::Purge)?,
         Command::Dead(Dead::Show { id }) => {
             let mut dead = dead_letters(&cli.url)
                 .map_err(|e| e.to_string())?
@@ -194,13 +313,20 @@ fn run(cli: &Cli) -> Result<(), String> {
     Ok(())
 }
 
+fn open(cli: &Cli) -> Result<DeadLetters, String> {
+    Ok(dead_letters(&cli.url)
+        .map_err(|e| e.to_string())?
+        .stream(&cli.stream))
+}
+
 /// Pages through the dead letters (never the whole stream at once) until
 /// `limit` letters matched or the stream ends.
-fn list(cli: &Cli, filter: &Filter) -> Result<(), String> {
+fn matching(
+    dead: &mut DeadLetters,
+    filter: &Filter,
+    limit: usize,
+) -> Result<Vec<DeadLetter>, String> {
     const PAGE: usize = 500;
-    let mut dead = dead_letters(&cli.url)
-        .map_err(|e| e.to_string())?
-        .stream(&cli.stream);
     let now = SystemTime::now();
     let mut after = filter.after.clone();
     let mut found = Vec::new();
@@ -212,7 +338,7 @@ fn list(cli: &Cli, filter: &Filter) -> Result<(), String> {
         for letter in page {
             if filter.matches(&letter, now) {
                 found.push(letter);
-                if found.len() == filter.limit {
+                if found.len() == limit {
                     break 'pages;
                 }
             }
@@ -222,6 +348,13 @@ fn list(cli: &Cli, filter: &Filter) -> Result<(), String> {
             None => break,
         }
     }
+    Ok(found)
+}
+
+fn list(cli: &Cli, filter: &Filter) -> Result<(), String> {
+    let mut dead = open(cli)?;
+    let now = SystemTime::now();
+    let found = matching(&mut dead, filter, filter.limit)?;
     if cli.json {
         let letters: Vec<Value> = found.iter().map(letter_json).collect();
         println!("{}", Value::Array(letters));
@@ -253,6 +386,158 @@ fn list(cli: &Cli, filter: &Filter) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Act {
+    Replay,
+    Purge,
+}
+
+/// Replays or purges the selected letters, at most `--rate` a second,
+/// with a progress line on long runs and a summary; exit 1 when any
+/// could not be acted on.
+fn act(cli: &Cli, selection: &Selection, what: Act) -> Result<(), String> {
+    let mut dead = open(cli)?;
+    let letters = if !selection.ids.is_empty() {
+        let mut letters = Vec::new();
+        for id in &selection.ids {
+            match dead.get(id).map_err(|e| e.to_string())? {
+                Some(letter) => letters.push(letter),
+                None => return Err(format!("no dead letter `{id}` in `{}:dead`", cli.stream)),
+            }
+        }
+        letters
+    } else if selection.filter.is_empty() && !selection.all {
+        return Err(
+            "name the letters: ids, filters (--event, --handler, --group, --reason, --since), or --all"
+                .into(),
+        );
+    } else {
+        // --limit bounds a listing, not an action: act on every match.
+        matching(&mut dead, &selection.filter, usize::MAX)?
+    };
+    let verb = if what == Act::Replay {
+        "replay"
+    } else {
+        "purge"
+    };
+    if selection.dry_run {
+        for letter in &letters {
+            println!(
+                "would {verb} {} ({}, {})",
+                letter.id,
+                letter.name.as_deref().unwrap_or("-"),
+                letter.handler.as_deref().unwrap_or("poison")
+            );
+        }
+        println!("dry run: {} letter(s) would be {verb}ed", letters.len());
+        return Ok(());
+    }
+    if what == Act::Purge
+        && !selection.yes
+        && !confirm(&format!("purge {} dead letter(s) for good?", letters.len()))?
+    {
+        return Err("not confirmed: nothing done (pass --yes in scripts)".into());
+    }
+    let pause = selection
+        .rate
+        .filter(|&r| r > 0)
+        .map(|r| Duration::from_secs(1) / r);
+    let started = std::time::Instant::now();
+    let (mut done, mut failed) = (0u64, Vec::new());
+    let mut last_progress = started;
+    for (n, letter) in letters.iter().enumerate() {
+        let result = match what {
+            Act::Replay => dead.replay(letter).map(drop),
+            Act::Purge => dead.remove(letter),
+        };
+        match result {
+            Ok(()) => done += 1,
+            Err(err) => failed.push(format!("{}: {err}", letter.id)),
+        }
+        if last_progress.elapsed() >= Duration::from_secs(1) {
+            last_progress = std::time::Instant::now();
+            eprintln!("{verb}: {}/{} ...", n + 1, letters.len());
+        }
+        if let Some(pause) = pause {
+            std::thread::sleep(pause);
+        }
+    }
+    let summary =
+        json!({ "done": done, "failed": failed, "seconds": started.elapsed().as_secs_f64() });
+    if cli.json {
+        println!("{summary}");
+    } else {
+        println!(
+            "{verb}ed {done} of {} letter(s) in {:.1} s",
+            letters.len(),
+            started.elapsed().as_secs_f64()
+        );
+        for failure in &failed {
+            println!("  not {verb}ed: {failure}");
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} letter(s) could not be {verb}ed", failed.len()))
+    }
+}
+
+/// Asks on the terminal; refuses (false) when standard input is not one.
+fn confirm(question: &str) -> Result<bool, String> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| e.to_string())?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// Prints entries as they arrive, from now on.
+fn tail(cli: &Cli, name: Option<&str>, count: Option<usize>) -> Result<(), String> {
+    // From the newest entry now, so that nothing that arrives between two
+    // reads is missed.
+    let mut after = last_entry_id(&cli.url, &cli.stream).map_err(|e| e.to_string())?;
+    let mut printed = 0;
+    loop {
+        let entries = read_after(&cli.url, &cli.stream, &after, Duration::from_secs(5), 100)
+            .map_err(|e| e.to_string())?;
+        for entry in entries {
+            after = entry.id.clone();
+            if name.is_some_and(|n| entry.name.as_deref() != Some(n)) {
+                continue;
+            }
+            if cli.json {
+                let envelope = entry
+                    .envelope
+                    .as_deref()
+                    .and_then(|e| serde_json::from_str::<Value>(e).ok());
+                println!(
+                    "{}",
+                    json!({ "id": entry.id, "name": entry.name, "envelope": envelope })
+                );
+            } else {
+                println!(
+                    "{}  {}  {}",
+                    entry.id,
+                    entry.name.as_deref().unwrap_or("(no name)"),
+                    entry.envelope.as_deref().unwrap_or("(no envelope)")
+                );
+            }
+            printed += 1;
+            if count.is_some_and(|c| printed >= c) {
+                return Ok(());
+            }
+        }
+    }
 }
 
 fn letter_json(letter: &DeadLetter) -> Value {

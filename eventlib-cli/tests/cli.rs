@@ -4,7 +4,9 @@
 //! show` read them back, with `--json` parsed and checked; bad input gets a
 //! clear message and a non-zero exit, never a panic.
 
-use std::process::{Command, Output};
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use eventlib::event;
@@ -20,16 +22,40 @@ struct Order {
     n: u64,
 }
 
+/// Runs of `record`, and of `fail_odd` once the bug is fixed.
+static RECORDED: AtomicU64 = AtomicU64::new(0);
+static FIXED_RUNS: AtomicU64 = AtomicU64::new(0);
+static FIXED: AtomicBool = AtomicBool::new(false);
+
 #[event(name = "cli.Order")]
 impl Order {
     #[handler]
-    fn record(&self) {}
+    fn record(&self) {
+        RECORDED.fetch_add(1, Ordering::SeqCst);
+    }
 
     #[handler]
     fn fail_odd(&self) -> anyhow::Result<()> {
+        if FIXED.load(Ordering::SeqCst) {
+            FIXED_RUNS.fetch_add(1, Ordering::SeqCst);
+            return Ok(());
+        }
         anyhow::ensure!(self.n.is_multiple_of(2), "card {} refused", self.n);
         Ok(())
     }
+}
+
+fn drain(url: &str) {
+    Worker::builder(url)
+        .stream(STREAM)
+        .consumer("cli-worker")
+        .max_attempts(1)
+        .handle_signals(false)
+        .stop_when_idle(Duration::from_millis(300))
+        .build()
+        .unwrap()
+        .run_blocking()
+        .unwrap();
 }
 
 fn eventlib(url: &str, args: &[&str]) -> Output {
@@ -73,15 +99,8 @@ fn status_and_dead_letters_from_a_real_stream() {
         xadd_envelope(&mut conn, STREAM, envelope.as_bytes());
     }
     xadd_envelope(&mut conn, STREAM, b"{not json");
-    let worker = Worker::builder(&url)
-        .stream(STREAM)
-        .consumer("cli-worker")
-        .max_attempts(1)
-        .handle_signals(false)
-        .stop_when_idle(Duration::from_millis(300))
-        .build()
-        .unwrap();
-    worker.run_blocking().unwrap();
+    drain(&url);
+    assert_eq!(RECORDED.load(Ordering::SeqCst), 10);
 
     let status = json(&eventlib(&url, &["status", "--json"]));
     assert_eq!(status["stream"], STREAM);
@@ -193,4 +212,109 @@ fn status_and_dead_letters_from_a_real_stream() {
     fails_with(&output, "is a string, not a stream");
     let usage = eventlib(&url, &["dead", "list", "--since", "soon"]);
     assert_eq!(usage.status.code(), Some(2));
+
+    // Replay: a dry run changes nothing; a filter with nothing else is
+    // needed (or --all); then the fixed handler alone runs again.
+    let dry = eventlib(
+        &url,
+        &["dead", "replay", "--handler", "fail_odd", "--dry-run"],
+    );
+    let dry = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(
+        dry.contains("dry run: 5 letter(s) would be replayed"),
+        "{dry}"
+    );
+    fails_with(&eventlib(&url, &["dead", "replay"]), "name the letters");
+    fails_with(
+        &eventlib(&url, &["dead", "replay", "1-0"]),
+        "no dead letter `1-0`",
+    );
+    FIXED.store(true, Ordering::SeqCst);
+    let replayed = json(&eventlib(
+        &url,
+        &[
+            "dead",
+            "replay",
+            "--handler",
+            "fail_odd",
+            "--rate",
+            "1000",
+            "--json",
+        ],
+    ));
+    assert_eq!(replayed["done"], 5, "{replayed}");
+    drain(&url);
+    assert_eq!(
+        FIXED_RUNS.load(Ordering::SeqCst),
+        5,
+        "the replayed handler ran once each"
+    );
+    assert_eq!(
+        RECORDED.load(Ordering::SeqCst),
+        10,
+        "its sibling did not run again"
+    );
+    let status = json(&eventlib(&url, &["status", "--json"]));
+    assert_eq!(status["dead_letters"], 1, "{status}");
+
+    // Purge: asks (and refuses without a terminal), or --yes.
+    fails_with(
+        &eventlib(&url, &["dead", "purge", "--reason", "malformed"]),
+        "not confirmed",
+    );
+    let purged = json(&eventlib(
+        &url,
+        &["dead", "purge", "--reason", "malformed", "--yes", "--json"],
+    ));
+    assert_eq!(purged["done"], 1, "{purged}");
+    assert_eq!(
+        json(&eventlib(&url, &["status", "--json"]))["dead_letters"],
+        0
+    );
+
+    // Emit and tail: a tail started first sees what emit writes.
+    let mut tail = Command::new(env!("CARGO_BIN_EXE_eventlib"))
+        .args([
+            "--url", &url, "--stream", STREAM, "tail", "--count", "2", "--json",
+        ])
+        .args(["--name", "cli.Order"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let emitted = json(&eventlib(
+        &url,
+        &["emit", "cli.Order", r#"{"n":40}"#, "--json"],
+    ));
+    assert!(emitted["id"].as_str().unwrap().contains('-'), "{emitted}");
+    json(&eventlib(
+        &url,
+        &["emit", "cli.Order", r#"{"n":42}"#, "--json"],
+    ));
+    let lines: Vec<Value> = BufReader::new(tail.stdout.take().unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    assert!(tail.wait().unwrap().success());
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["envelope"]["data"]["n"], 40);
+    assert_eq!(lines[1]["name"], "cli.Order");
+    fails_with(&eventlib(&url, &["emit", "cli.Order", "{n:"]), "not JSON");
+    fails_with(&eventlib(&url, &["emit", "no dots", "{}"]), "no dots");
+
+    // Groups: destroy asks, tells what it releases, then does it.
+    declare_groups(&url, STREAM, &["other"]).unwrap();
+    fails_with(
+        &eventlib(&url, &["groups", "destroy", "other"]),
+        "not confirmed",
+    );
+    let destroyed = eventlib(&url, &["groups", "destroy", "other", "--yes"]);
+    assert!(destroyed.status.success());
+    assert!(String::from_utf8_lossy(&destroyed.stdout).contains("will be released"));
+    let groups = json(&eventlib(&url, &["groups", "--json"]));
+    assert_eq!(groups.as_array().unwrap().len(), 1, "{groups}");
+    fails_with(
+        &eventlib(&url, &["groups", "destroy", "nope", "--yes"]),
+        "no group `nope`",
+    );
 }

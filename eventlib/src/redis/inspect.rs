@@ -1,7 +1,8 @@
-//! What an operator asks of a stream, read from Redis alone (no registry
-//! needed): its length and oldest entry, its dead letters, and each
-//! consumer group's consumers, pending entries and lag. The `eventlib`
-//! command line's `status` is this.
+//! What an operator asks of a stream and does to it, from Redis alone (no
+//! registry needed): its length and oldest entry, its dead letters, each
+//! consumer group's consumers, pending entries and lag; the entries as they
+//! arrive; an envelope written by hand; a group destroyed. The `eventlib`
+//! command line is built on these.
 
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,7 +12,7 @@ use redis::Value;
 use crate::error::Error;
 use crate::redis::conn::{Endpoint, Link};
 use crate::redis::wire::StreamId;
-use crate::redis::{keys, resp};
+use crate::redis::{keys, resp, wire};
 
 /// A stream as `status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,21 +79,9 @@ impl GroupStatus {
 /// server cannot be reached or refuses the credentials, [`Error::Server`]
 /// when it refuses a command (`WRONGTYPE` for a key that is not a stream).
 pub fn stream_status(url: &str, stream: &str) -> Result<StreamStatus, Error> {
-    let mut link = Link::new(Endpoint::new(url)?, Duration::from_secs(10));
-    let reconnects = AtomicU64::new(0);
-    let mut run = |cmd: &redis::Cmd| -> Result<Value, Error> {
-        link.run(&reconnects, |c| cmd.query(c))
-            .map_err(|err| link.endpoint().error(&err))
-    };
-    let kind = run(redis::cmd("TYPE").arg(stream))?;
-    let kind = resp::text(&kind).unwrap_or_default();
-    if kind != "stream" && kind != "none" {
-        return Err(Error::Server {
-            reason: format!(
-                "WRONGTYPE `{stream}` is a {kind}, not a stream: is it eventlib's? (see --stream)"
-            ),
-        });
-    }
+    let mut conn = Conn::new(url)?;
+    let mut run = |cmd: &redis::Cmd| conn.run(cmd);
+    let kind = kind_of(&mut run, stream)?;
     let dead = resp::int(&run(redis::cmd("XLEN").arg(keys::dead_letters(stream)))?).unwrap_or(0);
     if kind == "none" {
         return Ok(StreamStatus {
@@ -154,6 +143,169 @@ fn consumer_list(reply: &Value) -> Vec<ConsumerStatus> {
             })
         })
         .collect()
+}
+
+/// One connection for a few commands, with the crate's typed errors.
+struct Conn {
+    link: Link,
+    reconnects: AtomicU64,
+}
+
+impl Conn {
+    fn new(url: &str) -> Result<Conn, Error> {
+        Ok(Conn {
+            link: Link::new(Endpoint::new(url)?, Duration::from_secs(10)),
+            reconnects: AtomicU64::new(0),
+        })
+    }
+
+    fn run(&mut self, cmd: &redis::Cmd) -> Result<Value, Error> {
+        let Conn { link, reconnects } = self;
+        link.run(reconnects, |c| cmd.query(c))
+            .map_err(|err| link.endpoint().error(&err))
+    }
+}
+
+/// `stream`'s type: `stream`, or `none` when the key does not exist; any
+/// other is refused (a key that is not eventlib's).
+fn kind_of(
+    run: &mut impl FnMut(&redis::Cmd) -> Result<Value, Error>,
+    stream: &str,
+) -> Result<String, Error> {
+    let kind = run(redis::cmd("TYPE").arg(stream))?;
+    let kind = resp::text(&kind).unwrap_or_default();
+    if kind != "stream" && kind != "none" {
+        return Err(Error::Server {
+            reason: format!(
+                "WRONGTYPE `{stream}` is a {kind}, not a stream: is it eventlib's? (see --stream)"
+            ),
+        });
+    }
+    Ok(kind)
+}
+
+/// One entry of the event stream, as `tail` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamEntry {
+    /// The entry id.
+    pub id: String,
+    /// The envelope's `name`, when the entry has a JSON envelope with one.
+    pub name: Option<String>,
+    /// The envelope, as it is in the stream (`None`: no `event` field).
+    pub envelope: Option<String>,
+}
+
+/// The id of `stream`'s newest entry (`0-0` when it has none): where a
+/// reader that wants only what arrives from now on starts.
+///
+/// # Errors
+///
+/// As [`stream_status`].
+pub fn last_entry_id(url: &str, stream: &str) -> Result<String, Error> {
+    let mut conn = Conn::new(url)?;
+    let mut run = |cmd: &redis::Cmd| conn.run(cmd);
+    kind_of(&mut run, stream)?;
+    let last = run(redis::cmd("XREVRANGE")
+        .arg(stream)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1))?;
+    Ok(resp::entries(&last)
+        .first()
+        .map_or_else(|| "0-0".to_owned(), |e| e.id.to_string()))
+}
+
+/// Up to `count` entries of `stream` after entry id `after`, waiting up to
+/// `block` for the first.
+///
+/// # Errors
+///
+/// As [`stream_status`].
+pub fn read_after(
+    url: &str,
+    stream: &str,
+    after: &str,
+    block: Duration,
+    count: usize,
+) -> Result<Vec<StreamEntry>, Error> {
+    let mut conn = Conn::new(url)?;
+    let mut run = |cmd: &redis::Cmd| conn.run(cmd);
+    kind_of(&mut run, stream)?;
+    let reply = run(redis::cmd("XREAD")
+        .arg("COUNT")
+        .arg(count)
+        .arg("BLOCK")
+        .arg(block.as_millis() as u64)
+        .arg("STREAMS")
+        .arg(stream)
+        .arg(after))?;
+    Ok(resp::read_reply(&reply)
+        .iter()
+        .map(|entry| {
+            let envelope = entry
+                .field(wire::FIELD)
+                .map(|raw| String::from_utf8_lossy(raw).into_owned());
+            let name = envelope
+                .as_deref()
+                .and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok())
+                .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_owned));
+            StreamEntry {
+                id: entry.id.to_string(),
+                name,
+                envelope,
+            }
+        })
+        .collect())
+}
+
+/// Writes a version-1 envelope of event `name` with `data` to `stream`,
+/// as a producer in another language would (for testing a worker);
+/// returns the entry id. The name is checked against the grammar, not
+/// against a registry: this side has none.
+///
+/// # Errors
+///
+/// [`Error::InvalidName`] for a name that breaks the grammar, and the
+/// errors of [`stream_status`].
+pub fn emit(
+    url: &str,
+    stream: &str,
+    name: &str,
+    data: &serde_json::Value,
+) -> Result<String, Error> {
+    crate::name::validate_name(name).map_err(|reason| Error::InvalidName {
+        name: name.to_owned(),
+        reason,
+    })?;
+    let envelope = serde_json::json!({ "v": wire::VERSION, "name": name, "data": data });
+    let mut conn = Conn::new(url)?;
+    let mut run = |cmd: &redis::Cmd| conn.run(cmd);
+    kind_of(&mut run, stream)?;
+    let id = run(redis::cmd("XADD")
+        .arg(stream)
+        .arg("*")
+        .arg(wire::FIELD)
+        .arg(envelope.to_string()))?;
+    Ok(resp::text(&id).unwrap_or_default())
+}
+
+/// Destroys consumer group `group` of `stream`: its pending entries are
+/// released (no worker of it will acknowledge them) and it no longer
+/// holds trimming back. Returns whether the group existed.
+///
+/// # Errors
+///
+/// As [`stream_status`].
+pub fn destroy_group(url: &str, stream: &str, group: &str) -> Result<bool, Error> {
+    let mut conn = Conn::new(url)?;
+    let mut run = |cmd: &redis::Cmd| conn.run(cmd);
+    if kind_of(&mut run, stream)? == "none" {
+        return Ok(false);
+    }
+    let destroyed = run(redis::cmd("XGROUP").arg("DESTROY").arg(stream).arg(group))?;
+    Ok(resp::int(&destroyed).unwrap_or(0) > 0)
 }
 
 /// How long ago entry `id` was written, by the time in its id.

@@ -56,7 +56,10 @@ mod worker;
 
 pub use dead_letter::{dead_letters, DeadLetter, DeadLetters};
 pub use groups::declare_groups;
-pub use inspect::{stream_status, ConsumerStatus, GroupStatus, StreamStatus};
+pub use inspect::{
+    destroy_group, emit, last_entry_id, read_after, stream_status, ConsumerStatus, GroupStatus,
+    StreamEntry, StreamStatus,
+};
 pub use producer::{producer_stats, RedisTransport};
 pub use spool::FsyncPolicy;
 pub use stats::{ProducerStats, WorkerStats};
