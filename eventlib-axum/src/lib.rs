@@ -8,6 +8,9 @@
 //! - [`Ingest`]: an HTTP ingestion router for browsers and other
 //!   languages: `POST /events/{name}` and `POST /events` (a batch) log
 //!   events by name, closed by default to every event you do not allow.
+//! - `Dashboard` (feature `redis`): the operator's pages, to mount behind
+//!   the service's auth: the registry, live stats, the stream's status and
+//!   its dead letters (filter, detail, replay, purge).
 //!
 //! ```no_run
 //! use axum::{routing::get, Router};
@@ -32,11 +35,15 @@
 //! The guide is `docs/web.md`.
 
 mod client;
+#[cfg(feature = "redis")]
+mod dashboard;
 mod ingest;
 mod layer;
 mod problem;
 mod rate;
 
 pub use client::TrustedProxies;
+#[cfg(feature = "redis")]
+pub use dashboard::Dashboard;
 pub use ingest::{Ingest, MAX_USER_AGENT_LEN};
 pub use layer::{RequestMetadata, RequestMetadataLayer, REQUEST_ID_HEADER};
