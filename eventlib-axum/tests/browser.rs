@@ -11,8 +11,6 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -22,7 +20,7 @@ use axum::routing::get;
 use axum::Router;
 use eventlib::{event, log, Context};
 use eventlib_axum::{Ingest, RequestMetadataLayer};
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::Locator;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,40 +89,11 @@ async fn product_page(Path(id): Path<u64>) -> Html<String> {
     ))
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn find(candidates: &[&str]) -> Option<String> {
-    candidates
-        .iter()
-        .find(|c| std::path::Path::new(c).exists())
-        .map(|c| (*c).to_owned())
-}
-
 #[test]
 fn a_browser_logs_a_client_side_event_with_its_metadata() {
-    if std::env::var_os("EVENTLIB_SKIP_BROWSER").is_some() {
-        eprintln!("EVENTLIB_SKIP_BROWSER is set: the browser test does not run");
+    let Some(browser) = common::browser::Browser::start() else {
         return;
-    }
-    let chromedriver = find(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])
-        .expect("chromedriver is missing: install Debian's chromium and chromium-driver (.ci/test does), or set EVENTLIB_SKIP_BROWSER=1");
-    let chromium = find(&["/usr/bin/chromium", "/usr/bin/chromium-browser"])
-        .expect("chromium is missing: install Debian's chromium (.ci/test does)");
+    };
 
     let app = Router::new()
         .route("/products/{id}", get(product_page))
@@ -132,43 +101,28 @@ fn a_browser_logs_a_client_side_event_with_its_metadata() {
         .layer(RequestMetadataLayer::new());
     let addr = common::serve(app);
 
-    let port = free_port();
-    let _driver = Driver(
-        Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver"),
-    );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "chromedriver did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (user_agent, status) = runtime.block_on(async {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-            }),
-        );
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
+        let client = browser.session().await;
+        client
+            .goto(&format!("http://{addr}/products/42"))
             .await
-            .expect("a WebDriver session with headless Chromium");
-        client.goto(&format!("http://{addr}/products/42")).await.unwrap();
-        let heading = client.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+            .unwrap();
+        let heading = client
+            .find(Locator::Css("h1"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert_eq!(heading, "Product 42");
-        client.find(Locator::Id("zoom")).await.unwrap().click().await.unwrap();
+        client
+            .find(Locator::Id("zoom"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         let status = client.find(Locator::Id("status")).await.unwrap();
         let started = Instant::now();
         let text = loop {
@@ -176,7 +130,10 @@ fn a_browser_logs_a_client_side_event_with_its_metadata() {
             if text != "not zoomed" {
                 break text;
             }
-            assert!(started.elapsed() < Duration::from_secs(20), "the script never answered");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the script never answered"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         let user_agent = client
@@ -186,11 +143,7 @@ fn a_browser_logs_a_client_side_event_with_its_metadata() {
             .as_str()
             .unwrap()
             .to_owned();
-        let png = client.screenshot().await.unwrap();
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/browser-artifacts");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("product-page.png"), &png).unwrap();
-        assert!(png.starts_with(b"\x89PNG"), "not a PNG screenshot");
+        common::browser::save_screenshot("product-page.png", &client.screenshot().await.unwrap());
         client.close().await.unwrap();
         (user_agent, text)
     });

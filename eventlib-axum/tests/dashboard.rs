@@ -24,45 +24,6 @@ impl Paid {
     fn charge(&self) {}
 }
 
-fn fill(conn: &mut redis::Connection) {
-    for (n, reason) in [
-        "card refused",
-        "timeout",
-        "card refused",
-        "<script>alert(1)</script>",
-        "card refused",
-    ]
-    .iter()
-    .enumerate()
-    {
-        redis::cmd("XADD")
-            .arg(format!("{STREAM}:dead"))
-            .arg("*")
-            .arg("source_id")
-            .arg(format!("1700000000000-{n}"))
-            .arg("group")
-            .arg("billing")
-            .arg("handler")
-            .arg("dash::Paid::charge")
-            .arg("reason")
-            .arg(*reason)
-            .arg("attempts")
-            .arg(3)
-            .arg("failed_at")
-            .arg(1_700_000_000_000u64)
-            .arg("worker")
-            .arg("w-1")
-            .arg("name")
-            .arg("dash.Paid")
-            .arg("event")
-            .arg(format!(
-                r#"{{"v":1,"name":"dash.Paid","data":{{"n":{n}}}}}"#
-            ))
-            .query::<String>(conn)
-            .unwrap();
-    }
-}
-
 fn dead_count(conn: &mut redis::Connection) -> u64 {
     redis::cmd("XLEN")
         .arg(format!("{STREAM}:dead"))
@@ -91,7 +52,7 @@ fn the_dashboard_shows_filters_replays_and_refuses_forged_forms() {
     let redis = RedisServer::start();
     let url = redis.url();
     let mut conn = redis.connection();
-    fill(&mut conn);
+    common::fill_dead_letters(&mut conn, STREAM);
     let app = Router::new()
         .nest(
             "/eventlib",

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -132,4 +134,45 @@ pub fn post_json(addr: SocketAddr, path: &str, body: &str) -> Answer {
         &["Content-Type: application/json"],
         body.as_bytes(),
     )
+}
+
+/// Five dead letters of `dash.Paid` in `stream`, written as a worker
+/// writes them (one reason is markup, to check the escaping).
+pub fn fill_dead_letters(conn: &mut redis::Connection, stream: &str) {
+    for (n, reason) in [
+        "card refused",
+        "timeout",
+        "card refused",
+        "<script>alert(1)</script>",
+        "card refused",
+    ]
+    .iter()
+    .enumerate()
+    {
+        redis::cmd("XADD")
+            .arg(format!("{stream}:dead"))
+            .arg("*")
+            .arg("source_id")
+            .arg(format!("1700000000000-{n}"))
+            .arg("group")
+            .arg("billing")
+            .arg("handler")
+            .arg("dash::Paid::charge")
+            .arg("reason")
+            .arg(*reason)
+            .arg("attempts")
+            .arg(3)
+            .arg("failed_at")
+            .arg(1_700_000_000_000u64)
+            .arg("worker")
+            .arg("w-1")
+            .arg("name")
+            .arg("dash.Paid")
+            .arg("event")
+            .arg(format!(
+                r#"{{"v":1,"name":"dash.Paid","data":{{"n":{n}}}}}"#
+            ))
+            .query::<String>(conn)
+            .unwrap();
+    }
 }
