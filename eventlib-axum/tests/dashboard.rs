@@ -195,3 +195,34 @@ fn the_dashboard_shows_filters_replays_and_refuses_forged_forms() {
     );
     assert_eq!(dead_count(&mut conn), 2);
 }
+
+#[test]
+fn a_page_of_100000_dead_letters_is_one_read() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let mut conn = redis.connection();
+    common::fill_many_dead_letters(&mut conn, "big:events", 100_000);
+    let app = Router::new().nest(
+        "/eventlib",
+        Dashboard::new("/eventlib")
+            .redis(&url, "big:events")
+            .router(),
+    );
+    let addr = serve(app);
+    let before = common::redis_calls(&mut conn, "xrange");
+    let page = request(addr, "GET", "/eventlib/dead", &[], b"");
+    assert_eq!(page.status, 200);
+    assert_eq!(ids(&page.body).len(), 50);
+    assert!(page.body.contains("next page"));
+    assert_eq!(
+        common::redis_calls(&mut conn, "xrange") - before,
+        1,
+        "one page read, not the stream"
+    );
+    let overview = request(addr, "GET", "/eventlib", &[], b"");
+    assert!(
+        overview.body.contains("100000 dead letter(s)"),
+        "{}",
+        overview.body
+    );
+}

@@ -44,7 +44,12 @@ enum Command {
     /// The stream: length, oldest entry, dead letters; each group: consumers
     /// (and their idle time), pending, lag, oldest pending entry.
     #[command(after_help = "Example:\n  eventlib status --json | jq '.groups[] | {name, lag}'")]
-    Status,
+    Status {
+        /// Warn about a group none of whose consumers was seen for this
+        /// long (`90s`, `5m`, `1h`).
+        #[arg(long, value_parser = parse_duration, default_value = "5m")]
+        idle_limit: Duration,
+    },
     /// The consumer groups of the stream and their consumers; `groups
     /// destroy NAME` removes one.
     Groups {
@@ -231,12 +236,12 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<(), String> {
     match &cli.command {
-        Command::Status => {
+        Command::Status { idle_limit } => {
             let status = stream_status(&cli.url, &cli.stream).map_err(|e| e.to_string())?;
             if cli.json {
-                println!("{}", status_json(&status));
+                println!("{}", status_json(&status, *idle_limit));
             } else {
-                print_status(&status);
+                print_status(&status, *idle_limit);
             }
         }
         Command::Groups {
@@ -273,7 +278,10 @@ fn run(cli: &Cli) -> Result<(), String> {
         Command::Groups { action: None } => {
             let status = stream_status(&cli.url, &cli.stream).map_err(|e| e.to_string())?;
             if cli.json {
-                println!("{}", status_json(&status)["groups"]);
+                println!(
+                    "{}",
+                    status_json(&status, Duration::from_secs(300))["groups"]
+                );
             } else {
                 for group in &status.groups {
                     println!("{} ({} consumer(s))", group.name, group.consumers.len());
@@ -446,8 +454,15 @@ fn act(cli: &Cli, selection: &Selection, what: Act) -> Result<(), String> {
         .map(|r| Duration::from_secs(1) / r);
     let started = std::time::Instant::now();
     let (mut done, mut failed) = (0u64, Vec::new());
-    let mut last_progress = started;
-    for (n, letter) in letters.iter().enumerate() {
+    // Drawn on a terminal only (hidden when standard error is not one), and
+    // only for runs long enough to want it.
+    let progress = if letters.len() >= 100 {
+        indicatif::ProgressBar::new(letters.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    progress.set_message(verb);
+    for letter in &letters {
         let result = match what {
             Act::Replay => dead.replay(letter).map(drop),
             Act::Purge => dead.remove(letter),
@@ -456,14 +471,12 @@ fn act(cli: &Cli, selection: &Selection, what: Act) -> Result<(), String> {
             Ok(()) => done += 1,
             Err(err) => failed.push(format!("{}: {err}", letter.id)),
         }
-        if last_progress.elapsed() >= Duration::from_secs(1) {
-            last_progress = std::time::Instant::now();
-            eprintln!("{verb}: {}/{} ...", n + 1, letters.len());
-        }
+        progress.inc(1);
         if let Some(pause) = pause {
             std::thread::sleep(pause);
         }
     }
+    progress.finish_and_clear();
     let summary =
         json!({ "done": done, "failed": failed, "seconds": started.elapsed().as_secs_f64() });
     if cli.json {
@@ -565,7 +578,7 @@ fn letter_json(letter: &DeadLetter) -> Value {
     })
 }
 
-fn status_json(status: &StreamStatus) -> Value {
+fn status_json(status: &StreamStatus, idle_limit: Duration) -> Value {
     let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
     json!({
         "stream": status.stream,
@@ -578,6 +591,8 @@ fn status_json(status: &StreamStatus) -> Value {
             "pending": g.pending,
             "lag": g.lag,
             "oldest_pending_age_ms": ms(g.oldest_pending_age),
+            "waiting_retries": g.waiting_retries,
+            "no_live_consumer": g.has_no_live_consumer(idle_limit),
             "consumers": g.consumers.iter().map(|c| json!({
                 "name": c.name,
                 "pending": c.pending,
@@ -587,10 +602,7 @@ fn status_json(status: &StreamStatus) -> Value {
     })
 }
 
-/// A group whose consumers were all idle this long holds the stream back.
-const DEAD_CONSUMER: Duration = Duration::from_secs(300);
-
-fn print_status(status: &StreamStatus) {
+fn print_status(status: &StreamStatus, idle_limit: Duration) {
     if !status.exists {
         println!(
             "stream `{}`: does not exist (nothing was written to it yet?); {} dead letter(s)",
@@ -607,9 +619,10 @@ fn print_status(status: &StreamStatus) {
     );
     for g in &status.groups {
         println!(
-            "  group `{}`: pending {}, lag {}, oldest pending {}, {} consumer(s)",
+            "  group `{}`: pending {} ({} waiting for a retry), lag {}, oldest pending {}, {} consumer(s)",
             g.name,
             g.pending,
+            g.waiting_retries,
             g.lag.map_or("unknown".into(), |l| l.to_string()),
             g.oldest_pending_age.map_or("-".into(), human),
             g.consumers.len()
@@ -622,12 +635,12 @@ fn print_status(status: &StreamStatus) {
                 human(c.idle)
             );
         }
-        if g.has_no_live_consumer(DEAD_CONSUMER) {
+        if g.has_no_live_consumer(idle_limit) {
             println!(
                 "    warning: no consumer of `{}` was seen in the last {}: it handles nothing \
                  and holds the stream back (trimming keeps what it has not acknowledged)",
                 g.name,
-                human(DEAD_CONSUMER)
+                human(idle_limit)
             );
         }
     }

@@ -176,3 +176,40 @@ pub fn fill_dead_letters(conn: &mut redis::Connection, stream: &str) {
             .unwrap();
     }
 }
+
+/// `count` dead letters of `dash.Paid` in `stream`, in pipelines of 1,000.
+pub fn fill_many_dead_letters(conn: &mut redis::Connection, stream: &str, count: usize) {
+    for chunk in 0..count.div_ceil(1000) {
+        let mut pipe = redis::pipe();
+        for n in chunk * 1000..((chunk + 1) * 1000).min(count) {
+            pipe.cmd("XADD")
+                .arg(format!("{stream}:dead"))
+                .arg("*")
+                .arg("source_id")
+                .arg(format!("1700000000000-{n}"))
+                .arg("group")
+                .arg("billing")
+                .arg("handler")
+                .arg("dash::Paid::charge")
+                .arg("reason")
+                .arg("card refused")
+                .arg("attempts")
+                .arg(3)
+                .arg("failed_at")
+                .arg(1_700_000_000_000u64)
+                .arg("name")
+                .arg("dash.Paid")
+                .ignore();
+        }
+        pipe.query::<()>(conn).unwrap();
+    }
+}
+
+/// How many times Redis ran `command` so far (`INFO commandstats`).
+pub fn redis_calls(conn: &mut redis::Connection, command: &str) -> u64 {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}

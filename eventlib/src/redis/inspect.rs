@@ -46,6 +46,10 @@ pub struct GroupStatus {
     pub lag: Option<u64>,
     /// How old the oldest pending entry is, by its id.
     pub oldest_pending_age: Option<Duration>,
+    /// Entries whose progress a worker saved: a failed handler waiting for
+    /// its retry (its siblings done), or an entry left to a worker that has
+    /// the handlers this one lacks.
+    pub waiting_retries: u64,
     /// The group's consumers (workers).
     pub consumers: Vec<ConsumerStatus>,
 }
@@ -109,7 +113,14 @@ pub fn stream_status(url: &str, stream: &str) -> Result<StreamStatus, Error> {
             .arg("CONSUMERS")
             .arg(stream)
             .arg(&info.name))?;
+        let progress = run(redis::cmd("HKEYS").arg(keys::progress(stream, &info.name)))?;
+        let waiting_retries = resp::items(&progress)
+            .iter()
+            .filter_map(resp::text)
+            .filter(|field| !field.ends_with(":passed"))
+            .count() as u64;
         groups.push(GroupStatus {
+            waiting_retries,
             pending: info.pending.max(0) as u64,
             lag: info.lag.and_then(|lag| u64::try_from(lag).ok()),
             oldest_pending_age: resp::oldest_pending(&summary).map(age),
