@@ -179,7 +179,7 @@ async fn overview(State(config): State<Arc<Config>>) -> Response {
                 let _ = write!(
                     body,
                     "<h2>Stream <code>{}</code></h2><p>{} entries, <a href=\"{}/dead\">{} dead letter(s)</a></p>\
-                     <table><tr><th>group</th><th>pending</th><th>lag</th><th>consumers</th></tr>",
+                     <table><tr><th>group</th><th>pending</th><th>waiting for a retry</th><th>lag</th><th>oldest pending</th><th>consumers</th></tr>",
                     escape(&status.stream),
                     status.length,
                     config.prefix,
@@ -193,10 +193,12 @@ async fn overview(State(config): State<Arc<Config>>) -> Response {
                         .collect();
                     let _ = write!(
                         body,
-                        "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td></tr>",
+                        "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td></tr>",
                         escape(&g.name),
                         g.pending,
+                        g.waiting_retries,
                         g.lag.map_or("?".into(), |l| l.to_string()),
+                        g.oldest_pending_age.map_or("-".into(), |a| format!("{} s", a.as_secs())),
                         consumers.join(", ")
                     );
                 }

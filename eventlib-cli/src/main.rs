@@ -52,6 +52,9 @@ enum Command {
     },
     /// The consumer groups of the stream and their consumers; `groups
     /// destroy NAME` removes one.
+    #[command(
+        after_help = "Examples:\n  eventlib groups\n  eventlib groups --json\n  eventlib groups destroy old-analytics --yes"
+    )]
     Groups {
         #[command(subcommand)]
         action: Option<GroupAction>,
@@ -91,6 +94,7 @@ enum Command {
 enum GroupAction {
     /// Destroys a consumer group: its pending entries are released, and it
     /// no longer holds trimming back. Asks first unless --yes.
+    #[command(after_help = "Example:\n  eventlib groups destroy old-analytics")]
     Destroy {
         /// The group.
         name: String,
