@@ -136,45 +136,50 @@ pub fn post_json(addr: SocketAddr, path: &str, body: &str) -> Answer {
     )
 }
 
-/// Five dead letters of `dash.Paid` in `stream`, written as a worker
-/// writes them (one reason is markup, to check the escaping).
+/// `XADD` of dead letter `n` of `dash.Paid` in `stream`, as a worker
+/// writes it, with `reason`.
+fn dead_letter(pipe: &mut redis::Pipeline, stream: &str, n: usize, reason: &str) {
+    pipe.cmd("XADD")
+        .arg(format!("{stream}:dead"))
+        .arg("*")
+        .arg("source_id")
+        .arg(format!("1700000000000-{n}"))
+        .arg("group")
+        .arg("billing")
+        .arg("handler")
+        .arg("dash::Paid::charge")
+        .arg("reason")
+        .arg(reason)
+        .arg("attempts")
+        .arg(3)
+        .arg("failed_at")
+        .arg(1_700_000_000_000u64)
+        .arg("worker")
+        .arg("w-1")
+        .arg("name")
+        .arg("dash.Paid")
+        .arg("event")
+        .arg(format!(
+            r#"{{"v":1,"name":"dash.Paid","data":{{"n":{n}}}}}"#
+        ))
+        .ignore();
+}
+
+/// Five dead letters of `dash.Paid` in `stream` (one reason is markup, to
+/// check the escaping).
 pub fn fill_dead_letters(conn: &mut redis::Connection, stream: &str) {
-    for (n, reason) in [
+    let mut pipe = redis::pipe();
+    let reasons = [
         "card refused",
         "timeout",
         "card refused",
         "<script>alert(1)</script>",
         "card refused",
-    ]
-    .iter()
-    .enumerate()
-    {
-        redis::cmd("XADD")
-            .arg(format!("{stream}:dead"))
-            .arg("*")
-            .arg("source_id")
-            .arg(format!("1700000000000-{n}"))
-            .arg("group")
-            .arg("billing")
-            .arg("handler")
-            .arg("dash::Paid::charge")
-            .arg("reason")
-            .arg(*reason)
-            .arg("attempts")
-            .arg(3)
-            .arg("failed_at")
-            .arg(1_700_000_000_000u64)
-            .arg("worker")
-            .arg("w-1")
-            .arg("name")
-            .arg("dash.Paid")
-            .arg("event")
-            .arg(format!(
-                r#"{{"v":1,"name":"dash.Paid","data":{{"n":{n}}}}}"#
-            ))
-            .query::<String>(conn)
-            .unwrap();
+    ];
+    for (n, reason) in reasons.iter().enumerate() {
+        dead_letter(&mut pipe, stream, n, reason);
     }
+    pipe.query::<()>(conn).unwrap();
 }
 
 /// `count` dead letters of `dash.Paid` in `stream`, in pipelines of 1,000.
@@ -182,24 +187,7 @@ pub fn fill_many_dead_letters(conn: &mut redis::Connection, stream: &str, count:
     for chunk in 0..count.div_ceil(1000) {
         let mut pipe = redis::pipe();
         for n in chunk * 1000..((chunk + 1) * 1000).min(count) {
-            pipe.cmd("XADD")
-                .arg(format!("{stream}:dead"))
-                .arg("*")
-                .arg("source_id")
-                .arg(format!("1700000000000-{n}"))
-                .arg("group")
-                .arg("billing")
-                .arg("handler")
-                .arg("dash::Paid::charge")
-                .arg("reason")
-                .arg("card refused")
-                .arg("attempts")
-                .arg(3)
-                .arg("failed_at")
-                .arg(1_700_000_000_000u64)
-                .arg("name")
-                .arg("dash.Paid")
-                .ignore();
+            dead_letter(&mut pipe, stream, n, "card refused");
         }
         pipe.query::<()>(conn).unwrap();
     }

@@ -174,17 +174,7 @@ impl DeadLetters {
 
     /// The oldest `count` dead letters.
     pub fn list(&mut self, count: usize) -> Result<Vec<DeadLetter>, Error> {
-        let key = keys::dead_letters(&self.stream);
-        let reply: Value = self.run(|c| {
-            redis::cmd("XRANGE")
-                .arg(&key)
-                .arg("-")
-                .arg("+")
-                .arg("COUNT")
-                .arg(count)
-                .query(c)
-        })?;
-        Ok(resp::entries(&reply).iter().map(parse).collect())
+        self.page(None, count)
     }
 
     /// Up to `count` dead letters after the one with id `after` (from the
