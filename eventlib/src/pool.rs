@@ -387,10 +387,22 @@ impl ArcWake for Task {
     }
 }
 
-/// Runs one handler of `record` to completion on the current thread
-/// (awaiting an async one), with its failure contained and counted; the
+/// Runs one handler of `record` to completion on the current thread (an
+/// async one blocked on), with its failure contained and counted; the
 /// failure is returned for the caller (a transport's worker) to decide on
 /// retries and reporting.
+#[cfg(feature = "redis")]
+pub(crate) fn run_one_here(record: &Record, handler: u32) -> Option<Failure> {
+    let entry = &registry().handlers[handler as usize];
+    entry.counters.start();
+    let outcome = match entry.decl.call {
+        HandlerFn::Sync(call) => run_sync(entry, call, record),
+        HandlerFn::Async(call) => crate::hook::block_on(run_async(entry, call, record.clone())),
+    };
+    account(record, entry, outcome)
+}
+
+/// [`run_one_here`] as a future, for a spawner's executor.
 #[cfg(feature = "redis")]
 pub(crate) async fn run_one(record: &Record, handler: u32) -> Option<Failure> {
     let entry = &registry().handlers[handler as usize];

@@ -391,7 +391,7 @@ fn run_handler(shared: &Shared, record: &Record, handler: u32) -> Option<Failure
                 })
             })
         }
-        _ => crate::hook::block_on(pool::run_one(record, handler)),
+        _ => pool::run_one_here(record, handler),
     }
 }
 
