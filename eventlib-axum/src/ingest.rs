@@ -256,7 +256,7 @@ impl Config {
         client: Option<IpAddr>,
         request: Request,
     ) -> Result<(Metadata, Value), Problem> {
-        let metadata = ingested(request.headers(), client);
+        let metadata = ingested(request.headers(), client)?;
         check_content_type(request.headers())?;
         let body = axum::body::to_bytes(request.into_body(), self.body_limit)
             .await
@@ -341,7 +341,10 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
 
 /// The metadata in scope (the layer's, if installed) with what marks an
 /// ingested event: the client IP, the user agent, `ingested = "true"`.
-fn ingested(headers: &HeaderMap, client: Option<IpAddr>) -> Metadata {
+/// When the scope is too full for all of them, `ingested` alone (a handler
+/// must always be able to tell); when not even that fits, the request is
+/// refused rather than logged as if the server had logged it.
+fn ingested(headers: &HeaderMap, client: Option<IpAddr>) -> Result<Metadata, Problem> {
     let mut entries: Vec<(&str, String)> = vec![("ingested", "true".to_owned())];
     if let Some(ip) = client {
         entries.push(("client_ip", ip.to_string()));
@@ -359,5 +362,37 @@ fn ingested(headers: &HeaderMap, client: Option<IpAddr>) -> Metadata {
     let current = eventlib::metadata::current();
     current
         .extend(entries.iter().map(|(k, v)| (*k, v.as_str())))
-        .unwrap_or(current)
+        .or_else(|_| current.with("ingested", "true"))
+        .map_err(|err| {
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the request's metadata cannot be recorded: {err}"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ingested_event_is_always_marked_or_refused() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::USER_AGENT, "agent/1".parse().unwrap());
+        let client = Some("192.0.2.1".parse().unwrap());
+        let md = ingested(&headers, client).unwrap();
+        assert_eq!(md.get("ingested"), Some("true"));
+        assert_eq!(md.get("user_agent"), Some("agent/1"));
+        // A scope one entry short of the limit: `ingested` alone fits.
+        let nearly_full = (1..eventlib::metadata::MAX_ENTRIES).map(|i| (format!("k{i}"), "v"));
+        let md = eventlib::metadata::scope(nearly_full, || ingested(&headers, client))
+            .unwrap()
+            .unwrap();
+        assert_eq!(md.get("ingested"), Some("true"));
+        assert_eq!(md.get("user_agent"), None);
+        // A full scope: refused, not logged unmarked.
+        let full = (0..eventlib::metadata::MAX_ENTRIES).map(|i| (format!("k{i}"), "v"));
+        let refused = eventlib::metadata::scope(full, || ingested(&headers, client)).unwrap();
+        assert_eq!(refused.unwrap_err().status, StatusCode::SERVICE_UNAVAILABLE);
+    }
 }

@@ -112,7 +112,9 @@ where
                         .map(|(k, v)| (*k, v.as_str())),
                 )
             })
-            .unwrap_or_default();
+            // Past the limits even so (an outer scope nearly full): the
+            // outer metadata stays; the request id is still echoed.
+            .unwrap_or_else(|_| eventlib::metadata::current());
         request
             .extensions_mut()
             .insert(RequestMetadata(metadata.clone()));
