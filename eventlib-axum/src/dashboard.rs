@@ -247,6 +247,15 @@ impl Filter {
 /// Letters shown per page.
 const PAGE: usize = 50;
 
+/// A page saying why `title` could not be shown.
+fn failed(config: &Config, title: &str, status: StatusCode, err: &eventlib::Error) -> Response {
+    (
+        status,
+        page(config, title, &escape(&err.to_string()), false),
+    )
+        .into_response()
+}
+
 fn no_redis() -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -289,13 +298,7 @@ async fn dead_list(State(config): State<Arc<Config>>, Query(filter): Query<Filte
     };
     let (letters, more) = match matching {
         Ok(Ok(found)) => found,
-        Ok(Err(err)) => {
-            return (
-                StatusCode::BAD_GATEWAY,
-                page(&config, "dead letters", &escape(&err.to_string()), false),
-            )
-                .into_response()
-        }
+        Ok(Err(err)) => return failed(&config, "dead letters", StatusCode::BAD_GATEWAY, &err),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
     let value = |f: &Option<String>| escape(f.as_deref().unwrap_or(""));
@@ -393,19 +396,9 @@ async fn dead_show(State(config): State<Arc<Config>>, Path(id): Path<String>) ->
                 .into_response()
         }
         Ok(Err(err @ eventlib::Error::Config { .. })) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                page(&config, "dead letter", &escape(&err.to_string()), false),
-            )
-                .into_response()
+            return failed(&config, "dead letter", StatusCode::BAD_REQUEST, &err)
         }
-        Ok(Err(err)) => {
-            return (
-                StatusCode::BAD_GATEWAY,
-                page(&config, "dead letter", &escape(&err.to_string()), false),
-            )
-                .into_response()
-        }
+        Ok(Err(err)) => return failed(&config, "dead letter", StatusCode::BAD_GATEWAY, &err),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
     let envelope = letter
