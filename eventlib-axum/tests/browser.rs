@@ -12,7 +12,6 @@
 mod common;
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use axum::extract::Path;
 use axum::response::Html;
@@ -123,26 +122,8 @@ fn a_browser_logs_a_client_side_event_with_its_metadata() {
             .click()
             .await
             .unwrap();
-        let status = client.find(Locator::Id("status")).await.unwrap();
-        let started = Instant::now();
-        let text = loop {
-            let text = status.text().await.unwrap();
-            if text != "not zoomed" {
-                break text;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the script never answered"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        let user_agent = client
-            .execute("return navigator.userAgent", vec![])
-            .await
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let text = common::browser::text_once_changed(&client, "status", "not zoomed").await;
+        let user_agent = common::browser::user_agent(&client).await;
         common::browser::save_screenshot("product-page.png", &client.screenshot().await.unwrap());
         client.close().await.unwrap();
         (user_agent, text)

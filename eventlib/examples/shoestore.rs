@@ -132,12 +132,13 @@ impl ProductImageZoomed {
     fn note_zoom(&self, ctx: &Context) {
         let md = ctx.metadata();
         println!(
-            "zoom on shoe {} (x{}) from {} ({}), request {}",
+            "zoom on shoe {} (x{}) from {} ({}), request {}, event {}",
             self.product_id,
             self.zoom,
             md.get("client_ip").unwrap_or("?"),
             md.get("user_agent").unwrap_or("no user agent"),
             md.get("request_id").unwrap_or("?"),
+            ctx.id(),
         );
     }
 }

@@ -92,3 +92,32 @@ pub fn save_screenshot(name: &str, png: &[u8]) {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(name), png).unwrap();
 }
+
+/// The text of the element with id `id` once it is no longer `initial`
+/// (a page script's answer), waiting up to 20 s.
+pub async fn text_once_changed(client: &Client, id: &str, initial: &str) -> String {
+    let element = client.find(fantoccini::Locator::Id(id)).await.unwrap();
+    let started = Instant::now();
+    loop {
+        let text = element.text().await.unwrap();
+        if text != initial {
+            return text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the page's script never changed #{id}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The browser's `navigator.userAgent`.
+pub async fn user_agent(client: &Client) -> String {
+    client
+        .execute("return navigator.userAgent", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
