@@ -181,6 +181,10 @@ fn run_scenario(name: &str, rounds: usize, report: &mut Report) {
     }
 }
 
+/// What the scenarios run with set to `0`: no backtraces for errors, panics
+/// keep theirs.
+pub(crate) const BACKTRACE_VAR: &str = "RUST_LIB_BACKTRACE";
+
 fn run_all(rounds: usize, only: Option<&str>) -> ExitCode {
     let started = Instant::now();
     let exe = std::env::current_exe().expect("the path of this binary");
@@ -195,6 +199,11 @@ fn run_all(rounds: usize, only: Option<&str>) -> ExitCode {
         let t0 = Instant::now();
         let output = Command::new(&exe)
             .args(["scenario", process, "--rounds", &rounds.to_string()])
+            // With `RUST_BACKTRACE` set, every `anyhow` error of a failing
+            // handler would capture a backtrace (microseconds each, the
+            // handler's cost rather than eventlib's): the rows measure
+            // without, whatever the shell has set.
+            .env(BACKTRACE_VAR, "0")
             .output()
             .expect("cannot start a scenario sub-process");
         let stdout = String::from_utf8_lossy(&output.stdout);

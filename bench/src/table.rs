@@ -460,8 +460,8 @@ pub(crate) fn render(results: &[(&str, Parsed)], context: &Context) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "eventlib-bench: {}; medians of {} rounds; ratio = eventlib / baseline; load average {} before, {} after; {:.0} s\n",
-        context.machine, context.rounds, context.load_before, context.load_after, context.seconds
+        "eventlib-bench: {}; medians of {} rounds; ratio = eventlib / baseline; scenarios run with {}=0 (no error backtraces); load average {} before, {} after; {:.0} s\n",
+        context.machine, context.rounds, crate::BACKTRACE_VAR, context.load_before, context.load_after, context.seconds
     );
     let _ = writeln!(
         out,
