@@ -1,14 +1,15 @@
 //! [`Elsewhere`]: which handlers the other live workers of a group have, as
 //! last read from the handler sets they publish.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use crate::redis::handler_sets::Events;
 
 /// What the other live workers of the group published, as last read.
 #[derive(Default)]
 pub(crate) struct Elsewhere {
-    events: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    events: Mutex<Arc<Events>>,
     /// Whether it was read at least once: until then, assume others may
     /// handle anything (leaving an entry loses nothing; acknowledging
     /// could).
@@ -34,7 +35,7 @@ impl Elsewhere {
 impl Elsewhere {
     /// Takes what the other live workers of the group published, as just
     /// read.
-    pub(crate) fn replace(&self, events: BTreeMap<String, BTreeSet<String>>) {
+    pub(crate) fn replace(&self, events: Arc<Events>) {
         *self.events.lock().unwrap_or_else(|e| e.into_inner()) = events;
         self.known.store(true, Ordering::Release);
     }
@@ -63,12 +64,12 @@ mod tests {
 
     fn elsewhere(events: &[(&str, &[&str])]) -> Elsewhere {
         let elsewhere = Elsewhere::default();
-        elsewhere.replace(
+        elsewhere.replace(Arc::new(
             events
                 .iter()
                 .map(|(e, hs)| (e.to_string(), hs.iter().map(|h| h.to_string()).collect()))
                 .collect(),
-        );
+        ));
         elsewhere
     }
 
