@@ -58,6 +58,7 @@ const CHANNEL: &str = "boxed event into bounded crossbeam channel";
 const NO_FEATURES: &str = "the same program built without the features";
 const LOGGING_OFF: &str = "the same server, event logging off";
 const BARE_AXUM: &str = "a bare axum endpoint deserializing the same body";
+const BACK_TO_BACK: &str = "the same log! back to back in the same process (pool busy)";
 #[cfg(feature = "redis")]
 const RAW_XADD: &str = "pipelined XADD (256) of the same envelope bytes";
 #[cfg(feature = "redis")]
@@ -389,6 +390,22 @@ const SPECS: &[Spec] = &[
         LOGGING_OFF,
         RequestsPerSec,
         AtLeast(0.95),
+    ),
+    spec(
+        "web-page",
+        "log-p50",
+        "11. the page's log! at 1,000 req/s (pool idle between views), p50",
+        BACK_TO_BACK,
+        NsPerCall,
+        Info,
+    ),
+    spec(
+        "web-page",
+        "log-p99",
+        "11. the page's log! at 1,000 req/s (pool idle between views), p99",
+        BACK_TO_BACK,
+        NsPerCall,
+        Info,
     ),
     spec(
         "web-page-redis-down",

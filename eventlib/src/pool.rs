@@ -7,13 +7,14 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::task::{waker_ref, ArcWake};
 use futures::FutureExt;
 
 use crate::decl::HandlerFn;
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::ambient;
 use crate::counters;
@@ -71,27 +72,48 @@ pub(crate) fn start(
     Ok(())
 }
 
-/// Rounds of spinning, then yielding, before a pool thread parks: waking a
-/// parked thread is a system call on the caller's path, so a thread that
-/// just ran out of work waits a few microseconds for more first.
+/// Rounds of spinning, then yielding, before a pool thread naps.
 const SPIN_ROUNDS: u32 = 6;
 const YIELD_ROUNDS: u32 = 16;
 
+/// How a pool thread waits for work once spinning and yielding found none:
+/// it naps, first for [`NAP_MIN`], each nap twice as long as the last up to
+/// [`NAP_MAX`], and checks the queue between naps; only after [`DEEP_AFTER`]
+/// without work does it block on the queue, where the next `log!` must wake
+/// it. Waking a blocked thread is a system call on the caller's path (about
+/// 9 µs on the 2-core VM of docs/performance.md, where a `log!` otherwise
+/// takes under 200 ns), so a service that logs a few events a second or
+/// more never pays it; the price is that a handler may start up to
+/// [`NAP_MAX`] after its `log!`, and a few timer wake-ups of the pool while
+/// it is idle.
+const NAP_MIN: Duration = Duration::from_micros(10);
+const NAP_MAX: Duration = Duration::from_millis(1);
+const DEEP_AFTER: Duration = Duration::from_millis(200);
+
 impl Pool {
     fn work(self: &Arc<Self>) {
-        // Rounds without work so far.
+        // Rounds without work so far, and how long this thread napped since.
         let mut idle = 0;
+        let mut napped = Duration::ZERO;
         loop {
             // Jobs first: finishing started events before taking new ones keeps
             // the job queue short and bounds memory by the event queue.
             let ready = self
                 .jobs_rx
                 .try_recv()
+                .map_err(|_| TryRecvError::Empty)
                 .or_else(|_| self.events.try_recv().map(Job::Event));
-            if let Ok(job) = ready {
-                idle = 0;
-                self.run_job(job);
-                continue;
+            match ready {
+                Ok(job) => {
+                    idle = 0;
+                    napped = Duration::ZERO;
+                    self.run_job(job);
+                    continue;
+                }
+                // The dispatcher's queue is gone; the jobs channel is this
+                // pool's own, so nothing else will come.
+                Err(TryRecvError::Disconnected) if self.jobs_rx.is_empty() => return,
+                Err(_) => {}
             }
             if idle < SPIN_ROUNDS {
                 for _ in 0..(1 << idle) {
@@ -105,11 +127,18 @@ impl Pool {
                 idle += 1;
                 continue;
             }
+            if napped < DEEP_AFTER {
+                let nap = napped.max(NAP_MIN).min(NAP_MAX);
+                std::thread::park_timeout(nap);
+                napped += nap;
+                continue;
+            }
             let job = crossbeam_channel::select! {
                 recv(self.jobs_rx) -> job => job,
                 recv(self.events) -> record => record.map(Job::Event),
             };
             idle = 0;
+            napped = Duration::ZERO;
             match job {
                 Ok(job) => self.run_job(job),
                 Err(_) => return,

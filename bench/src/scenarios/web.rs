@@ -23,6 +23,8 @@ use crate::harness::{median, Report};
 
 /// Requests per second of the fixed-rate rounds, to each server.
 const RATE: u64 = 1_000;
+/// `log!` calls in a row for the back-to-back baseline of the `log!` rows.
+const BACK_TO_BACK: u64 = 2_000;
 /// How long each fixed-rate round sends.
 const RATE_ROUND: Duration = Duration::from_secs(2);
 /// Concurrent clients of the saturation and ingestion rounds.
@@ -31,6 +33,9 @@ const CLIENTS: usize = 8;
 const SATURATION_ROUND: Duration = Duration::from_millis(800);
 
 static REDIS_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// How long each `log!` of the page took, while a fixed-rate round runs.
+static LOG_TIMES: std::sync::Mutex<Vec<Duration>> = std::sync::Mutex::new(Vec::new());
 
 /// How often the Redis counter tries to connect while Redis is down.
 const RECONNECT: Duration = Duration::from_secs(1);
@@ -81,7 +86,13 @@ fn app(logging: bool) -> Router {
             "/products/{id}",
             get(move |Path(id): Path<u64>| async move {
                 if logging {
+                    let started = Instant::now();
                     let _ = eventlib::log!(PageViewed { product_id: id });
+                    let took = started.elapsed();
+                    LOG_TIMES
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(took);
                 }
                 format!("<h1>Shoe {id}</h1>")
             }),
@@ -239,37 +250,67 @@ pub(crate) fn page_cost(redis_down: bool, rounds: usize, report: &mut Report) {
     REDIS_DOWN.store(redis_down, Ordering::Relaxed);
     install();
     let runtime = runtime();
-    let (p99_on, p99_off, rps_on, rps_off) = runtime.block_on(async {
-        let (on, off) = (serve(app(true)).await, serve(app(false)).await);
-        let client: Client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http();
-        // Warm-up: connections, the registry, the pool.
-        fixed_rate(&client, on, off).await;
-        let (mut p_on, mut p_off, mut r_on, mut r_off) = (vec![], vec![], vec![], vec![]);
-        for round in 0..rounds.div_ceil(3).max(3) {
-            let (a, b) = fixed_rate(&client, on, off).await;
-            p_on.push(a);
-            p_off.push(b);
-            let first_on = round % 2 == 0;
-            for which in [first_on, !first_on] {
-                let addr = if which { on } else { off };
-                let (rps, _) = saturate(&client, SATURATION_ROUND, move |n| page(addr, n)).await;
-                if which {
-                    r_on.push(rps)
-                } else {
-                    r_off.push(rps)
+    let (p99_on, p99_off, rps_on, rps_off, (log_p50, log_p99, log_busy)) =
+        runtime.block_on(async {
+            let (on, off) = (serve(app(true)).await, serve(app(false)).await);
+            let client: Client =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http();
+            // Warm-up: connections, the registry, the pool.
+            fixed_rate(&client, on, off).await;
+            let (mut p_on, mut p_off, mut r_on, mut r_off) = (vec![], vec![], vec![], vec![]);
+            let mut at_rate = Vec::new();
+            for round in 0..rounds.div_ceil(3).max(3) {
+                LOG_TIMES.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                let (a, b) = fixed_rate(&client, on, off).await;
+                at_rate.append(&mut LOG_TIMES.lock().unwrap_or_else(|e| e.into_inner()));
+                p_on.push(a);
+                p_off.push(b);
+                let first_on = round % 2 == 0;
+                for which in [first_on, !first_on] {
+                    let addr = if which { on } else { off };
+                    let (rps, _) =
+                        saturate(&client, SATURATION_ROUND, move |n| page(addr, n)).await;
+                    if which {
+                        r_on.push(rps)
+                    } else {
+                        r_off.push(rps)
+                    }
                 }
+                eventlib::flush_async().await;
             }
-            eventlib::flush_async().await;
-        }
-        (median(p_on), median(p_off), median(r_on), median(r_off))
-    });
+            // The same `log!` back to back, the pool kept busy: row 1's case.
+            let mut back_to_back = Vec::new();
+            for _ in 0..5 {
+                let started = Instant::now();
+                for id in 0..BACK_TO_BACK {
+                    let _ = eventlib::log!(PageViewed { product_id: id });
+                }
+                back_to_back.push(started.elapsed().as_nanos() as f64 / BACK_TO_BACK as f64);
+                eventlib::flush_async().await;
+            }
+            at_rate.sort();
+            let ns = |at: usize| at_rate[at.min(at_rate.len() - 1)].as_nanos() as f64;
+            let logs = (
+                ns(at_rate.len() / 2),
+                ns(at_rate.len() * 99 / 100),
+                median(back_to_back),
+            );
+            (
+                median(p_on),
+                median(p_off),
+                median(r_on),
+                median(r_off),
+                logs,
+            )
+        });
     let stats = eventlib::stats();
     let viewed = stats.event("bench.PageViewed").expect("the bench event");
     assert_eq!(viewed.dropped, 0, "nothing dropped");
     report.row("p99", p99_on, p99_off);
     report.row("throughput", rps_on, rps_off);
+    report.row("log-p50", log_p50, log_busy);
+    report.row("log-p99", log_p99, log_busy);
     report.note(format!(
         "{RATE} requests/s to each server in turn for {RATE_ROUND:?} per round (p99 of each), \
          then {CLIENTS} clients back to back for {SATURATION_ROUND:?} per server; {} page views \
