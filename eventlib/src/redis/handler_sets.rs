@@ -53,7 +53,7 @@ fn linked(group: &str) -> Events {
 /// expiry stays the same from one heartbeat to the next and between the
 /// workers of one build. Each distinct set is read (and this build's is
 /// written) once per process, however many workers and heartbeats see it:
-/// a registry of a thousand events makes a set of tens of kilobytes.
+/// a set lists every event of the registry that has a handler in the group.
 struct Known {
     sets: Vec<(Vec<u8>, Arc<Events>)>,
 }
