@@ -67,13 +67,7 @@ fn filter_select_and_replay_in_a_browser() {
             .send_keys("card")
             .await
             .unwrap();
-        client
-            .find(Locator::XPath("//button[text()='filter']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        common::browser::click_button(&client, "filter").await;
         assert_eq!(
             count("3 letter(s) on this page").await,
             "3 letter(s) on this page"
@@ -90,13 +84,7 @@ fn filter_select_and_replay_in_a_browser() {
         for b in &boxes[..2] {
             assert_eq!(b.prop("checked").await.unwrap().as_deref(), Some("true"));
         }
-        client
-            .find(Locator::XPath("//button[text()='replay the selected']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        common::browser::click_button(&client, "replay the selected").await;
         // Back on the list, unfiltered: two letters fewer.
         assert_eq!(
             count("3 letter(s) on this page").await,

@@ -121,3 +121,16 @@ pub async fn user_agent(client: &Client) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// Clicks the page's button labelled `label`.
+pub async fn click_button(client: &Client, label: &str) {
+    client
+        .find(fantoccini::Locator::XPath(&format!(
+            "//button[text()='{label}']"
+        )))
+        .await
+        .unwrap_or_else(|err| panic!("no button `{label}`: {err}"))
+        .click()
+        .await
+        .unwrap();
+}
