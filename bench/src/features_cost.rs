@@ -9,8 +9,13 @@
 //! `tracing-subscriber` registry (a fmt layer writing to `io::sink`, at
 //! INFO: the handler spans are enabled, the DEBUG event at `log!` is not)
 //! and a Prometheus recorder (no HTTP listener). Each run of a binary
-//! prints its median ns/call over [`INNER_ROUNDS`] rounds; the three are
-//! run in turn, round for round, and the rows are medians of those runs.
+//! prints its medians over [`INNER_ROUNDS`] rounds of three figures: the
+//! calling thread's CPU time per `log!` (what the call itself costs, the
+//! target row), the bursts' wall time per `log!` (which also holds what the
+//! pool's threads take from the caller on a machine with few cores), and
+//! the process's CPU time per event (the handler runs' spans and metrics
+//! included). The three sides are run in turn, round for round, and the
+//! rows are medians of those runs.
 //! `BENCH_EVENTLIB_REPO` points it at another checkout of eventlib, as for
 //! the compile-cost rows.
 
@@ -65,12 +70,26 @@ impl Viewed {{
 const BURST: u64 = {BURST};
 const BURSTS: usize = {BURSTS};
 
-/// ns per typed `log!` over BURSTS bursts, the queue drained between
-/// bursts outside the timed region.
-fn round() -> f64 {{
-    let mut timed = Duration::ZERO;
+/// The clock `clock` (a thread's or the process's CPU time), in ns.
+fn cpu_ns(clock: libc::clockid_t) -> f64 {{
+    let mut ts = libc::timespec {{ tv_sec: 0, tv_nsec: 0 }};
+    // SAFETY: `ts` is a valid timespec for clock_gettime to write.
+    let rc = unsafe {{ libc::clock_gettime(clock, &mut ts) }};
+    assert_eq!(rc, 0, "clock_gettime");
+    ts.tv_sec as f64 * 1e9 + ts.tv_nsec as f64
+}}
+
+/// One round of BURSTS bursts, the queue drained between bursts outside
+/// the timed region: per typed `log!`, the wall time and the calling
+/// thread's CPU time of the bursts, and per event the whole process's CPU
+/// time of the round (the pool's handler runs included).
+fn round() -> [f64; 3] {{
+    let mut wall = Duration::ZERO;
+    let mut caller = 0.0;
+    let process = cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID);
     for _ in 0..BURSTS {{
         let t0 = Instant::now();
+        let c0 = cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID);
         for i in 0..BURST {{
             let _ = black_box(eventlib::log!(Viewed {{
                 user_id: i,
@@ -78,10 +97,13 @@ fn round() -> f64 {{
                 price_cents: 1_999,
             }}));
         }}
-        timed += t0.elapsed();
+        caller += cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID) - c0;
+        wall += t0.elapsed();
         eventlib::flush();
     }}
-    timed.as_nanos() as f64 / (BURST * BURSTS as u64) as f64
+    let process = cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID) - process;
+    let calls = (BURST * BURSTS as u64) as f64;
+    [wall.as_nanos() as f64 / calls, caller / calls, process / calls]
 }}
 
 fn main() {{
@@ -101,8 +123,12 @@ fn main() {{
     }
     s.push_str(
         r#"    round();
-    let mut ns: Vec<f64> = (0..rounds).map(|_| round()).collect();
-    ns.sort_by(f64::total_cmp);
+    let runs: Vec<[f64; 3]> = (0..rounds).map(|_| round()).collect();
+    let median = |k: usize| {
+        let mut ns: Vec<f64> = runs.iter().map(|r| r[k]).collect();
+        ns.sort_by(f64::total_cmp);
+        ns[ns.len() / 2]
+    };
     let dropped = eventlib::stats().total().dropped;
     assert_eq!(dropped, 0, "the queue filled: the fast path was not measured");
 "#,
@@ -119,7 +145,7 @@ fn main() {{
         );
     }
     s.push_str(
-        r#"    println!("NS {}", ns[ns.len() / 2]);
+        r#"    println!("NS {} {} {}", median(0), median(1), median(2));
 }
 "#,
     );
@@ -150,7 +176,7 @@ fn install() -> metrics_exporter_prometheus::PrometheusHandle {
 fn manifest(name: &str, observed: bool) -> String {
     let mut s = format!(
         "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-         [dependencies]\nserde.workspace = true\n"
+         [dependencies]\nserde.workspace = true\nlibc.workspace = true\n"
     );
     if observed {
         s.push_str(
@@ -173,6 +199,7 @@ fn write_workspace() -> PathBuf {
         "[workspace]\nresolver = \"2\"\nmembers = [\"plain\", \"observed\"]\n\n\
          [workspace.dependencies]\neventlib = {{ path = {:?} }}\n\
          serde = {{ version = \"1\", features = [\"derive\"] }}\n\
+         libc = \"0.2\"\n\
          tracing = {{ version = \"0.1\", default-features = false, features = [\"std\"] }}\n\
          tracing-subscriber = {{ version = \"0.3\", default-features = false, features = [\"registry\", \"fmt\", \"std\"] }}\n\
          metrics-exporter-prometheus = {{ version = \"0.18\", default-features = false }}\n",
@@ -212,8 +239,9 @@ fn build(root: &Path, package: &str) -> PathBuf {
     root.join("target/release").join(package)
 }
 
-/// One run of a generated binary: its median ns/call.
-fn run_once(binary: &Path, args: &[&str]) -> f64 {
+/// One run of a generated binary: its medians of wall ns per call,
+/// caller CPU ns per call and process CPU ns per event.
+fn run_once(binary: &Path, args: &[&str]) -> [f64; 3] {
     let output = Command::new(binary)
         .args(args)
         .output()
@@ -226,15 +254,30 @@ fn run_once(binary: &Path, args: &[&str]) -> f64 {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    stdout
+    let figures: Vec<f64> = stdout
         .lines()
-        .find_map(|l| l.strip_prefix("NS ")?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no NS line from {}: {stdout}", binary.display()))
+        .find_map(|l| l.strip_prefix("NS "))
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    figures.try_into().unwrap_or_else(|_| {
+        panic!(
+            "no NS line of three figures from {}: {stdout}",
+            binary.display()
+        )
+    })
 }
 
 /// The rows `off` (features on, nothing installed, against no features)
-/// and `on` (subscriber and recorder installed, against no features):
-/// medians of `rounds` runs of each binary, taking turns at going first.
+/// and `on` (subscriber and recorder installed, against no features), each
+/// as the caller's CPU time per `log!` (the cost of the call itself), its
+/// wall time (what the pool's threads, sharing the cores, add to it), and
+/// the process's CPU time per event (the handler runs' spans and metrics
+/// included): medians of `rounds` runs of each binary, taking turns at
+/// going first.
 pub(crate) fn run(rounds: usize, report: &mut Report) {
     let root = write_workspace();
     let plain = build(&root, "fc-plain");
@@ -249,23 +292,30 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
     for (binary, args) in &sides {
         run_once(binary, args);
     }
-    let mut ns: [Vec<f64>; 3] = Default::default();
+    let mut runs: [Vec<[f64; 3]>; 3] = Default::default();
     for round in 0..rounds {
         for k in 0..sides.len() {
             let side = (round + k) % sides.len();
             let (binary, args) = &sides[side];
-            ns[side].push(run_once(binary, args));
+            runs[side].push(run_once(binary, args));
         }
     }
-    let [plain_ns, off_ns, on_ns] = ns.map(median);
-    report.row("off", off_ns, plain_ns);
-    report.row("on", on_ns, plain_ns);
+    let [plain, off, on] =
+        runs.map(|runs| [0, 1, 2].map(|k| median(runs.iter().map(|r| r[k]).collect())));
+    report.row("off", off[1], plain[1]);
+    report.row("off-wall", off[0], plain[0]);
+    report.row("off-cpu", off[2], plain[2]);
+    report.row("on", on[1], plain[1]);
+    report.row("on-wall", on[0], plain[0]);
+    report.row("on-cpu", on[2], plain[2]);
     report.note(format!(
         "one release binary per build, 1 producer, {BURSTS} bursts of {BURST} calls per round, \
-         queue drained between bursts; each run prints its median of {INNER_ROUNDS} rounds, \
-         the rows are medians of {rounds} runs of each, in turn; \
-         subscriber = registry + fmt layer into io::sink at INFO, recorder = Prometheus, no listener; \
-         workspace in {}",
+         queue drained between bursts; caller = the calling thread's CPU time in the bursts \
+         (CLOCK_THREAD_CPUTIME_ID), wall = the bursts' wall time, process = the whole \
+         process's CPU time per event over the round, the pool's handler runs included; \
+         each run prints its medians of {INNER_ROUNDS} rounds, the rows are medians of {rounds} \
+         runs of each, in turn; subscriber = registry + fmt layer into io::sink at INFO, \
+         recorder = Prometheus, no listener; workspace in {}",
         root.display()
     ));
 }

@@ -47,9 +47,10 @@ impl Refusal {
 
 #[cfg(feature = "metrics")]
 mod imp {
-    use std::time::Duration;
+    use std::cell::Cell;
+    use std::time::SystemTime;
 
-    use metrics::{gauge, Key, Label, Level, Metadata};
+    use metrics::{gauge, IntoF64, Key, Label, Level, Metadata};
 
     use super::{Outcome, Refusal};
 
@@ -146,19 +147,49 @@ mod imp {
         count(&keys.refused[reason as usize]);
     }
 
-    pub(crate) fn handler_run(keys: &RunKeys, outcome: Outcome, duration: Duration) {
+    /// A histogram value computed only when a recorder asks for it: a
+    /// histogram handle of no recorder drops its value unread, so with
+    /// none installed no clock is read.
+    struct Lazy<F: FnOnce() -> f64>(F);
+
+    impl<F: FnOnce() -> f64> IntoF64 for Lazy<F> {
+        fn into_f64(self) -> f64 {
+            (self.0)()
+        }
+    }
+
+    fn seconds(from: SystemTime, to: SystemTime) -> f64 {
+        to.duration_since(from).unwrap_or_default().as_secs_f64()
+    }
+
+    /// A handler run starts: records its queue wait since `emitted_at`, and
+    /// returns when it started, or `None` when no recorder took the wait
+    /// (then the run's duration is not measured either).
+    pub(crate) fn run_started(
+        keys: &RunKeys,
+        emitted_at: impl FnOnce() -> SystemTime,
+    ) -> Option<SystemTime> {
+        let started = Cell::new(None);
+        metrics::with_recorder(|r| {
+            r.register_histogram(&keys.wait, &META).record(Lazy(|| {
+                let now = SystemTime::now();
+                started.set(Some(now));
+                seconds(emitted_at(), now)
+            }))
+        });
+        started.get()
+    }
+
+    /// A handler run that began at `started` (from [`run_started`]) ended
+    /// with `outcome`.
+    pub(crate) fn handler_run(keys: &RunKeys, outcome: Outcome, started: Option<SystemTime>) {
         let n = outcome as usize;
         metrics::with_recorder(|r| {
             r.register_counter(&keys.runs[n], &META).increment(1);
-            r.register_histogram(&keys.durations[n], &META)
-                .record(duration.as_secs_f64());
-        });
-    }
-
-    pub(crate) fn queue_wait(keys: &RunKeys, wait: Duration) {
-        metrics::with_recorder(|r| {
-            r.register_histogram(&keys.wait, &META)
-                .record(wait.as_secs_f64())
+            if let Some(since) = started {
+                r.register_histogram(&keys.durations[n], &META)
+                    .record(Lazy(|| seconds(since, SystemTime::now())));
+            }
         });
     }
 

@@ -17,9 +17,9 @@ pub(crate) struct Run {
     #[cfg(feature = "tracing")]
     span: tracing::Span,
     /// When the run started, read once for both the queue wait and the
-    /// duration (one clock read per end of a run).
+    /// duration, and only when a recorder is installed.
     #[cfg(feature = "metrics")]
-    started: std::time::SystemTime,
+    started: Option<std::time::SystemTime>,
     /// The run's metric keys (none for a handler the event does not list,
     /// which the registry never hands out).
     #[cfg(feature = "metrics")]
@@ -35,14 +35,8 @@ impl Run {
         #[cfg(feature = "metrics")]
         let keys = run_keys(record, entry);
         #[cfg(feature = "metrics")]
-        let started = std::time::SystemTime::now();
-        #[cfg(feature = "metrics")]
-        if let Some(keys) = keys {
-            let waited = started
-                .duration_since(record.context().emitted_at())
-                .unwrap_or_default();
-            meters::queue_wait(keys, waited);
-        }
+        let started =
+            keys.and_then(|keys| meters::run_started(keys, || record.context().emitted_at()));
         Run {
             #[cfg(feature = "tracing")]
             span: handler_span(record, entry),
@@ -77,8 +71,9 @@ impl Run {
             Err(FailureKind::Panic(_)) => meters::Outcome::Panicked,
             Err(_) => meters::Outcome::Failed,
         };
+        // A disabled span still looks its fields up by name to record them.
         #[cfg(feature = "tracing")]
-        {
+        if !self.span.is_disabled() {
             self.span.record("outcome", counted.as_str());
             if let Err(kind) = outcome {
                 self.span.record("error", tracing::field::display(kind));
@@ -87,8 +82,7 @@ impl Run {
         }
         #[cfg(feature = "metrics")]
         if let Some(keys) = self.keys {
-            let took = self.started.elapsed().unwrap_or_default();
-            meters::handler_run(keys, counted, took);
+            meters::handler_run(keys, counted, self.started);
         }
         #[cfg(not(any(feature = "tracing", feature = "metrics")))]
         let _ = counted;
