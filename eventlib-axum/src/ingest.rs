@@ -20,8 +20,9 @@ use crate::rate::RateLimit;
 pub const MAX_USER_AGENT_LEN: usize = 256;
 
 /// An HTTP ingestion router: `POST /events/{name}` logs one event,
-/// `POST /events` a batch, by name (through [`eventlib::log_json`], so
-/// `#[validate]` runs), for browsers and services in other languages.
+/// `POST /events` a batch, by name (through [`eventlib::try_log_json`], so
+/// `#[validate]` runs and a full queue is a `503`, never a wait), for
+/// browsers and services in other languages.
 ///
 /// **Closed by default**: only the events named with [`allow`](Self::allow)
 /// can be logged; any other name, declared or not, is a `404` that does not
@@ -39,7 +40,7 @@ pub const MAX_USER_AGENT_LEN: usize = 256;
 /// | `413` | a body over [`body_limit`](Self::body_limit), a batch over [`batch_limit`](Self::batch_limit) |
 /// | `415` | a content type other than `application/json` |
 /// | `429` | past the client's [rate limit](Self::rate_limit), with `Retry-After` |
-/// | `503` | the dispatcher is shut down, the queue refused the event, the transport refused it |
+/// | `503` | the dispatcher is shut down, the queue is full (with `Retry-After`: the endpoint never waits for room), the transport refused it |
 ///
 /// Errors are JSON objects; the router never answers `500`.
 #[derive(Debug, Clone)]
@@ -163,7 +164,7 @@ async fn one(
         }
         let (metadata, body) = config.read(client, request).await?;
         let id = metadata
-            .in_scope(|| eventlib::log_json(&name, body))
+            .in_scope(|| eventlib::try_log_json(&name, body))
             .map_err(Problem::of)?;
         Ok(json(
             StatusCode::ACCEPTED,
@@ -296,7 +297,7 @@ impl Config {
             return Err(not_allowed(&name));
         }
         metadata
-            .in_scope(|| eventlib::log_json(&name, data))
+            .in_scope(|| eventlib::try_log_json(&name, data))
             .map(|id| id.to_string())
             .map_err(Problem::of)
     }

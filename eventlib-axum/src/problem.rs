@@ -11,7 +11,7 @@ pub(crate) struct Problem {
     pub(crate) error: String,
     /// The field at fault in the event's data, when one is.
     pub(crate) field: Option<String>,
-    /// Seconds for `Retry-After`, on a `429`.
+    /// Seconds for `Retry-After`, on a `429` or a full queue's `503`.
     pub(crate) retry_after: Option<u64>,
 }
 
@@ -51,11 +51,13 @@ impl Problem {
             Error::Validation { error, .. } => error.field().map(str::to_owned),
             _ => None,
         };
+        // A full queue empties as fast as the handlers run.
+        let retry_after = matches!(err, Error::QueueFull { .. }).then_some(1);
         Problem {
             status,
             error: err.to_string(),
             field,
-            retry_after: None,
+            retry_after,
         }
     }
 }

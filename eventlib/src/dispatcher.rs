@@ -235,7 +235,13 @@ impl Installed {
         Ok(installed)
     }
 
-    fn emit(&self, record: Record) -> Result<EventId, Error> {
+    /// Queues `record` under the configured overflow policy, or, when
+    /// `wait` is false, under [`Overflow::Error`] whatever is configured.
+    fn emit(&self, record: Record, wait: Wait) -> Result<EventId, Error> {
+        let overflow = match wait {
+            Wait::AsConfigured => self.overflow,
+            Wait::Never => Overflow::Error,
+        };
         if !self.queue.is_accepting() {
             return Err(Error::ShutDown);
         }
@@ -264,12 +270,12 @@ impl Installed {
             }
             return Ok(id);
         }
-        let refused = self.queue.offer(record, self.overflow).err();
+        let refused = self.queue.offer(record, overflow).err();
         let Some(record) = refused else {
             return Ok(id);
         };
         self.queue.dropped(&record);
-        if self.overflow == Overflow::Error {
+        if overflow == Overflow::Error {
             return Err(Error::QueueFull {
                 event: record.name(),
             });
@@ -284,14 +290,23 @@ impl Installed {
     }
 }
 
+/// Whether a `log!` may wait for room in a full queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// As the overflow policy says.
+    AsConfigured,
+    /// Never: a full queue is [`Error::QueueFull`] at once.
+    Never,
+}
+
 /// Where every `log!` ends: a testing scope of this thread, or the global
 /// dispatcher (started with the defaults by the first `log!`).
 #[inline(never)] // one copy for every event type: less code per `log!` call site
-pub(crate) fn dispatch(record: Record) -> Result<EventId, Error> {
+pub(crate) fn dispatch(record: Record, wait: Wait) -> Result<EventId, Error> {
     crate::ambient::note();
     match testing::intercept(record) {
         Ok(result) => result,
-        Err(record) => global()?.emit(record),
+        Err(record) => global()?.emit(record, wait),
     }
 }
 

@@ -58,7 +58,8 @@ pub enum Error {
         locations: Vec<String>,
     },
     /// The local queue is full and the overflow policy is
-    /// [`Overflow::Error`](crate::Overflow::Error); the event was not queued.
+    /// [`Overflow::Error`](crate::Overflow::Error), or the event was logged
+    /// with [`try_log_json`](crate::try_log_json); the event was not queued.
     QueueFull {
         /// The event's name.
         event: &'static str,

@@ -104,7 +104,7 @@ pub use event::Event;
 pub use failure::{Failure, FailureKind};
 pub use handler::{HandlerKind, HandlerOutput};
 pub use id::EventId;
-pub use log::log_json;
+pub use log::{log_json, try_log_json};
 pub use record::Record;
 pub use registry::{registry, EventInfo, HandlerInfo, Registry};
 pub use stats::{stats, EventStats, HandlerStats, Stats, Totals};

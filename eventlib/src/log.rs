@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::dispatcher;
+use crate::dispatcher::{self, Wait};
 use crate::error::Error;
 use crate::event::{validate, Event, EventSlot};
 use crate::id::EventId;
@@ -20,13 +20,13 @@ pub fn log_typed<T: Event>(event: T) -> Result<EventId, Error> {
     if let Err(err) = validate(&event) {
         return Err(refused(index, err));
     }
-    dispatch(Record::new(event, index))
+    dispatch(Record::new(event, index), Wait::AsConfigured)
 }
 
 /// Hands a record to the dispatcher, and tells the current span.
 #[inline]
-fn dispatch(record: Record) -> Result<EventId, Error> {
-    let result = dispatcher::dispatch(record);
+fn dispatch(record: Record, wait: Wait) -> Result<EventId, Error> {
+    let result = dispatcher::dispatch(record, wait);
     #[cfg(feature = "tracing")]
     if let Ok(id) = &result {
         tracing::debug!(target: "eventlib", event_id = %id, "event logged");
@@ -83,7 +83,7 @@ pub fn log_by_name(
         };
         refused(index, err)
     })?;
-    dispatch(from_json(index, data)?)
+    dispatch(from_json(index, data)?, Wait::AsConfigured)
 }
 
 /// Logs an event by a name known only at run time (from a message queue,
@@ -104,7 +104,34 @@ pub fn log_by_name(
 /// ```
 pub fn log_json(name: &str, data: Value) -> Result<EventId, Error> {
     let index = registry().index_of_name(name)?;
-    dispatch(from_json(index, data)?)
+    dispatch(from_json(index, data)?, Wait::AsConfigured)
+}
+
+/// [`log_json`] that never waits for room in the queue: when the queue is
+/// full it returns [`Error::QueueFull`] at once (the event counted as
+/// dropped), whatever the [overflow policy](crate::Overflow), and the
+/// event is never dropped behind an `Ok`.
+///
+/// For code that takes events from outside and must not block, such as an
+/// async request handler: it answers "try again later" to its client
+/// instead of holding a runtime thread, and never acknowledges an event
+/// the queue had no room for. `eventlib-axum`'s ingestion endpoint logs
+/// through it.
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Debug, Clone, Serialize, Deserialize)] struct Ping { n: u32 }
+/// # #[eventlib::event(name = "docs.TryByName")] impl Ping {}
+/// match eventlib::try_log_json("docs.TryByName", serde_json::json!({ "n": 1 })) {
+///     Ok(id) => println!("queued as {id}"),
+///     Err(eventlib::Error::QueueFull { .. }) => println!("busy: try again later"),
+///     Err(other) => return Err(other),
+/// }
+/// # Ok::<(), eventlib::Error>(())
+/// ```
+pub fn try_log_json(name: &str, data: Value) -> Result<EventId, Error> {
+    let index = registry().index_of_name(name)?;
+    dispatch(from_json(index, data)?, Wait::Never)
 }
 
 /// A by-name data value that could not be turned into JSON.
