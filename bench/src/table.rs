@@ -425,6 +425,22 @@ const SPECS: &[Spec] = &[
     ),
     spec(
         "web-page",
+        "throughput-unhandled",
+        "11. page throughput at saturation, an event without handlers (log! alone)",
+        LOGGING_OFF,
+        RequestsPerSec,
+        Info,
+    ),
+    spec(
+        "web-page",
+        "throughput-quiet",
+        "11. page throughput at saturation, 3 handlers that do nothing",
+        LOGGING_OFF,
+        RequestsPerSec,
+        Info,
+    ),
+    spec(
+        "web-page",
         "log-p50",
         "11. the page's log! at 1,000 req/s (pool idle between views), p50",
         BACK_TO_BACK,

@@ -66,10 +66,31 @@ pub(crate) fn start(
         // A thread that does start runs until the dispatcher's queue is gone.
         std::thread::Builder::new()
             .name(thread.clone())
-            .spawn(move || pool.work())
+            .spawn(move || {
+                run_as_background_work();
+                pool.work()
+            })
             .map_err(|error| Error::Spawn { thread, error })?;
     }
     Ok(())
+}
+
+/// Tells the scheduler that this thread does background work: on Linux,
+/// `SCHED_BATCH`, so that a pool thread waking up never preempts the
+/// service's request threads (it still gets its fair share of the CPU, at
+/// the same nice level). On a busy 2-core machine the preemptions of pool
+/// threads waking for each event cost an axum service 10-20% of its
+/// requests per second; docs/performance.md has the measurement. A refusal
+/// (a sandbox that forbids the call) leaves the thread as it was: the
+/// policy is an optimisation, not a requirement.
+fn run_as_background_work() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: `param` is a valid sched_param for the call to read; pid 0
+        // is the calling thread.
+        let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
+    }
 }
 
 /// Rounds of spinning, then yielding, before a pool thread naps.

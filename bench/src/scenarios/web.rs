@@ -80,19 +80,73 @@ impl PageViewed {
     }
 }
 
-fn app(logging: bool) -> Router {
+/// The same view as [`PageViewed`] with no handler: the dispatcher counts
+/// it and queues nothing, so a page logging it pays for `log!` alone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct UnhandledView {
+    product_id: u64,
+}
+
+#[event(name = "bench.UnhandledView")]
+impl UnhandledView {}
+
+/// The same view with three handlers that do nothing and never fail: a
+/// page logging it pays for `log!` and the pool's runs, not for failures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct QuietView {
+    product_id: u64,
+}
+
+#[event(name = "bench.QuietView")]
+impl QuietView {
+    #[handler]
+    fn first(&self) {
+        std::hint::black_box(self.product_id);
+    }
+
+    #[handler]
+    fn second(&self) {
+        std::hint::black_box(self.product_id);
+    }
+
+    #[handler]
+    fn third(&self) {
+        std::hint::black_box(self.product_id);
+    }
+}
+
+/// What the product page logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Logging {
+    Off,
+    /// `PageViewed`, its `log!` timed.
+    Page,
+    Unhandled,
+    Quiet,
+}
+
+fn app(logging: Logging) -> Router {
     Router::new()
         .route(
             "/products/{id}",
             get(move |Path(id): Path<u64>| async move {
-                if logging {
-                    let started = Instant::now();
-                    let _ = eventlib::log!(PageViewed { product_id: id });
-                    let took = started.elapsed();
-                    LOG_TIMES
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(took);
+                match logging {
+                    Logging::Off => {}
+                    Logging::Page => {
+                        let started = Instant::now();
+                        let _ = eventlib::log!(PageViewed { product_id: id });
+                        let took = started.elapsed();
+                        LOG_TIMES
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(took);
+                    }
+                    Logging::Unhandled => {
+                        let _ = eventlib::log!(UnhandledView { product_id: id });
+                    }
+                    Logging::Quiet => {
+                        let _ = eventlib::log!(QuietView { product_id: id });
+                    }
                 }
                 format!("<h1>Shoe {id}</h1>")
             }),
@@ -250,65 +304,83 @@ pub(crate) fn page_cost(redis_down: bool, rounds: usize, report: &mut Report) {
     REDIS_DOWN.store(redis_down, Ordering::Relaxed);
     install();
     let runtime = runtime();
-    let (p99_on, p99_off, rps_on, rps_off, (log_p50, log_p99, log_busy)) =
-        runtime.block_on(async {
-            let (on, off) = (serve(app(true)).await, serve(app(false)).await);
-            let client: Client =
-                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                    .build_http();
-            // Warm-up: connections, the registry, the pool.
-            fixed_rate(&client, on, off).await;
-            let (mut p_on, mut p_off, mut r_on, mut r_off) = (vec![], vec![], vec![], vec![]);
-            let mut at_rate = Vec::new();
-            for round in 0..rounds.div_ceil(3).max(3) {
-                LOG_TIMES.lock().unwrap_or_else(|e| e.into_inner()).clear();
-                let (a, b) = fixed_rate(&client, on, off).await;
-                at_rate.append(&mut LOG_TIMES.lock().unwrap_or_else(|e| e.into_inner()));
-                p_on.push(a);
-                p_off.push(b);
-                let first_on = round % 2 == 0;
-                for which in [first_on, !first_on] {
-                    let addr = if which { on } else { off };
-                    let (rps, _) =
-                        saturate(&client, SATURATION_ROUND, move |n| page(addr, n)).await;
-                    if which {
-                        r_on.push(rps)
-                    } else {
-                        r_off.push(rps)
-                    }
-                }
+    // The servers of the saturation rounds: the page, the page without
+    // logging, and (once, not again with Redis down) the page logging an
+    // event without handlers and one with three quiet handlers, which
+    // split what the page's logging costs into `log!` and the pool's runs.
+    let kinds: &[Logging] = if redis_down {
+        &[Logging::Page, Logging::Off]
+    } else {
+        &[
+            Logging::Page,
+            Logging::Off,
+            Logging::Unhandled,
+            Logging::Quiet,
+        ]
+    };
+    let (p99_on, p99_off, rps, (log_p50, log_p99, log_busy)) = runtime.block_on(async {
+        let mut servers = Vec::new();
+        for &kind in kinds {
+            servers.push(serve(app(kind)).await);
+        }
+        let (on, off) = (servers[0], servers[1]);
+        let client: Client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
+        // Warm-up: connections, the registry, the pool.
+        fixed_rate(&client, on, off).await;
+        let (mut p_on, mut p_off) = (vec![], vec![]);
+        let mut rps: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
+        let mut at_rate = Vec::new();
+        for round in 0..rounds.div_ceil(3).max(3) {
+            LOG_TIMES.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            let (a, b) = fixed_rate(&client, on, off).await;
+            at_rate.append(&mut LOG_TIMES.lock().unwrap_or_else(|e| e.into_inner()));
+            p_on.push(a);
+            p_off.push(b);
+            // Which server goes first turns round by round.
+            for k in 0..servers.len() {
+                let which = (round + k) % servers.len();
+                let addr = servers[which];
+                let (r, _) = saturate(&client, SATURATION_ROUND, move |n| page(addr, n)).await;
+                rps[which].push(r);
+                // What one server's handlers left behind runs before the next round.
                 eventlib::flush_async().await;
             }
-            // The same `log!` back to back, the pool kept busy: row 1's case.
-            let mut back_to_back = Vec::new();
-            for _ in 0..5 {
-                let started = Instant::now();
-                for id in 0..BACK_TO_BACK {
-                    let _ = eventlib::log!(PageViewed { product_id: id });
-                }
-                back_to_back.push(started.elapsed().as_nanos() as f64 / BACK_TO_BACK as f64);
-                eventlib::flush_async().await;
+        }
+        // The same `log!` back to back, the pool kept busy: row 1's case.
+        let mut back_to_back = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            for id in 0..BACK_TO_BACK {
+                let _ = eventlib::log!(PageViewed { product_id: id });
             }
-            at_rate.sort();
-            let ns = |at: usize| at_rate[at.min(at_rate.len() - 1)].as_nanos() as f64;
-            let logs = (
-                ns(at_rate.len() / 2),
-                ns(at_rate.len() * 99 / 100),
-                median(back_to_back),
-            );
-            (
-                median(p_on),
-                median(p_off),
-                median(r_on),
-                median(r_off),
-                logs,
-            )
-        });
+            back_to_back.push(started.elapsed().as_nanos() as f64 / BACK_TO_BACK as f64);
+            eventlib::flush_async().await;
+        }
+        at_rate.sort();
+        let ns = |at: usize| at_rate[at.min(at_rate.len() - 1)].as_nanos() as f64;
+        let logs = (
+            ns(at_rate.len() / 2),
+            ns(at_rate.len() * 99 / 100),
+            median(back_to_back),
+        );
+        (
+            median(p_on),
+            median(p_off),
+            rps.into_iter().map(median).collect::<Vec<_>>(),
+            logs,
+        )
+    });
     let stats = eventlib::stats();
     let viewed = stats.event("bench.PageViewed").expect("the bench event");
     assert_eq!(viewed.dropped, 0, "nothing dropped");
     report.row("p99", p99_on, p99_off);
-    report.row("throughput", rps_on, rps_off);
+    report.row("throughput", rps[0], rps[1]);
+    if let [_, _, unhandled, quiet] = rps[..] {
+        report.row("throughput-unhandled", unhandled, rps[1]);
+        report.row("throughput-quiet", quiet, rps[1]);
+    }
     report.row("log-p50", log_p50, log_busy);
     report.row("log-p99", log_p99, log_busy);
     report.note(format!(
@@ -332,7 +404,7 @@ pub(crate) fn ingestion(rounds: usize, report: &mut Report) {
     install();
     let runtime = runtime();
     let (eps, bare_eps, p99, bare_p99) = runtime.block_on(async {
-        let addr = serve(app(true)).await;
+        let addr = serve(app(Logging::Page)).await;
         let client: Client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build_http();
