@@ -93,21 +93,22 @@ fn run_as_background_work() {
     }
 }
 
-/// Rounds of spinning, then yielding, before a pool thread naps.
+/// Rounds of spinning before a pool thread naps.
 const SPIN_ROUNDS: u32 = 6;
-const YIELD_ROUNDS: u32 = 16;
 
-/// How a pool thread waits for work once spinning and yielding found none:
-/// it naps, first for [`NAP_MIN`], each nap twice as long as the last up to
+/// How a pool thread waits for work once spinning found none: it naps,
+/// first for [`NAP_MIN`], each nap twice as long as the last up to
 /// [`NAP_MAX`], and checks the queue between naps; only after [`DEEP_AFTER`]
 /// without work does it block on the queue, where the next `log!` must wake
 /// it. Waking a blocked thread is a system call on the caller's path (about
-/// 9 µs on the 2-core VM of docs/performance.md, where a `log!` otherwise
-/// takes under 200 ns), so a service that logs a few events a second or
-/// more never pays it; the price is that a handler may start up to
-/// [`NAP_MAX`] after its `log!`, and a few timer wake-ups of the pool while
-/// it is idle.
-const NAP_MIN: Duration = Duration::from_micros(10);
+/// 9 µs on a 2-core VM where a `log!` otherwise takes under 200 ns), so a
+/// service that logs a few events a second or more never pays it; the price
+/// is that a handler may start up to [`NAP_MAX`] after its `log!`, and a few
+/// timer wake-ups of the pool while it is idle. A pool thread does not
+/// yield between spinning and napping: on a busy machine every yield is a
+/// switch to another thread and back, and a nap lets a few events gather
+/// for one wake-up (docs/performance.md, row 11).
+const NAP_MIN: Duration = Duration::from_micros(50);
 const NAP_MAX: Duration = Duration::from_millis(1);
 const DEEP_AFTER: Duration = Duration::from_millis(200);
 
@@ -140,11 +141,6 @@ impl Pool {
                 for _ in 0..(1 << idle) {
                     std::hint::spin_loop();
                 }
-                idle += 1;
-                continue;
-            }
-            if idle < SPIN_ROUNDS + YIELD_ROUNDS {
-                std::thread::yield_now();
                 idle += 1;
                 continue;
             }

@@ -26,11 +26,11 @@ const RATE: u64 = 1_000;
 /// `log!` calls in a row for the back-to-back baseline of the `log!` rows.
 const BACK_TO_BACK: u64 = 2_000;
 /// How long each fixed-rate round sends.
-const RATE_ROUND: Duration = Duration::from_secs(2);
+const RATE_ROUND: Duration = Duration::from_secs(4);
 /// Concurrent clients of the saturation and ingestion rounds.
 const CLIENTS: usize = 8;
 /// How long each saturation round runs, per server.
-const SATURATION_ROUND: Duration = Duration::from_millis(800);
+const SATURATION_ROUND: Duration = Duration::from_millis(1500);
 
 static REDIS_DOWN: AtomicBool = AtomicBool::new(false);
 
