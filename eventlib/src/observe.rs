@@ -17,7 +17,7 @@ pub(crate) struct Run {
     #[cfg(feature = "tracing")]
     span: tracing::Span,
     /// When the run started, read once for both the queue wait and the
-    /// duration, and only when a recorder is installed.
+    /// duration, and only when a recorder took the queue wait.
     #[cfg(feature = "metrics")]
     started: Option<std::time::SystemTime>,
     /// The run's metric keys (none for a handler the event does not list,

@@ -79,8 +79,8 @@ pub(crate) fn start(
 /// `SCHED_BATCH`, so that a pool thread waking up never preempts the
 /// service's request threads (it still gets its fair share of the CPU, at
 /// the same nice level). On a busy 2-core machine the preemptions of pool
-/// threads waking for each event cost an axum service 10-20% of its
-/// requests per second; docs/performance.md has the measurement. A refusal
+/// threads waking for each event cost an axum page 12-23% of its requests
+/// per second; docs/performance.md has the measurement. A refusal
 /// (a sandbox that forbids the call) leaves the thread as it was: the
 /// policy is an optimisation, not a requirement.
 fn run_as_background_work() {
