@@ -64,13 +64,14 @@ pub(crate) fn start(
         let pool = Arc::clone(&pool);
         let thread = format!("eventlib-pool-{n}");
         // A thread that does start runs until the dispatcher's queue is gone.
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name(thread.clone())
             .spawn(move || {
                 run_as_background_work();
                 pool.work()
             })
             .map_err(|error| Error::Spawn { thread, error })?;
+        queue.add_napper(handle.thread().clone());
     }
     Ok(())
 }
@@ -97,18 +98,21 @@ fn run_as_background_work() {
 const SPIN_ROUNDS: u32 = 6;
 
 /// How a pool thread waits for work once spinning found none: it naps,
-/// first for [`NAP_MIN`], each nap twice as long as the last up to
-/// [`NAP_MAX`], and checks the queue between naps; only after [`DEEP_AFTER`]
-/// without work does it block on the queue, where the next `log!` must wake
-/// it. Waking a blocked thread is a system call on the caller's path (about
-/// 9 µs on a 2-core VM where a `log!` otherwise takes under 200 ns), so a
-/// service that logs a few events a second or more never pays it; the price
-/// is that a handler may start up to [`NAP_MAX`] after its `log!`, and a few
-/// timer wake-ups of the pool while it is idle. A pool thread does not
-/// yield between spinning and napping: on a busy machine every yield is a
-/// switch to another thread and back, and a nap lets a few events gather
-/// for one wake-up (docs/performance.md, row 11).
-const NAP_MIN: Duration = Duration::from_micros(50);
+/// first for [`NAP_MIN`], then up to [`NAP_MAX`], and checks the queue
+/// between naps; only after [`DEEP_AFTER`] without work does it block on
+/// the queue, where the next `log!` must wake it. Waking a blocked thread
+/// is a system call on the caller's path (about 9 µs on a 2-core VM where a
+/// `log!` otherwise takes under 200 ns), so a service that logs a few
+/// events a second or more never pays it. The price is that a handler may
+/// start up to [`NAP_MAX`] after its `log!` (`flush` and `shutdown` wake
+/// the napping threads, so they never wait out a nap), and a few timer
+/// wake-ups of the pool while it is idle. The naps are long enough for
+/// events to gather: under a steady stream each wake-up takes a batch, and
+/// on a busy 2-core machine a 50 µs nap cost the pool about 1.5 µs of CPU
+/// more per event than a 1 ms one (docs/performance.md, row 11). A pool
+/// thread does not yield between spinning and napping: on a busy machine
+/// every yield is a switch to another thread and back.
+const NAP_MIN: Duration = Duration::from_micros(500);
 const NAP_MAX: Duration = Duration::from_millis(1);
 const DEEP_AFTER: Duration = Duration::from_millis(200);
 

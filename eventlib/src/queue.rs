@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -64,6 +65,9 @@ pub(crate) struct Queue {
     waiters: AtomicUsize,
     idle_lock: Mutex<()>,
     idle: Condvar,
+    /// The threads that take events off this queue and nap between looks
+    /// at it: `wait_idle` wakes them, so that a flush never waits out a nap.
+    nappers: Mutex<Vec<Thread>>,
 }
 
 impl Queue {
@@ -77,6 +81,7 @@ impl Queue {
             waiters: AtomicUsize::new(0),
             idle_lock: Mutex::new(()),
             idle: Condvar::new(),
+            nappers: Mutex::new(Vec::new()),
         }
     }
 
@@ -113,6 +118,15 @@ impl Queue {
     /// `shutdown` began: `log!` is refused from now on.
     pub(crate) fn stop_accepting(&self) {
         self.accepting.store(false, Ordering::SeqCst);
+    }
+
+    /// `thread` takes events off this queue and naps (parks with a timeout)
+    /// between looks at it.
+    pub(crate) fn add_napper(&self, thread: Thread) {
+        self.nappers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(thread);
     }
 
     /// Tells the hook; a panicking hook is contained like a handler.
@@ -160,6 +174,9 @@ impl Queue {
         const SLICE: Duration = Duration::from_millis(10);
         let registry = registry();
         self.waiters.fetch_add(1, Ordering::SeqCst);
+        let nappers = self.nappers.lock().unwrap_or_else(|e| e.into_inner());
+        nappers.iter().for_each(Thread::unpark);
+        drop(nappers);
         let outstanding = loop {
             let outstanding = registry.outstanding();
             if outstanding == 0 {
