@@ -235,8 +235,8 @@ impl Installed {
         Ok(installed)
     }
 
-    /// Queues `record` under the configured overflow policy, or, when
-    /// `wait` is false, under [`Overflow::Error`] whatever is configured.
+    /// Queues `record` under the configured overflow policy, or, with
+    /// [`Wait::Never`], under [`Overflow::Error`] whatever is configured.
     fn emit(&self, record: Record, wait: Wait) -> Result<EventId, Error> {
         let overflow = match wait {
             Wait::AsConfigured => self.overflow,

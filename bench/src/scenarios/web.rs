@@ -124,7 +124,7 @@ impl QuietView {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Logging {
     Off,
-    /// `PageViewed`, its `log!` timed.
+    /// `PageViewed`, its `log!` timed while [`TIMING`] is set.
     Page,
     Unhandled,
     Quiet,
@@ -137,17 +137,16 @@ fn app(logging: Logging) -> Router {
             get(move |Path(id): Path<u64>| async move {
                 match logging {
                     Logging::Off => {}
-                    Logging::Page if !TIMING.load(Ordering::Relaxed) => {
-                        let _ = eventlib::log!(PageViewed { product_id: id });
-                    }
                     Logging::Page => {
-                        let started = Instant::now();
+                        let started = TIMING.load(Ordering::Relaxed).then(Instant::now);
                         let _ = eventlib::log!(PageViewed { product_id: id });
-                        let took = started.elapsed();
-                        LOG_TIMES
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push(took);
+                        if let Some(started) = started {
+                            let took = started.elapsed();
+                            LOG_TIMES
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(took);
+                        }
                     }
                     Logging::Unhandled => {
                         let _ = eventlib::log!(UnhandledView { product_id: id });
