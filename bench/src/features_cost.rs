@@ -14,8 +14,9 @@
 //! target row), the bursts' wall time per `log!` (which also holds what the
 //! pool's threads take from the caller on a machine with few cores), and
 //! the process's CPU time per event (the handler runs' spans and metrics
-//! included). The three sides are run in turn, round for round, and the
-//! rows are medians of those runs.
+//! included). Two more runs of the second binary split the installed
+//! cost: the subscriber alone, the recorder alone. The sides are run in
+//! turn, round for round, and the rows are medians of those runs.
 //! `BENCH_EVENTLIB_REPO` points it at another checkout of eventlib, as for
 //! the compile-cost rows.
 
@@ -117,7 +118,12 @@ fn main() {{
     if observed {
         s.push_str(
             r#"    let installed = args.iter().any(|a| a == "--installed");
-    let prometheus = installed.then(install);
+    let subscriber = installed || args.iter().any(|a| a == "--subscriber");
+    let recorder = installed || args.iter().any(|a| a == "--recorder");
+    if subscriber {
+        install_subscriber();
+    }
+    let prometheus = recorder.then(install_recorder);
 "#,
         );
     }
@@ -153,9 +159,8 @@ fn main() {{
         s.push_str(
             r#"
 /// A registry subscriber with a fmt layer into io::sink at INFO (the
-/// eventlib.handler spans are enabled, the DEBUG event at log! is not),
-/// and a Prometheus recorder without an HTTP listener.
-fn install() -> metrics_exporter_prometheus::PrometheusHandle {
+/// eventlib.handler spans are enabled, the DEBUG event at log! is not).
+fn install_subscriber() {
     use tracing_subscriber::layer::SubscriberExt as _;
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::filter::LevelFilter::INFO)
@@ -163,6 +168,10 @@ fn install() -> metrics_exporter_prometheus::PrometheusHandle {
     tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
     assert!(tracing::enabled!(target: "eventlib", tracing::Level::INFO));
     assert!(!tracing::enabled!(target: "eventlib", tracing::Level::DEBUG));
+}
+
+/// A Prometheus recorder without an HTTP listener.
+fn install_recorder() -> metrics_exporter_prometheus::PrometheusHandle {
     metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .expect("one recorder")
@@ -283,16 +292,18 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
     let plain = build(&root, "fc-plain");
     let observed = build(&root, "fc-observed");
     let inner = INNER_ROUNDS.to_string();
-    let sides: [(&Path, Vec<&str>); 3] = [
+    let sides: [(&Path, Vec<&str>); 5] = [
         (&plain, vec![&inner]),
         (&observed, vec![&inner]),
         (&observed, vec![&inner, "--installed"]),
+        (&observed, vec![&inner, "--subscriber"]),
+        (&observed, vec![&inner, "--recorder"]),
     ];
     // One untimed run each: page cache, CPU frequency.
     for (binary, args) in &sides {
         run_once(binary, args);
     }
-    let mut runs: [Vec<[f64; 3]>; 3] = Default::default();
+    let mut runs: [Vec<[f64; 3]>; 5] = Default::default();
     for round in 0..rounds {
         for k in 0..sides.len() {
             let side = (round + k) % sides.len();
@@ -300,7 +311,7 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
             runs[side].push(run_once(binary, args));
         }
     }
-    let [plain, off, on] =
+    let [plain, off, on, traced, metered] =
         runs.map(|runs| [0, 1, 2].map(|k| median(runs.iter().map(|r| r[k]).collect())));
     report.row("off", off[1], plain[1]);
     report.row("off-wall", off[0], plain[0]);
@@ -308,6 +319,8 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
     report.row("on", on[1], plain[1]);
     report.row("on-wall", on[0], plain[0]);
     report.row("on-cpu", on[2], plain[2]);
+    report.row("subscriber-cpu", traced[2], plain[2]);
+    report.row("recorder-cpu", metered[2], plain[2]);
     report.note(format!(
         "one release binary per build, 1 producer, {BURSTS} bursts of {BURST} calls per round, \
          queue drained between bursts; caller = the calling thread's CPU time in the bursts \

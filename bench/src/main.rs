@@ -9,6 +9,7 @@
 //! cargo run --release -p eventlib-bench                 # the whole table
 //! cargo run --release -p eventlib-bench -- --rounds 15  # more rounds
 //! cargo run --release -p eventlib-bench -- --only caller-1,inline
+//! cargo run --release -p eventlib-bench -- --only inline --repeat 3  # spread over 3 runs
 //! eventlib-bench scenario caller-1                      # one sub-process
 //! eventlib-bench profile caller 2000000                 # for perf / callgrind
 //! eventlib-bench profile caller-floor 2000000           # (and e2e, e2e-floor, e2e-tokio, inline,
@@ -18,6 +19,15 @@
 //! # the Redis scenarios (feature `redis`, a redis-server on the PATH; ~50 s);
 //! # without --only, --features redis runs the whole table with them:
 //! cargo run --release -p eventlib-bench --features redis -- --only redis-producer,redis-producer-aof,redis-e2e-1,redis-e2e-4,redis-e2e-1-p256,redis-e2e-1x4,redis-e2e-1x4-aof
+//!
+//! # the once-per-event-id marker on the Redis end-to-end rows (feature `redis`):
+//! cargo run --release -p eventlib-bench --features redis -- --only redis-e2e-1-once,redis-e2e-1x4-once
+//!
+//! # the transactional outbox (feature `outbox`: PostgreSQL's server
+//! # binaries and a redis-server; ~3 min):
+//! cargo run --release -p eventlib-bench --features outbox -- --only outbox-caller-pg,outbox-caller-sqlite,outbox-relay,outbox-latency
+//! # the Redis Cluster rows (a local cluster of 6 redis-server; ~40 s):
+//! cargo run --release -p eventlib-bench --features redis -- --only redis-cluster-producer,redis-cluster-worker
 //! eventlib-bench profile redis-producer 300000          # (and redis-producer-floor,
 //!                                                       #  redis-worker, redis-worker-floor)
 //!
@@ -79,6 +89,11 @@ fn main() -> ExitCode {
             report.print();
             ExitCode::SUCCESS
         }
+        #[cfg(feature = "redis")]
+        Some("cluster-producer") => {
+            on_redis::cluster::child(&args[1..]);
+            ExitCode::SUCCESS
+        }
         Some("burst") => {
             scenarios::burst::main(args.get(1).map(String::as_str));
             ExitCode::SUCCESS
@@ -120,7 +135,10 @@ fn main() -> ExitCode {
         }
         _ => {
             let only = flag(&args, "--only");
-            run_all(rounds, only.as_deref())
+            let repeat = flag(&args, "--repeat")
+                .map(|r| r.parse().expect("--repeat takes a number"))
+                .unwrap_or(1);
+            run_all(rounds, repeat, only.as_deref())
         }
     }
 }
@@ -171,12 +189,32 @@ fn run_scenario(name: &str, rounds: usize, report: &mut Report) {
         #[cfg(feature = "redis")]
         "redis-e2e-1x4" => consumer::run(workers(1, 4, None), Persistence::None, rounds, report),
         #[cfg(feature = "redis")]
+        "redis-e2e-1-once" => {
+            consumer::marker_cost(workers(1, 1, None), Persistence::None, rounds, report)
+        }
+        #[cfg(feature = "redis")]
+        "redis-e2e-1x4-once" => {
+            consumer::marker_cost(workers(1, 4, None), Persistence::None, rounds, report)
+        }
+        #[cfg(feature = "outbox")]
+        "outbox-caller-pg" => scenarios::outbox::caller::run_postgres(rounds, report),
+        #[cfg(feature = "outbox")]
+        "outbox-caller-sqlite" => scenarios::outbox::caller::run_sqlite(rounds, report),
+        #[cfg(feature = "outbox")]
+        "outbox-relay" => scenarios::outbox::relay::run(rounds, report),
+        #[cfg(feature = "outbox")]
+        "outbox-latency" => scenarios::outbox::latency::run(report),
+        #[cfg(feature = "redis")]
         "redis-e2e-1x4-aof" => consumer::run(
             workers(1, 4, None),
             Persistence::AofEverySec,
             rounds,
             report,
         ),
+        #[cfg(feature = "redis")]
+        "redis-cluster-producer" => on_redis::cluster::producer(rounds, report),
+        #[cfg(feature = "redis")]
+        "redis-cluster-worker" => on_redis::cluster::worker(rounds, report),
         other => panic!("no scenario named {other}"),
     }
 }
@@ -185,13 +223,16 @@ fn run_scenario(name: &str, rounds: usize, report: &mut Report) {
 /// keep theirs.
 pub(crate) const BACKTRACE_VAR: &str = "RUST_LIB_BACKTRACE";
 
-fn run_all(rounds: usize, only: Option<&str>) -> ExitCode {
+/// Runs the table's sub-processes (those in `only`, if given), the whole
+/// list `repeat` times over, and prints the table.
+fn run_all(rounds: usize, repeat: usize, only: Option<&str>) -> ExitCode {
     let started = Instant::now();
     let exe = std::env::current_exe().expect("the path of this binary");
     let load_before = load_average();
     let mut results = Vec::new();
     let mut failed = false;
-    for process in table::processes() {
+    let processes = table::processes();
+    for process in (0..repeat.max(1)).flat_map(|_| processes.iter().copied()) {
         if only.is_some_and(|only| !only.split(',').any(|o| o == process)) {
             continue;
         }
@@ -224,6 +265,7 @@ fn run_all(rounds: usize, only: Option<&str>) -> ExitCode {
     }
     let context = table::Context {
         rounds,
+        repeat: repeat.max(1),
         machine: machine(),
         load_before,
         load_after: load_average(),

@@ -1,5 +1,7 @@
 //! Who the client is: the peer address, or a forwarded address when the
-//! peer is a proxy the user declared trusted.
+//! peer is a proxy the user declared trusted. The layer decides once per
+//! request; everything else (the ingestion router's metadata and rate
+//! limit) reads its verdict through [`client_ip`].
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -28,15 +30,20 @@ impl TrustedProxies {
         self.0.contains(ip)
     }
 
+    /// Decides the request's client IP with these proxies and records it
+    /// on the request, where [`client_ip`] finds it.
+    pub(crate) fn identify<B>(&self, request: &mut Request<B>) -> Option<IpAddr> {
+        let ip = self.resolve(request);
+        request.extensions_mut().insert(ClientIp(ip));
+        ip
+    }
+
     /// The client's IP: the peer's, or when the peer is trusted, the
     /// last address of `x-forwarded-for` that is not itself a trusted
     /// proxy. `None` when the server was not started with
     /// `into_make_service_with_connect_info::<SocketAddr>()`.
-    pub(crate) fn client_ip<B>(&self, request: &Request<B>) -> Option<IpAddr> {
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip())?;
+    fn resolve<B>(&self, request: &Request<B>) -> Option<IpAddr> {
+        let peer = peer(request)?;
         if !self.trusts(&peer) {
             return Some(peer);
         }
@@ -62,4 +69,25 @@ impl TrustedProxies {
         }
         Some(client)
     }
+}
+
+/// The client IP the layer decided for a request.
+#[derive(Debug, Clone, Copy)]
+struct ClientIp(Option<IpAddr>);
+
+/// The request's client IP: what [`RequestMetadataLayer`](crate::RequestMetadataLayer)
+/// decided with its trusted proxies when it is installed, else the peer
+/// address (no forwarded header is believed without the layer's proxies).
+pub(crate) fn client_ip<B>(request: &Request<B>) -> Option<IpAddr> {
+    match request.extensions().get::<ClientIp>() {
+        Some(ClientIp(ip)) => *ip,
+        None => peer(request),
+    }
+}
+
+fn peer<B>(request: &Request<B>) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
 }

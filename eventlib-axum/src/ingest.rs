@@ -11,7 +11,7 @@ use axum::Router;
 use eventlib::metadata::Metadata;
 use serde_json::Value;
 
-use crate::client::TrustedProxies;
+use crate::client;
 use crate::problem::{json, Problem};
 use crate::rate::RateLimit;
 
@@ -31,6 +31,12 @@ pub const MAX_USER_AGENT_LEN: usize = 256;
 /// installed, `client_ip`, `user_agent` and `ingested = "true"`, so that
 /// handlers can tell it from an event the server logged itself.
 ///
+/// **The client** (its `client_ip` and its rate-limit bucket) is the one
+/// the layer decided, with the layer's
+/// [`trusted_proxies`](crate::RequestMetadataLayer::trusted_proxies):
+/// behind a reverse proxy, declare it there, once. Without the layer it is
+/// the peer address.
+///
 /// | answer | when |
 /// |---|---|
 /// | `202` `{"id": "..."}` | logged (a batch: every item logged) |
@@ -49,7 +55,6 @@ pub struct Ingest {
     body_limit: usize,
     batch_limit: usize,
     rate: Option<(u32, u32)>,
-    proxies: TrustedProxies,
 }
 
 impl Default for Ingest {
@@ -59,7 +64,6 @@ impl Default for Ingest {
             body_limit: 64 * 1024,
             batch_limit: 100,
             rate: Some((20, 100)),
-            proxies: TrustedProxies::none(),
         }
     }
 }
@@ -69,7 +73,6 @@ struct Config {
     body_limit: usize,
     batch_limit: usize,
     rate: Option<RateLimit>,
-    proxies: TrustedProxies,
 }
 
 impl Ingest {
@@ -109,13 +112,6 @@ impl Ingest {
         self
     }
 
-    /// Believes `x-forwarded-for` from these proxies, for the client IP
-    /// and the rate limit.
-    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
-        self.proxies = proxies;
-        self
-    }
-
     /// The router, to merge or nest into the application's.
     ///
     /// # Errors
@@ -142,7 +138,6 @@ impl Ingest {
             rate: self
                 .rate
                 .map(|(per_second, burst)| RateLimit::new(per_second, burst)),
-            proxies: self.proxies,
         });
         Ok(Router::new()
             .route("/events/{name}", post(one))
@@ -156,7 +151,7 @@ async fn one(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    let client = config.proxies.client_ip(&request);
+    let client = client::client_ip(&request);
     let result = async {
         config.admit(client, 1)?;
         if !config.allowed.contains(&name) {
@@ -175,7 +170,7 @@ async fn one(
 }
 
 async fn batch(State(config): State<Arc<Config>>, request: Request) -> Response {
-    let client = config.proxies.client_ip(&request);
+    let client = client::client_ip(&request);
     let result = async {
         let (metadata, body) = config.read(client, request).await?;
         let Value::Array(items) = body else {

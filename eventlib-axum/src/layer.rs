@@ -94,7 +94,7 @@ where
             ("request_id", request_id.clone()),
             ("method", request.method().as_str().to_owned()),
         ];
-        if let Some(ip) = self.proxies.client_ip(&request) {
+        if let Some(ip) = self.proxies.identify(&mut request) {
             entries.push(("client_ip", ip.to_string()));
         }
         if let Some(route) = request.extensions().get::<MatchedPath>() {

@@ -480,3 +480,54 @@ fn a_trusted_proxy_forwards_the_client_ip() {
     // A malformed hop: only the trusted peer is believed.
     assert_eq!(meta(&of(21), "client_ip"), Some("127.0.0.1"));
 }
+
+#[test]
+fn behind_a_trusted_proxy_each_browser_is_its_own_client() {
+    // One setting, on the layer: the ingestion router takes its client.
+    let app = Router::new()
+        .merge(
+            Ingest::new()
+                .allow(["web.Zoomed"])
+                .rate_limit(1, 1)
+                .router()
+                .unwrap(),
+        )
+        .layer(
+            RequestMetadataLayer::new()
+                .trusted_proxies(TrustedProxies::new(["127.0.0.1".parse().unwrap()])),
+        );
+    let addr = serve(app);
+    let json = "Content-Type: application/json";
+    let proxy: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let stranger: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let post = |from, forwarded: &str, n: u64| {
+        let header = format!("x-forwarded-for: {forwarded}");
+        common::request_from(
+            from,
+            addr,
+            "POST",
+            "/events/web.Zoomed",
+            &[json, &header],
+            zoom(n).as_bytes(),
+        )
+        .status
+    };
+    // Through the trusted proxy: two browsers, a bucket each.
+    assert_eq!(post(proxy, "198.51.100.1", 500), 202);
+    assert_eq!(post(proxy, "198.51.100.2", 501), 202);
+    assert_eq!(post(proxy, "198.51.100.1", 502), 429);
+    // An untrusted peer's header is ignored: its own address, one bucket.
+    assert_eq!(post(stranger, "198.51.100.3", 503), 202);
+    assert_eq!(post(stranger, "198.51.100.4", 504), 429);
+
+    eventlib::flush();
+    let zoomed = seen("web.Zoomed");
+    let client = |key: u64| {
+        let seen = zoomed.iter().find(|s| s.key == key).unwrap();
+        meta(seen, "client_ip").map(str::to_owned)
+    };
+    assert_eq!(client(500).as_deref(), Some("198.51.100.1"));
+    assert_eq!(client(501).as_deref(), Some("198.51.100.2"));
+    assert_eq!(client(503).as_deref(), Some("127.0.0.2"));
+    assert!(zoomed.iter().all(|s| ![502, 504].contains(&s.key)));
+}

@@ -32,7 +32,7 @@ fn example_binary() -> PathBuf {
     assert!(
         binary.exists(),
         "{} is missing: `cargo test --workspace --all-features` builds it, or run \
-         `cargo build -p eventlib --all-features --example shoestore` first",
+         `cargo build -p eventlib-shoestore --all-features --example shoestore` first",
         binary.display()
     );
     binary

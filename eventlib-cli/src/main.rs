@@ -1,15 +1,18 @@
 //! `eventlib`: the operator's command for eventlib's Redis streams. It
 //! works from the wire format alone: no access to the service's code.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
 use eventlib::redis::{
-    dead_letters, destroy_group, emit, last_entry_id, read_after, stream_status, DeadLetter,
-    DeadLetters, StreamStatus, DEFAULT_STREAM,
+    create_group, Bucket, Count, DeadLetter, DeadLetterFilter, DeadLetters, GroupStart, Operator,
+    Pause, Process, Server, Span, StreamStatus, Tls, DEFAULT_STREAM,
 };
 use serde_json::{json, Value};
+
+mod top;
 
 /// Exit codes: 0 done; 1 the command could not be carried out (Redis
 /// unreachable or refusing, an unknown id); 2 bad usage.
@@ -18,17 +21,40 @@ use serde_json::{json, Value};
     name = "eventlib",
     version,
     about = "Streams, consumer groups and dead letters of eventlib's Redis transport",
-    after_help = "Examples:\n  eventlib status\n  eventlib --url redis://:secret@10.0.0.5:6379 status --json\n  eventlib dead list --handler save_to_db --since 2h\n  eventlib dead show 1700000000000-0\n\nExit codes: 0 done, 1 the command failed (Redis unreachable or refusing, an unknown id), 2 bad usage."
+    after_help = "Examples:\n  eventlib status\n  eventlib --url redis://:secret@10.0.0.5:6379 status --json\n  eventlib --url rediss://redis.internal:6380 --tls-ca ca.pem --tls-cert client.pem --tls-key client.key status\n  eventlib dead list --handler save_to_db --since 2h\n  eventlib dead show 1700000000000-0\n\nExit codes: 0 done, 1 the command failed (Redis unreachable or refusing, an unknown id), 2 bad usage."
 )]
 struct Cli {
-    /// The Redis server.
+    /// The Redis server (`rediss://` for TLS).
     #[arg(
         long,
         env = "REDIS_URL",
         default_value = "redis://127.0.0.1:6379",
-        global = true
+        global = true,
+        value_parser = |url: &str| Ok::<_, String>(Server::new(url))
     )]
-    url: String,
+    url: Server,
+    /// TLS: the PEM file of the CA that signed the server's certificate
+    /// (instead of the system's trust store).
+    #[arg(long, env = "REDIS_TLS_CA", global = true, value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
+    /// TLS: this client's certificate (PEM), for a server that asks for one.
+    #[arg(
+        long,
+        env = "REDIS_TLS_CERT",
+        global = true,
+        value_name = "PEM",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// TLS: the PKCS#8 key (PEM) of `--tls-cert`.
+    #[arg(
+        long,
+        env = "REDIS_TLS_KEY",
+        global = true,
+        value_name = "PEM",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
     /// The event stream.
     #[arg(long, default_value = DEFAULT_STREAM, global = true)]
     stream: String,
@@ -51,16 +77,17 @@ enum Command {
         idle_limit: Duration,
     },
     /// The consumer groups of the stream and their consumers; `groups
-    /// destroy NAME` removes one.
+    /// create NAME` adds one, `groups destroy NAME` removes one.
     #[command(
-        after_help = "Examples:\n  eventlib groups\n  eventlib groups --json\n  eventlib groups destroy old-analytics --yes"
+        after_help = "Examples:\n  eventlib groups\n  eventlib groups --json\n  eventlib groups create analytics --from oldest\n  eventlib groups destroy old-analytics --yes"
     )]
     Groups {
         #[command(subcommand)]
         action: Option<GroupAction>,
     },
     /// Prints entries as they arrive (from now on), until Ctrl-C or
-    /// `--count` entries.
+    /// `--count` entries, on one connection; a lost connection is said once
+    /// on standard error and tried again every second.
     #[command(
         after_help = "Examples:\n  eventlib tail\n  eventlib tail --name shoestore.ProductViewed --count 10"
     )]
@@ -88,10 +115,65 @@ enum Command {
     /// The dead letters: list them, show one.
     #[command(subcommand)]
     Dead(Dead),
+    /// Pauses a handler (--handler) or a whole group during an incident:
+    /// its workers stop running it within about a second, its entries wait
+    /// (nothing is dead-lettered), and `resume` lets it go on where it
+    /// stopped.
+    #[command(
+        after_help = "Examples:\n  eventlib pause default --handler shop::send_mail --by 'on call: provider down'\n  eventlib pause audit\n  eventlib resume default --handler shop::send_mail"
+    )]
+    Pause {
+        /// The group.
+        group: String,
+        /// Only this handler (its path), not the whole group.
+        #[arg(long)]
+        handler: Option<String>,
+        /// Who pauses it and why (shown by `status`, `top` and the dashboard).
+        #[arg(long, default_value = "")]
+        by: String,
+    },
+    /// Resumes what `pause` paused.
+    Resume {
+        /// The group.
+        group: String,
+        /// Only this handler (its path).
+        #[arg(long)]
+        handler: Option<String>,
+    },
+    /// A live view, redrawn in place: processes alive, pauses, each group's
+    /// lag and pending entries, each handler's runs, failures, dead letters
+    /// and run times over the last minute (from the figures the workers
+    /// publish every 5 s). Ctrl-C ends it.
+    #[command(
+        after_help = "Examples:\n  eventlib top\n  eventlib top --every 5s\n  eventlib top --count 1   # one frame, for a script or a log"
+    )]
+    Top {
+        /// How often to redraw.
+        #[arg(long, value_parser = parse_duration, default_value = "2s")]
+        every: Duration,
+        /// Stop after this many frames.
+        #[arg(long)]
+        count: Option<u64>,
+    },
 }
 
 #[derive(Subcommand)]
 enum GroupAction {
+    /// Creates a consumer group before any of its workers runs, so that it
+    /// holds trimming back from now on. --from says where it starts: the
+    /// stream's oldest entry (default: it handles every entry the stream
+    /// holds), now (only entries written from now on), or after an entry
+    /// id. An existing group is left as it is.
+    #[command(
+        after_help = "Examples:\n  eventlib groups create analytics\n  eventlib groups create audit --from now\n  eventlib groups create replay --from 1700000000000-0"
+    )]
+    Create {
+        /// The group (the handler group its workers run).
+        name: String,
+        /// oldest, now, or a stream entry id.
+        #[arg(long, default_value = "oldest", value_parser = parse_start)]
+        from: GroupStart,
+    },
     /// Destroys a consumer group: its pending entries are released, and it
     /// no longer holds trimming back. Asks first unless --yes.
     #[command(after_help = "Example:\n  eventlib groups destroy old-analytics")]
@@ -168,9 +250,10 @@ struct Filter {
     /// Only letters from the last DURATION (`90s`, `30m`, `2h`, `1d`).
     #[arg(long, value_parser = parse_duration)]
     since: Option<Duration>,
-    /// The most letters to print (or to act on).
-    #[arg(long, default_value_t = 50)]
-    limit: usize,
+    /// The most letters to print (default 50) or to act on (default: every
+    /// letter that matches).
+    #[arg(long)]
+    limit: Option<usize>,
     /// Start after this dead letter id (the last of the previous page).
     #[arg(long)]
     after: Option<String>,
@@ -196,39 +279,31 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 impl Filter {
     fn is_empty(&self) -> bool {
-        self.event.is_none()
-            && self.handler.is_none()
-            && self.group.is_none()
-            && self.reason.is_none()
-            && self.since.is_none()
-            && self.after.is_none()
+        self.selection().is_empty() && self.after.is_none()
     }
 
-    fn matches(&self, letter: &DeadLetter, now: SystemTime) -> bool {
-        let handler_ok = self.handler.as_deref().is_none_or(|wanted| {
-            letter
-                .handler
-                .as_deref()
-                .is_some_and(|h| h == wanted || h.ends_with(&format!("::{wanted}")))
-        });
-        self.event
-            .as_deref()
-            .is_none_or(|e| letter.name.as_deref() == Some(e))
-            && handler_ok
-            && self.group.as_deref().is_none_or(|g| letter.group == g)
-            && self
-                .reason
-                .as_deref()
-                .is_none_or(|r| letter.reason.contains(r))
-            && self.since.is_none_or(|since| {
-                now.duration_since(letter.failed_at)
-                    .is_ok_and(|age| age <= since)
-            })
+    /// The letters these options select, as the library filters them.
+    fn selection(&self) -> DeadLetterFilter {
+        DeadLetterFilter {
+            event: self.event.clone(),
+            handler: self.handler.clone(),
+            group: self.group.clone(),
+            reason: self.reason.clone(),
+            since: self.since,
+        }
     }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Err(err) = with_certificates(&mut cli) {
+        eprintln!("eventlib: {err}");
+        return ExitCode::from(2);
+    }
+    if let Some(message) = misuse(&cli) {
+        eprintln!("eventlib: {message}");
+        return ExitCode::from(2);
+    }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -238,41 +313,145 @@ fn main() -> ExitCode {
     }
 }
 
+/// Gives the server the certificates of `--tls-ca`, `--tls-cert` and
+/// `--tls-key`, when any is given.
+fn with_certificates(cli: &mut Cli) -> Result<(), eventlib::Error> {
+    if cli.tls_ca.is_none() && cli.tls_cert.is_none() {
+        return Ok(());
+    }
+    let mut tls = Tls::new();
+    if let Some(ca) = &cli.tls_ca {
+        tls = tls.ca_file(ca)?;
+    }
+    if let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) {
+        tls = tls.client_files(cert, key)?;
+    }
+    cli.url = cli.url.clone().tls(tls);
+    Ok(())
+}
+
+/// What clap cannot tell is bad usage: an action with nothing selected.
+fn misuse(cli: &Cli) -> Option<String> {
+    match &cli.command {
+        Command::Dead(Dead::Replay(selection) | Dead::Purge(selection))
+            if selection.ids.is_empty() && selection.filter.is_empty() && !selection.all =>
+        {
+            Some(
+                "name the letters: ids, filters (--event, --handler, --group, --reason, --since), or --all"
+                    .into(),
+            )
+        }
+        Command::Dead(Dead::Replay(selection) | Dead::Purge(selection))
+            if !selection.ids.is_empty() && selection.filter.limit.is_some() =>
+        {
+            Some("--limit selects among filtered letters: give ids or a limit, not both".into())
+        }
+        _ => None,
+    }
+}
+
+fn parse_start(text: &str) -> Result<GroupStart, String> {
+    GroupStart::parse(text).map_err(|err| err.to_string())
+}
+
+/// Carries out the command on one [`Operator`]: one connection for the
+/// whole run.
 fn run(cli: &Cli) -> Result<(), String> {
+    let mut op = Operator::new(&cli.url)
+        .map_err(|e| e.to_string())?
+        .stream(&cli.stream);
     match &cli.command {
         Command::Status { idle_limit } => {
-            let status = stream_status(&cli.url, &cli.stream).map_err(|e| e.to_string())?;
+            let status = op.status().map_err(|e| e.to_string())?;
+            let live = Live::read(&mut op)?;
             if cli.json {
-                println!("{}", status_json(&status, *idle_limit));
+                let mut value = status_json(&status, *idle_limit);
+                live.add_json(&mut value);
+                println!("{value}");
             } else {
                 print_status(&status, *idle_limit);
+                live.print();
             }
         }
+        Command::Pause { group, handler, by } => {
+            let paused = op
+                .pause(group, handler.as_deref(), by)
+                .map_err(|e| e.to_string())?;
+            let what = what_paused(group, handler.as_deref());
+            if cli.json {
+                println!(
+                    "{}",
+                    json!({ "group": group, "handler": handler, "paused": true, "already": !paused })
+                );
+            } else if paused {
+                println!("{what} paused: its workers stop running it within a second; `eventlib resume` lets it go on");
+            } else {
+                println!("{what} was paused already");
+            }
+        }
+        Command::Resume { group, handler } => {
+            let resumed = op
+                .resume(group, handler.as_deref())
+                .map_err(|e| e.to_string())?;
+            let what = what_paused(group, handler.as_deref());
+            if cli.json {
+                println!(
+                    "{}",
+                    json!({ "group": group, "handler": handler, "resumed": resumed })
+                );
+            } else if resumed {
+                println!("{what} resumed");
+            } else {
+                return Err(format!("{what} was not paused"));
+            }
+        }
+        Command::Top { every, count } => top(cli, &mut op, *every, *count)?,
         Command::Groups {
             action: Some(GroupAction::Destroy { name, yes }),
         } => {
-            let status = stream_status(&cli.url, &cli.stream).map_err(|e| e.to_string())?;
+            let status = op.status().map_err(|e| e.to_string())?;
             let group = status
                 .groups
                 .iter()
                 .find(|g| &g.name == name)
                 .ok_or_else(|| format!("no group `{name}` on `{}`", cli.stream))?;
-            println!(
-                "group `{name}`: {} pending entr(y/ies) will be released, {} consumer(s) forgotten",
-                group.pending,
-                group.consumers.len()
-            );
+            let (pending, consumers) = (group.pending, group.consumers.len());
+            if !cli.json {
+                println!(
+                    "group `{name}`: {pending} pending entr(y/ies) will be released, {consumers} consumer(s) forgotten"
+                );
+            }
             if !*yes && !confirm(&format!("destroy group `{name}`?"))? {
                 return Err("not confirmed: nothing done (pass --yes in scripts)".into());
             }
-            destroy_group(&cli.url, &cli.stream, name).map_err(|e| e.to_string())?;
-            println!("group `{name}` destroyed");
+            op.destroy_group(name).map_err(|e| e.to_string())?;
+            if cli.json {
+                println!(
+                    "{}",
+                    json!({ "group": name, "destroyed": true, "released": pending, "consumers": consumers })
+                );
+            } else {
+                println!("group `{name}` destroyed");
+            }
         }
-        Command::Tail { name, count } => tail(cli, name.as_deref(), *count)?,
+        Command::Groups {
+            action: Some(GroupAction::Create { name, from }),
+        } => {
+            let created =
+                create_group(&cli.url, &cli.stream, name, from).map_err(|e| e.to_string())?;
+            if cli.json {
+                println!("{}", json!({ "group": name, "created": created }));
+            } else if created {
+                println!("group `{name}` created on `{}`", cli.stream);
+            } else {
+                println!("group `{name}` exists already: left as it is");
+            }
+        }
+        Command::Tail { name, count } => tail(cli, &mut op, name.as_deref(), *count)?,
         Command::Emit { name, data } => {
             let data: Value =
                 serde_json::from_str(data).map_err(|err| format!("the data is not JSON: {err}"))?;
-            let id = emit(&cli.url, &cli.stream, name, &data).map_err(|e| e.to_string())?;
+            let id = op.write_envelope(name, &data).map_err(|e| e.to_string())?;
             if cli.json {
                 println!("{}", json!({ "id": id }));
             } else {
@@ -280,7 +459,7 @@ fn run(cli: &Cli) -> Result<(), String> {
             }
         }
         Command::Groups { action: None } => {
-            let status = stream_status(&cli.url, &cli.stream).map_err(|e| e.to_string())?;
+            let status = op.status().map_err(|e| e.to_string())?;
             if cli.json {
                 println!(
                     "{}",
@@ -300,14 +479,16 @@ fn run(cli: &Cli) -> Result<(), String> {
                 }
             }
         }
-        Command::Dead(Dead::List(filter)) => list(cli, filter)?,
-        Command::Dead(Dead::Replay(selection)) => act(cli, selection, Act::Replay)?,
-        Command::Dead(Dead::Purge(selection)) => act(cli, selection, Act::Purge)?,
+        Command::Dead(Dead::List(filter)) => list(cli, &mut op.dead_letters(), filter)?,
+        Command::Dead(Dead::Replay(selection)) => {
+            act(cli, &mut op.dead_letters(), selection, Act::Replay)?
+        }
+        Command::Dead(Dead::Purge(selection)) => {
+            act(cli, &mut op.dead_letters(), selection, Act::Purge)?
+        }
         Command::Dead(Dead::Show { id }) => {
-            let mut dead = dead_letters(&cli.url)
-                .map_err(|e| e.to_string())?
-                .stream(&cli.stream);
-            let letter = dead
+            let letter = op
+                .dead_letters()
                 .get(id)
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no dead letter `{id}` in `{}:dead`", cli.stream))?;
@@ -325,48 +506,27 @@ fn run(cli: &Cli) -> Result<(), String> {
     Ok(())
 }
 
-fn open(cli: &Cli) -> Result<DeadLetters, String> {
-    Ok(dead_letters(&cli.url)
-        .map_err(|e| e.to_string())?
-        .stream(&cli.stream))
-}
+/// The dead letters, on the command's [`Operator`].
+type Letters<'a> = DeadLetters<&'a mut Operator>;
 
-/// Pages through the dead letters (never the whole stream at once) until
-/// `limit` letters matched or the stream ends.
+/// The letters `filter` selects, at most `limit`, oldest first, and
+/// whether more may match after the last.
 fn matching(
-    dead: &mut DeadLetters,
+    dead: &mut Letters<'_>,
     filter: &Filter,
     limit: usize,
-) -> Result<Vec<DeadLetter>, String> {
-    const PAGE: usize = 500;
-    let now = SystemTime::now();
-    let mut after = filter.after.clone();
-    let mut found = Vec::new();
-    'pages: loop {
-        let page = dead
-            .page(after.as_deref(), PAGE)
-            .map_err(|e| e.to_string())?;
-        let last = page.last().map(|l| l.id.clone());
-        for letter in page {
-            if filter.matches(&letter, now) {
-                found.push(letter);
-                if found.len() == limit {
-                    break 'pages;
-                }
-            }
-        }
-        match last {
-            Some(id) => after = Some(id),
-            None => break,
-        }
-    }
-    Ok(found)
+) -> Result<(Vec<DeadLetter>, bool), String> {
+    dead.find(&filter.selection(), filter.after.as_deref(), limit)
+        .map_err(|e| e.to_string())
 }
 
-fn list(cli: &Cli, filter: &Filter) -> Result<(), String> {
-    let mut dead = open(cli)?;
+/// Letters `dead list` prints without `--limit`.
+const LIST_LIMIT: usize = 50;
+
+fn list(cli: &Cli, dead: &mut Letters<'_>, filter: &Filter) -> Result<(), String> {
     let now = SystemTime::now();
-    let found = matching(&mut dead, filter, filter.limit)?;
+    let limit = filter.limit.unwrap_or(LIST_LIMIT);
+    let (found, more) = matching(dead, filter, limit)?;
     if cli.json {
         let letters: Vec<Value> = found.iter().map(letter_json).collect();
         println!("{}", Value::Array(letters));
@@ -392,7 +552,7 @@ fn list(cli: &Cli, filter: &Filter) -> Result<(), String> {
             letter.reason.lines().next().unwrap_or("")
         );
     }
-    if found.len() == filter.limit {
+    if more {
         if let Some(last) = found.last() {
             println!("more may match: --after {}", last.id);
         }
@@ -409,8 +569,7 @@ enum Act {
 /// Replays or purges the selected letters, at most `--rate` a second,
 /// with a progress line on long runs and a summary; exit 1 when any
 /// could not be acted on.
-fn act(cli: &Cli, selection: &Selection, what: Act) -> Result<(), String> {
-    let mut dead = open(cli)?;
+fn act(cli: &Cli, dead: &mut Letters<'_>, selection: &Selection, what: Act) -> Result<(), String> {
     let letters = if !selection.ids.is_empty() {
         let mut letters = Vec::new();
         for id in &selection.ids {
@@ -420,21 +579,28 @@ fn act(cli: &Cli, selection: &Selection, what: Act) -> Result<(), String> {
             }
         }
         letters
-    } else if selection.filter.is_empty() && !selection.all {
-        return Err(
-            "name the letters: ids, filters (--event, --handler, --group, --reason, --since), or --all"
-                .into(),
-        );
     } else {
-        // --limit bounds a listing, not an action: act on every match.
-        matching(&mut dead, &selection.filter, usize::MAX)?
+        // --limit bounds the action as it bounds a listing.
+        matching(
+            dead,
+            &selection.filter,
+            selection.filter.limit.unwrap_or(usize::MAX),
+        )?
+        .0
     };
-    let verb = if what == Act::Replay {
-        "replay"
-    } else {
-        "purge"
+    let (verb, done_verb) = match what {
+        Act::Replay => ("replay", "replayed"),
+        Act::Purge => ("purge", "purged"),
     };
     if selection.dry_run {
+        if cli.json {
+            let letters: Vec<Value> = letters.iter().map(letter_json).collect();
+            println!(
+                "{}",
+                json!({ "dry_run": true, "action": verb, "count": letters.len(), "letters": letters })
+            );
+            return Ok(());
+        }
         for letter in &letters {
             println!(
                 "would {verb} {} ({}, {})",
@@ -443,8 +609,11 @@ fn act(cli: &Cli, selection: &Selection, what: Act) -> Result<(), String> {
                 letter.handler.as_deref().unwrap_or("poison")
             );
         }
-        println!("dry run: {} letter(s) would be {verb}ed", letters.len());
+        println!("dry run: {} letter(s) would be {done_verb}", letters.len());
         return Ok(());
+    }
+    if !cli.json {
+        println!("{} letter(s) selected to {verb}", letters.len());
     }
     if what == Act::Purge
         && !selection.yes
@@ -465,7 +634,7 @@ fn act(cli: &Cli, selection: &Selection, what: Act) -> Result<(), String> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    progress.set_message(verb);
+    progress.set_message(done_verb);
     for letter in &letters {
         let result = match what {
             Act::Replay => dead.replay(letter).map(drop),
@@ -481,24 +650,32 @@ fn act(cli: &Cli, selection: &Selection, what: Act) -> Result<(), String> {
         }
     }
     progress.finish_and_clear();
-    let summary =
-        json!({ "done": done, "failed": failed, "seconds": started.elapsed().as_secs_f64() });
+    let summary = json!({
+        "action": verb,
+        "selected": letters.len(),
+        "done": done,
+        "failed": failed,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
     if cli.json {
         println!("{summary}");
     } else {
         println!(
-            "{verb}ed {done} of {} letter(s) in {:.1} s",
+            "{done_verb} {done} of {} letter(s) in {:.1} s",
             letters.len(),
             started.elapsed().as_secs_f64()
         );
         for failure in &failed {
-            println!("  not {verb}ed: {failure}");
+            println!("  not {done_verb}: {failure}");
         }
     }
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(format!("{} letter(s) could not be {verb}ed", failed.len()))
+        Err(format!(
+            "{} letter(s) could not be {done_verb}",
+            failed.len()
+        ))
     }
 }
 
@@ -518,15 +695,40 @@ fn confirm(question: &str) -> Result<bool, String> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
-/// Prints entries as they arrive, from now on.
-fn tail(cli: &Cli, name: Option<&str>, count: Option<usize>) -> Result<(), String> {
+/// How long `tail` waits before it tries a lost connection again.
+const TAIL_RETRY: Duration = Duration::from_secs(1);
+
+/// Prints entries as they arrive, from now on, on one connection. A lost
+/// connection is said once on standard error and tried again until the
+/// server is back; the tail goes on after the last entry it printed.
+fn tail(
+    cli: &Cli,
+    op: &mut Operator,
+    name: Option<&str>,
+    count: Option<usize>,
+) -> Result<(), String> {
     // From the newest entry now, so that nothing that arrives between two
     // reads is missed.
-    let mut after = last_entry_id(&cli.url, &cli.stream).map_err(|e| e.to_string())?;
+    let mut after = op.last_entry_id().map_err(|e| e.to_string())?;
     let mut printed = 0;
+    let mut lost = false;
     loop {
-        let entries = read_after(&cli.url, &cli.stream, &after, Duration::from_secs(5), 100)
-            .map_err(|e| e.to_string())?;
+        let entries = match op.read_after(&after, Duration::from_secs(5), 100) {
+            Ok(entries) => entries,
+            Err(err @ eventlib::Error::Connection { .. }) => {
+                if !lost {
+                    eprintln!("eventlib: {err}: trying again every {TAIL_RETRY:?}");
+                    lost = true;
+                }
+                std::thread::sleep(TAIL_RETRY);
+                continue;
+            }
+            Err(err) => return Err(err.to_string()),
+        };
+        if lost {
+            eprintln!("eventlib: connected again; the tail goes on after {after}");
+            lost = false;
+        }
         for entry in entries {
             after = entry.id.clone();
             if name.is_some_and(|n| entry.name.as_deref() != Some(n)) {
@@ -603,6 +805,7 @@ fn status_json(status: &StreamStatus, idle_limit: Duration) -> Value {
                 "idle_ms": c.idle.as_millis() as u64,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+        "partitions": status.partitions.iter().map(|p| status_json(p, idle_limit)).collect::<Vec<_>>(),
     })
 }
 
@@ -621,6 +824,37 @@ fn print_status(status: &StreamStatus, idle_limit: Duration) {
         status.oldest_entry_age.map_or("-".into(), human),
         status.dead_letters
     );
+    if !status.partitions.is_empty() {
+        println!(
+            "  {} partitions (the figures here are their totals):",
+            status.partitions.len()
+        );
+        for p in &status.partitions {
+            let groups: Vec<String> = p
+                .groups
+                .iter()
+                .map(|g| {
+                    format!(
+                        "`{}` pending {} lag {}",
+                        g.name,
+                        g.pending,
+                        g.lag.map_or("unknown".into(), |l| l.to_string())
+                    )
+                })
+                .collect();
+            println!(
+                "    `{}`: {} entries, {} dead letter(s); {}",
+                p.stream,
+                p.length,
+                p.dead_letters,
+                if groups.is_empty() {
+                    "no group".to_owned()
+                } else {
+                    groups.join(", ")
+                }
+            );
+        }
+    }
     for g in &status.groups {
         println!(
             "  group `{}`: pending {} ({} waiting for a retry), lag {}, oldest pending {}, {} consumer(s)",
@@ -650,9 +884,208 @@ fn print_status(status: &StreamStatus, idle_limit: Duration) {
     }
 }
 
+/// What a pause names, as the messages say it.
+fn what_paused(group: &str, handler: Option<&str>) -> String {
+    match handler {
+        Some(handler) => format!("handler `{handler}` of group `{group}`"),
+        None => format!("group `{group}`"),
+    }
+}
+
+/// What the workers published: the processes alive, the pauses and the
+/// last two minutes of figures.
+struct Live {
+    processes: std::collections::BTreeMap<String, Process>,
+    pauses: Vec<Pause>,
+    minutes: Vec<Bucket>,
+    relays: Vec<eventlib::redis::RelayFigures>,
+}
+
+impl Live {
+    fn read(op: &mut Operator) -> Result<Live, String> {
+        Ok(Live {
+            processes: op.live_processes().map_err(|e| e.to_string())?,
+            pauses: op.pauses().map_err(|e| e.to_string())?,
+            minutes: op.timeline(Span::Minutes(2)).map_err(|e| e.to_string())?,
+            relays: op.relays().map_err(|e| e.to_string())?,
+        })
+    }
+
+    /// The last complete minute's figures of `group`.
+    fn last_minute(&self, group: &str) -> eventlib::redis::HandlerFigures {
+        let n = self.minutes.len();
+        self.minutes
+            .get(n.saturating_sub(2))
+            .filter(|_| n >= 2)
+            .map(|m| m.total(Some(group)))
+            .unwrap_or_default()
+    }
+
+    fn groups(&self) -> std::collections::BTreeSet<String> {
+        self.processes
+            .values()
+            .map(|p| p.group.clone())
+            .chain(
+                self.minutes
+                    .iter()
+                    .flat_map(|m| m.handlers.keys().map(|k| k.group.clone())),
+            )
+            .filter(|g| !g.is_empty())
+            .collect()
+    }
+
+    fn print(&self) {
+        let mut workers: std::collections::BTreeMap<&str, usize> = Default::default();
+        for p in self.processes.values() {
+            *workers.entry(p.group.as_str()).or_default() += 1;
+        }
+        let alive: Vec<String> = workers
+            .iter()
+            .map(|(g, n)| format!("{n} of group `{g}`"))
+            .collect();
+        println!(
+            "workers publishing: {}",
+            if alive.is_empty() {
+                "none".to_owned()
+            } else {
+                alive.join(", ")
+            }
+        );
+        for pause in &self.pauses {
+            println!(
+                "  PAUSED: {}{}",
+                what_paused(&pause.group, pause.handler.as_deref()),
+                if pause.by.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (by {})", pause.by)
+                }
+            );
+        }
+        for relay in &self.relays {
+            println!(
+                "  outbox relay `{}`: backlog {}, moved {}, failed {}, unsendable {}",
+                relay.name,
+                relay
+                    .backlog
+                    .map_or("not counted yet".to_owned(), |b| b.to_string()),
+                relay.moved,
+                relay.failed,
+                relay.unsendable
+            );
+        }
+        for group in self.groups() {
+            let last = self.last_minute(&group);
+            println!(
+                "  group `{group}`, last minute: {} run(s), {} failed, {} dead-lettered",
+                last.runs(),
+                last.get(Count::Failed) + last.get(Count::Panicked),
+                last.get(Count::DeadLettered)
+            );
+        }
+    }
+
+    fn add_json(&self, value: &mut Value) {
+        value["processes"] = json!(self
+            .processes
+            .iter()
+            .map(|(name, p)| (
+                name.clone(),
+                json!({
+                    "kind": p.kind, "group": p.group, "host": p.host, "pid": p.pid,
+                    "started_ms": p.started_ms, "seen_ms": p.seen_ms,
+                })
+            ))
+            .collect::<serde_json::Map<String, Value>>());
+        value["paused"] = json!(self
+            .pauses
+            .iter()
+            .map(
+                |p| json!({ "group": p.group, "handler": p.handler, "at_ms": p.at_ms, "by": p.by })
+            )
+            .collect::<Vec<_>>());
+        value["relays"] = json!(self
+            .relays
+            .iter()
+            .map(|r| (
+                r.name.clone(),
+                json!({
+                    "backlog": r.backlog, "moved": r.moved, "failed": r.failed,
+                    "unsendable": r.unsendable, "at_ms": r.at_ms,
+                })
+            ))
+            .collect::<serde_json::Map<String, Value>>());
+        value["last_minute"] = json!(self
+            .groups()
+            .into_iter()
+            .map(|g| {
+                let last = self.last_minute(&g);
+                (
+                    g,
+                    json!({
+                        "runs": last.runs(),
+                        "failed": last.get(Count::Failed) + last.get(Count::Panicked),
+                        "dead_lettered": last.get(Count::DeadLettered),
+                    }),
+                )
+            })
+            .collect::<serde_json::Map<String, Value>>());
+    }
+}
+
+/// `eventlib top`: a frame every `every`, redrawn in place on a terminal
+/// (one after the other otherwise), until Ctrl-C or `count` frames.
+fn top(cli: &Cli, op: &mut Operator, every: Duration, count: Option<u64>) -> Result<(), String> {
+    use std::io::IsTerminal;
+    let terminal = std::io::stdout().is_terminal();
+    let server = cli.url.to_string();
+    let mut frames = 0;
+    loop {
+        let status = op.status().map_err(|e| e.to_string())?;
+        let live = Live::read(op)?;
+        let now_secs = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let text = top::frame(&top::View {
+            stream: &cli.stream,
+            server: &server,
+            now_secs,
+            length: status.length,
+            dead_letters: status.dead_letters,
+            groups: status
+                .groups
+                .iter()
+                .map(|g| top::GroupRow {
+                    name: g.name.clone(),
+                    lag: g.lag,
+                    pending: g.pending,
+                    waiting_retries: g.waiting_retries,
+                    consumers: g.consumers.len(),
+                })
+                .collect(),
+            processes: &live.processes,
+            pauses: &live.pauses,
+            minutes: &live.minutes,
+        });
+        if terminal {
+            // Home and clear, then the frame: redrawn in place.
+            print!("\x1b[H\x1b[2J{text}");
+        } else {
+            println!("{text}");
+        }
+        frames += 1;
+        if count.is_some_and(|n| frames >= n) {
+            return Ok(());
+        }
+        std::thread::sleep(every);
+    }
+}
+
+/// A duration as a person reads it: `850 µs`, `12 ms`, `3 s`, `4 min`.
 fn human(d: Duration) -> String {
     let s = d.as_secs();
     match s {
+        0 if d.as_millis() == 0 => format!("{} µs", d.as_micros()),
         0 => format!("{} ms", d.as_millis()),
         1..=119 => format!("{s} s"),
         120..=7199 => format!("{} min", s / 60),

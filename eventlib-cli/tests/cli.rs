@@ -4,6 +4,8 @@
 //! show` read them back, with `--json` parsed and checked; bad input gets a
 //! clear message and a non-zero exit, never a panic.
 
+mod common;
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -59,26 +61,11 @@ fn drain(url: &str) {
 }
 
 fn eventlib(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eventlib"))
-        .args(["--url", url, "--stream", STREAM])
-        .args(args)
-        .env_remove("REDIS_URL")
-        .output()
-        .expect("run the eventlib command")
+    common::eventlib(url, STREAM, args)
 }
 
 fn json(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!(
-            "not JSON ({err}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    common::json(output)
 }
 
 fn fails_with(output: &Output, says: &str) {
@@ -255,7 +242,13 @@ fn status_and_dead_letters_from_a_real_stream() {
         dry.contains("dry run: 4 letter(s) would be replayed"),
         "{dry}"
     );
-    fails_with(&eventlib(&url, &["dead", "replay"]), "name the letters");
+    let unselected = eventlib(&url, &["dead", "replay"]);
+    assert_eq!(
+        unselected.status.code(),
+        Some(2),
+        "bad usage: {unselected:?}"
+    );
+    assert!(String::from_utf8_lossy(&unselected.stderr).contains("name the letters"));
     fails_with(
         &eventlib(&url, &["dead", "replay", "1-0"]),
         "no dead letter `1-0`",

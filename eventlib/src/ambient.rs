@@ -2,68 +2,83 @@
 //! service on tokio that gives the dispatcher no spawner still runs its
 //! async handlers on its runtime, where tokio's timers and I/O work.
 //!
-//! The runtime is noted at the first `log!` (or install) made inside it;
-//! pool threads, which are outside any runtime, spawn async handlers
-//! there. Without the feature, nothing is noted and the built-in executor
-//! runs async handlers.
+//! An event logged inside a runtime carries that runtime's handle, and its
+//! async handlers are spawned there. The runtime of a `log!` is also noted
+//! for events logged outside any runtime (from a plain thread, or a
+//! synchronous handler on a pool thread); a noted runtime found shut down
+//! is forgotten, and the next `log!` inside a runtime notes its own.
+//! Without the feature, nothing is noted and the built-in executor runs
+//! async handlers.
 
 #[cfg(feature = "tokio")]
 mod imp {
-    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::RwLock;
 
-    use futures::future::BoxFuture;
+    pub(crate) use tokio::runtime::Handle;
 
-    static RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+    static NOTED: RwLock<Option<Handle>> = RwLock::new(None);
+    /// Whether `NOTED` holds a handle: the one load on `log!`'s path once
+    /// a runtime is noted.
+    static IS_NOTED: AtomicBool = AtomicBool::new(false);
 
     /// Notes the tokio runtime of the calling thread, if any and if none
-    /// was noted yet (one atomic load once noted).
+    /// is noted.
     #[inline]
     pub(crate) fn note() {
-        if RUNTIME.get().is_none() {
-            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                let _ = RUNTIME.set(handle);
-            }
+        if !IS_NOTED.load(Ordering::Acquire) {
+            note_slow();
         }
     }
 
-    /// Spawns `task` on the noted runtime; gives it back when there is none.
-    pub(crate) fn spawn(task: BoxFuture<'static, ()>) -> Result<(), BoxFuture<'static, ()>> {
-        match RUNTIME.get() {
-            Some(handle) => {
-                drop(handle.spawn(task));
-                Ok(())
-            }
-            None => Err(task),
+    #[cold]
+    fn note_slow() {
+        if let Ok(handle) = Handle::try_current() {
+            *NOTED.write().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+            IS_NOTED.store(true, Ordering::Release);
         }
+    }
+
+    /// The runtime of the calling thread.
+    pub(crate) fn current() -> Option<Handle> {
+        Handle::try_current().ok()
+    }
+
+    /// The noted runtime, which may have shut down since.
+    pub(crate) fn noted() -> Option<Handle> {
+        if !IS_NOTED.load(Ordering::Acquire) {
+            return None;
+        }
+        NOTED.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The noted runtime refused a task: it is shut down, so forget it.
+    /// (Should another runtime have been noted in between, it is noted
+    /// again by the next `log!` made inside it.)
+    pub(crate) fn forget_noted() {
+        *NOTED.write().unwrap_or_else(|e| e.into_inner()) = None;
+        IS_NOTED.store(false, Ordering::Release);
     }
 
     #[cfg(feature = "redis")]
     /// A spawner onto the tokio runtime of the calling thread, or the noted
     /// one: for a Redis worker built inside a runtime.
     pub(crate) fn spawner() -> Option<crate::hook::Spawner> {
-        let handle = tokio::runtime::Handle::try_current()
-            .ok()
-            .or_else(|| RUNTIME.get().cloned())?;
+        let handle = current().or_else(noted)?;
         Some(std::sync::Arc::new(move |task| drop(handle.spawn(task))))
     }
 
     /// Whether the calling thread runs inside an async runtime, where
     /// blocking on a future can deadlock.
     pub(crate) fn in_runtime() -> bool {
-        tokio::runtime::Handle::try_current().is_ok()
+        Handle::try_current().is_ok()
     }
 }
 
 #[cfg(not(feature = "tokio"))]
 mod imp {
-    use futures::future::BoxFuture;
-
     #[inline]
     pub(crate) fn note() {}
-
-    pub(crate) fn spawn(task: BoxFuture<'static, ()>) -> Result<(), BoxFuture<'static, ()>> {
-        Err(task)
-    }
 
     pub(crate) fn in_runtime() -> bool {
         false
@@ -77,4 +92,6 @@ mod imp {
 
 #[cfg(feature = "redis")]
 pub(crate) use imp::spawner;
-pub(crate) use imp::{in_runtime, note, spawn};
+#[cfg(feature = "tokio")]
+pub(crate) use imp::{current, forget_noted, noted, Handle};
+pub(crate) use imp::{in_runtime, note};

@@ -33,13 +33,38 @@ fn nanos_since_epoch(time: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
+/// The wall clock now, in nanoseconds since the Unix epoch (0 before it).
+/// On Linux straight from `clock_gettime`, which is what `SystemTime::now`
+/// reads, without its conversions through `Duration` and `u128` on every
+/// `log!`.
+#[inline]
+pub(crate) fn now_nanos() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid timespec for clock_gettime to write.
+        if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } == 0 {
+            return match u64::try_from(ts.tv_sec) {
+                Ok(secs) => secs
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(ts.tv_nsec as u64),
+                Err(_) => 0,
+            };
+        }
+    }
+    nanos_since_epoch(SystemTime::now())
+}
+
 impl Context {
     // Not inlined: one copy serves every event type's `log!`.
     #[inline(never)]
     pub(crate) fn new(name: &'static &'static str) -> Self {
         Context {
             id: EventId::new(),
-            emitted_at: nanos_since_epoch(SystemTime::now()),
+            emitted_at: now_nanos(),
             name,
             attempt: 1,
             metadata: metadata::current(),
@@ -84,6 +109,12 @@ impl Context {
     /// When `log!` was called.
     pub fn emitted_at(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_nanos(self.emitted_at)
+    }
+
+    /// [`emitted_at`](Self::emitted_at) in nanoseconds since the epoch.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn emitted_nanos(&self) -> u64 {
+        self.emitted_at
     }
 
     /// Which attempt this is: 1 for the first delivery, more when a

@@ -169,6 +169,13 @@ impl EventCounters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts `n` successful handler runs for this event at once.
+    pub(crate) fn add_handled(&self, n: u64) {
+        if n > 0 {
+            self.pool.handled.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn emitted(&self) -> u64 {
         self.caller.sum(|s| &s.emitted)
     }

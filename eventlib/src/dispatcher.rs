@@ -12,7 +12,7 @@ use crate::hook::{self, Hook, Spawner};
 use crate::id::EventId;
 use crate::pool;
 pub use crate::queue::Overflow;
-use crate::queue::Queue;
+use crate::queue::{Queue, Remaining};
 use crate::record::Record;
 use crate::registry::registry;
 use crate::testing;
@@ -208,6 +208,10 @@ struct Installed {
     remote: bool,
     /// The transport's admission, called before an event is queued.
     admission: Option<Arc<dyn Admission>>,
+    /// Async mode, no transport, no spawner: async handlers run on the
+    /// runtime their event was logged in.
+    #[cfg(feature = "tokio")]
+    local_async: bool,
 }
 
 impl Installed {
@@ -220,9 +224,14 @@ impl Installed {
             surface_failures: config.surface_failures,
             remote: config.transport.is_some(),
             admission: config.transport.as_ref().and_then(|t| t.admission()),
+            #[cfg(feature = "tokio")]
+            local_async: config.transport.is_none()
+                && config.mode == Mode::Async
+                && config.spawner.is_none(),
         };
         if let Some(transport) = config.transport.take() {
             crate::transport::note_installed(transport.name());
+            queue.hold_earlier(transport.earlier());
             let outbox = Outbox::new(queue);
             let thread = format!("eventlib-{}", transport.name());
             std::thread::Builder::new()
@@ -235,11 +244,20 @@ impl Installed {
         Ok(installed)
     }
 
+    /// Whether an event would be queued now without waiting (always, in
+    /// inline mode: nothing is queued).
+    fn has_room(&self) -> bool {
+        (self.mode == Mode::Inline && !self.remote) || self.queue.has_room()
+    }
+
     /// Queues `record` under the configured overflow policy, or, with
     /// [`Wait::Never`], under [`Overflow::Error`] whatever is configured.
-    fn emit(&self, record: Record, wait: Wait) -> Result<EventId, Error> {
+    #[cfg_attr(not(feature = "tokio"), allow(unused_mut))] // the runtime is set with tokio only
+    fn emit(&self, mut record: Record, wait: Wait) -> Result<EventId, Error> {
         let overflow = match wait {
-            Wait::AsConfigured => self.overflow,
+            // Room was seen a moment ago: a producer that took it first
+            // meets the configured policy (a brief wait at most).
+            Wait::AsConfigured | Wait::GiveBack => self.overflow,
             Wait::Never => Overflow::Error,
         };
         if !self.queue.is_accepting() {
@@ -270,6 +288,12 @@ impl Installed {
             }
             return Ok(id);
         }
+        #[cfg(feature = "tokio")]
+        if self.local_async && registry().events[record.index()].has_async {
+            if let Some(runtime) = crate::ambient::current() {
+                record.set_runtime(runtime);
+            }
+        }
         let refused = self.queue.offer(record, overflow).err();
         let Some(record) = refused else {
             return Ok(id);
@@ -297,6 +321,17 @@ pub(crate) enum Wait {
     AsConfigured,
     /// Never: a full queue is [`Error::QueueFull`] at once.
     Never,
+    /// Not while the queue is full: the record is given back, nothing
+    /// counted, for the caller to wait for room its own way.
+    GiveBack,
+}
+
+/// What [`dispatch_or_give_back`] did with a record.
+pub(crate) enum Offered {
+    /// Logged (or refused for a reason other than a full queue).
+    Done(Result<EventId, Error>),
+    /// The queue is full: nothing was counted; here is the record back.
+    Full(Record),
 }
 
 /// Where every `log!` ends: a testing scope of this thread, or the global
@@ -310,6 +345,24 @@ pub(crate) fn dispatch(record: Record, wait: Wait) -> Result<EventId, Error> {
     }
 }
 
+/// [`dispatch`] that gives the record back, uncounted, while the queue is
+/// full ([`Wait::GiveBack`]).
+pub(crate) fn dispatch_or_give_back(record: Record) -> Offered {
+    crate::ambient::note();
+    let record = match testing::intercept(record) {
+        Ok(result) => return Offered::Done(result),
+        Err(record) => record,
+    };
+    let installed = match global() {
+        Ok(installed) => installed,
+        Err(err) => return Offered::Done(Err(err)),
+    };
+    if !installed.has_room() {
+        return Offered::Full(record);
+    }
+    Offered::Done(installed.emit(record, Wait::GiveBack))
+}
+
 /// Waits until every event queued so far has been handled by every handler
 /// (or delivered, with a transport), and reports what happened since the
 /// process started.
@@ -317,22 +370,48 @@ pub(crate) fn dispatch(record: Record, wait: Wait) -> Result<EventId, Error> {
 /// With producers still logging, it waits until the queue is empty and no
 /// handler is running. Never call it from inside a handler: it would wait
 /// for itself.
+///
+/// In async code, await [`flush_async`] instead. Called on a thread of an
+/// async runtime (a `#[tokio::test]`, say), `flush` does not wait, as that
+/// could block the very threads the handlers need: it returns at once a
+/// report whose [`not_waited`](Report::not_waited) is
+/// [`NotWaited::InRuntime`], which is never [clean](Report::is_clean) and
+/// whose message names `flush_async`, and it says so on standard error.
 pub fn flush() -> Report {
-    let abandoned = GLOBAL
-        .get()
-        .map_or(0, |installed| installed.queue.wait_idle(None));
-    crate::notice::flush();
-    Report::now(abandoned)
+    wait_for_handlers(None, "flush()")
 }
 
 /// Like [`flush`], but gives up after `timeout`; the report's
 /// [`abandoned`](Report::abandoned) counts the events still in flight then.
+/// Inside an async runtime it does not wait, as [`flush`].
 pub fn flush_timeout(timeout: Duration) -> Report {
-    let abandoned = GLOBAL.get().map_or(0, |installed| {
-        installed.queue.wait_idle(Some(Instant::now() + timeout))
-    });
+    wait_for_handlers(Some(timeout), "flush_timeout()")
+}
+
+/// What [`flush`] and [`flush_timeout`] share: wait, unless the caller is
+/// on a runtime's thread.
+fn wait_for_handlers(timeout: Option<Duration>, call: &str) -> Report {
+    let Some(installed) = GLOBAL.get() else {
+        crate::notice::flush();
+        return Report::now(Remaining::default());
+    };
+    if crate::ambient::in_runtime() {
+        let mut report = Report::now(Remaining {
+            outstanding: registry().outstanding(),
+            earlier: installed.queue.earlier(),
+        });
+        report.not_waited = Some(NotWaited::InRuntime);
+        crate::notice::tell_unclean(
+            &format!("{call} was called inside an async runtime and did not wait: {report}"),
+            false,
+        );
+        return report;
+    }
+    let remaining = installed
+        .queue
+        .wait_idle(timeout.map(|timeout| Instant::now() + timeout));
     crate::notice::flush();
-    Report::now(abandoned)
+    Report::now(remaining)
 }
 
 /// [`flush`] for async code: waits on a helper thread, so it blocks no
@@ -359,6 +438,7 @@ pub async fn flush_async() -> Report {
 /// assert!(report.is_clean(), "{report}");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Report {
     /// Events accepted by `log!`.
     pub emitted: u64,
@@ -376,10 +456,39 @@ pub struct Report {
     /// [`shutdown`], they are abandoned; for [`flush_timeout`], still in
     /// flight).
     pub abandoned: u64,
+    /// Events of an earlier run that the transport still held when the
+    /// wait ended: a spool's events recovered after a crash, not sent yet.
+    /// They are not lost (the next start sends them), but not delivered
+    /// either.
+    pub earlier_backlog: u64,
+    /// Set when a blocking [`flush`] or [`flush_timeout`] returned without
+    /// waiting; `abandoned` then counts the events in flight.
+    pub not_waited: Option<NotWaited>,
+}
+
+/// Why a blocking [`flush`] returned without waiting for the handlers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotWaited {
+    /// It was called on a thread of an async runtime, where waiting could
+    /// block the threads the handlers need (on a current-thread runtime,
+    /// the only one): await [`flush_async`] there instead.
+    InRuntime,
+}
+
+impl std::fmt::Display for NotWaited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotWaited::InRuntime => f.write_str(
+                "a blocking flush inside an async runtime cannot wait for the handlers that \
+                 runtime runs: use `eventlib::flush_async().await`",
+            ),
+        }
+    }
 }
 
 impl Report {
-    fn now(abandoned: u64) -> Report {
+    fn now(remaining: Remaining) -> Report {
         let total = crate::stats().total();
         Report {
             emitted: total.emitted,
@@ -388,14 +497,22 @@ impl Report {
             handled: total.handled,
             failed: total.failed,
             panicked: total.panicked,
-            abandoned,
+            abandoned: remaining.outstanding,
+            earlier_backlog: remaining.earlier,
+            not_waited: None,
         }
     }
 
-    /// Whether nothing was lost: no event dropped or abandoned, and no
-    /// handler run failed or panicked.
+    /// Whether nothing was lost: no event dropped or abandoned, no
+    /// handler run failed or panicked, and the wait took place (see
+    /// [`not_waited`](Self::not_waited)).
     pub fn is_clean(&self) -> bool {
-        self.dropped == 0 && self.failed == 0 && self.panicked == 0 && self.abandoned == 0
+        self.dropped == 0
+            && self.failed == 0
+            && self.panicked == 0
+            && self.abandoned == 0
+            && self.earlier_backlog == 0
+            && self.not_waited.is_none()
     }
 }
 
@@ -412,7 +529,18 @@ impl std::fmt::Display for Report {
             self.handled,
             self.failed,
             self.panicked
-        )
+        )?;
+        if self.earlier_backlog > 0 {
+            write!(
+                f,
+                "; {} event(s) of an earlier run still in the spool (sent at the next start)",
+                self.earlier_backlog
+            )?;
+        }
+        match self.not_waited {
+            Some(why) => write!(f, " (not waited: {why})"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -421,15 +549,15 @@ impl std::fmt::Display for Report {
 /// reports what happened since the process started (events still
 /// unfinished then are [`abandoned`](Report::abandoned)).
 pub fn shutdown(timeout: Duration) -> Report {
-    let abandoned = match GLOBAL.get() {
+    let remaining = match GLOBAL.get() {
         Some(installed) => {
             installed.queue.stop_accepting();
             installed.queue.wait_idle(Some(Instant::now() + timeout))
         }
-        None => 0,
+        None => Remaining::default(),
     };
     crate::notice::flush();
-    let report = Report::now(abandoned);
+    let report = Report::now(remaining);
     if !report.is_clean() {
         let lost = report.abandoned > 0 || report.dropped > 0;
         crate::notice::tell_unclean(

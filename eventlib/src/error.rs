@@ -59,7 +59,8 @@ pub enum Error {
     },
     /// The local queue is full and the overflow policy is
     /// [`Overflow::Error`](crate::Overflow::Error), or the event was logged
-    /// with [`try_log_json`](crate::try_log_json); the event was not queued.
+    /// with [`try_log`](crate::try_log) or [`try_log_json`](crate::try_log_json);
+    /// the event was not queued.
     QueueFull {
         /// The event's name.
         event: &'static str,
@@ -89,6 +90,16 @@ pub enum Error {
         /// The server, with any password hidden.
         endpoint: String,
         /// What happened, in the client's words.
+        reason: String,
+    },
+    /// The TLS handshake with a server (Redis) failed: it showed a
+    /// certificate this client does not trust, or refused this client's
+    /// certificate (or its lack of one). Only a change of certificates on
+    /// either side fixes it.
+    Tls {
+        /// The server, with any password hidden.
+        endpoint: String,
+        /// What the TLS library said.
         reason: String,
     },
     /// A server (Redis) answered a command with an error.
@@ -178,6 +189,11 @@ impl fmt::Display for Error {
             Error::Connection { endpoint, reason } => {
                 write!(f, "cannot connect to `{endpoint}`: {reason}")
             }
+            Error::Tls { endpoint, reason } => write!(
+                f,
+                "TLS with `{endpoint}` failed (check the CA, the client certificate and its \
+                 key): {reason}"
+            ),
             Error::Server { reason } => write!(f, "the server answered with an error: {reason}"),
             Error::Spawn { thread, error } => {
                 write!(f, "eventlib cannot start its thread `{thread}`: {error}")

@@ -34,6 +34,10 @@ pub enum FailureKind {
     /// A transport gave the event up: it can never be delivered as it is
     /// (the server refuses it); the reason.
     Undelivered(String),
+    /// An async handler's task was dropped before it finished (the
+    /// runtime or executor running it shut down); the reason. Counted as
+    /// a failed run.
+    Abandoned(String),
 }
 
 impl fmt::Display for Failure {
@@ -60,6 +64,11 @@ impl fmt::Display for Failure {
                 "event `{}` ({}) could not be delivered: {reason}",
                 self.event, self.event_id
             ),
+            FailureKind::Abandoned(reason) => write!(
+                f,
+                "handler `{handler}` of event `{}` ({}) was abandoned: {reason}",
+                self.event, self.event_id
+            ),
         }
     }
 }
@@ -73,6 +82,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Panic(msg) => write!(f, "panicked: {msg}"),
             FailureKind::Dropped => f.write_str("dropped: the eventlib queue is full"),
             FailureKind::Undelivered(reason) => write!(f, "undelivered: {reason}"),
+            FailureKind::Abandoned(reason) => write!(f, "abandoned: {reason}"),
         }
     }
 }

@@ -78,8 +78,18 @@ fn process_tag() -> u64 {
 }
 
 impl fmt::Display for EventId {
+    /// 32 lowercase hex digits, as `{:032x}` of [`as_u128`](Self::as_u128)
+    /// writes them, without the formatter's padding machinery: an id is
+    /// formatted into every handler span.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.as_u128())
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0u8; 32];
+        let id = self.as_u128();
+        for (n, digit) in hex.iter_mut().enumerate() {
+            *digit = DIGITS[((id >> (124 - 4 * n)) & 0xf) as usize];
+        }
+        // Hex digits are ASCII.
+        f.write_str(std::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -93,5 +103,25 @@ impl std::str::FromStr for EventId {
     type Err = std::num::ParseIntError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         u128::from_str_radix(s, 16).map(EventId::from_u128)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventId;
+
+    #[test]
+    fn displays_as_32_hex_digits() {
+        for id in [
+            0,
+            1,
+            0xabc,
+            u128::MAX,
+            0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
+        ] {
+            let shown = EventId::from_u128(id).to_string();
+            assert_eq!(shown, format!("{id:032x}"));
+            assert_eq!(shown.parse::<EventId>().map(EventId::as_u128), Ok(id));
+        }
     }
 }

@@ -81,12 +81,15 @@ mod pool;
 mod queue;
 mod record;
 mod registry;
+mod room;
 mod stats;
 pub mod testing;
 #[cfg(any(feature = "tracing", feature = "redis"))]
 mod trace;
 pub mod transport;
 
+#[cfg(feature = "redis")]
+pub mod outbox;
 #[cfg(feature = "redis")]
 pub mod redis;
 
@@ -97,14 +100,14 @@ pub mod __private;
 pub use context::Context;
 pub use dispatcher::{
     flush, flush_async, flush_timeout, shutdown, shutdown_async, Builder, Dispatcher, Mode,
-    Overflow, Report,
+    NotWaited, Overflow, Report,
 };
 pub use error::{Error, ValidationError};
 pub use event::Event;
 pub use failure::{Failure, FailureKind};
 pub use handler::{HandlerKind, HandlerOutput};
 pub use id::EventId;
-pub use log::{log_json, try_log_json};
+pub use log::{log_async, log_json, try_log, try_log_json, Logging};
 pub use record::Record;
 pub use registry::{registry, EventInfo, HandlerInfo, Registry};
 pub use stats::{stats, EventStats, HandlerStats, Stats, Totals};

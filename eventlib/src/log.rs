@@ -5,7 +5,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::dispatcher::{self, Wait};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use crate::dispatcher::{self, Offered, Wait};
 use crate::error::Error;
 use crate::event::{validate, Event, EventSlot};
 use crate::id::EventId;
@@ -16,11 +20,104 @@ use crate::registry::registry;
 /// `log!(event)`.
 #[inline]
 pub fn log_typed<T: Event>(event: T) -> Result<EventId, Error> {
+    dispatch(typed_record(event)?, Wait::AsConfigured)
+}
+
+/// The record of a typed event, validated in the caller.
+#[inline]
+pub(crate) fn typed_record<T: Event>(event: T) -> Result<Record, Error> {
     let index = T::__slot().index(|| registry().index_of_slot(T::__slot(), T::NAME))?;
     if let Err(err) = validate(&event) {
         return Err(refused(index, err));
     }
-    dispatch(Record::new(event, index), Wait::AsConfigured)
+    Ok(Record::new(event, index))
+}
+
+/// `log!(event)` that never waits for room in the queue: when the queue is
+/// full it returns [`Error::QueueFull`] at once (the event counted as
+/// dropped), whatever the [overflow policy](crate::Overflow). For code
+/// that must not block and can tell its caller to try again, like
+/// [`try_log_json`].
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Debug, Clone, Serialize, Deserialize)] struct Ping { n: u32 }
+/// # #[eventlib::event(name = "docs.TryTyped")] impl Ping {}
+/// match eventlib::try_log(Ping { n: 1 }) {
+///     Ok(id) => println!("queued as {id}"),
+///     Err(eventlib::Error::QueueFull { .. }) => println!("busy: try again later"),
+///     Err(other) => return Err(other),
+/// }
+/// # Ok::<(), eventlib::Error>(())
+/// ```
+pub fn try_log<T: Event>(event: T) -> Result<EventId, Error> {
+    dispatch(typed_record(event)?, Wait::Never)
+}
+
+/// `log!(event)` for async code: validated at once, in the caller, then
+/// queued; while the queue is full, the returned future waits for room
+/// without blocking the thread that polls it (it looks again every
+/// millisecond), on any executor. Nothing is dropped: the event is queued
+/// once there is room, or the future resolves to the error that refused it.
+///
+/// A request handler on tokio uses it where `log!`, under the default
+/// [`Overflow::Wait`](crate::Overflow), could block a runtime thread for up
+/// to a second on a full queue.
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Debug, Clone, Serialize, Deserialize)] struct Ping { n: u32 }
+/// # #[eventlib::event(name = "docs.AsyncTyped")] impl Ping {}
+/// # futures::executor::block_on(async {
+/// let id = eventlib::log_async(Ping { n: 1 }).await?;
+/// # let _ = id;
+/// # Ok::<(), eventlib::Error>(())
+/// # })?;
+/// # Ok::<(), eventlib::Error>(())
+/// ```
+pub fn log_async<T: Event>(event: T) -> Logging {
+    Logging {
+        state: match typed_record(event) {
+            Ok(record) => Some(Ok(record)),
+            Err(err) => Some(Err(err)),
+        },
+    }
+}
+
+/// The future of [`log_async`]: the event's id once it is queued.
+#[must_use = "the event is queued only when this future is awaited"]
+pub struct Logging {
+    state: Option<Result<Record, Error>>,
+}
+
+impl Future for Logging {
+    type Output = Result<EventId, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let record = match self.state.take() {
+            Some(Ok(record)) => record,
+            Some(Err(err)) => return Poll::Ready(Err(err)),
+            None => panic!("`log_async` future polled after it completed"),
+        };
+        match dispatcher::dispatch_or_give_back(record) {
+            Offered::Done(result) => {
+                #[cfg(feature = "tracing")]
+                if let Ok(id) = &result {
+                    tracing::debug!(target: "eventlib", event_id = %id, "event logged");
+                }
+                Poll::Ready(result)
+            }
+            Offered::Full(record) => {
+                self.state = Some(Ok(record));
+                if crate::room::wake_at_once() {
+                    cx.waker().wake_by_ref();
+                } else {
+                    crate::room::wake_soon(cx.waker());
+                }
+                Poll::Pending
+            }
+        }
+    }
 }
 
 /// Hands a record to the dispatcher, and tells the current span.
@@ -49,7 +146,7 @@ fn refused(index: u32, err: Error) -> Error {
 }
 
 /// The record of event `index` built from by-name data, refusals counted.
-fn from_json(index: u32, data: Value) -> Result<Record, Error> {
+pub(crate) fn from_json(index: u32, data: Value) -> Result<Record, Error> {
     (registry().decl(index).from_json)(data, index).map_err(|err| refused(index, err))
 }
 

@@ -48,11 +48,108 @@ impl Refusal {
 #[cfg(feature = "metrics")]
 mod imp {
     use std::cell::Cell;
-    use std::time::SystemTime;
+    use std::sync::atomic::{AtomicPtr, Ordering};
 
-    use metrics::{gauge, IntoF64, Key, Label, Level, Metadata};
+    use crate::context::now_nanos;
+
+    use metrics::{gauge, Counter, Histogram, IntoF64, Key, Label, Level, Metadata, Recorder};
 
     use super::{Outcome, Refusal};
+
+    thread_local! {
+        /// Set on the pool's threads, and cleared while a handler's own
+        /// code runs there: then the recorder `metrics` hands out is always
+        /// the global one (or none), as a thread-local recorder is set by
+        /// the code of a thread and the pool sets none around its calls.
+        static ON_POOL: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// The calling thread is one of the pool's: from now on the handles of
+    /// its series are registered once and kept (see [`Registered`]).
+    pub(crate) fn on_pool_thread() {
+        ON_POOL.with(|on| on.set(true));
+    }
+
+    /// While alive, a handler's own code runs on this thread: a handler
+    /// may run others inline under a thread-local recorder of its own,
+    /// whose handles must not be kept.
+    pub(crate) struct InHandler(bool);
+
+    impl InHandler {
+        #[inline]
+        pub(crate) fn enter() -> Self {
+            InHandler(ON_POOL.with(|on| on.replace(false)))
+        }
+    }
+
+    impl Drop for InHandler {
+        #[inline]
+        fn drop(&mut self) {
+            ON_POOL.with(|on| on.set(self.0));
+        }
+    }
+
+    /// Handles of some series, registered once with the global recorder
+    /// and kept, so that a run on a pool thread looks none of its series up
+    /// by key: with a Prometheus recorder, those lookups were most of what
+    /// the metrics cost a handler run.
+    ///
+    /// Used only on the pool's threads outside handler code (anywhere else
+    /// a thread-local recorder may be in place, and keeping its handles
+    /// would count into it after it is gone), and only with a recorder that
+    /// has state (not the no-op one in place before any is installed). The
+    /// first such recorder is the global one, which is never replaced nor
+    /// freed; a call that meets another recorder registers by key, as
+    /// without the cache.
+    pub(crate) struct Registered<H: 'static> {
+        kept: AtomicPtr<(usize, H)>,
+    }
+
+    impl<H: 'static> Registered<H> {
+        const fn new() -> Self {
+            Registered {
+                kept: AtomicPtr::new(std::ptr::null_mut()),
+            }
+        }
+
+        /// The handles registered with `recorder`, registered with
+        /// `register` the first time; `None` where they are not kept.
+        #[inline]
+        fn get(
+            &self,
+            recorder: &dyn Recorder,
+            register: impl FnOnce(&dyn Recorder) -> H,
+        ) -> Option<&'static H> {
+            if !ON_POOL.with(Cell::get) || std::mem::size_of_val(recorder) == 0 {
+                return None;
+            }
+            let address = recorder as *const dyn Recorder as *const () as usize;
+            let kept = self.kept.load(Ordering::Acquire);
+            // SAFETY: a pointer stored in `kept` comes from `Box::into_raw`
+            // and is never freed: it lives as long as the process.
+            if let Some((owner, handles)) = unsafe { kept.as_ref() } {
+                return (*owner == address).then_some(handles);
+            }
+            let fresh = Box::into_raw(Box::new((address, register(recorder))));
+            match self.kept.compare_exchange(
+                std::ptr::null_mut(),
+                fresh,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                // SAFETY: stored just now, and never freed from here on.
+                Ok(_) => Some(unsafe { &(*fresh).1 }),
+                Err(_) => {
+                    // Another pool thread stored its own first; this one
+                    // was never shared.
+                    // SAFETY: `fresh` came from `Box::into_raw` above and
+                    // was not stored.
+                    drop(unsafe { Box::from_raw(fresh) });
+                    None
+                }
+            }
+        }
+    }
 
     /// What every eventlib metric says of where it comes from.
     static META: Metadata<'static> = Metadata::new("eventlib", Level::INFO, Some("eventlib"));
@@ -75,6 +172,9 @@ mod imp {
         completed: Key,
         dropped: Key,
         refused: [Key; 2],
+        /// `completed`'s handle, for the pool's threads, which complete
+        /// most events.
+        registered_completed: Registered<Counter>,
     }
 
     impl EventKeys {
@@ -90,6 +190,7 @@ mod imp {
                 completed: key("eventlib_events_completed_total", &[("event", event)]),
                 dropped: key("eventlib_events_dropped_total", &[("event", event)]),
                 refused: [refused(Refusal::Validation), refused(Refusal::Data)],
+                registered_completed: Registered::new(),
             }
         }
     }
@@ -99,6 +200,30 @@ mod imp {
         runs: [Key; 3],
         durations: [Key; 3],
         wait: Key,
+        registered: Registered<RunHandles>,
+    }
+
+    /// The handles of [`RunKeys`]' series.
+    struct RunHandles {
+        runs: [Counter; 3],
+        durations: [Histogram; 3],
+        wait: Histogram,
+    }
+
+    impl RunKeys {
+        fn handles(&self, recorder: &dyn Recorder) -> Option<&'static RunHandles> {
+            self.registered.get(recorder, |r| RunHandles {
+                runs: self
+                    .runs
+                    .each_ref()
+                    .map(|key| r.register_counter(key, &META)),
+                durations: self
+                    .durations
+                    .each_ref()
+                    .map(|key| r.register_histogram(key, &META)),
+                wait: r.register_histogram(&self.wait, &META),
+            })
+        }
     }
 
     impl RunKeys {
@@ -123,6 +248,7 @@ mod imp {
                     "eventlib_queue_wait_seconds",
                     &[("event", event), ("handler", handler), ("group", group)],
                 ),
+                registered: Registered::new(),
             }
         }
     }
@@ -136,7 +262,15 @@ mod imp {
     }
 
     pub(crate) fn completed(keys: &EventKeys) {
-        count(&keys.completed);
+        metrics::with_recorder(|r| {
+            match keys
+                .registered_completed
+                .get(r, |r| r.register_counter(&keys.completed, &META))
+            {
+                Some(completed) => completed.increment(1),
+                None => r.register_counter(&keys.completed, &META).increment(1),
+            }
+        });
     }
 
     pub(crate) fn dropped(keys: &EventKeys) {
@@ -158,37 +292,48 @@ mod imp {
         }
     }
 
-    fn seconds(from: SystemTime, to: SystemTime) -> f64 {
-        to.duration_since(from).unwrap_or_default().as_secs_f64()
+    /// Seconds from `from` to `to`, both in nanoseconds since the epoch
+    /// (0 if the clock went back).
+    fn seconds(from: u64, to: u64) -> f64 {
+        to.saturating_sub(from) as f64 / 1e9
     }
 
-    /// A handler run starts: records its queue wait since `emitted_at`, and
-    /// returns when it started, or `None` when no recorder took the wait
-    /// (then the run's duration is not measured either).
-    pub(crate) fn run_started(
-        keys: &RunKeys,
-        emitted_at: impl FnOnce() -> SystemTime,
-    ) -> Option<SystemTime> {
+    /// A handler run starts: records its queue wait since `emitted_at`
+    /// (nanoseconds since the epoch), and returns when it started, or
+    /// `None` when no recorder took the wait (then the run's duration is
+    /// not measured either).
+    pub(crate) fn run_started(keys: &RunKeys, emitted_at: u64) -> Option<u64> {
         let started = Cell::new(None);
-        metrics::with_recorder(|r| {
-            r.register_histogram(&keys.wait, &META).record(Lazy(|| {
-                let now = SystemTime::now();
-                started.set(Some(now));
-                seconds(emitted_at(), now)
-            }))
+        let wait = Lazy(|| {
+            let now = now_nanos();
+            started.set(Some(now));
+            seconds(emitted_at, now)
+        });
+        metrics::with_recorder(|r| match keys.handles(r) {
+            Some(handles) => handles.wait.record(wait),
+            None => r.register_histogram(&keys.wait, &META).record(wait),
         });
         started.get()
     }
 
     /// A handler run that began at `started` (from [`run_started`]) ended
     /// with `outcome`.
-    pub(crate) fn handler_run(keys: &RunKeys, outcome: Outcome, started: Option<SystemTime>) {
+    pub(crate) fn handler_run(keys: &RunKeys, outcome: Outcome, started: Option<u64>) {
         let n = outcome as usize;
-        metrics::with_recorder(|r| {
-            r.register_counter(&keys.runs[n], &META).increment(1);
-            if let Some(since) = started {
-                r.register_histogram(&keys.durations[n], &META)
-                    .record(Lazy(|| seconds(since, SystemTime::now())));
+        let duration = started.map(|since| Lazy(move || seconds(since, now_nanos())));
+        metrics::with_recorder(|r| match keys.handles(r) {
+            Some(handles) => {
+                handles.runs[n].increment(1);
+                if let Some(duration) = duration {
+                    handles.durations[n].record(duration);
+                }
+            }
+            None => {
+                r.register_counter(&keys.runs[n], &META).increment(1);
+                if let Some(duration) = duration {
+                    r.register_histogram(&keys.durations[n], &META)
+                        .record(duration);
+                }
             }
         });
     }
@@ -244,6 +389,19 @@ mod imp {
                 .set(dead as f64);
         }
     }
+
+    /// Whether an operator paused `handler` (`*`: the whole group) of
+    /// `group`: 1 while paused, 0 once resumed.
+    #[cfg(feature = "redis")]
+    pub(crate) fn paused(stream: &str, group: &str, handler: &str, paused: bool) {
+        gauge!(
+            "eventlib_redis_paused",
+            "stream" => stream.to_owned(),
+            "group" => group.to_owned(),
+            "handler" => handler.to_owned()
+        )
+        .set(if paused { 1.0 } else { 0.0 });
+    }
 }
 
 #[cfg(not(feature = "metrics"))]
@@ -267,6 +425,18 @@ mod imp {
     pub(crate) fn dropped(_: &EventKeys) {}
     #[inline(always)]
     pub(crate) fn refused(_: &EventKeys, _: Refusal) {}
+    #[inline(always)]
+    pub(crate) fn on_pool_thread() {}
+
+    /// Nothing kept without the feature.
+    pub(crate) struct InHandler;
+
+    impl InHandler {
+        #[inline(always)]
+        pub(crate) fn enter() -> Self {
+            InHandler
+        }
+    }
 }
 
 pub(crate) use imp::*;

@@ -30,12 +30,11 @@
 //! assert!(matches("*", "anything.at.All"));
 //! ```
 
-// The grammar is one file shared with `eventlib-macros`, which checks
-// the same rules at compile time.
-#[path = "name_grammar.rs"]
-mod grammar;
-
-pub use grammar::{validate_group, validate_name, validate_pattern, MAX_GROUP_LEN, MAX_NAME_LEN};
+// The grammar is a crate of its own shared with `eventlib-macros`, which
+// checks the same rules at compile time.
+pub use eventlib_names::{
+    validate_group, validate_name, validate_pattern, MAX_GROUP_LEN, MAX_NAME_LEN,
+};
 
 /// Whether `name` matches `pattern` (both assumed valid).
 pub fn matches(pattern: &str, name: &str) -> bool {

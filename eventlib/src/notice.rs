@@ -174,6 +174,13 @@ pub(crate) fn flush() {
     summarize(&mut window);
 }
 
+/// A warning a person must see once, whatever the hook and with no logger
+/// installed (a group created past entries, a permission missing).
+#[cfg(feature = "redis")]
+pub(crate) fn warn(line: &str) {
+    tell(What::Failed, line);
+}
+
 /// A shutdown that was not clean (`line` says how), told once whatever the
 /// hook: the last chance a person has to learn that events were lost.
 pub(crate) fn tell_unclean(line: &str, lost: bool) {
@@ -214,8 +221,8 @@ fn summary(repeats: &Repeats, span: Duration) -> String {
         ),
         #[cfg(feature = "redis")]
         What::LeftForOthers => format!(
-            "eventlib worker: {n} more {} of event `{event}` left pending for other workers of \
-             group `{who}` in the last {span} (last: {last})",
+            "eventlib worker: {n} more {} of event `{event}` handed to other workers of group \
+             `{who}` in the last {span} (last: {last})",
             entries(repeats.more)
         ),
         #[cfg(feature = "redis")]
@@ -242,9 +249,9 @@ fn describe(key: &Key) -> String {
     let group = key.who.as_deref().unwrap_or("default");
     match key.what {
         What::LeftForOthers => format!(
-            "left pending for other workers of group `{group}` (this build has no handler for \
-             them, other workers of the group have: add `use that_crate as _;` to link the crate \
-             that declares them)"
+            "handed to other workers of group `{group}`: they run handlers this build does \
+             not have (two builds side by side, as during a rolling deploy; it stops once \
+             every worker of the group runs the newer build)"
         ),
         What::NoHandler => format!(
             "acknowledged unhandled: no live worker of group `{group}` has a handler for them"

@@ -19,7 +19,7 @@ pub(crate) struct Run {
     /// When the run started, read once for both the queue wait and the
     /// duration, and only when a recorder took the queue wait.
     #[cfg(feature = "metrics")]
-    started: Option<std::time::SystemTime>,
+    started: Option<u64>,
     /// The run's metric keys (none for a handler the event does not list,
     /// which the registry never hands out).
     #[cfg(feature = "metrics")]
@@ -36,7 +36,7 @@ impl Run {
         let keys = run_keys(record, entry);
         #[cfg(feature = "metrics")]
         let started =
-            keys.and_then(|keys| meters::run_started(keys, || record.context().emitted_at()));
+            keys.and_then(|keys| meters::run_started(keys, record.context().emitted_nanos()));
         Run {
             #[cfg(feature = "tracing")]
             span: handler_span(record, entry),
@@ -47,9 +47,10 @@ impl Run {
         }
     }
 
-    /// Runs `f` inside the handler's span.
+    /// Runs `f`, the handler's own code, inside the handler's span.
     #[inline]
     pub(crate) fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _in_handler = meters::InHandler::enter();
         #[cfg(feature = "tracing")]
         return self.span.in_scope(f);
         #[cfg(not(feature = "tracing"))]

@@ -2,6 +2,7 @@
 //! handler as its own job with its failures contained, and execute async
 //! handlers unless a spawner was installed.
 
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,8 +31,9 @@ use crate::registry::{registry, HandlerEntry};
 pub(crate) enum Job {
     /// A new event off the queue (never queued as a job itself).
     Event(Record),
-    /// Run handler `handler` (a registry index) of `record`.
-    Handler { record: Record, handler: u32 },
+    /// Take a share of `record`'s synchronous handlers: start the next one
+    /// not yet started, until none is left.
+    Share(Record),
     /// Poll an async handler's task of the built-in executor.
     Poll(Arc<Task>),
 }
@@ -44,6 +46,9 @@ pub(crate) struct Pool {
     events: Receiver<Record>,
     spawner: Option<Spawner>,
     queue: Arc<Queue>,
+    /// How many threads the pool has: at most one fewer than this may
+    /// help the thread that took an event with its handlers.
+    threads: usize,
 }
 
 /// Starts `threads` pool threads on the dispatcher's queue.
@@ -59,6 +64,7 @@ pub(crate) fn start(
         events: queue.receiver().clone(),
         spawner,
         queue: Arc::clone(queue),
+        threads,
     });
     for n in 0..threads {
         let pool = Arc::clone(&pool);
@@ -68,6 +74,7 @@ pub(crate) fn start(
             .name(thread.clone())
             .spawn(move || {
                 run_as_background_work();
+                crate::meters::on_pool_thread();
                 pool.work()
             })
             .map_err(|error| Error::Spawn { thread, error })?;
@@ -167,43 +174,62 @@ impl Pool {
         }
     }
 
-    /// Fans one event out: each synchronous handler but the first becomes a
-    /// job of its own, which any pool thread may take (this one included, once
-    /// the first is done); the first runs here; async handlers are spawned as
-    /// tasks. So a handler that blocks never holds its siblings back while
-    /// another pool thread is free.
+    /// Fans one event out: async handlers are spawned as tasks at once, in
+    /// order; the synchronous ones are started in order by this thread and
+    /// by up to one other pool thread per handler past the first, each
+    /// taking the next handler not yet started (a [`Job::Share`]). Every
+    /// handler still runs on its own, under its own `catch_unwind`; what
+    /// is shared is the list, so a handler that blocks never holds its
+    /// siblings back while another pool thread is free, and an event of 16
+    /// handlers costs one job instead of fifteen.
     fn deliver(self: &Arc<Self>, record: Record) {
         #[cfg(feature = "metrics")]
         crate::meters::sample_queue_depth(|| self.events.len());
         let registry = registry();
-        let handlers = &registry.events[record.index()].handlers;
+        let event = &registry.events[record.index()];
+        let handlers = &event.handlers;
         record.start_delivery(handlers.len());
         // The dispatcher queues only events that have handlers.
-        let Some((&first, rest)) = handlers.split_first() else {
+        if handlers.is_empty() {
             self.queue.completed(&record);
             return;
-        };
-        for &handler in rest {
-            if registry.handlers[handler as usize].decl.is_async() {
-                self.start_handler(record.clone(), handler);
-                continue;
+        }
+        let mut sync = handlers.len();
+        if event.has_async {
+            for &handler in handlers {
+                if registry.handlers[handler as usize].decl.is_async() {
+                    sync -= 1;
+                    self.start_handler(record.clone(), handler);
+                }
             }
-            let job = Job::Handler {
-                record: record.clone(),
-                handler,
-            };
-            if let Err(err) = self.jobs_tx.send(job) {
+        }
+        for _ in 1..sync.min(self.threads) {
+            if let Err(err) = self.jobs_tx.send(Job::Share(record.clone())) {
                 // The pool owns the receiver, so this cannot happen; run it here.
                 self.run_job(err.into_inner());
             }
         }
-        self.start_handler(record, first);
+        self.share(&record);
+    }
+
+    /// Starts the synchronous handlers of `record` that no thread has
+    /// started yet, one at a time, until none is left.
+    fn share(self: &Arc<Self>, record: &Record) {
+        let registry = registry();
+        let handlers = &registry.events[record.index()].handlers;
+        while let Some(n) = record.take_handler(handlers.len()) {
+            let handler = handlers[n];
+            // Async handlers were spawned when the event was taken.
+            if !registry.handlers[handler as usize].decl.is_async() {
+                self.start_handler(record.clone(), handler);
+            }
+        }
     }
 
     fn run_job(self: &Arc<Self>, job: Job) {
         match job {
             Job::Event(record) => self.deliver(record),
-            Job::Handler { record, handler } => self.start_handler(record, handler),
+            Job::Share(record) => self.share(&record),
             Job::Poll(task) => task.poll(),
         }
     }
@@ -218,17 +244,78 @@ impl Pool {
             }
             HandlerFn::Async(call) => {
                 let pool = Arc::clone(self);
-                let task = async move {
-                    let outcome = run_async(entry, call, record.clone()).await;
-                    pool.finish(&record, entry, outcome);
-                };
-                match &self.spawner {
-                    Some(spawn) => spawn(Box::pin(task)),
-                    None => {
-                        if let Err(task) = ambient::spawn(Box::pin(task)) {
-                            Task::spawn(task, self);
-                        }
+                let task = {
+                    let record = record.clone();
+                    async move {
+                        let outcome = run_async(entry, call, record.clone()).await;
+                        pool.finish(&record, entry, outcome);
                     }
+                };
+                self.place(
+                    HandlerTask {
+                        future: Some(Box::pin(task)),
+                        polled: false,
+                        place: Place::Spawner,
+                        pool: Arc::clone(self),
+                        record,
+                        handler,
+                    },
+                    true,
+                );
+            }
+        }
+    }
+
+    /// Hands an async handler's task to the first place that takes it, from
+    /// `task.place` on: the spawner if one was installed, else the runtime
+    /// the event was logged in, else the noted runtime; the built-in
+    /// executor last. A place that is shut down drops the task unpolled,
+    /// and [`HandlerTask`]'s drop brings it back here for the next place.
+    /// `on_pool_thread`: the built-in executor may poll it at once.
+    fn place(self: &Arc<Self>, mut task: HandlerTask, on_pool_thread: bool) {
+        loop {
+            let place = task.place;
+            match place {
+                Place::Spawner => {
+                    task.place = Place::LoggedIn;
+                    if let Some(spawn) = &self.spawner {
+                        task.place = Place::Builtin;
+                        return spawn(Box::pin(task));
+                    }
+                }
+                Place::LoggedIn => {
+                    task.place = Place::Noted;
+                    #[cfg(feature = "tokio")]
+                    if let Some(runtime) = task.record.runtime().cloned() {
+                        return drop(runtime.spawn(task));
+                    }
+                }
+                Place::Noted => {
+                    task.place = Place::Builtin;
+                    #[cfg(feature = "tokio")]
+                    if let Some(runtime) = ambient::noted() {
+                        task.place = Place::AfterNoted;
+                        return drop(runtime.spawn(task));
+                    }
+                }
+                Place::AfterNoted | Place::Builtin => {
+                    #[cfg(feature = "tokio")]
+                    if place == Place::AfterNoted {
+                        ambient::forget_noted();
+                    }
+                    let Some(future) = task.future.take() else {
+                        return;
+                    };
+                    // Polled here from now on: the guard's work is done.
+                    let guarded = HandlerTask {
+                        future: Some(future),
+                        polled: false,
+                        place: Place::Builtin,
+                        pool: Arc::clone(self),
+                        record: task.record.clone(),
+                        handler: task.handler,
+                    };
+                    return Task::spawn(Box::pin(guarded), self, on_pool_thread);
                 }
             }
         }
@@ -243,6 +330,77 @@ impl Pool {
 }
 
 type Outcome = Result<(), FailureKind>;
+
+/// Where an async handler's task goes next; see [`Pool::place`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Spawner,
+    LoggedIn,
+    Noted,
+    /// The noted runtime refused the task: forget it, then the built-in executor.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // made by the tokio places only
+    AfterNoted,
+    Builtin,
+}
+
+/// An async handler's task, handed to a runtime or a spawner. Dropped
+/// unpolled (its runtime is shut down), it goes to the next place; dropped
+/// after it started and before it finished, its run is counted as failed
+/// with [`FailureKind::Abandoned`] and its event no longer waits for it,
+/// so that `flush` and `shutdown` never wait for a task that cannot end.
+struct HandlerTask {
+    future: Option<BoxFuture<'static, ()>>,
+    polled: bool,
+    place: Place,
+    pool: Arc<Pool>,
+    record: Record,
+    handler: u32,
+}
+
+impl Future for HandlerTask {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let Some(future) = this.future.as_mut() else {
+            return Poll::Ready(());
+        };
+        this.polled = true;
+        let poll = future.as_mut().poll(cx);
+        if poll.is_ready() {
+            this.future = None;
+        }
+        poll
+    }
+}
+
+impl Drop for HandlerTask {
+    fn drop(&mut self) {
+        let Some(future) = self.future.take() else {
+            return;
+        };
+        if !self.polled {
+            let next = HandlerTask {
+                future: Some(future),
+                polled: false,
+                place: self.place,
+                pool: Arc::clone(&self.pool),
+                record: self.record.clone(),
+                handler: self.handler,
+            };
+            return self.pool.place(next, false);
+        }
+        drop(future);
+        let entry = &registry().handlers[self.handler as usize];
+        let reason = "its task was dropped before it finished: the async runtime or executor \
+                      running it shut down";
+        self.pool.finish(
+            &self.record,
+            entry,
+            Err(FailureKind::Abandoned(reason.to_owned())),
+        );
+    }
+}
 
 fn run_sync(
     entry: &'static HandlerEntry,
@@ -301,33 +459,43 @@ fn explain_runtime_panic(message: String) -> String {
 }
 
 /// Counts the outcome; a failure becomes a [`Failure`] for the hook.
+#[inline]
 fn account(record: &Record, entry: &HandlerEntry, outcome: Outcome) -> Option<Failure> {
-    let per_event = &registry().events[record.index()].counters;
-    let (counted, failure) = match outcome {
-        Ok(()) => (counters::Outcome::Handled, None),
-        Err(kind @ FailureKind::Panic(_)) => (counters::Outcome::Panicked, Some(kind)),
-        Err(kind) => (counters::Outcome::Failed, Some(kind)),
+    match outcome {
+        Ok(()) => {
+            entry.counters.outcome(counters::Outcome::Handled);
+            registry().events[record.index()]
+                .counters
+                .outcome(counters::Outcome::Handled);
+            None
+        }
+        Err(kind) => Some(account_failure(record, entry, kind)),
+    }
+}
+
+/// [`account`] of a failed run, out of the way of the successful ones.
+#[cold]
+#[inline(never)]
+fn account_failure(record: &Record, entry: &HandlerEntry, kind: FailureKind) -> Failure {
+    let counted = match kind {
+        FailureKind::Panic(_) => counters::Outcome::Panicked,
+        _ => counters::Outcome::Failed,
     };
     entry.counters.outcome(counted);
-    per_event.outcome(counted);
-    failure.map(|kind| Failure {
+    registry().events[record.index()].counters.outcome(counted);
+    Failure {
         event: record.name(),
         event_id: record.id(),
         handler: Some(entry.decl.name),
         kind,
-    })
+    }
 }
 
 /// Refuses to run `record` inline when that would block an async runtime's
 /// thread on an async handler (it would wait for the very thread it
 /// blocks: a deadlock when the handler awaits the runtime's timers or I/O).
 pub(crate) fn check_inline_can_block(record: &Record) -> Result<(), Error> {
-    let registry = registry();
-    let has_async = registry.events[record.index()]
-        .handlers
-        .iter()
-        .any(|&h| registry.handlers[h as usize].decl.is_async());
-    if has_async && ambient::in_runtime() {
+    if registry().events[record.index()].has_async && ambient::in_runtime() {
         return Err(Error::InlineInAsync {
             event: record.name(),
         });
@@ -379,17 +547,27 @@ pub(crate) fn run_inline_deferred(
 /// Runs every handler of `record` in the caller, in order, and completes
 /// the event; returns the failures for the caller to surface or report.
 pub(crate) fn run_inline(record: &Record) -> Vec<Failure> {
-    let event = &registry().events[record.index()];
+    let registry = registry();
+    let event = &registry.events[record.index()];
     let mut failures = Vec::new();
+    // The event's own count of successful runs moves once, after the last.
+    let mut handled = 0;
     for &handler in &event.handlers {
-        let entry = &registry().handlers[handler as usize];
+        let entry = &registry.handlers[handler as usize];
         entry.counters.start();
         let outcome = match entry.decl.call {
             HandlerFn::Sync(call) => run_sync(entry, call, record),
             HandlerFn::Async(call) => crate::hook::block_on(run_async(entry, call, record.clone())),
         };
-        failures.extend(account(record, entry, outcome));
+        match outcome {
+            Ok(()) => {
+                entry.counters.outcome(counters::Outcome::Handled);
+                handled += 1;
+            }
+            Err(kind) => failures.push(account_failure(record, entry, kind)),
+        }
     }
+    event.counters.add_handled(handled);
     event.counters.complete();
     failures
 }
@@ -405,13 +583,19 @@ pub(crate) struct Task {
 }
 
 impl Task {
-    fn spawn(future: BoxFuture<'static, ()>, pool: &Arc<Pool>) {
+    /// Polls `future` now when `now`, else queues its first poll for a
+    /// pool thread.
+    fn spawn(future: BoxFuture<'static, ()>, pool: &Arc<Pool>, now: bool) {
         let task = Arc::new(Task {
             future: Mutex::new(Some(future)),
             queued: AtomicBool::new(false),
             pool: Arc::clone(pool),
         });
-        task.poll();
+        if now {
+            task.poll();
+        } else {
+            ArcWake::wake_by_ref(&task);
+        }
     }
 
     fn poll(self: Arc<Self>) {

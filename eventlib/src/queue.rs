@@ -3,7 +3,7 @@
 //! events (completed, dropped) and waiting until none is outstanding, for
 //! `flush` and `shutdown`.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -61,6 +61,9 @@ pub(crate) struct Queue {
     rx: Receiver<Record>,
     hook: Hook,
     accepting: AtomicBool,
+    /// Events of an earlier run that a durable transport still holds (a
+    /// spool's recovered events): `wait_idle` waits for them too.
+    earlier: AtomicU64,
     /// Threads in `wait_idle`: settling an event wakes them only when set.
     waiters: AtomicUsize,
     idle_lock: Mutex<()>,
@@ -78,6 +81,7 @@ impl Queue {
             rx,
             hook,
             accepting: AtomicBool::new(true),
+            earlier: AtomicU64::new(0),
             waiters: AtomicUsize::new(0),
             idle_lock: Mutex::new(()),
             idle: Condvar::new(),
@@ -102,6 +106,11 @@ impl Queue {
                 self.tx.try_send(record).map_err(|e| e.into_inner())
             }
         }
+    }
+
+    /// Whether a record would be taken now without waiting.
+    pub(crate) fn has_room(&self) -> bool {
+        !self.tx.is_full()
     }
 
     /// The receiving end: the pool's threads or the transport take events
@@ -155,6 +164,22 @@ impl Queue {
         self.settled();
     }
 
+    /// A transport holds `n` more events of an earlier run.
+    pub(crate) fn hold_earlier(&self, n: u64) {
+        self.earlier.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// `n` events of an earlier run are settled (sent, or given up and
+    /// reported).
+    pub(crate) fn release_earlier(&self, n: u64) {
+        let _ = self
+            .earlier
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
+                Some(held.saturating_sub(n))
+            });
+        self.settled();
+    }
+
     /// An event was completed or dropped: wake the threads in `wait_idle`,
     /// if any, once the queue is empty (before that, they have nothing to
     /// look at). There is no shared "outstanding" counter for callers and
@@ -165,9 +190,9 @@ impl Queue {
         }
     }
 
-    /// Waits until no event is outstanding, or until `deadline`; returns
-    /// how many were still outstanding.
-    pub(crate) fn wait_idle(&self, deadline: Option<Instant>) -> u64 {
+    /// Waits until no event is outstanding and no event of an earlier run
+    /// is held, or until `deadline`; returns how many of each remained.
+    pub(crate) fn wait_idle(&self, deadline: Option<Instant>) -> Remaining {
         // A wake-up can slip between the check and the wait (the notifier
         // takes no lock, so as not to slow the threads that settle events);
         // the bounded wait makes that cost at most one slice.
@@ -177,16 +202,19 @@ impl Queue {
         let nappers = self.nappers.lock().unwrap_or_else(|e| e.into_inner());
         nappers.iter().for_each(Thread::unpark);
         drop(nappers);
-        let outstanding = loop {
-            let outstanding = registry.outstanding();
-            if outstanding == 0 {
-                break 0;
+        let remaining = loop {
+            let remaining = Remaining {
+                outstanding: registry.outstanding(),
+                earlier: self.earlier.load(Ordering::SeqCst),
+            };
+            if remaining == Remaining::default() {
+                break remaining;
             }
             let mut wait = SLICE;
             if let Some(deadline) = deadline {
                 let now = Instant::now();
                 if now >= deadline {
-                    break outstanding;
+                    break remaining;
                 }
                 wait = wait.min(deadline - now);
             }
@@ -194,6 +222,20 @@ impl Queue {
             drop(self.idle.wait_timeout(guard, wait));
         };
         self.waiters.fetch_sub(1, Ordering::SeqCst);
-        outstanding
+        remaining
     }
+
+    /// Events of an earlier run held now.
+    pub(crate) fn earlier(&self) -> u64 {
+        self.earlier.load(Ordering::SeqCst)
+    }
+}
+
+/// What `wait_idle` left unfinished.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Remaining {
+    /// Events of this run not completed nor dropped.
+    pub(crate) outstanding: u64,
+    /// Events of an earlier run a transport still holds.
+    pub(crate) earlier: u64,
 }

@@ -3,8 +3,9 @@
 use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
+use once_cell::race::OnceBox;
 use serde_json::Value;
 
 use crate::context::Context;
@@ -38,17 +39,32 @@ use crate::id::EventId;
 #[derive(Clone)]
 pub struct Record(Arc<Inner<dyn ErasedEvent>>);
 
-// Kept small: with a small event the whole allocation stays within the
-// sizes the system allocator serves fastest across threads.
+// Kept small: every queued event is one of these, so each field is what
+// `docs/performance.md` counts per queued event, and with a small event
+// the whole allocation stays within the sizes the system allocator serves
+// fastest across threads.
 struct Inner<E: ?Sized> {
     context: Context,
     /// The event's index in the registry.
     index: u32,
-    /// Handlers of this delivery that have not finished yet.
+    /// Two counts of the delivery in progress in one word: the handlers
+    /// not finished yet (low half) and the position of the next one to
+    /// start (high half), by which pool threads share out the handlers.
     remaining: AtomicU32,
-    data: OnceLock<Box<Value>>,
+    /// The event as JSON, made on first use: one pointer, null until then.
+    data: OnceBox<Value>,
+    /// The tokio runtime the event was logged in, where its async handlers
+    /// run (set only for events that have some, logged inside a runtime):
+    /// boxed, so that the events that need none pay one pointer.
+    #[cfg(feature = "tokio")]
+    runtime: Option<Box<crate::ambient::Handle>>,
     event: E,
 }
+
+/// The most handlers one event may have: a delivery counts them in half
+/// of a word (see `Inner::remaining`).
+pub(crate) const MAX_HANDLERS: u32 = (1 << NEXT_SHIFT) - 1;
+const NEXT_SHIFT: u32 = 16;
 
 /// An event behind `dyn`: what a record needs of its typed value.
 trait ErasedEvent: Any + Send + Sync {
@@ -78,9 +94,26 @@ impl Record {
             context: Context::new(&const { T::NAME }),
             index,
             remaining: AtomicU32::new(0),
-            data: OnceLock::new(),
+            data: OnceBox::new(),
+            #[cfg(feature = "tokio")]
+            runtime: None,
             event,
         }))
+    }
+
+    /// Notes the runtime the event is logged in, before it is queued (a
+    /// shared record is left as it is).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn set_runtime(&mut self, runtime: crate::ambient::Handle) {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.runtime = Some(Box::new(runtime));
+        }
+    }
+
+    /// The runtime the event was logged in, if noted.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn runtime(&self) -> Option<&crate::ambient::Handle> {
+        self.0.runtime.as_deref()
     }
 
     /// The same record with another context (an id, time and attempt read
@@ -160,14 +193,38 @@ impl Record {
     }
 
     /// A delivery to `handlers` handlers starts (before any of them runs).
+    /// The registry refuses events of more than [`MAX_HANDLERS`] handlers.
     pub(crate) fn start_delivery(&self, handlers: usize) {
-        let handlers = u32::try_from(handlers).unwrap_or(u32::MAX);
+        debug_assert!(handlers <= MAX_HANDLERS as usize);
+        let handlers = u32::try_from(handlers).map_or(MAX_HANDLERS, |n| n.min(MAX_HANDLERS));
         self.0.remaining.store(handlers, Ordering::Release);
+    }
+
+    /// Takes the next handler of the delivery to start: its position in
+    /// `0..handlers`, each position handed out once, or `None` when every
+    /// one was taken.
+    pub(crate) fn take_handler(&self, handlers: usize) -> Option<usize> {
+        let mut seen = self.0.remaining.load(Ordering::Acquire);
+        loop {
+            let next = seen >> NEXT_SHIFT;
+            if next as usize >= handlers {
+                return None;
+            }
+            match self.0.remaining.compare_exchange_weak(
+                seen,
+                seen + (1 << NEXT_SHIFT),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(next as usize),
+                Err(now) => seen = now,
+            }
+        }
     }
 
     /// One handler of the delivery finished; true for the last one.
     pub(crate) fn handler_finished(&self) -> bool {
-        self.0.remaining.fetch_sub(1, Ordering::AcqRel) == 1
+        self.0.remaining.fetch_sub(1, Ordering::AcqRel) & MAX_HANDLERS == 1
     }
 
     /// The event's index in the registry.

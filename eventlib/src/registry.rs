@@ -35,6 +35,8 @@ pub(crate) struct EventEntry {
     pub(crate) decl: &'static EventDecl,
     /// Indices into `Registry::handlers`, in dispatch order.
     pub(crate) handlers: Vec<u32>,
+    /// Whether any of `handlers` is an `async fn`.
+    pub(crate) has_async: bool,
     /// Set when another declaration shares the name: `file:line` of each.
     duplicates: Option<Vec<String>>,
     pub(crate) counters: EventCounters,
@@ -74,6 +76,7 @@ impl Registry {
             events.push(EventEntry {
                 decl,
                 handlers: Vec::new(),
+                has_async: false,
                 duplicates: None,
                 counters: EventCounters::new(decl.name),
                 #[cfg(feature = "metrics")]
@@ -128,8 +131,20 @@ impl Registry {
             }
         }
         for event in &mut events {
+            // A delivery counts its handlers in half a word.
+            assert!(
+                event.handlers.len() <= crate::record::MAX_HANDLERS as usize,
+                "eventlib: event `{}` has {} handlers, more than the {} one event may have",
+                event.decl.name,
+                event.handlers.len(),
+                crate::record::MAX_HANDLERS
+            );
             let has = !event.handlers.is_empty();
             event.counters.set_has_handlers(has);
+            event.has_async = event
+                .handlers
+                .iter()
+                .any(|&h| handlers[h as usize].decl.is_async());
             #[cfg(feature = "metrics")]
             {
                 event.run_keys = event

@@ -192,6 +192,21 @@ impl fmt::Display for Stats {
             )?;
         }
         writeln!(f)?;
+        let from_a_stream: Vec<&str> = self
+            .events
+            .iter()
+            .filter(|e| e.emitted == 0 && e.handled + e.failed + e.panicked > 0)
+            .map(|e| e.name)
+            .collect();
+        if !from_a_stream.is_empty() {
+            writeln!(
+                f,
+                "events: {} not logged in this process but handled here: a Redis worker in this \
+                 process took them from a stream (its `Worker::stats()` counts the entries; the \
+                 handler rows below count the runs)",
+                from_a_stream.join(", ")
+            )?;
+        }
         if let Some(transport) = self.transport {
             let ran_here = self
                 .handlers
@@ -224,5 +239,41 @@ impl fmt::Display for Stats {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &'static str, emitted: u64, handled: u64) -> EventStats {
+        EventStats {
+            name,
+            emitted,
+            completed: emitted,
+            handled,
+            ..EventStats::default()
+        }
+    }
+
+    #[test]
+    fn events_a_worker_took_from_a_stream_are_not_shown_as_never_logged() {
+        let worker = Stats {
+            events: vec![event("shop.Viewed", 0, 1008), event("shop.Paid", 0, 0)],
+            handlers: Vec::new(),
+            transport: None,
+        };
+        let table = worker.to_string();
+        assert!(
+            table.contains("events: shop.Viewed not logged in this process but handled here"),
+            "{table}"
+        );
+        assert!(!table.contains("shop.Paid not logged"), "{table}");
+        let local = Stats {
+            events: vec![event("shop.Viewed", 3, 3)],
+            handlers: Vec::new(),
+            transport: None,
+        };
+        assert!(!local.to_string().contains("not logged"), "{local}");
     }
 }

@@ -66,7 +66,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Clone)]
 enum Scope {
     Capture(Records),
-    Inline,
+    Inline(Records),
     InlineAsync(Arc<Deferred>),
 }
 
@@ -74,6 +74,7 @@ enum Scope {
 /// the events logged in it, and the failures so far.
 #[derive(Default)]
 struct Deferred {
+    logged: Records,
     tasks: Mutex<Vec<BoxFuture<'static, Option<Failure>>>>,
     failures: Mutex<Vec<Failure>>,
 }
@@ -117,10 +118,11 @@ pub(crate) fn intercept(record: Record) -> Result<Result<EventId, Error>, Record
         }
         // Counted like any event, so that stats and a concurrent `flush`
         // see it; the global dispatcher is neither started nor used.
-        Scope::Inline => {
+        Scope::Inline(logged) => {
             if let Err(err) = pool::check_inline_can_block(&record) {
                 return Ok(Err(err));
             }
+            lock(&logged).push(record.clone());
             registry().events[record.index()].counters.emit();
             let failures = pool::run_inline(&record);
             if failures.is_empty() {
@@ -130,6 +132,7 @@ pub(crate) fn intercept(record: Record) -> Result<Result<EventId, Error>, Record
             }
         }
         Scope::InlineAsync(deferred) => {
+            lock(&deferred.logged).push(record.clone());
             registry().events[record.index()].counters.emit();
             let (failures, tasks) = pool::run_inline_deferred(&record);
             lock(&deferred.failures).extend(failures);
@@ -189,7 +192,7 @@ pub fn capture() -> Capture {
     let records = Records::default();
     push(Scope::Capture(Arc::clone(&records)));
     Capture {
-        records,
+        logged: Logged(records),
         kind: CaptureKind::Thread(PhantomData),
     }
 }
@@ -219,7 +222,7 @@ pub fn capture_all() -> Capture {
     all.push(Arc::clone(&records));
     CAPTURING_ALL.store(true, Ordering::Release);
     Capture {
-        records,
+        logged: Logged(records),
         kind: CaptureKind::Process,
     }
 }
@@ -231,27 +234,33 @@ enum CaptureKind {
     Process,
 }
 
-/// A capture; see [`capture`] and [`capture_all`].
+/// A capture; see [`capture`] and [`capture_all`]. What it recorded is
+/// read through [`Logged`]'s methods (`cap.events::<T>()`, ...).
 #[must_use = "the capture ends when this guard is dropped"]
 pub struct Capture {
-    records: Records,
+    logged: Logged,
     kind: CaptureKind,
 }
 
-impl Capture {
+/// The events logged in a test scope, in order: what a [`Capture`]
+/// recorded, or what was logged in an [`Inline`] or [`InlineAsync`] scope
+/// (whose handlers ran as well). Each scope derefs to it.
+pub struct Logged(Records);
+
+impl Logged {
     /// Every event logged so far, in order.
     pub fn records(&self) -> Vec<Record> {
-        lock(&self.records).clone()
+        lock(&self.0).clone()
     }
 
     /// The names of the events logged so far, in order.
     pub fn names(&self) -> Vec<&'static str> {
-        lock(&self.records).iter().map(Record::name).collect()
+        lock(&self.0).iter().map(Record::name).collect()
     }
 
     /// The events of type `T` logged so far, in order.
     pub fn events<T: Event + Clone>(&self) -> Vec<T> {
-        lock(&self.records)
+        lock(&self.0)
             .iter()
             .filter_map(|r| r.downcast_ref::<T>().cloned())
             .collect()
@@ -259,19 +268,29 @@ impl Capture {
 
     /// How many events were logged.
     pub fn len(&self) -> usize {
-        lock(&self.records).len()
+        lock(&self.0).len()
     }
 
     /// Whether nothing was logged.
     pub fn is_empty(&self) -> bool {
-        lock(&self.records).is_empty()
+        lock(&self.0).is_empty()
     }
 
-    /// Forgets what was captured so far.
+    /// Forgets what was logged so far.
     pub fn clear(&self) {
-        lock(&self.records).clear();
+        lock(&self.0).clear();
     }
+}
 
+impl std::ops::Deref for Capture {
+    type Target = Logged;
+
+    fn deref(&self) -> &Logged {
+        &self.logged
+    }
+}
+
+impl Capture {
     /// `future`, logging into this capture on whichever thread polls it:
     /// hand it to `tokio::spawn` or any executor and the capture follows
     /// it. Tasks that `future` spawns in turn are not followed (wrap them
@@ -288,7 +307,7 @@ impl Capture {
     /// ```
     pub fn instrument<F: Future>(&self, future: F) -> Scoped<F> {
         Scoped {
-            scope: Scope::Capture(Arc::clone(&self.records)),
+            scope: Scope::Capture(Arc::clone(&self.logged.0)),
             future: Box::pin(future),
         }
     }
@@ -300,7 +319,7 @@ impl Drop for Capture {
             CaptureKind::Thread(_) => pop(),
             CaptureKind::Process => {
                 let mut all = CAPTURE_ALL.write().unwrap_or_else(|e| e.into_inner());
-                all.retain(|records| !Arc::ptr_eq(records, &self.records));
+                all.retain(|records| !Arc::ptr_eq(records, &self.logged.0));
                 CAPTURING_ALL.store(!all.is_empty(), Ordering::Release);
             }
         }
@@ -317,16 +336,28 @@ impl Drop for Capture {
 /// a `log!` inside a tokio runtime fails at once with
 /// [`Error::InlineInAsync`] instead.
 pub fn inline() -> Inline {
-    push(Scope::Inline);
+    let records = Records::default();
+    push(Scope::Inline(Arc::clone(&records)));
     Inline {
+        logged: Logged(records),
         _not_send: PhantomData,
     }
 }
 
-/// An inline scope; see [`inline`].
+/// An inline scope; see [`inline`]. It derefs to [`Logged`]: what was
+/// logged in it.
 #[must_use = "the inline scope ends when this guard is dropped"]
 pub struct Inline {
+    logged: Logged,
     _not_send: PhantomData<*const ()>,
+}
+
+impl std::ops::Deref for Inline {
+    type Target = Logged;
+
+    fn deref(&self) -> &Logged {
+        &self.logged
+    }
 }
 
 impl Drop for Inline {
@@ -359,20 +390,34 @@ impl Drop for Inline {
 /// scope.instrument(async {
 ///     eventlib::log!(Signup { email: "nobody".into() }).unwrap();
 /// }).await;
-/// let err = scope.finish().await.unwrap_err();
+/// assert_eq!(scope.names(), ["docs.AsyncSignup"]); // what was logged
+/// let err = scope.finish().await.unwrap_err(); // what its handlers did
 /// assert!(err.to_string().contains("no @ in nobody"));
 /// # });
 /// ```
 pub fn inline_async() -> InlineAsync {
+    let deferred = Arc::new(Deferred::default());
     InlineAsync {
-        deferred: Arc::default(),
+        logged: Logged(Arc::clone(&deferred.logged)),
+        deferred,
     }
 }
 
-/// An async inline scope; see [`inline_async`].
+/// An async inline scope; see [`inline_async`]. It derefs to [`Logged`]:
+/// what was logged in it, so a test asserts both that an event was logged
+/// and, after [`finish`](Self::finish), what its handlers did.
 #[must_use = "await `finish()` to run the async handlers and see their failures"]
 pub struct InlineAsync {
+    logged: Logged,
     deferred: Arc<Deferred>,
+}
+
+impl std::ops::Deref for InlineAsync {
+    type Target = Logged;
+
+    fn deref(&self) -> &Logged {
+        &self.logged
+    }
 }
 
 impl InlineAsync {

@@ -40,6 +40,15 @@ pub trait Transport: Send + 'static {
     /// A short name for logs and thread names, such as `"redis"`.
     fn name(&self) -> &'static str;
 
+    /// How many events of an earlier run this transport holds at start and
+    /// will send (a durable outbox's events recovered after a crash):
+    /// `flush` and `shutdown` wait for them as for this run's, and the
+    /// transport settles each with [`Outbox::release_earlier`]. Asked once,
+    /// when the dispatcher is installed; 0 by default.
+    fn earlier(&self) -> u64 {
+        0
+    }
+
     /// What `log!` calls before queueing an event for this transport (a
     /// durable outbox writes the event down there); `None`, the default,
     /// when the in-memory queue is the whole outbox. Asked once, when the
@@ -110,6 +119,11 @@ impl Outbox {
             handler: None,
             kind: FailureKind::Undelivered(reason.into()),
         });
+    }
+
+    /// `n` events of an earlier run are sent, or given up and reported.
+    pub fn release_earlier(&self, n: u64) {
+        self.queue.release_earlier(n);
     }
 
     /// Whether `shutdown()` has been called: the transport should deliver

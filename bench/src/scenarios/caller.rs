@@ -9,7 +9,9 @@
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use eventlib::EventId;
 
 use crate::events::Viewed;
 use crate::harness::{bursts_ns, paired, Report};
@@ -17,31 +19,56 @@ use crate::harness::{bursts_ns, paired, Report};
 /// Bursts per round.
 const BURSTS: usize = 8;
 
+/// A bounded channel of the dispatcher's default capacity, drained (and
+/// what it carries freed) by a thread of its own: the floor's queue.
+struct Floor<T> {
+    tx: crossbeam_channel::Sender<Box<T>>,
+    drained: Arc<AtomicU64>,
+    sent: AtomicU64,
+}
+
+impl<T: Send + 'static> Floor<T> {
+    fn new() -> Self {
+        let (tx, rx) = crossbeam_channel::bounded::<Box<T>>(65_536);
+        let drained = Arc::new(AtomicU64::new(0));
+        {
+            let drained = Arc::clone(&drained);
+            std::thread::spawn(move || {
+                for event in rx {
+                    drop(black_box(event));
+                    drained.fetch_add(1, Ordering::Release);
+                }
+            });
+        }
+        Floor {
+            tx,
+            drained,
+            sent: AtomicU64::new(0),
+        }
+    }
+
+    fn send(&self, value: T) {
+        self.tx
+            .send(Box::new(value))
+            .expect("the drain thread lives");
+    }
+
+    /// Waits until the drain thread has taken the burst just sent.
+    fn settle(&self) {
+        self.sent
+            .fetch_add(crate::harness::BURST as u64, Ordering::Relaxed);
+        while self.drained.load(Ordering::Acquire) < self.sent.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+}
+
 pub(crate) fn run(producers: usize, rounds: usize, report: &mut Report) {
     // The floor: the same event, boxed, into a channel of the dispatcher's
     // default capacity, drained (and freed) by a thread.
-    let (tx, rx) = crossbeam_channel::bounded::<Box<Viewed>>(65_536);
-    let drained = Arc::new(AtomicU64::new(0));
-    let sent = AtomicU64::new(0);
-    {
-        let drained = Arc::clone(&drained);
-        std::thread::spawn(move || {
-            for event in rx {
-                drop(black_box(event));
-                drained.fetch_add(1, Ordering::Release);
-            }
-        });
-    }
-    let floor_send = |i: u64| {
-        tx.send(Box::new(Viewed::new(i)))
-            .expect("the drain thread lives");
-    };
-    let floor_settle = || {
-        sent.fetch_add(crate::harness::BURST as u64, Ordering::Relaxed);
-        while drained.load(Ordering::Acquire) < sent.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_micros(50));
-        }
-    };
+    let floor = Floor::<Viewed>::new();
+    let floor_send = |i: u64| floor.send(Viewed::new(i));
+    let floor_settle = || floor.settle();
 
     let log = |i: u64| {
         let _ = black_box(eventlib::log!(Viewed::new(i)));
@@ -71,6 +98,27 @@ pub(crate) fn run(producers: usize, rounds: usize, report: &mut Report) {
             },
         );
         report.row("curve", many_ns, one_ns);
+    }
+    if producers == 1 {
+        // What a queued event must carry besides the event: the floor with
+        // an id and the emit time, made as eventlib makes them.
+        let stamped = Floor::<(Viewed, EventId, u64)>::new();
+        let stamped_send = |i: u64| {
+            let emitted_at = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            stamped.send((Viewed::new(i), EventId::new(), emitted_at));
+        };
+        let (eventlib_ns, stamped_ns) = paired(
+            rounds,
+            || {
+                bursts_ns(1, BURSTS, &log, &|| {
+                    eventlib::flush();
+                })
+            },
+            || bursts_ns(1, BURSTS, &stamped_send, &|| stamped.settle()),
+        );
+        report.row("caller-stamped", eventlib_ns, stamped_ns);
     }
     let dropped = eventlib::stats().total().dropped;
     assert_eq!(

@@ -1,11 +1,16 @@
-//! Scenario 3: inline mode (handlers run in the caller) against calling
-//! the three handler functions directly.
+//! Scenario 3: inline mode (handlers run in the caller) against the least
+//! that runs three handlers with what eventlib gives each of them: an
+//! `EventId`, the emit time read from the wall clock, the metadata in
+//! scope, and each call under `catch_unwind`. The bare calls are an info
+//! row: what the isolation, the id and the time cost.
 
 use std::hint::black_box;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use eventlib::{Dispatcher, Mode};
+use eventlib::{Dispatcher, EventId, Mode};
 
-use crate::events::Viewed;
+use crate::events::{Viewed, VIEWED_HANDLERS};
 use crate::harness::{loop_ns, paired, Report};
 
 /// Calls per round.
@@ -16,22 +21,38 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
         .mode(Mode::Inline)
         .install()
         .expect("the first dispatcher of this process");
-    let (inline_ns, direct_ns) = paired(
-        rounds,
-        || {
-            loop_ns(CALLS, |i| {
-                let _ = black_box(eventlib::log!(Viewed::new(i)));
-            })
-        },
-        || loop_ns(CALLS, direct),
-    );
+    let log = || {
+        loop_ns(CALLS, |i| {
+            let _ = black_box(eventlib::log!(Viewed::new(i)));
+        })
+    };
+    let (inline_ns, isolated_ns) = paired(rounds, log, || loop_ns(CALLS, isolated));
+    let (_, direct_ns) = paired(rounds, log, || loop_ns(CALLS, direct));
     assert_eq!(
         eventlib::stats().event("bench.Viewed").map(|e| e.handled),
-        Some((rounds as u64 + 1) * CALLS * 3),
+        Some(2 * (rounds as u64 + 1) * CALLS * 3),
         "inline mode ran every handler"
     );
-    report.row("inline", inline_ns, direct_ns);
+    report.row("inline", inline_ns, isolated_ns);
+    report.row("inline-bare", inline_ns, direct_ns);
     report.note(format!("{CALLS} calls per round on one thread"));
+}
+
+/// What an inline run gives its handlers, by hand: an id, the emit time
+/// as nanoseconds since the epoch, the metadata in scope, and one
+/// `catch_unwind` per handler.
+fn isolated(i: u64) {
+    let event = black_box(Viewed::new(i));
+    let id = EventId::new();
+    let emitted_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let metadata = eventlib::metadata::current();
+    black_box((&id, emitted_at, &metadata));
+    for handler in VIEWED_HANDLERS {
+        let _ = black_box(catch_unwind(AssertUnwindSafe(|| handler(&event))));
+    }
+    black_box(event);
 }
 
 fn direct(i: u64) {

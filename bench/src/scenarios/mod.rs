@@ -1,5 +1,6 @@
 //! The in-process scenarios (caller cost, end-to-end, inline, by-name,
-//! memory) and, with the `redis` feature, the Redis transport's; each
+//! memory) and, with the `redis` feature, the Redis transport's (with
+//! `outbox`, the transactional outbox's); each
 //! runs in a sub-process of its own and reports through
 //! [`Report`](crate::harness::Report).
 
@@ -10,5 +11,7 @@ pub(crate) mod inline;
 pub(crate) mod memory;
 #[cfg(feature = "redis")]
 pub(crate) mod on_redis;
+#[cfg(feature = "outbox")]
+pub(crate) mod outbox;
 pub(crate) mod throughput;
 pub(crate) mod web;

@@ -7,7 +7,7 @@
 pub mod browser;
 
 use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use axum::Router;
@@ -52,6 +52,13 @@ impl Answer {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The `Cookie` header a browser sends back after this answer's
+    /// `Set-Cookie`.
+    pub fn cookie(&self) -> Option<String> {
+        let set = self.header("set-cookie")?;
+        Some(format!("Cookie: {}", set.split(';').next()?))
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|err| panic!("not JSON ({err}): {:?}", self.body))
@@ -66,7 +73,47 @@ pub fn request(
     headers: &[&str],
     body: &[u8],
 ) -> Answer {
-    let mut stream = TcpStream::connect(addr).unwrap();
+    exchange(
+        TcpStream::connect(addr).unwrap(),
+        addr,
+        method,
+        path,
+        headers,
+        body,
+    )
+}
+
+/// [`request`] from the loopback address `source` (such as `127.0.0.2`),
+/// for a server to see another peer than `127.0.0.1`.
+pub fn request_from(
+    source: IpAddr,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &[u8],
+) -> Answer {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(source, 0)).unwrap();
+        socket.connect(addr).await.unwrap().into_std().unwrap()
+    });
+    stream.set_nonblocking(false).unwrap();
+    exchange(stream, addr, method, path, headers, body)
+}
+
+fn exchange(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &[u8],
+) -> Answer {
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
@@ -139,30 +186,14 @@ pub fn post_json(addr: SocketAddr, path: &str, body: &str) -> Answer {
 /// `XADD` of dead letter `n` of `dash.Paid` in `stream`, as a worker
 /// writes it, with `reason`.
 fn dead_letter(pipe: &mut redis::Pipeline, stream: &str, n: usize, reason: &str) {
-    pipe.cmd("XADD")
-        .arg(format!("{stream}:dead"))
-        .arg("*")
-        .arg("source_id")
-        .arg(format!("1700000000000-{n}"))
-        .arg("group")
-        .arg("billing")
-        .arg("handler")
-        .arg("dash::Paid::charge")
-        .arg("reason")
-        .arg(reason)
-        .arg("attempts")
-        .arg(3)
-        .arg("failed_at")
-        .arg(1_700_000_000_000u64)
-        .arg("worker")
-        .arg("w-1")
-        .arg("name")
-        .arg("dash.Paid")
-        .arg("event")
-        .arg(format!(
-            r#"{{"v":1,"name":"dash.Paid","data":{{"n":{n}}}}}"#
-        ))
-        .ignore();
+    let letter = eventlib_redis_tests::DeadLetterFields {
+        n,
+        name: "dash.Paid",
+        group: "billing",
+        handler: "dash::Paid::charge",
+        reason,
+    };
+    eventlib_redis_tests::xadd_dead_letter(pipe, stream, &letter);
 }
 
 /// Five dead letters of `dash.Paid` in `stream` (one reason is markup, to
@@ -184,10 +215,21 @@ pub fn fill_dead_letters(conn: &mut redis::Connection, stream: &str) {
 
 /// `count` dead letters of `dash.Paid` in `stream`, in pipelines of 1,000.
 pub fn fill_many_dead_letters(conn: &mut redis::Connection, stream: &str, count: usize) {
+    fill_dead_letters_with(conn, stream, count, "card refused");
+}
+
+/// `count` dead letters of `dash.Paid` in `stream` that all fail for
+/// `reason`, in pipelines of 1,000.
+pub fn fill_dead_letters_with(
+    conn: &mut redis::Connection,
+    stream: &str,
+    count: usize,
+    reason: &str,
+) {
     for chunk in 0..count.div_ceil(1000) {
         let mut pipe = redis::pipe();
         for n in chunk * 1000..((chunk + 1) * 1000).min(count) {
-            dead_letter(&mut pipe, stream, n, "card refused");
+            dead_letter(&mut pipe, stream, n, reason);
         }
         pipe.query::<()>(conn).unwrap();
     }

@@ -1,31 +1,86 @@
-//! Connections: the server as given by its URL, opening connections with
-//! explicit timeouts, dropping them on I/O errors so the next use
-//! reconnects, and what a failed command means for the caller.
+//! Connections: the server (or the Redis Cluster) as given by its URL,
+//! opening connections with explicit timeouts, dropping them on I/O
+//! errors so the next use reconnects, and the crate's `Error` for a failed
+//! command.
+//!
+//! On a cluster a [`Link`] serves one slot ([`Link::for_key`]): it
+//! connects to the primary that serves that slot now, and after a
+//! redirection, a failover or a lost connection it drops the connection,
+//! so that the next use finds the slot's primary again. Every key of one
+//! stream partition shares its hash tag, so one link runs all of that
+//! partition's commands, transactions and blocking reads included. On one
+//! server nothing of this runs: the link connects to the URL as before.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::{Client, Connection, RedisError, RedisResult};
 
 use crate::error::Error;
+use crate::redis::cluster::{self, Cluster};
+use crate::redis::fault::{
+    is_connection_error, is_cut_after_handshake, is_tls_refusal, is_topology_change, TLS_HANDSHAKE,
+};
+use crate::redis::server::{Server, Tls};
 
 /// How long opening a connection (TCP, TLS, AUTH) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a write may block.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many fresh TLS connections cut right after the handshake mean the
+/// server refuses the client's certificate.
+const CUTS_THAT_REFUSE: u32 = 3;
+/// How long a cluster node may take to answer the cluster client's
+/// discovery.
+const CLUSTER_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A Redis server as given by its URL.
+/// A Redis server as given by its URL, or a Redis Cluster by its seeds.
 #[derive(Clone)]
 pub(crate) struct Endpoint {
-    client: Client,
+    nodes: Nodes,
     /// The URL with any password hidden, for messages.
     shown: String,
+    /// Whether the URL is `rediss://`.
+    tls: bool,
+}
+
+/// One server's client is kept inline: an endpoint is made once per
+/// producer, worker or operator handle, and one server is the common case.
+#[derive(Clone)]
+#[allow(clippy::large_enum_variant)]
+enum Nodes {
+    One(Client),
+    Cluster(Arc<Cluster>),
 }
 
 impl Endpoint {
-    /// Checks the URL; connects to nothing.
-    pub(crate) fn new(url: &str) -> Result<Self, Error> {
-        let shown = hide_password(url);
+    /// Checks the URL and the certificates; connects to nothing.
+    pub(crate) fn new(server: impl Into<Server>) -> Result<Self, Error> {
+        let server = server.into();
+        let shown = server.shown();
+        if let Some(seeds) = server.seeds() {
+            let tls = seeds.iter().any(|seed| seed.starts_with("rediss://"));
+            if tls && !cfg!(feature = "redis-tls") {
+                return Err(cluster::config_error(
+                    &shown,
+                    "it asks for TLS: build eventlib with the `redis-tls` feature",
+                ));
+            }
+            let cluster = Cluster::new(
+                &seeds,
+                server.certificates(),
+                CONNECT_TIMEOUT,
+                CLUSTER_RESPONSE_TIMEOUT,
+            )
+            .map_err(|reason| cluster::config_error(&shown, &reason))?;
+            return Ok(Endpoint {
+                nodes: Nodes::Cluster(Arc::new(cluster)),
+                shown,
+                tls,
+            });
+        }
+        let url = server.url();
         if url.starts_with("rediss://") && !cfg!(feature = "redis-tls") {
             return Err(Error::Config {
                 option: "url",
@@ -34,20 +89,87 @@ impl Endpoint {
                 ),
             });
         }
-        let client = Client::open(url).map_err(|err| Error::Config {
+        let client = match server.certificates() {
+            None => Client::open(url),
+            Some(tls) => with_certificates(url, &shown, tls)?,
+        }
+        .map_err(|err| Error::Config {
             option: "url",
             reason: format!("invalid Redis URL `{shown}`: {err}"),
         })?;
-        Ok(Endpoint { client, shown })
+        let tls = url.starts_with("rediss://");
+        Ok(Endpoint {
+            nodes: Nodes::One(client),
+            shown,
+            tls,
+        })
     }
 
-    /// A new connection whose replies may take up to `read_timeout`.
-    fn connect(&self, read_timeout: Duration) -> RedisResult<Connection> {
-        let conn = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+    /// Whether this is a Redis Cluster.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.nodes, Nodes::Cluster(_))
+    }
+
+    /// A new connection whose replies may take up to `read_timeout`: to
+    /// the server, or on a cluster to the primary that serves `slot` (to
+    /// the first seed that answers when there is no slot).
+    fn connect(&self, slot: Option<u16>, read_timeout: Duration) -> RedisResult<Connection> {
+        let conn = match (&self.nodes, slot) {
+            (Nodes::One(client), _) => self.open(client)?,
+            (Nodes::Cluster(cluster), Some(slot)) => {
+                let (host, port) = cluster.primary_of(slot)?;
+                self.open(&cluster.node(&host, port)?)?
+            }
+            (Nodes::Cluster(cluster), None) => {
+                let mut last = None;
+                let mut found = None;
+                for seed in cluster.seed_clients()? {
+                    match self.open(&seed) {
+                        Ok(conn) => {
+                            found = Some(conn);
+                            break;
+                        }
+                        Err(err) => last = Some(err),
+                    }
+                }
+                match (found, last) {
+                    (Some(conn), _) => conn,
+                    (None, Some(err)) => return Err(err),
+                    (None, None) => unreachable!("a cluster has at least one seed"),
+                }
+            }
+        };
         // The sync client waits for ever unless told otherwise.
         conn.set_read_timeout(Some(read_timeout))?;
         conn.set_write_timeout(Some(WRITE_TIMEOUT))?;
         Ok(conn)
+    }
+
+    /// Opens a connection. Under TLS 1.3 a server refuses the client's
+    /// certificate (or its lack of one) after the handshake, with an alert
+    /// that a write of the client's can turn into a bare reset: a server
+    /// that cuts every one of a few fresh connections right after the
+    /// handshake is taken at its word, as a TLS refusal.
+    fn open(&self, client: &Client) -> RedisResult<Connection> {
+        let mut cut = 0;
+        loop {
+            match client.get_connection_with_timeout(CONNECT_TIMEOUT) {
+                Err(err) if self.tls && is_cut_after_handshake(&err) => {
+                    cut += 1;
+                    if cut == CUTS_THAT_REFUSE {
+                        return Err(RedisError::from((
+                            redis::ErrorKind::Io,
+                            TLS_HANDSHAKE,
+                            format!(
+                                "the server closed {cut} connections right after the handshake \
+                                 ({err}): it refuses this client's certificate, or its lack of one"
+                            ),
+                        )));
+                    }
+                }
+                result => return result,
+            }
+        }
     }
 
     /// The URL with any password hidden.
@@ -58,7 +180,12 @@ impl Endpoint {
     /// What a failed command means for the caller: the server could not
     /// be reached, or it answered with an error.
     pub(crate) fn error(&self, err: &RedisError) -> Error {
-        if is_connection_error(err) || err.kind() == redis::ErrorKind::AuthenticationFailed {
+        if is_tls_refusal(err) {
+            Error::Tls {
+                endpoint: self.shown.clone(),
+                reason: err.to_string(),
+            }
+        } else if is_connection_error(err) || err.kind() == redis::ErrorKind::AuthenticationFailed {
             Error::Connection {
                 endpoint: self.shown.clone(),
                 reason: err.to_string(),
@@ -71,35 +198,76 @@ impl Endpoint {
     }
 }
 
-fn hide_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or("", |(user, _)| user);
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_owned(),
+/// A client of the `rediss://` server at `url` with the operator's
+/// certificates: the URL's own faults stay those of `url`, the
+/// certificates' are those of `tls`.
+#[cfg(feature = "redis-tls")]
+fn with_certificates(url: &str, shown: &str, tls: &Tls) -> Result<RedisResult<Client>, Error> {
+    if !url.starts_with("rediss://") {
+        return Err(Error::Config {
+            option: "tls",
+            reason: format!("`{shown}` is not a `rediss://` URL: certificates need TLS"),
+        });
     }
+    let info = match redis::IntoConnectionInfo::into_connection_info(url) {
+        Ok(info) => info,
+        Err(err) => return Ok(Err(err)),
+    };
+    Client::build_with_tls(info, tls.to_redis())
+        .map(Ok)
+        .map_err(|err| Error::Config {
+            option: "tls",
+            reason: format!("the certificates for `{shown}` are unusable: {err}"),
+        })
+}
+
+#[cfg(not(feature = "redis-tls"))]
+fn with_certificates(_url: &str, shown: &str, _tls: &Tls) -> Result<RedisResult<Client>, Error> {
+    Err(Error::Config {
+        option: "tls",
+        reason: format!(
+            "certificates for `{shown}` need TLS: build eventlib with the `redis-tls` feature"
+        ),
+    })
 }
 
 /// One connection, opened on demand and dropped after an I/O error so the
-/// next use reconnects.
+/// next use reconnects; on a cluster, to the primary of one slot, and
+/// dropped after a redirection or a failover as well.
 pub(crate) struct Link {
     endpoint: Endpoint,
     read_timeout: Duration,
+    /// The slot this link serves on a cluster.
+    slot: Option<u16>,
     conn: Option<Connection>,
     connected_once: bool,
+    /// How many connections this link has opened: a command that needs
+    /// the connection an earlier one ran on (`WAIT`) compares it.
+    generation: u64,
 }
 
 impl Link {
+    /// A link to the server; on a cluster, to any node (for commands that
+    /// name no key).
     pub(crate) fn new(endpoint: Endpoint, read_timeout: Duration) -> Self {
         Link {
             endpoint,
             read_timeout,
+            slot: None,
             conn: None,
             connected_once: false,
+            generation: 0,
+        }
+    }
+
+    /// A link for the commands on `key` and the keys that share its hash
+    /// tag: on a cluster, to the primary that serves its slot; on one
+    /// server, the same as [`Link::new`].
+    pub(crate) fn for_key(endpoint: Endpoint, key: &str, read_timeout: Duration) -> Self {
+        let slot = endpoint.is_cluster().then(|| cluster::slot(key.as_bytes()));
+        Link {
+            slot,
+            ..Link::new(endpoint, read_timeout)
         }
     }
 
@@ -113,21 +281,64 @@ impl Link {
         let conn = match &mut self.conn {
             Some(conn) => conn,
             slot => {
-                let conn = self.endpoint.connect(self.read_timeout)?;
+                let conn = self.endpoint.connect(self.slot, self.read_timeout)?;
                 if self.connected_once {
                     reconnects.fetch_add(1, Ordering::Relaxed);
                 }
                 self.connected_once = true;
+                self.generation += 1;
                 slot.insert(conn)
             }
         };
         let result = f(conn);
         if let Err(err) = &result {
-            if is_connection_error(err) || !redis::ConnectionLike::is_open(conn) {
+            if is_connection_error(err)
+                || !redis::ConnectionLike::is_open(conn)
+                || (self.slot.is_some()
+                    && is_topology_change(err)
+                    // A key of another slot redirected: this slot's
+                    // connection is still the right one.
+                    && err.redirect_node().is_none_or(|(_, slot)| Some(slot) == self.slot))
+            {
                 self.conn = None;
             }
         }
         result
+    }
+
+    /// A link for the commands on the keys of `slot` of a cluster (the
+    /// slot a `MOVED` reply names); on one server, the same as
+    /// [`Link::new`].
+    pub(crate) fn for_slot(endpoint: Endpoint, slot: u16, read_timeout: Duration) -> Self {
+        let slot = endpoint.is_cluster().then_some(slot);
+        Link {
+            slot,
+            ..Link::new(endpoint, read_timeout)
+        }
+    }
+
+    /// A reply inside a pipeline said the slot moved (a pipeline with
+    /// `ignore_errors` returns such replies as values, not as the
+    /// command's error): the next use finds the slot's primary again.
+    pub(crate) fn rerouted(&mut self) {
+        if self.slot.is_some() {
+            self.conn = None;
+        }
+    }
+
+    /// Which connection the next command runs on, if it is still open:
+    /// equal before and after a command, it ran on the same connection.
+    pub(crate) fn generation(&self) -> Option<u64> {
+        self.conn.as_ref().map(|_| self.generation)
+    }
+
+    /// The connection was lost by this process's own doing (a signal that
+    /// stops the worker interrupted a blocked read): opening it again is
+    /// not counted as a reconnection.
+    pub(crate) fn cut_here(&mut self) {
+        if self.conn.is_none() {
+            self.connected_once = false;
+        }
     }
 
     pub(crate) fn endpoint(&self) -> &Endpoint {
@@ -139,151 +350,10 @@ impl Link {
     }
 }
 
-/// An error after which the connection cannot be trusted (a reply may be
-/// half read).
-fn is_connection_error(err: &RedisError) -> bool {
-    err.is_io_error()
-        || err.is_timeout()
-        || err.is_connection_dropped()
-        || err.is_connection_refusal()
-        || err.is_unrecoverable_error()
-}
-
-/// An error as a person reads it: the server's reply as sent (`NOPERM this
-/// user has no permissions ...`) when there is one.
-pub(crate) fn describe(err: &RedisError) -> String {
-    match (err.code(), err.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        _ => err.to_string(),
-    }
-}
-
-/// Whether retrying a failed command can ever succeed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fault {
-    /// The server is unreachable, restarting, loading, failing over or
-    /// busy: the same command may succeed later.
-    Transient,
-    /// The server refuses the command for good as the deployment stands
-    /// (credentials, ACL permissions, the key's type, an unknown command):
-    /// sending it again gives the same answer.
-    Permanent,
-}
-
-/// What a failed command means: [`Fault::Permanent`] for errors that only a
-/// change of configuration on either side can fix, [`Fault::Transient`] for
-/// everything else. When in doubt the answer is transient: a transient
-/// error keeps the events waiting, a permanent one gives them up.
-pub(crate) fn fault(err: &RedisError) -> Fault {
-    use redis::{ErrorKind, ServerErrorKind};
-    match err.kind() {
-        ErrorKind::AuthenticationFailed
-        | ErrorKind::InvalidClientConfig
-        | ErrorKind::Client
-        | ErrorKind::UnexpectedReturnType
-        | ErrorKind::RESP3NotSupported => Fault::Permanent,
-        ErrorKind::Server(kind) => match kind {
-            ServerErrorKind::NoPerm
-            | ServerErrorKind::CrossSlot
-            | ServerErrorKind::NoScript
-            | ServerErrorKind::ExecAbort
-            | ServerErrorKind::NoSub
-            | ServerErrorKind::NotBusy => Fault::Permanent,
-            // `ERR` is the server's generic code: a malformed or unknown
-            // command, but also a full client table.
-            ServerErrorKind::ResponseError => {
-                let detail = err.detail().unwrap_or_default();
-                if detail.contains("max number of clients") {
-                    Fault::Transient
-                } else {
-                    Fault::Permanent
-                }
-            }
-            // LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, READONLY (a
-            // failover in progress), MOVED and ASK (a slot migration).
-            _ => Fault::Transient,
-        },
-        // Codes redis-rs does not name: WRONGTYPE, NOAUTH, WRONGPASS and
-        // the module and proxy codes, told apart by the code itself.
-        ErrorKind::Extension => match err.code() {
-            Some("WRONGTYPE" | "NOAUTH" | "WRONGPASS" | "NOPROTO" | "UNKILLABLE") => {
-                Fault::Permanent
-            }
-            _ => Fault::Transient,
-        },
-        _ => Fault::Transient,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The error a server reply line such as `-NOPERM ...` becomes.
-    fn reply(line: &str) -> RedisError {
-        redis::parse_redis_value(format!("{line}\r\n").as_bytes())
-            .expect("a RESP error line")
-            .extract_error()
-            .expect_err("an error reply")
-    }
-
-    #[test]
-    fn refusals_of_the_deployment_are_permanent() {
-        for line in [
-            "-NOPERM User limited has no permissions to access the 'eventlib:events' key",
-            "-NOPERM this user has no permissions to run the 'xadd' command",
-            "-WRONGTYPE Operation against a key holding the wrong kind of value",
-            "-NOAUTH Authentication required.",
-            "-WRONGPASS invalid username-password pair or user is disabled.",
-            "-ERR unknown command 'XADD', with args beginning with: ",
-            "-ERR syntax error",
-            "-ERR wrong number of arguments for 'xadd' command",
-            "-CROSSSLOT Keys in request don't hash to the same slot",
-        ] {
-            assert_eq!(fault(&reply(line)), Fault::Permanent, "{line}");
-        }
-        for kind in [
-            redis::ErrorKind::AuthenticationFailed,
-            redis::ErrorKind::InvalidClientConfig,
-            redis::ErrorKind::Client,
-            redis::ErrorKind::UnexpectedReturnType,
-        ] {
-            let err = RedisError::from((kind, "refused"));
-            assert_eq!(fault(&err), Fault::Permanent, "{kind:?}");
-        }
-    }
-
-    #[test]
-    fn a_server_that_is_away_or_busy_is_transient() {
-        for line in [
-            "-LOADING Redis is loading the dataset in memory",
-            "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
-            "-TRYAGAIN Multiple keys request during rehashing of slot",
-            "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
-            "-CLUSTERDOWN The cluster is down",
-            "-READONLY You can't write against a read only replica.",
-            "-MOVED 3999 127.0.0.1:6381",
-            "-ASK 3999 127.0.0.1:6381",
-            "-OOM command not allowed when used memory > 'maxmemory'.",
-            "-ERR max number of clients reached",
-            "-SOMEMODULE an error code nobody knows",
-        ] {
-            assert_eq!(fault(&reply(line)), Fault::Transient, "{line}");
-        }
-        for kind in [
-            std::io::ErrorKind::ConnectionRefused,
-            std::io::ErrorKind::ConnectionReset,
-            std::io::ErrorKind::BrokenPipe,
-            std::io::ErrorKind::TimedOut,
-            std::io::ErrorKind::WouldBlock,
-            std::io::ErrorKind::UnexpectedEof,
-        ] {
-            let err = RedisError::from(std::io::Error::from(kind));
-            assert_eq!(fault(&err), Fault::Transient, "{kind:?}");
-        }
-        let parse = RedisError::from((redis::ErrorKind::Parse, "half a reply"));
-        assert_eq!(fault(&parse), Fault::Transient);
-    }
+    use crate::redis::server::hide_password;
 
     fn config_error(url: &str) -> String {
         match Endpoint::new(url) {
@@ -337,6 +407,48 @@ mod tests {
         assert!(Endpoint::new("rediss://127.0.0.1:6380/").is_ok());
     }
 
+    fn tls_config_error(server: Server) -> String {
+        match Endpoint::new(server) {
+            Err(Error::Config { option, reason }) => {
+                assert_eq!(option, "tls");
+                reason
+            }
+            Err(other) => panic!("not a configuration error: {other:?}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[cfg(feature = "redis-tls")]
+    #[test]
+    fn certificates_need_a_rediss_url_and_a_pem() {
+        let tls = Tls::new().ca_pem("-----BEGIN CERTIFICATE-----");
+        let reason = tls_config_error(Server::new("redis://:secret@127.0.0.1/").tls(tls));
+        assert!(reason.contains("rediss://"), "{reason}");
+        assert!(!reason.contains("secret"), "{reason}");
+        let reason =
+            tls_config_error(Server::new("rediss://127.0.0.1/").tls(Tls::new().ca_pem("no PEM")));
+        assert!(reason.contains("certificates"), "{reason}");
+    }
+
+    #[cfg(not(feature = "redis-tls"))]
+    #[test]
+    fn certificates_need_the_tls_feature() {
+        let tls = Tls::new().ca_pem("-----BEGIN CERTIFICATE-----");
+        let reason = tls_config_error(Server::new("redis://127.0.0.1/").tls(tls));
+        assert!(reason.contains("redis-tls"), "{reason}");
+    }
+
+    #[test]
+    fn a_missing_certificate_file_is_a_configuration_error() {
+        match Tls::new().ca_file("/nonexistent/eventlib/ca.pem") {
+            Err(Error::Config { option, reason }) => {
+                assert_eq!(option, "tls_ca");
+                assert!(reason.contains("/nonexistent/eventlib/ca.pem"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn passwords_are_hidden() {
         let shown = |url| Endpoint::new(url).unwrap().shown().to_owned();
@@ -349,6 +461,10 @@ mod tests {
             "redis://alice:***@host:6379/1"
         );
         assert_eq!(shown("redis://127.0.0.1/"), "redis://127.0.0.1/");
+        assert_eq!(
+            Server::new("redis://:secret@127.0.0.1:6379/").to_string(),
+            "redis://:***@127.0.0.1:6379/"
+        );
         // A lone user info may be a password: it is hidden too.
         assert_eq!(shown("redis://alice@host/"), "redis://:***@host/");
         // An `@` inside the password: everything before the last one hides.

@@ -1,16 +1,11 @@
-//! The dead-letter stream: the fields of a dead letter as a worker writes
-//! them, and inspecting and replaying them.
+//! A dead letter: the fields a worker writes to the dead-letter stream
+//! (`<stream>:dead`), and [`DeadLetter`], one read back.
 
-use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::Value;
-
-use crate::error::Error;
 use crate::id::EventId;
-use crate::redis::conn::{Endpoint, Link};
-use crate::redis::resp::{self, Entry};
-use crate::redis::{keys, wire, DEFAULT_STREAM};
+use crate::redis::reply::Entry;
+use crate::redis::wire;
 
 /// A dead letter a worker writes, as the fields of its `XADD`.
 pub(crate) struct DeadLetterOut(Vec<(&'static str, Vec<u8>)>);
@@ -107,185 +102,7 @@ pub struct DeadLetter {
     pub fields: Option<String>,
 }
 
-/// The dead-letter stream of an event stream; from [`dead_letters`].
-///
-/// ```no_run
-/// let mut dead = eventlib::redis::dead_letters("redis://127.0.0.1/")?;
-/// for letter in dead.list(100)? {
-///     println!("{} {:?}: {}", letter.source_id, letter.handler, letter.reason);
-///     if letter.handler.is_some() {
-///         // The handler is fixed and deployed: run it again, it alone.
-///         dead.replay(&letter)?;
-///     }
-/// }
-/// # Ok::<(), eventlib::Error>(())
-/// ```
-///
-/// Each method connects on first use (and again after a failure): it fails
-/// with [`Error::Connection`] when the server cannot be reached or refuses
-/// the credentials, and with [`Error::Server`] when it answers with an
-/// error.
-pub struct DeadLetters {
-    link: Link,
-    stream: String,
-    reconnects: AtomicU64,
-}
-
-/// The dead letters of the default stream (`eventlib:events`, dead letters
-/// in `eventlib:events:dead`) on the Redis server at `url`; use
-/// [`DeadLetters::stream`] for another stream. Nothing is connected yet:
-/// this fails only with [`Error::Config`], for a malformed URL.
-pub fn dead_letters(url: &str) -> Result<DeadLetters, Error> {
-    Ok(DeadLetters {
-        link: Link::new(Endpoint::new(url)?, Duration::from_secs(10)),
-        stream: DEFAULT_STREAM.to_owned(),
-        reconnects: AtomicU64::new(0),
-    })
-}
-
-impl DeadLetters {
-    /// The event stream whose dead letters these are.
-    pub fn stream(mut self, key: impl Into<String>) -> Self {
-        self.stream = key.into();
-        self
-    }
-
-    /// How many dead letters there are.
-    pub fn len(&mut self) -> Result<u64, Error> {
-        let key = keys::dead_letters(&self.stream);
-        self.run(|c| redis::cmd("XLEN").arg(&key).query(c))
-    }
-
-    /// Runs `f` on the connection; a failure is a connection or a server
-    /// error.
-    fn run<T>(
-        &mut self,
-        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
-    ) -> Result<T, Error> {
-        self.link
-            .run(&self.reconnects, f)
-            .map_err(|err| self.link.endpoint().error(&err))
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&mut self) -> Result<bool, Error> {
-        Ok(self.len()? == 0)
-    }
-
-    /// The oldest `count` dead letters.
-    pub fn list(&mut self, count: usize) -> Result<Vec<DeadLetter>, Error> {
-        self.page(None, count)
-    }
-
-    /// Up to `count` dead letters after the one with id `after` (from the
-    /// oldest when `None`), oldest first: one page of a listing, without
-    /// reading what comes before it.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Config`] for an `after` that is not a stream entry id, and
-    /// the connection and server errors of every method.
-    pub fn page(&mut self, after: Option<&str>, count: usize) -> Result<Vec<DeadLetter>, Error> {
-        let start = match after {
-            Some(id) => format!("({}", entry_id(id)?),
-            None => "-".to_owned(),
-        };
-        let key = keys::dead_letters(&self.stream);
-        let reply: Value = self.run(|c| {
-            redis::cmd("XRANGE")
-                .arg(&key)
-                .arg(&start)
-                .arg("+")
-                .arg("COUNT")
-                .arg(count)
-                .query(c)
-        })?;
-        Ok(resp::entries(&reply).iter().map(parse).collect())
-    }
-
-    /// The dead letter with id `id`, if there is one.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Config`] for an `id` that is not a stream entry id, and the
-    /// connection and server errors of every method.
-    pub fn get(&mut self, id: &str) -> Result<Option<DeadLetter>, Error> {
-        let id = entry_id(id)?;
-        let key = keys::dead_letters(&self.stream);
-        let reply: Value = self.run(|c| {
-            redis::cmd("XRANGE")
-                .arg(&key)
-                .arg(id.to_string())
-                .arg(id.to_string())
-                .query(c)
-        })?;
-        Ok(resp::entries(&reply).first().map(parse))
-    }
-
-    /// Puts the event back in the event stream for the group that gave up
-    /// on it (and, for a handler's failure, for that handler alone: its
-    /// siblings do not run again), and removes the dead letter; both in one
-    /// transaction. Returns the new entry's id.
-    ///
-    /// A poison entry whose envelope is a JSON object is replayed like any
-    /// other once its cause is fixed (a handler crate linked, a registry
-    /// deployed); one without a usable envelope cannot be: fix it and
-    /// `XADD` it yourself (see `docs/wire-format.md`), then
-    /// [`remove`](Self::remove) it.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Transport`] for a dead letter that cannot be replayed as it
-    /// is (no envelope, or one that is not a JSON object); otherwise those
-    /// of the connection (see [`DeadLetters`]).
-    pub fn replay(&mut self, letter: &DeadLetter) -> Result<String, Error> {
-        let envelope = letter.envelope.as_deref().ok_or_else(|| {
-            Error::Transport(format!(
-                "dead letter {} has no envelope to replay: fix the entry and XADD it yourself",
-                letter.id
-            ))
-        })?;
-        let handlers = letter.handler.clone().map(|h| vec![h]);
-        let envelope = wire::retarget(envelope.as_bytes(), &letter.group, handlers.as_deref())
-            .map_err(|reason| {
-                Error::Transport(format!(
-                    "dead letter {} cannot be replayed: {reason}",
-                    letter.id
-                ))
-            })?;
-        let (stream, dead) = (self.stream.clone(), keys::dead_letters(&self.stream));
-        let (new_id, _): (String, i64) = self.run(|c| {
-            redis::pipe()
-                .atomic()
-                .cmd("XADD")
-                .arg(&stream)
-                .arg("*")
-                .arg(wire::FIELD)
-                .arg(envelope.as_slice())
-                .cmd("XDEL")
-                .arg(&dead)
-                .arg(&letter.id)
-                .query(c)
-        })?;
-        Ok(new_id)
-    }
-
-    /// Deletes a dead letter (handled by hand, or not worth handling).
-    pub fn remove(&mut self, letter: &DeadLetter) -> Result<(), Error> {
-        let key = keys::dead_letters(&self.stream);
-        self.run(|c| redis::cmd("XDEL").arg(&key).arg(&letter.id).exec(c))
-    }
-}
-
-/// A dead letter's id, checked before it reaches Redis.
-fn entry_id(id: &str) -> Result<crate::redis::wire::StreamId, Error> {
-    id.parse().map_err(|reason| Error::Config {
-        option: "id",
-        reason: format!("{reason} (`<ms>-<seq>`, such as `1700000000000-0`)"),
-    })
-}
-
-fn parse(entry: &Entry) -> DeadLetter {
+pub(crate) fn parse(entry: &Entry) -> DeadLetter {
     let text = |name: &str| {
         entry
             .field(name)
@@ -312,7 +129,7 @@ fn parse(entry: &Entry) -> DeadLetter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redis::wire::StreamId;
+    use crate::redis::stream_id::StreamId;
 
     fn entry(fields: &[(&str, &str)]) -> Entry {
         Entry {

@@ -28,42 +28,52 @@
 //! # Ok::<(), eventlib::Error>(())
 //! ```
 //!
-//! The guides: `docs/distributed-processing.md` (guarantees, retries, dead
-//! letters, operations, security), `docs/wire-format.md` (the envelope, for
-//! producers in other languages) and `docs/scaling.md`.
+//! The guides: `docs/distributed-processing.md` (setting up producers and
+//! workers), `docs/delivery-guarantees.md`, `docs/spool.md`,
+//! `docs/retries.md`, `docs/redis-operations.md`, `docs/security.md`,
+//! `docs/wire-format.md` (the envelope, for producers in other languages)
+//! and `docs/scaling.md`.
 
-mod ack;
+// Shared by the producer, the workers and the operator's side.
+mod adders;
 mod backoff;
+mod cluster;
 mod conn;
-mod control;
 mod dead_letter;
-mod elsewhere;
+mod fault;
 mod groups;
-mod handle;
-mod handler_sets;
-mod inflight;
-mod inspect;
 mod keys;
-mod producer;
-mod read;
-mod resp;
-mod spool;
-mod state;
-mod stats;
-mod upkeep;
-mod wire;
-mod worker;
+mod partitions;
+mod pause;
+mod reply;
+mod server;
+mod stream_id;
+pub(crate) mod timeline;
+pub(crate) mod wire;
 
-pub use dead_letter::{dead_letters, DeadLetter, DeadLetters};
-pub use groups::declare_groups;
-pub use inspect::{
-    destroy_group, emit, last_entry_id, read_after, stream_status, ConsumerStatus, GroupStatus,
-    StreamEntry, StreamStatus,
-};
-pub use producer::{producer_stats, RedisTransport};
-pub use spool::FsyncPolicy;
-pub use stats::{ProducerStats, WorkerStats};
+mod ops;
+mod producer;
+pub(crate) mod worker;
+
+pub use dead_letter::DeadLetter;
+pub use groups::{create_group, declare_groups, GroupStart};
+pub use ops::dead_letters::{dead_letters, DeadLetterFilter, DeadLetters};
+pub use ops::operator::Operator;
+pub use ops::pause::{pause, pauses, resume};
+pub use ops::relays::RelayFigures;
+pub use ops::status::{stream_status, ConsumerStatus, GroupStatus, StreamStatus};
+pub use ops::tail::StreamEntry;
+pub use ops::timeline::{live_processes, timeline};
+pub use ops::write::{destroy_group, write_envelope};
+pub use partitions::partition_keys;
+pub use pause::Pause;
+pub use producer::spool::FsyncPolicy;
+pub use producer::stats::ProducerStats;
+pub use producer::{producer_stats, Confirm, RedisTransport};
+pub use server::{Server, Tls};
+pub use timeline::{Bucket, Count, HandlerFigures, HandlerKey, Process, Span, PROCESS_STALE};
 pub use worker::builder::{WorkerBuilder, DEFAULT_MAX_ENTRY_BYTES};
+pub use worker::stats::WorkerStats;
 pub use worker::Worker;
 
 /// The stream key producers and workers use unless told otherwise.

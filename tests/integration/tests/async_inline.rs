@@ -130,3 +130,37 @@ async fn a_blocking_inline_log_in_a_runtime_fails_at_once() {
         "nothing ran: {ran:?}"
     );
 }
+
+/// A `#[tokio::test]` asserts both that the event was logged (with its
+/// data) and what its handlers did, from one scope.
+#[tokio::test]
+async fn an_async_scope_shows_what_was_logged_and_what_the_handlers_did() {
+    let scope = testing::inline_async();
+    scope
+        .instrument(async {
+            log!(Signup {
+                email: "both@shop".into()
+            })
+            .unwrap();
+        })
+        .await;
+    assert_eq!(scope.names(), ["asyncinline.Signup"]);
+    assert_eq!(scope.events::<Signup>()[0].email, "both@shop");
+    assert!(SYNC_RAN.lock().unwrap().contains(&"both@shop".to_owned()));
+    tokio::time::timeout(HANG, scope.finish())
+        .await
+        .expect("finish hung")
+        .unwrap();
+    assert!(SLEPT.lock().unwrap().contains(&"both@shop".to_owned()));
+    assert_eq!(scope.len(), 1);
+}
+
+#[test]
+fn a_sync_inline_scope_shows_what_was_logged() {
+    let scope = testing::inline();
+    let err = log!(Tick { n: 13 }).unwrap_err();
+    assert!(err.to_string().contains("unlucky"), "{err}");
+    log!(Tick { n: 1 }).unwrap();
+    let ticks: Vec<u32> = scope.events::<Tick>().iter().map(|t| t.n).collect();
+    assert_eq!(ticks, [13, 1]);
+}

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod acl;
+pub mod cluster;
+pub mod pki;
+
 /// Waits until `ready` is true, polling; panics with `what` after `limit`.
 pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
@@ -50,7 +54,7 @@ impl Drop for TempDir {
 
 /// The `redis-server` to run: `$REDIS_SERVER`, or `redis-server` on the
 /// `PATH`. The tests fail (never skip) without one.
-fn redis_server_binary() -> PathBuf {
+pub(crate) fn redis_server_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("REDIS_SERVER") {
         return PathBuf::from(path);
     }
@@ -376,6 +380,16 @@ pub fn xlen(conn: &mut redis::Connection, stream: &str) -> i64 {
     redis::cmd("XLEN").arg(stream).query(conn).expect("XLEN")
 }
 
+/// How many connections the server accepted since it started
+/// (`total_connections_received` of `INFO stats`).
+pub fn connections_received(conn: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("stats").query(conn).expect("INFO");
+    info.lines()
+        .find_map(|line| line.strip_prefix("total_connections_received:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("total_connections_received in INFO stats")
+}
+
 impl Handled {
     /// Successful runs of `handler`, all seqs together.
     pub fn count_handler(&self, handler: &str) -> u64 {
@@ -537,4 +551,48 @@ pub mod traced {
             Ok(())
         }
     }
+}
+
+/// A dead letter as a worker writes it, for tests of the tools that read
+/// them: letter `n` of event `name` (data `{"n": n}`), failed by
+/// `handler` of `group` with `reason` after 3 attempts.
+pub struct DeadLetterFields<'a> {
+    pub n: usize,
+    pub name: &'a str,
+    pub group: &'a str,
+    pub handler: &'a str,
+    pub reason: &'a str,
+}
+
+/// Adds the `XADD` of `letter` to the dead letters of `stream` to `pipe`.
+pub fn xadd_dead_letter(pipe: &mut redis::Pipeline, stream: &str, letter: &DeadLetterFields<'_>) {
+    let DeadLetterFields {
+        n,
+        name,
+        group,
+        handler,
+        reason,
+    } = letter;
+    pipe.cmd("XADD")
+        .arg(format!("{stream}:dead"))
+        .arg("*")
+        .arg("source_id")
+        .arg(format!("1700000000000-{n}"))
+        .arg("group")
+        .arg(*group)
+        .arg("handler")
+        .arg(*handler)
+        .arg("reason")
+        .arg(*reason)
+        .arg("attempts")
+        .arg(3)
+        .arg("failed_at")
+        .arg(1_700_000_000_000u64)
+        .arg("worker")
+        .arg("w-1")
+        .arg("name")
+        .arg(*name)
+        .arg("event")
+        .arg(format!(r#"{{"v":1,"name":"{name}","data":{{"n":{n}}}}}"#))
+        .ignore();
 }

@@ -398,3 +398,96 @@ fn fsync_costs() {
         }
     }
 }
+
+/// A producer restarted on a spool an earlier run left full, and shut down
+/// before it logs anything: `shutdown` waits for the earlier run's events
+/// as for its own (all sent, a clean report); with Redis down and a short
+/// timeout, the report is not clean and says how many events remain in
+/// the spool (not lost: the next start sends them).
+#[test]
+fn shutdown_waits_for_an_earlier_runs_spool_and_says_what_remains() {
+    const N: u64 = 2_000;
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    redis.kill9();
+    let out = TempDir::new("spool-earlier");
+    let spool = out.0.join("spool");
+    let spool_arg = spool.to_string_lossy().into_owned();
+    let mut first = spool_producer(
+        &url,
+        &out,
+        "first",
+        &[("dir", spool_arg.clone()), ("count", N.to_string())],
+    );
+    wait_for("the first producer to log every event", LIMIT, || {
+        first.reported("LOGGED").is_some()
+    });
+    first.kill9();
+
+    // Redis still down: a short shutdown gives up and says what remains.
+    let mut down = spool_producer(
+        &url,
+        &out,
+        "down",
+        &[
+            ("dir", spool_arg.clone()),
+            ("count", "0".to_owned()),
+            ("shutdown_ms", "1000".to_owned()),
+        ],
+    );
+    assert!(down.wait(LIMIT), "{}", down.output());
+    assert_eq!(
+        down.reported("EARLIER_BACKLOG"),
+        Some(N.to_string()),
+        "{}",
+        down.output()
+    );
+    assert_eq!(
+        down.reported("CLEAN").as_deref(),
+        Some("false"),
+        "{}",
+        down.output()
+    );
+    let report = down.reported("REPORT").unwrap_or_default();
+    assert!(
+        report.contains(&format!(
+            "{N} event(s) of an earlier run still in the spool"
+        )),
+        "{report}"
+    );
+
+    // Redis up: shutdown waits until every earlier event is confirmed.
+    redis.restart();
+    let mut up = spool_producer(
+        &url,
+        &out,
+        "up",
+        &[
+            ("dir", spool_arg),
+            ("count", "0".to_owned()),
+            ("shutdown_ms", "60000".to_owned()),
+        ],
+    );
+    assert!(up.wait(LIMIT), "{}", up.output());
+    assert_eq!(
+        up.reported("EARLIER_BACKLOG").as_deref(),
+        Some("0"),
+        "{}",
+        up.output()
+    );
+    assert_eq!(
+        up.reported("CLEAN").as_deref(),
+        Some("true"),
+        "{}",
+        up.output()
+    );
+    assert_eq!(
+        up.reported("RESENT"),
+        Some(N.to_string()),
+        "{}",
+        up.output()
+    );
+    let mut conn = redis.connection();
+    assert_eq!(xlen(&mut conn, STREAM), N as i64);
+    assert_eq!(non_empty_segments(&spool), Vec::<String>::new());
+}

@@ -43,6 +43,43 @@ fn bare_worker(
     Process::node(BARE, consumer, &dir.0, &all)
 }
 
+/// Writes `n` `rt.Split` entries and waits until both its handlers ran for
+/// each and nothing is pending; returns how long that took.
+fn split_entries_handled(conn: &mut redis::Connection, dir: &TempDir, n: u64) -> Duration {
+    let started = Instant::now();
+    xadd_envelopes(
+        conn,
+        STREAM,
+        (0..n).map(|seq| format!(r#"{{"v":1,"name":"rt.Split","data":{{"seq":{seq}}}}}"#)),
+    );
+    wait_for("both handlers ran for every entry", LIMIT, || {
+        let handled = Handled::read(&dir.0);
+        handled.all("first", 0..n) && handled.all("second", 0..n)
+    });
+    wait_for("nothing pending", LIMIT, || {
+        pending(conn, STREAM, "default") == 0
+    });
+    started.elapsed()
+}
+
+/// Both handlers of `rt.Split` ran once for each of the `n` entries.
+fn split_handled_once(dir: &TempDir, n: u64) {
+    let handled = Handled::read(&dir.0);
+    assert_eq!(handled.loss_and_duplicates("first", 0..n), (0, 0));
+    assert_eq!(handled.loss_and_duplicates("second", 0..n), (0, 0));
+}
+
+/// Waits until `n` workers of `default` published their handler sets.
+fn sets_published(conn: &mut redis::Connection, n: i64) {
+    wait_for(&format!("{n} handler set(s) published"), LIMIT, || {
+        redis::cmd("HLEN")
+            .arg(format!("{STREAM}:handlers:default"))
+            .query::<i64>(conn)
+            .unwrap_or(0)
+            == n
+    });
+}
+
 fn declare(redis: &RedisServer, groups: &[&str]) {
     eventlib::redis::declare_groups(&redis.url(), STREAM, groups).expect("declare the groups");
 }
@@ -173,7 +210,7 @@ fn a_worker_without_the_handler_crate_leaves_every_entry_to_one_that_has_it() {
     let lines = bare
         .output()
         .lines()
-        .filter(|l| l.contains("left pending for other workers"))
+        .filter(|l| l.contains("handed to other workers"))
         .count();
     assert!(
         lines >= 1 && lines <= 2 * 2 * seconds && (lines as u64) < left,
@@ -282,10 +319,12 @@ fn a_group_declared_before_the_events_sees_them_all_though_its_worker_starts_lat
     }
 }
 
-/// The documented other side: a group declared after the events were
-/// written starts at the end of the stream and sees only what comes after.
+/// The other side: a group created after the events were written (by its
+/// first worker) starts at the stream's oldest entry and handles what the
+/// stream still holds (the audit group kept it from trimming), then what
+/// comes after.
 #[test]
-fn a_group_declared_after_the_events_sees_only_what_is_written_after() {
+fn a_group_created_after_the_events_handles_what_the_stream_still_holds() {
     let redis = RedisServer::start();
     let dir = TempDir::new("undeclared-group");
     let mut conn = redis.connection();
@@ -300,11 +339,13 @@ fn a_group_declared_after_the_events_sees_only_what_is_written_after() {
     for seq in 100..150 {
         xadd_envelope(&mut conn, STREAM, &order(seq, 0));
     }
-    wait_for("default handled what came after", LIMIT, || {
-        Handled::read(&dir.0).all("record", 100..150)
-    });
+    wait_for(
+        "default handled the backlog and what came after",
+        LIMIT,
+        || Handled::read(&dir.0).all("record", 0..150),
+    );
     stop(&mut default);
-    assert_eq!(Handled::read(&dir.0).count_handler("record"), 50);
+    assert_eq!(Handled::read(&dir.0).count_handler("record"), 150);
 }
 
 /// Writes `count` copies of `envelope` (a group `default` declared first),
@@ -548,33 +589,14 @@ fn an_old_build_leaves_the_handler_it_lacks_to_a_new_one_and_nothing_runs_twice(
     ];
     let mut new = node_worker(&redis, &dir, "new", &fast);
     let mut old = bare_worker(&redis, &dir, "old", &fast);
-    wait_for("both handler sets published", LIMIT, || {
-        redis::cmd("HLEN")
-            .arg(format!("{STREAM}:handlers:default"))
-            .query::<i64>(&mut conn)
-            .unwrap_or(0)
-            == 2
-    });
+    sets_published(&mut conn, 2);
     // The old worker reads the sets on its heartbeat (a third of 1 s).
     std::thread::sleep(Duration::from_millis(700));
     const N: u64 = 300;
-    xadd_envelopes(
-        &mut conn,
-        STREAM,
-        (0..N).map(|seq| format!(r#"{{"v":1,"name":"rt.Split","data":{{"seq":{seq}}}}}"#)),
-    );
-    wait_for("both handlers ran for every entry", LIMIT, || {
-        let handled = Handled::read(&dir.0);
-        handled.all("first", 0..N) && handled.all("second", 0..N)
-    });
-    wait_for("nothing pending", LIMIT, || {
-        pending(&mut conn, STREAM, "default") == 0
-    });
+    split_entries_handled(&mut conn, &dir, N);
     stop(&mut old);
     stop(&mut new);
-    let handled = Handled::read(&dir.0);
-    assert_eq!(handled.loss_and_duplicates("first", 0..N), (0, 0));
-    assert_eq!(handled.loss_and_duplicates("second", 0..N), (0, 0));
+    split_handled_once(&dir, N);
     println!(
         "added handler: the old build ran `first` {} times and left {} entries; new: {}",
         stat(&old, "handled"),
@@ -583,6 +605,43 @@ fn an_old_build_leaves_the_handler_it_lacks_to_a_new_one_and_nothing_runs_twice(
     );
     assert_eq!(stat(&old, "acked"), 0, "the old build acknowledged entries");
     assert_eq!(stat(&old, "left_for_others"), stat(&old, "received"));
+}
+
+/// A rolling deploy on the default visibility timeout (60 s): the entries
+/// an old build hands to a new worker are taken by it within about a
+/// second each, not after the visibility timeout, and the old build says
+/// what is happening.
+#[test]
+fn entries_an_old_build_leaves_reach_a_new_worker_without_waiting_for_the_visibility_timeout() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("handed-over");
+    let mut conn = redis.connection();
+    declare(&redis, &["default"]);
+    let mut new = node_worker(&redis, &dir, "new", &[]);
+    sets_published(&mut conn, 1);
+    // Started second, the old build reads the new worker's set at start.
+    let mut old = bare_worker(&redis, &dir, "old", &[]);
+    sets_published(&mut conn, 2);
+    const N: u64 = 215;
+    let drained = split_entries_handled(&mut conn, &dir, N);
+    stop(&mut old);
+    stop(&mut new);
+    split_handled_once(&dir, N);
+    let left = stat(&old, "left_for_others");
+    println!("handed over: {left} of {N} entries left by the old build; all done in {drained:?}");
+    assert!(left > 0, "the old build left nothing: {}", old.output());
+    assert!(
+        drained < Duration::from_secs(20),
+        "{left} entries handed over took {drained:?}: they waited for the visibility timeout"
+    );
+    assert_eq!(stat(&new, "dead_lettered"), 0, "{}", new.output());
+    // Stopped by a signal that cut a blocked read: not a reconnection.
+    assert_eq!(stat(&new, "reconnects"), 0, "{}", new.output());
+    assert_eq!(stat(&old, "reconnects"), 0, "{}", old.output());
+    let told = old.output();
+    assert!(told.contains("handed to other workers"), "{told}");
+    assert!(told.contains("rolling deploy"), "{told}");
+    assert!(!told.contains("use that_crate"), "{told}");
 }
 
 /// A replay naming a handler that exists (and fails once) and one that does

@@ -67,67 +67,15 @@ pub(crate) fn run(layout: Layout, persistence: Persistence, rounds: usize, repor
 
     let mut shares = Vec::new();
     let mut worker_calls = Calls::default();
-    let mut worker_round = || {
-        destroy_group(&mut control);
-        // Workers create a missing group at the end of the stream: start it
-        // before the preloaded entries.
-        create_group_at_start(&mut control);
-        reset_stats(&mut control);
-        let built: Vec<Worker> = (0..workers)
-            .map(|k| {
-                Worker::builder(&url)
-                    .stream(KEY)
-                    .group(GROUP)
-                    .consumer(format!("bench-worker-{k}"))
-                    .concurrency(concurrency)
-                    .prefetch(prefetch.unwrap_or(0))
-                    // Only how soon a shutdown is noticed between rounds.
-                    .block(Duration::from_millis(20))
-                    .trim_interval(None)
-                    .handle_signals(false)
-                    .build()
-                    .expect("a valid worker configuration")
-            })
-            .collect();
-        let acked = || built.iter().map(|w| w.stats().acked).sum::<u64>();
-        let t0 = Instant::now();
-        let threads: Vec<_> = built
-            .iter()
-            .map(|w| {
-                let w = w.clone();
-                std::thread::spawn(move || w.run_blocking())
-            })
-            .collect();
-        wait_until(
-            "the workers to acknowledge every entry",
-            Duration::from_secs(120),
-            || acked() >= EVENTS,
-        );
-        let rate = EVENTS as f64 / t0.elapsed().as_secs_f64();
-        for w in &built {
-            w.shutdown();
-        }
-        for thread in threads {
-            thread
-                .join()
-                .expect("the worker thread")
-                .expect("the worker ran");
-        }
-        let mut total = (0, 0, 0);
-        shares.clear();
-        for w in &built {
-            let s = w.stats();
-            assert_eq!((s.dead_lettered, s.retried, s.in_flight), (0, 0, 0), "{s}");
-            total = (total.0 + s.received, total.1 + s.acked, total.2 + s.handled);
-            shares.push(s.acked);
-        }
-        assert_eq!(
-            total,
-            (EVENTS, EVENTS, 3 * EVENTS),
-            "received, acked, handled"
-        );
-        worker_calls = Calls::read(&mut control);
-        rate
+    let mut workers_round = || {
+        worker_round(
+            &url,
+            &mut control,
+            layout,
+            None,
+            &mut shares,
+            &mut worker_calls,
+        )
     };
 
     let mut loops: Vec<redis::Connection> = (0..workers).map(|_| server.connect()).collect();
@@ -156,7 +104,8 @@ pub(crate) fn run(layout: Layout, persistence: Persistence, rounds: usize, repor
         rate
     };
 
-    let (worker_rate, raw_rate) = crate::harness::paired(rounds, &mut worker_round, &mut raw_round);
+    let (worker_rate, raw_rate) =
+        crate::harness::paired(rounds, &mut workers_round, &mut raw_round);
     report.row("e2e", worker_rate, raw_rate);
     report.note(format!(
         "{}: {EVENTS} entries ({} B envelopes) preloaded; {workers} Worker(s) with \
@@ -172,6 +121,172 @@ pub(crate) fn run(layout: Layout, persistence: Persistence, rounds: usize, repor
     ));
 }
 
+/// One round of `workers` `Worker`s (with `once_per_event_id(window)` when
+/// `once` is given) over the preloaded entries, from a fresh group: the
+/// entries acknowledged per second. Records each worker's share and the
+/// Redis commands of the round.
+fn worker_round(
+    url: &str,
+    control: &mut redis::Connection,
+    layout: Layout,
+    once: Option<Duration>,
+    shares: &mut Vec<u64>,
+    calls: &mut Calls,
+) -> f64 {
+    let Layout::Workers {
+        workers,
+        concurrency,
+        prefetch,
+    } = layout;
+    destroy_group(control);
+    // Workers create a missing group at the end of the stream: start it
+    // before the preloaded entries.
+    // Markers of the previous round would make every entry a duplicate.
+    delete_markers(control);
+    create_group_at_start(control);
+    reset_stats(control);
+    let built: Vec<Worker> = (0..workers)
+        .map(|k| {
+            let builder = Worker::builder(url)
+                .stream(KEY)
+                .group(GROUP)
+                .consumer(format!("bench-worker-{k}"))
+                .concurrency(concurrency)
+                .prefetch(prefetch.unwrap_or(0))
+                // Only how soon a shutdown is noticed between rounds.
+                .block(Duration::from_millis(20))
+                .trim_interval(None)
+                .handle_signals(false);
+            match once {
+                Some(window) => builder.once_per_event_id(window),
+                None => builder,
+            }
+            .build()
+            .expect("a valid worker configuration")
+        })
+        .collect();
+    let acked = || built.iter().map(|w| w.stats().acked).sum::<u64>();
+    let t0 = Instant::now();
+    let threads: Vec<_> = built
+        .iter()
+        .map(|w| {
+            let w = w.clone();
+            std::thread::spawn(move || w.run_blocking())
+        })
+        .collect();
+    wait_until(
+        "the workers to acknowledge every entry",
+        Duration::from_secs(120),
+        || acked() >= EVENTS,
+    );
+    let rate = EVENTS as f64 / t0.elapsed().as_secs_f64();
+    for w in &built {
+        w.shutdown();
+    }
+    for thread in threads {
+        thread
+            .join()
+            .expect("the worker thread")
+            .expect("the worker ran");
+    }
+    let mut total = (0, 0, 0);
+    shares.clear();
+    for w in &built {
+        let s = w.stats();
+        assert_eq!(
+            (s.dead_lettered, s.retried, s.in_flight, s.duplicates),
+            (0, 0, 0, 0),
+            "{s}"
+        );
+        total = (total.0 + s.received, total.1 + s.acked, total.2 + s.handled);
+        shares.push(s.acked);
+    }
+    assert_eq!(
+        total,
+        (EVENTS, EVENTS, 3 * EVENTS),
+        "received, acked, handled"
+    );
+    *calls = Calls::read(control);
+    rate
+}
+
+/// The cost of the once-per-event-id marker: the same workers with
+/// `once_per_event_id` (one `EXISTS` per entry, a marker written with each
+/// acknowledgement) against without, round for round.
+pub(crate) fn marker_cost(
+    layout: Layout,
+    persistence: Persistence,
+    rounds: usize,
+    report: &mut Report,
+) {
+    let server = Server::start(persistence);
+    let url = server.url();
+    let mut control = server.connect();
+    let payloads: Vec<Vec<u8>> = (0..EVENTS).map(envelope).collect();
+    xadd_all(&mut control, KEY, payloads.iter().map(Vec::as_slice));
+    let (mut shares, mut calls) = (Vec::new(), Calls::default());
+    let (mut plain_shares, mut plain_calls) = (Vec::new(), Calls::default());
+    let window = Duration::from_secs(3600);
+    let mut connection = server.connect();
+    let (with_marker, without) = crate::harness::paired(
+        rounds,
+        || {
+            worker_round(
+                &url,
+                &mut control,
+                layout,
+                Some(window),
+                &mut shares,
+                &mut calls,
+            )
+        },
+        || {
+            worker_round(
+                &url,
+                &mut connection,
+                layout,
+                None,
+                &mut plain_shares,
+                &mut plain_calls,
+            )
+        },
+    );
+    report.row("e2e-once", with_marker, without);
+    let markers: u64 = redis::cmd("DBSIZE").query(&mut control).expect("DBSIZE");
+    report.note(format!(
+        "{}: {EVENTS} entries preloaded; the same Worker(s) with once_per_event_id({window:?}) \
+         against without, each round from a fresh group (and no marker left); Redis commands \
+         in the last round with the marker: {}, without: {}; keys after the last round: \
+         {markers}",
+        persistence.describe(),
+        calls.describe(),
+        plain_calls.describe(),
+    ));
+}
+
+/// Deletes the once-per-event-id markers of the stream (`SCAN` + `DEL`).
+fn delete_markers(conn: &mut redis::Connection) {
+    let pattern = format!("{KEY}:done:*");
+    let mut cursor = 0_u64;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query(conn)
+            .expect("SCAN");
+        if !keys.is_empty() {
+            redis::cmd("DEL").arg(&keys).exec(conn).expect("DEL");
+        }
+        if next == 0 {
+            return;
+        }
+        cursor = next;
+    }
+}
+
 /// What one round asked of Redis (`INFO commandstats`).
 #[derive(Default)]
 struct Calls {
@@ -183,11 +298,19 @@ struct Calls {
 
 impl Calls {
     fn read(conn: &mut redis::Connection) -> Calls {
-        let others = ["xautoclaim", "xpending", "xclaim", "hget", "hdel"]
-            .into_iter()
-            .map(|c| (c, command_calls(conn, c)))
-            .filter(|(_, n)| *n > 0)
-            .collect();
+        let others = [
+            "xautoclaim",
+            "xpending",
+            "xclaim",
+            "hget",
+            "hdel",
+            "exists",
+            "set",
+        ]
+        .into_iter()
+        .map(|c| (c, command_calls(conn, c)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
         Calls {
             reads: command_calls(conn, "xreadgroup"),
             acks: command_calls(conn, "xack"),

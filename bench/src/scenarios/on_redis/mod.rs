@@ -7,7 +7,10 @@
 //!   returns, against pipelined `XADD`s of the same envelope bytes.
 //! - [`consumer`]: preloaded entries handled and acknowledged by `Worker`s,
 //!   against a raw `XREADGROUP` + `XACK` loop over the same entries.
+//! - [`cluster`]: partitioned streams on a local Redis Cluster against one
+//!   stream on one node, and `WAIT` confirmation against none.
 
+pub(crate) mod cluster;
 pub(crate) mod consumer;
 pub(crate) mod producer;
 pub(crate) mod server;
@@ -30,7 +33,7 @@ const BATCH: usize = 256;
 /// round with the next contender in turn (so drifts in machine load hit
 /// all alike); returns each contender's median. With two contenders this
 /// is [`crate::harness::paired`].
-fn rotated<const K: usize>(
+pub(crate) fn rotated<const K: usize>(
     rounds: usize,
     mut contenders: [&mut dyn FnMut() -> f64; K],
 ) -> [f64; K] {
@@ -97,11 +100,11 @@ fn xadd_all<'a>(
     }
 }
 
-fn del(conn: &mut redis::Connection, key: &str) {
+pub(crate) fn del(conn: &mut redis::Connection, key: &str) {
     redis::cmd("DEL").arg(key).exec(conn).expect("DEL");
 }
 
-fn xlen(conn: &mut redis::Connection, key: &str) -> u64 {
+pub(crate) fn xlen(conn: &mut redis::Connection, key: &str) -> u64 {
     redis::cmd("XLEN").arg(key).query(conn).expect("XLEN")
 }
 

@@ -10,7 +10,10 @@ use super::Worker;
 use crate::error::Error;
 use crate::failure::Failure;
 use crate::redis::conn::Endpoint;
-use crate::redis::state::Config;
+use crate::redis::groups::GroupStart;
+use crate::redis::server::Server;
+use crate::redis::timeline;
+use crate::redis::worker::config::Config;
 use crate::redis::DEFAULT_STREAM;
 
 /// The default of [`WorkerBuilder::max_entry_bytes`]: 1 MiB.
@@ -19,24 +22,28 @@ pub const DEFAULT_MAX_ENTRY_BYTES: usize = 1 << 20;
 /// Configures a [`Worker`]; from [`Worker::builder`].
 #[must_use = "call `.build()` to make the worker"]
 pub struct WorkerBuilder {
-    url: String,
+    server: Server,
     config: Config,
 }
 
 impl Worker {
-    /// A worker of the Redis server at `url` (`redis://` or `rediss://`,
-    /// with the user and password in the URL when the server asks for
-    /// them), with the defaults: stream `eventlib:events`, group
+    /// A worker of the Redis server at `server` (a `redis://` or
+    /// `rediss://` URL, with the user and password in it when the server
+    /// asks for them, or a [`Server`] with TLS certificates), with the
+    /// defaults: stream `eventlib:events`, group
     /// `"default"`, consumer `<hostname>-<pid>`, 4 handler threads, a
     /// visibility timeout of 60 s, 5 attempts per handler, backoff from
     /// 1 s to 60 s.
-    pub fn builder(url: &str) -> WorkerBuilder {
+    pub fn builder(server: impl Into<Server>) -> WorkerBuilder {
         WorkerBuilder {
-            url: url.to_owned(),
+            server: server.into(),
             config: Config {
                 stream: DEFAULT_STREAM.to_owned(),
+                partitions: 1,
                 group: "default".to_owned(),
+                start: GroupStart::Oldest,
                 consumer: default_consumer(),
+                once_window: None,
                 concurrency: 4,
                 prefetch: 0,
                 visibility: Duration::from_secs(60),
@@ -55,22 +62,14 @@ impl Worker {
                 handle_signals: true,
                 hook: Arc::new(crate::notice::default_hook),
                 spawner: None,
+                confirm: None,
             },
         }
     }
 }
 
 fn default_consumer() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_owned())
-        })
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "worker".to_owned());
+    let host = timeline::host_name().unwrap_or_else(|| "worker".to_owned());
     format!("{host}-{}", std::process::id())
 }
 
@@ -81,13 +80,67 @@ impl WorkerBuilder {
         self
     }
 
+    /// After each acknowledging transaction, waits until `WAIT` says the
+    /// given number of replicas have it (off by default). An
+    /// acknowledgement fewer replicas confirmed is counted in
+    /// [`WorkerStats::acks_unreplicated`](crate::redis::WorkerStats::acks_unreplicated)
+    /// and not retried: what a failover can then lose is the
+    /// acknowledgement, whose entry is handled again, never an event.
+    pub fn confirm(mut self, confirm: crate::redis::Confirm) -> Self {
+        self.config.confirm = Some(confirm).filter(|c| c.replicas > 0);
+        self
+    }
+
+    /// The stream is split into `count` partitions (default 1), as its
+    /// producers were told ([`RedisTransport::partitions`](crate::redis::RedisTransport::partitions)).
+    /// The workers of a group share the partitions: each partition is read
+    /// by one of them at a time, and the split follows workers as they
+    /// start and stop (`docs/scaling.md`). [`concurrency`](Self::concurrency)
+    /// and [`prefetch`](Self::prefetch) apply to each partition this worker
+    /// holds. 0 or more than 1024 is [`Error::Config`] (option
+    /// `"partitions"`) when the worker is built.
+    pub fn partitions(mut self, count: usize) -> Self {
+        self.config.partitions = count;
+        self
+    }
+
     /// The handler group this worker runs (default `"default"`): handlers
     /// declared with `#[handler(group = "...")]` of that name. It is also the
-    /// consumer group's name; a group that does not exist yet is created at
-    /// the end of the stream (see [`declare_groups`](crate::redis::declare_groups)
+    /// consumer group's name; a group that does not exist yet is created
+    /// where [`start`](Self::start) says, by default at the stream's
+    /// oldest entry (see [`declare_groups`](crate::redis::declare_groups)
     /// to create it before any of its workers runs).
     pub fn group(mut self, group: impl Into<String>) -> Self {
         self.config.group = group.into();
+        self
+    }
+
+    /// Runs an event's handlers once per event id in this group: when an
+    /// entry's handlers are done, a marker of its event id is written in
+    /// the same transaction as the acknowledgement, kept for `window`; an
+    /// entry whose event id the group already finished within the window is
+    /// acknowledged without running a handler and counted in
+    /// [`WorkerStats::duplicates`](crate::redis::WorkerStats::duplicates).
+    /// For events that can reach the stream twice with one id (a
+    /// transactional outbox's relay killed between sending and deleting, a
+    /// producer retrying after a lost reply). Off by default: it costs one
+    /// `EXISTS` per entry and one key per event for `window`.
+    ///
+    /// What can still run twice: two copies handled at the same moment (the
+    /// second checks before the first is acknowledged), and a copy that
+    /// arrives after `window`. Replays (`dead replay`) always run.
+    pub fn once_per_event_id(mut self, window: Duration) -> Self {
+        self.config.once_window = Some(window).filter(|w| !w.is_zero());
+        self
+    }
+
+    /// Where the group starts when this worker is the one that creates it
+    /// (default [`GroupStart::Oldest`]: every entry the stream holds is
+    /// handled). An existing group is never moved. Creating a group on a
+    /// stream that holds entries is told (how many are handled or skipped)
+    /// even with no logger installed.
+    pub fn start(mut self, start: GroupStart) -> Self {
+        self.config.start = start;
         self
     }
 
@@ -266,11 +319,12 @@ impl WorkerBuilder {
     /// # Errors
     ///
     /// [`Error::Config`] for a malformed URL (option `"url"`), a `rediss://`
-    /// URL without the `redis-tls` feature, an invalid group name
+    /// URL without the `redis-tls` feature, unusable certificates
+    /// (`"tls"`), an invalid group name
     /// (`"group"`), or an empty consumer name or stream key (`"consumer"`,
     /// `"stream"`).
     pub fn build(mut self) -> Result<Worker, Error> {
-        let endpoint = Endpoint::new(&self.url)?;
+        let endpoint = Endpoint::new(&self.server)?;
         let config = &mut self.config;
         if config.spawner.is_none() {
             config.spawner = crate::ambient::spawner();
@@ -291,6 +345,21 @@ impl WorkerBuilder {
             return Err(Error::Config {
                 option: "stream",
                 reason: "the stream key must not be empty".into(),
+            });
+        }
+        crate::redis::partitions::check(config.partitions)?;
+        if endpoint.is_cluster()
+            && config.partitions == 1
+            && !crate::redis::partitions::has_hash_tag(&config.stream)
+        {
+            return Err(Error::Config {
+                option: "stream",
+                reason: format!(
+                    "on a Redis Cluster the keys of the stream `{0}` (its dead letters, its \
+                     progress) must share its slot: give it a hash tag (`{{{0}}}`) or split it \
+                     into partitions",
+                    config.stream
+                ),
             });
         }
         if config.prefetch == 0 {

@@ -1,7 +1,27 @@
 //! [`Worker`]: consumes a stream through a consumer group and runs the
 //! handlers of that group.
 
+mod ack;
 pub(crate) mod builder;
+mod config;
+mod handed;
+mod handle;
+mod handler_sets;
+mod held;
+mod inflight;
+mod jobs;
+pub(crate) mod once;
+mod partitioned;
+mod partitions_held;
+mod peers;
+pub(crate) mod progress;
+mod read;
+pub(crate) mod shared;
+pub(crate) mod stats;
+mod stop;
+mod tally;
+mod upkeep;
+mod waiting;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,13 +29,13 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::hook;
-use crate::redis::ack::{self, Settled};
 use crate::redis::conn::Endpoint;
-use crate::redis::control::Signals;
-use crate::redis::read::{self, Job};
-use crate::redis::state::{Config, Shared};
-use crate::redis::stats::WorkerStats;
-use crate::redis::{handle, handler_sets, upkeep};
+use crate::redis::worker::ack::Settled;
+use crate::redis::worker::config::Config;
+use crate::redis::worker::jobs::Job;
+use crate::redis::worker::shared::Shared;
+use crate::redis::worker::stats::WorkerStats;
+use crate::redis::worker::stop::Signals;
 use crate::registry::registry;
 
 /// Consumes events from a Redis stream and runs the handlers of one handler
@@ -74,14 +94,20 @@ impl Worker {
     /// [`Error::Config`] (option `"group"`) when no handler of its group is
     /// linked into the binary (unless
     /// [`allow_empty_group`](crate::redis::WorkerBuilder::allow_empty_group)), and
-    /// [`Error::Spawn`] when one of its threads cannot be started.
+    /// [`Error::Spawn`] when one of its threads cannot be started, and
+    /// [`Error::Tls`] when the server's certificate is not trusted or it
+    /// refuses this worker's (or its lack of one).
     pub fn run_blocking(&self) -> Result<(), Error> {
         let shared = &self.shared;
         if shared.start_running() {
             return Err(Error::AlreadyRunning);
         }
         let _signals = Signals::register(shared.config().handle_signals, shared.stop());
-        let result = run(shared);
+        let result = if shared.config().partitions > 1 {
+            partitioned::run(shared)
+        } else {
+            run(shared)
+        };
         shared.stop_running();
         result
     }
@@ -134,6 +160,14 @@ fn run(shared: &Arc<Shared>) -> Result<(), Error> {
         });
     }
     let mut link = shared.link(config.block + Duration::from_secs(5));
+    // Certificates refused now are refused for ever: the start fails.
+    if let Err(err) = link.run(shared.counters().reconnects(), |c| {
+        redis::cmd("PING").query::<()>(c)
+    }) {
+        if let error @ Error::Tls { .. } = link.endpoint().error(&err) {
+            return Err(error);
+        }
+    }
     if !read::create_group(shared, &mut link) {
         return Ok(());
     }
@@ -189,6 +223,9 @@ fn run(shared: &Arc<Shared>) -> Result<(), Error> {
         let _ = upkeep.join();
         if let Err(err) = handler_sets::withdraw(shared, &mut link) {
             log::warn!("eventlib worker: cannot withdraw its handlers: {err}");
+        }
+        if let Err(err) = upkeep::publish::withdraw(shared, &mut link) {
+            log::warn!("eventlib worker: cannot withdraw its line of live processes: {err}");
         }
     } else {
         log::warn!(

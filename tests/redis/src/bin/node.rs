@@ -1,10 +1,10 @@
 //! A producer or worker process for the reliability tests:
 //!
-//! `eventlib-redis-node producer url=... name=p count=N [start=0] [pace_us=0] [sleep_ms=0] [fail_times=0]`
-//! `eventlib-redis-node worker url=... consumer=w [group=default] [concurrency=4] [visibility_ms=..] ...`
+//! `eventlib-redis-node producer url=... name=p count=N [start=0] [pace_us=0] [sleep_ms=0] [fail_times=0] [stream=..] [partitions=1] [keys=0] [confirm=0] [wait_ms=1000]`
+//! `eventlib-redis-node worker url=... consumer=w [group=default] [concurrency=4] [visibility_ms=..] [idle_ms=0] [stream=..] [partitions=1] [confirm=0] ...`
 //! `eventlib-redis-node refused_producer url=... count=N [stream=..] [shutdown_secs=30] [then_after_ms=.. then_count=M]`
 //! `eventlib-redis-node bench_producer url=... outbox=memory|never|always|<ms> [dir=..] count=N [threads=1]`
-//! `eventlib-redis-node spool_producer url=... dir=... count=N [start=0] [fsync=never|always|<ms>] [segment=bytes] [drain_secs=60]`
+//! `eventlib-redis-node spool_producer url=... dir=... count=N [start=0] [fsync=never|always|<ms>] [segment=bytes] [drain_secs=60] [shutdown_ms=0]`
 //!
 //! Handlers append `handler seq ok|fail attempt` lines to
 //! `$EVENTLIB_TEST_OUT/<consumer>.handled`; the producer appends each seq
@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use eventlib::redis::{RedisTransport, Worker};
+use eventlib::redis::{RedisTransport, Server, Worker};
 use eventlib::{event, handler, log, Context, Dispatcher, Overflow, ValidationError};
 use serde::{Deserialize, Serialize};
 
@@ -112,7 +112,7 @@ fn main() {
         get(key, &default.to_string()).parse().expect("a number")
     };
     let out_dir = PathBuf::from(std::env::var_os("EVENTLIB_TEST_OUT").expect("EVENTLIB_TEST_OUT"));
-    let url = get("url", "redis://127.0.0.1/");
+    let url = eventlib_redis_tests::pki::node_server(&get);
     match role.as_str() {
         "producer" => {
             let name = get("name", "producer");
@@ -125,18 +125,28 @@ fn main() {
             Dispatcher::builder()
                 .capacity(num("capacity", 100_000) as usize)
                 .overflow(Overflow::Error)
-                .transport(declaring_transport(&url, &get("declare", "linked")))
+                .transport(placed(
+                    declaring_transport(&url, &get("declare", "linked")),
+                    &get,
+                    &num,
+                ))
                 .install()
                 .expect("install");
             let (start, count) = (num("start", 0), num("count", 100));
             let pace = Duration::from_micros(num("pace_us", 0));
+            let keys = num("keys", 0);
             let mut failed = 0u64;
             for seq in start..start + count {
                 let order = Order {
                     seq,
                     sleep_ms: num("sleep_ms", 0),
                     fail_times: num("fail_times", 0) as u32,
-                    tag: String::new(),
+                    // With `keys=K`, the partition key (`partition_by("tag")`).
+                    tag: if keys > 0 {
+                        format!("k{}", seq % keys)
+                    } else {
+                        String::new()
+                    },
                 };
                 match log!(order) {
                     Ok(_) => writeln!(produced, "{seq}").expect("write the produced file"),
@@ -169,6 +179,8 @@ fn main() {
                 .expect("open the handled file");
             let _ = OUT.set(Mutex::new(file));
             let worker = Worker::builder(&url)
+                .stream(get("stream", eventlib::redis::DEFAULT_STREAM))
+                .partitions(num("partitions", 1) as usize)
                 .group(get("group", "default"))
                 .consumer(&consumer)
                 .concurrency(num("concurrency", 4) as usize)
@@ -184,9 +196,17 @@ fn main() {
                     Some(num("cleanup_ms", 3_600_000))
                         .filter(|&ms| ms > 0)
                         .map(Duration::from_millis),
-                )
-                .build()
-                .expect("build the worker");
+                );
+            let worker = match num("confirm", 0) {
+                0 => worker,
+                replicas => worker.confirm(eventlib::redis::Confirm::replicas(replicas as u32)),
+            };
+            let worker = match num("idle_ms", 0) {
+                0 => worker,
+                ms => worker.stop_when_idle(Duration::from_millis(ms)),
+            }
+            .build()
+            .expect("build the worker");
             println!("STARTED={}", std::process::id());
             worker.run_blocking().expect("run the worker");
             println!("STATS={}", worker.stats());
@@ -204,7 +224,7 @@ fn main() {
 /// written before its first worker starts: `declare=linked` (the default)
 /// every group of the handlers linked into this binary, `declare=a,b`
 /// those named, `declare=none` nothing.
-fn declaring_transport(url: &str, which: &str) -> RedisTransport {
+fn declaring_transport(url: &Server, which: &str) -> RedisTransport {
     let transport = RedisTransport::new(url).expect("a valid URL");
     match which {
         "linked" => Ok(transport),
@@ -214,10 +234,40 @@ fn declaring_transport(url: &str, which: &str) -> RedisTransport {
     .expect("valid groups")
 }
 
+/// Where the producer role writes: `stream=`, `partitions=N` (events
+/// partitioned by their `tag`, the key `keys=K` gives them), and
+/// `confirm=R` (`WAIT` for R replicas, `wait_ms=` each).
+fn placed(
+    transport: RedisTransport,
+    get: &dyn Fn(&str, &str) -> String,
+    num: &dyn Fn(&str, u64) -> u64,
+) -> RedisTransport {
+    let transport = transport
+        .stream(get("stream", eventlib::redis::DEFAULT_STREAM))
+        .partitions(num("partitions", 1) as usize)
+        .expect("a valid partition count");
+    let transport = if num("keys", 0) > 0 {
+        transport.partition_by("tag")
+    } else {
+        transport
+    };
+    match num("confirm", 0) {
+        0 => transport,
+        replicas => transport.confirm(
+            eventlib::redis::Confirm::replicas(replicas as u32)
+                .timeout(Duration::from_millis(num("wait_ms", 1000))),
+        ),
+    }
+}
+
 /// A producer with every default (no logger, the default error hook) that
 /// logs `count` events and shuts down: prints what the report says and how
 /// long `shutdown` took.
-fn refused_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&str, u64) -> u64) {
+fn refused_producer(
+    url: &Server,
+    get: &dyn Fn(&str, &str) -> String,
+    num: &dyn Fn(&str, u64) -> u64,
+) {
     let transport = RedisTransport::new(url)
         .expect("a valid URL")
         .stream(get("stream", eventlib::redis::DEFAULT_STREAM));
@@ -274,7 +324,11 @@ fn refused_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(
 /// A producer with a spool in `dir`: logs `count` events (printing
 /// `LOGGED=1` once `log!` accepted them all), then waits until Redis
 /// confirmed everything in the spool, also what an earlier run left.
-fn spool_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&str, u64) -> u64) {
+fn spool_producer(
+    url: &Server,
+    get: &dyn Fn(&str, &str) -> String,
+    num: &dyn Fn(&str, u64) -> u64,
+) {
     use eventlib::redis::FsyncPolicy;
     let fsync = match get("fsync", "never").as_str() {
         "never" => FsyncPolicy::Never,
@@ -335,10 +389,23 @@ fn spool_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&s
     }
     println!("REFUSED={refused}");
     println!("LOGGED=1");
+    let shutdown_ms = num("shutdown_ms", 0);
+    if shutdown_ms > 0 {
+        // Shut down at once, relying on the report alone.
+        let report = eventlib::shutdown(Duration::from_millis(shutdown_ms));
+        println!("EARLIER_BACKLOG={}", report.earlier_backlog);
+        println!("CLEAN={}", report.is_clean());
+        println!("REPORT={report}");
+        if let Some(stats) = eventlib::redis::producer_stats() {
+            println!("RESENT={}", stats.resent);
+        }
+        println!("DONE=1");
+        return;
+    }
     let deadline = std::time::Instant::now() + Duration::from_secs(num("drain_secs", 60));
     let report = eventlib::flush_timeout(Duration::from_secs(num("drain_secs", 60)));
-    // `flush` counts this run's events; what an earlier run left shows in
-    // the spool's backlog.
+    // `flush` waits for this run's events and an earlier run's; the
+    // spool's backlog in bytes is read as well, to print it at zero.
     while eventlib::redis::producer_stats().is_none_or(|s| s.spool_backlog > 0)
         && std::time::Instant::now() < deadline
     {
@@ -359,7 +426,11 @@ fn spool_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&s
 /// policy: `threads` threads log `count` events in all, to a live Redis;
 /// prints the callers' throughput and latency, and how long until Redis
 /// confirmed everything.
-fn bench_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&str, u64) -> u64) {
+fn bench_producer(
+    url: &Server,
+    get: &dyn Fn(&str, &str) -> String,
+    num: &dyn Fn(&str, u64) -> u64,
+) {
     use eventlib::redis::FsyncPolicy;
     use std::time::Instant;
     let outbox = get("outbox", "memory");
@@ -375,9 +446,10 @@ fn bench_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&s
             .spool(get("dir", "spool"))
             .expect("a usable spool directory");
     }
+    let batch = num("batch", 256) as usize;
     Dispatcher::builder()
         .capacity(1 << 20)
-        .transport(transport)
+        .transport(placed(transport.batch_size(batch), get, num))
         .install()
         .expect("install");
     let threads = num("threads", 1).max(1);
@@ -413,7 +485,8 @@ fn bench_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&s
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
     println!(
         "BENCH outbox={outbox} threads={threads} events={} log_per_s={:.0} p50_us={:.2} \
-         p99_us={:.2} p999_us={:.1} max_us={:.0} all_confirmed_ms={} abandoned={}",
+         p99_us={:.2} p999_us={:.1} max_us={:.0} all_confirmed_ms={} abandoned={} \
+         confirmed_per_s={:.0} cpu_ms={}",
         latencies.len(),
         latencies.len() as f64 / logging.as_secs_f64(),
         at(0.5),
@@ -421,6 +494,22 @@ fn bench_producer(url: &str, get: &dyn Fn(&str, &str) -> String, num: &dyn Fn(&s
         at(0.999),
         at(1.0),
         confirmed.as_millis(),
-        report.abandoned
+        report.abandoned,
+        latencies.len() as f64 / confirmed.as_secs_f64(),
+        cpu_ms()
     );
+}
+
+/// The CPU time this process used, user and system, in milliseconds
+/// (Linux: `/proc/self/stat`, in clock ticks of 10 ms).
+fn cpu_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    (fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0)) * 10
 }

@@ -1,0 +1,114 @@
+//! The relay's throughput: committed outbox rows (written beforehand,
+//! untimed) until `Relay::drain` returns, every event confirmed by Redis
+//! and its row deleted; against the direct Redis producer, `log!` of the
+//! same events until `flush()` returns. The same dispatcher, transport,
+//! `redis-server` and stream for both.
+
+use std::cell::Cell;
+use std::time::Instant;
+
+use eventlib::redis::RedisTransport;
+use eventlib::{Dispatcher, Overflow};
+use eventlib_sql::{postgres, sqlite, RelayOptions};
+
+use super::{postgres_settings, runtime, SqliteFile};
+use crate::events::Viewed;
+use crate::harness::Report;
+use crate::scenarios::on_redis::server::{Persistence, Server};
+use crate::scenarios::on_redis::{del, rotated, xlen};
+
+/// Events per round.
+const EVENTS: u64 = 10_000;
+/// Rows per transaction when the outbox is filled.
+const FILL: u64 = 1_000;
+const KEY: &str = "bench:outbox";
+
+pub(crate) fn run(rounds: usize, report: &mut Report) {
+    let server = Server::start(Persistence::None);
+    Dispatcher::builder()
+        .capacity(65_536)
+        .overflow(Overflow::Block)
+        .transport(
+            RedisTransport::new(&server.url())
+                .expect("a valid URL")
+                .stream(KEY),
+        )
+        .install()
+        .expect("the first dispatcher of this process");
+    let runtime = runtime();
+    let (_pg, pg_pool) = runtime.block_on(super::postgres(4));
+    let lite = runtime.block_on(SqliteFile::open("outbox-relay"));
+    let options = RelayOptions::default();
+    let pg_relay = postgres::relay(pg_pool.clone(), options.clone());
+    let lite_relay = sqlite::relay(lite.pool.clone(), options.clone());
+    let mut control = server.connect();
+    let next = Cell::new(0_u64);
+
+    let mut pg_round = || {
+        del(&mut control, KEY);
+        runtime.block_on(async {
+            for _ in 0..EVENTS / FILL {
+                let mut tx = pg_pool.begin().await.expect("BEGIN");
+                for _ in 0..FILL {
+                    next.set(next.get() + 1);
+                    postgres::log(&mut tx, Viewed::new(next.get()))
+                        .await
+                        .expect("the outbox row");
+                }
+                tx.commit().await.expect("COMMIT");
+            }
+        });
+        let t0 = Instant::now();
+        let moved = runtime.block_on(pg_relay.drain()).expect("the relay");
+        let rate = EVENTS as f64 / t0.elapsed().as_secs_f64();
+        assert_eq!((moved, xlen(&mut control, KEY)), (EVENTS, EVENTS));
+        rate
+    };
+    let mut lite_control = server.connect();
+    let mut lite_round = || {
+        del(&mut lite_control, KEY);
+        runtime.block_on(async {
+            for _ in 0..EVENTS / FILL {
+                let mut tx = lite.pool.begin().await.expect("BEGIN");
+                for _ in 0..FILL {
+                    next.set(next.get() + 1);
+                    sqlite::log(&mut tx, Viewed::new(next.get()))
+                        .await
+                        .expect("the outbox row");
+                }
+                tx.commit().await.expect("COMMIT");
+            }
+        });
+        let t0 = Instant::now();
+        let moved = runtime.block_on(lite_relay.drain()).expect("the relay");
+        let rate = EVENTS as f64 / t0.elapsed().as_secs_f64();
+        assert_eq!((moved, xlen(&mut lite_control, KEY)), (EVENTS, EVENTS));
+        rate
+    };
+    let mut log_control = server.connect();
+    let mut log_round = || {
+        del(&mut log_control, KEY);
+        let t0 = Instant::now();
+        for i in 0..EVENTS {
+            eventlib::log!(Viewed::new(i)).expect("logged");
+        }
+        eventlib::flush();
+        let rate = EVENTS as f64 / t0.elapsed().as_secs_f64();
+        assert_eq!(xlen(&mut log_control, KEY), EVENTS, "flush returned early");
+        rate
+    };
+    let [pg_rate, lite_rate, log_rate] =
+        rotated(rounds, [&mut pg_round, &mut lite_round, &mut log_round]);
+    assert_eq!(eventlib::stats().total().dropped, 0);
+    report.row("relay", pg_rate, log_rate);
+    report.row("relay-sqlite", lite_rate, log_rate);
+    let settings = runtime.block_on(postgres_settings(&pg_pool));
+    report.note(format!(
+        "{}; {settings}; SQLite WAL, synchronous=FULL; {EVENTS} events per round, committed \
+         beforehand (untimed) in transactions of {FILL}; the relay's batches of {} rows (each: \
+         claim, hand to the dispatcher, wait for Redis, DELETE, COMMIT); the producer's \
+         batches of up to 256",
+        Persistence::None.describe(),
+        options.batch
+    ));
+}

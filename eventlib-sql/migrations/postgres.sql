@@ -1,0 +1,21 @@
+-- The eventlib transactional outbox on PostgreSQL: one row per event logged
+-- inside a transaction, deleted by the relay once the transport confirmed it.
+CREATE TABLE IF NOT EXISTS eventlib_outbox (
+    seq        BIGSERIAL PRIMARY KEY,
+    event_id   TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    envelope   TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- Set when the envelope can never be sent (unknown event, bad data): the relay skips the row.
+    error      TEXT
+);
+-- Wakes the relays (LISTEN eventlib_outbox) when a transaction that wrote rows commits.
+CREATE OR REPLACE FUNCTION eventlib_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('eventlib_outbox', '');
+    RETURN NULL;
+END
+$$;
+DROP TRIGGER IF EXISTS eventlib_outbox_notify ON eventlib_outbox;
+CREATE TRIGGER eventlib_outbox_notify AFTER INSERT ON eventlib_outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION eventlib_outbox_notify();

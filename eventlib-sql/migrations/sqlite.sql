@@ -1,0 +1,11 @@
+-- The eventlib transactional outbox on SQLite: one row per event logged
+-- inside a transaction, deleted by the relay once the transport confirmed it.
+CREATE TABLE IF NOT EXISTS eventlib_outbox (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id   TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    envelope   TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    -- Set when the envelope can never be sent (unknown event, bad data): the relay skips the row.
+    error      TEXT
+);

@@ -1,0 +1,49 @@
+//! The errors of the outbox.
+
+/// Why an event could not be written to the outbox, or the table not made.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The event was refused before any write: validation (`#[validate]`),
+    /// invalid by-name data, an unknown name.
+    Event(eventlib::Error),
+    /// The database failed.
+    Database(sqlx::Error),
+    /// The relay's transport gave an event of a batch up (counted as
+    /// dropped by eventlib): the batch's rows stay, to be sent again.
+    Unconfirmed,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Event(err) => write!(f, "event refused: {err}"),
+            Error::Database(err) => write!(f, "outbox database error: {err}"),
+            Error::Unconfirmed => f.write_str(
+                "the transport gave an event of the batch up; its rows stay in the outbox",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Event(err) => Some(err),
+            Error::Database(err) => Some(err),
+            Error::Unconfirmed => None,
+        }
+    }
+}
+
+impl From<eventlib::Error> for Error {
+    fn from(err: eventlib::Error) -> Self {
+        Error::Event(err)
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        Error::Database(err)
+    }
+}

@@ -1,0 +1,305 @@
+//! The relay: moves committed outbox rows to the installed transport with
+//! their original event ids (`send`), and lets its database side delete
+//! them once the transport confirmed. One loop for every database; each
+//! database module gives its [`Store`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::publish::{self, Publisher};
+use crate::send::Sent;
+use crate::stats::{Counters, Failure, RelayStats};
+
+/// A boxed, sendable future: what a [`Store`] returns.
+pub(crate) type Fut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One database's side of the relay.
+pub(crate) trait Store: Send + Sync + 'static {
+    /// Claims up to `batch` committed rows, hands them to
+    /// [`send`](crate::send::send), and
+    /// deletes the delivered ones (marks the unsendable ones) in one
+    /// database transaction.
+    fn cycle(&self, batch: i64) -> Fut<'_, Result<Sent, sqlx::Error>>;
+    /// How many rows wait to be sent (rows marked unsendable excluded).
+    fn backlog(&self) -> Fut<'_, Result<i64, sqlx::Error>>;
+    /// Waits for new rows: a notification (if the store listens), or
+    /// `poll` at most.
+    fn wait(&self, poll: Duration) -> Fut<'_, ()>;
+    /// Lets go of rows claimed ahead of the next cycle, when the relay
+    /// stops cycling.
+    fn release(&self) -> Fut<'_, ()>;
+}
+
+/// How a relay runs.
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    /// Rows claimed per database transaction.
+    pub batch: i64,
+    /// The longest wait between two looks at the table (the fallback when
+    /// no notification comes, and SQLite's only wake-up).
+    pub poll: Duration,
+    /// The longest wait after a failure (doubling from 50 ms).
+    pub max_backoff: Duration,
+    /// PostgreSQL: wake on `LISTEN eventlib_outbox` as soon as a
+    /// transaction that wrote rows commits (default `true`). Off, the
+    /// relay only polls every `poll`: for a connection pooler that does
+    /// not keep a session for `LISTEN` (PgBouncer in transaction mode).
+    /// SQLite always polls.
+    pub listen: bool,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        RelayOptions {
+            batch: 500,
+            poll: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(5),
+            listen: true,
+        }
+    }
+}
+
+/// How often a running relay counts its backlog.
+const COUNT_EVERY: Duration = Duration::from_secs(1);
+
+/// Moves committed outbox rows to the installed transport. Made by
+/// `postgres::relay` or `sqlite::relay`; [`Relay::spawn`] runs it as a task,
+/// [`Relay::drain`] moves what is there now. Clones share their counters.
+#[derive(Clone)]
+pub struct Relay {
+    store: Arc<dyn Store>,
+    options: RelayOptions,
+    counters: Arc<Counters>,
+    name: String,
+    /// Where [`Relay::publish_stats`] writes: a Redis URL and a stream key.
+    publish: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("name", &self.name)
+            .field("options", &self.options)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Relay {
+    pub(crate) fn new(store: impl Store, options: RelayOptions) -> Self {
+        Relay {
+            store: Arc::new(store),
+            options,
+            counters: Arc::default(),
+            name: publish::default_name(),
+            publish: None,
+        }
+    }
+
+    /// Names this relay in its published stats (default
+    /// `<hostname>:<pid>`).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The relay's name (see [`Relay::named`]).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Makes a running relay ([`Relay::spawn`]) write its stats to Redis
+    /// for the operator's tools: every 5 s, the field of its
+    /// [name](Relay::named) in the hash `<stream>:relays` is set to
+    /// `{"backlog":n,"moved":n,"failed":n,"unsendable":n,"at_ms":ms}` (the
+    /// key expires 15 s after the last write; [`RelayTask::stop`] removes
+    /// the field). `stream` is the stream key of the Redis transport
+    /// (`eventlib:events` by default). A failed write is counted in
+    /// [`RelayStats::publish_errors`] and tried again 5 s later; no event
+    /// waits for it.
+    ///
+    /// `redis_url` is a `redis://` URL (`rediss://` when the redis crate
+    /// is built with TLS, as eventlib's `redis-tls` feature does).
+    pub fn publish_stats(
+        mut self,
+        redis_url: impl Into<String>,
+        stream: impl Into<String>,
+    ) -> Self {
+        self.publish = Some((redis_url.into(), stream.into()));
+        self
+    }
+
+    /// What this relay (and its clones) did so far, with its backlog as
+    /// last counted.
+    pub fn stats(&self) -> RelayStats {
+        self.counters.snapshot()
+    }
+
+    /// Counts the committed rows waiting to be sent now; the count also
+    /// goes to [`RelayStats::backlog`] and to the gauge
+    /// `eventlib_outbox_backlog` (feature `metrics`).
+    pub async fn backlog(&self) -> Result<u64, Error> {
+        let backlog = u64::try_from(self.store.backlog().await?).unwrap_or(0);
+        self.counters.backlog(backlog);
+        Ok(backlog)
+    }
+
+    /// One batch: claims, sends, and deletes; returns how many rows it moved.
+    async fn once(&self) -> Result<usize, Error> {
+        let sent = self.store.cycle(self.options.batch).await?;
+        let c = &self.counters;
+        c.batch(sent.delivered.len(), sent.poison.len());
+        if let Some(err) = sent.refused {
+            c.failed(
+                Failure::Refused,
+                format!("the dispatcher refused an event: {err}"),
+            );
+            return Err(Error::Event(err));
+        }
+        if sent.unconfirmed {
+            c.failed(
+                Failure::Unconfirmed,
+                "the transport gave an event of the batch up; its rows stay".to_owned(),
+            );
+            return Err(Error::Unconfirmed);
+        }
+        Ok(sent.delivered.len() + sent.poison.len())
+    }
+
+    /// [`Relay::once`], with a database failure counted.
+    async fn counted_once(&self) -> Result<usize, Error> {
+        let outcome = self.once().await;
+        if let Err(Error::Database(db)) = &outcome {
+            self.counters.failed(Failure::Database, db.to_string());
+        }
+        outcome
+    }
+
+    /// Moves every row committed now, batch after batch, and returns how
+    /// many it moved; the first failure stops it.
+    pub async fn drain(&self) -> Result<u64, Error> {
+        let mut moved = 0;
+        let outcome = loop {
+            match self.counted_once().await {
+                Ok(0) => break Ok(moved),
+                Ok(n) => moved += n as u64,
+                Err(err) => break Err(err),
+            }
+        };
+        self.store.release().await;
+        outcome
+    }
+
+    /// Runs the relay as tasks on the current tokio runtime until
+    /// [`RelayTask::stop`]: it sends what is committed, then waits for a
+    /// notification or the poll interval; on a failure (database or
+    /// transport down) it counts it, backs off and tries again, for ever.
+    /// Beside it, its backlog is counted every second (and its stats
+    /// written to Redis every 5 s with [`Relay::publish_stats`]).
+    pub fn spawn(&self) -> RelayTask {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let sending = tokio::spawn(self.clone().send_loop(stopped.clone()));
+        let publisher = self
+            .publish
+            .as_ref()
+            .map(|(url, stream)| Arc::new(Publisher::new(url.clone(), stream, self.name.clone())));
+        let counting = tokio::spawn(self.clone().stats_loop(publisher, stopped));
+        RelayTask {
+            stop,
+            tasks: vec![sending, counting],
+        }
+    }
+
+    async fn send_loop(self, mut stopped: tokio::sync::watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(50);
+        while !*stopped.borrow() {
+            let pause = match self.counted_once().await {
+                Ok(0) => {
+                    backoff = Duration::from_millis(50);
+                    None
+                }
+                Ok(_) => {
+                    backoff = Duration::from_millis(50);
+                    continue;
+                }
+                Err(_) => {
+                    let pause = backoff;
+                    backoff = (backoff * 2).min(self.options.max_backoff);
+                    Some(pause)
+                }
+            };
+            tokio::select! {
+                _ = stopped.changed() => {}
+                _ = async {
+                    match pause {
+                        Some(pause) => tokio::time::sleep(pause).await,
+                        None => self.store.wait(self.options.poll).await,
+                    }
+                } => {}
+            }
+        }
+        self.store.release().await;
+    }
+
+    /// Counts the backlog every second and publishes the stats when asked.
+    async fn stats_loop(
+        self,
+        publisher: Option<Arc<Publisher>>,
+        mut stopped: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut published: Option<tokio::time::Instant> = None;
+        while !*stopped.borrow() {
+            // A failed count leaves the last one (with its time) in the
+            // stats: the send loop counts the database's failures.
+            let _ = self.backlog().await;
+            if let Some(publisher) = &publisher {
+                if published.is_none_or(|at| at.elapsed() >= publish::EVERY) {
+                    published = Some(tokio::time::Instant::now());
+                    let (p, stats) = (publisher.clone(), self.stats());
+                    self.published(tokio::task::spawn_blocking(move || p.publish(&stats)).await);
+                }
+            }
+            tokio::select! {
+                _ = stopped.changed() => {}
+                _ = tokio::time::sleep(COUNT_EVERY) => {}
+            }
+        }
+        if let Some(publisher) = publisher {
+            self.published(tokio::task::spawn_blocking(move || publisher.withdraw()).await);
+        }
+    }
+
+    fn published(&self, outcome: Result<redis::RedisResult<()>, tokio::task::JoinError>) {
+        let err = match outcome {
+            Ok(Ok(())) => return,
+            Ok(Err(err)) => err.to_string(),
+            Err(err) => err.to_string(),
+        };
+        self.counters.failed(
+            Failure::Publish,
+            format!("the relay's stats could not be written to Redis: {err}"),
+        );
+    }
+}
+
+/// A relay running as tasks; see [`Relay::spawn`].
+#[derive(Debug)]
+pub struct RelayTask {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RelayTask {
+    /// Stops the relay after the batch it is sending, and waits for it
+    /// (and for its field to be removed from Redis, with
+    /// [`Relay::publish_stats`]).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

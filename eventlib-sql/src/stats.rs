@@ -1,0 +1,172 @@
+//! What a relay counted: its counters (the one owner of them), the
+//! snapshot [`RelayStats`] that `Relay::stats` gives, and the same counts
+//! on the `metrics` facade (feature `metrics`).
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// What a relay did since it was made, and its backlog as last counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RelayStats {
+    /// Events handed to the transport, confirmed, and their rows deleted.
+    pub moved: u64,
+    /// Committed rows waiting to be sent, as last counted (every second by
+    /// a running relay, and by each [`Relay::backlog`](crate::Relay::backlog)
+    /// call); `None` before the first count. Rows marked unsendable are
+    /// not in it.
+    pub backlog: Option<u64>,
+    /// When `backlog` was counted.
+    pub backlog_at: Option<SystemTime>,
+    /// Rows that can never be sent (unknown event, unreadable envelope),
+    /// marked in their `error` column and left in the table.
+    pub unsendable: u64,
+    /// Database failures the relay retried after (database down,
+    /// connection lost, a transaction that did not commit).
+    pub database_errors: u64,
+    /// Times the dispatcher refused an event (shut down, queue full): the
+    /// row stayed and was sent again later.
+    pub refused: u64,
+    /// Batches the transport did not confirm in full (it gave an event
+    /// up, such as a Redis that refuses for good): their rows stayed and
+    /// were sent again later, under the same ids.
+    pub unconfirmed: u64,
+    /// Times these stats could not be written to Redis
+    /// ([`Relay::publish_stats`](crate::Relay::publish_stats)); no event
+    /// depends on it.
+    pub publish_errors: u64,
+    /// The last failure, if any.
+    pub last_error: Option<String>,
+}
+
+impl RelayStats {
+    /// Every failure counted: database errors, refusals, unconfirmed
+    /// batches and unsendable rows (publishing errors aside).
+    pub fn failed(&self) -> u64 {
+        self.database_errors + self.refused + self.unconfirmed + self.unsendable
+    }
+}
+
+impl fmt::Display for RelayStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "moved {}, backlog ", self.moved)?;
+        match self.backlog {
+            Some(backlog) => write!(f, "{backlog}")?,
+            None => f.write_str("not counted yet")?,
+        }
+        write!(
+            f,
+            ", unsendable {}, database errors {}, refused {}, unconfirmed batches {}",
+            self.unsendable, self.database_errors, self.refused, self.unconfirmed
+        )?;
+        if self.publish_errors > 0 {
+            write!(f, ", stats not published {}x", self.publish_errors)?;
+        }
+        if let Some(err) = &self.last_error {
+            write!(f, "; last error: {err}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A relay's counters, shared by its clones and its tasks.
+#[derive(Default)]
+pub(crate) struct Counters {
+    moved: AtomicU64,
+    /// The last count and when it was taken.
+    backlog: Mutex<Option<(u64, SystemTime)>>,
+    unsendable: AtomicU64,
+    database_errors: AtomicU64,
+    refused: AtomicU64,
+    unconfirmed: AtomicU64,
+    publish_errors: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+/// The kinds of failure a relay counts.
+#[derive(Clone, Copy)]
+pub(crate) enum Failure {
+    Database,
+    Refused,
+    Unconfirmed,
+    Publish,
+}
+
+/// Adds `n` to the relay counter `name` of the `metrics` facade.
+fn meter(name: &'static str, n: u64) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(name).increment(n);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (name, n);
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Counters {
+    /// Rows delivered (deleted) and rows marked unsendable by one batch.
+    pub(crate) fn batch(&self, moved: usize, unsendable: usize) {
+        // Relaxed: each counter is read on its own; none orders other memory.
+        self.moved.fetch_add(moved as u64, Ordering::Relaxed);
+        meter("eventlib_outbox_moved_total", moved as u64);
+        self.unsendable
+            .fetch_add(unsendable as u64, Ordering::Relaxed);
+        meter("eventlib_outbox_unsendable_total", unsendable as u64);
+    }
+
+    /// A backlog just counted; also the gauge `eventlib_outbox_backlog`.
+    pub(crate) fn backlog(&self, backlog: u64) {
+        *self.backlog.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((backlog, SystemTime::now()));
+        #[cfg(feature = "metrics")]
+        metrics::gauge!("eventlib_outbox_backlog").set(backlog as f64);
+    }
+
+    /// Counts a failure of `kind`; the first of each kind goes to stderr
+    /// (seen even without a logger), every one to `log`.
+    pub(crate) fn failed(&self, kind: Failure, what: String) {
+        let (counter, name) = match kind {
+            Failure::Database => (
+                &self.database_errors,
+                "eventlib_outbox_database_errors_total",
+            ),
+            Failure::Refused => (&self.refused, "eventlib_outbox_refused_total"),
+            Failure::Unconfirmed => (&self.unconfirmed, "eventlib_outbox_unconfirmed_total"),
+            Failure::Publish => (&self.publish_errors, "eventlib_outbox_publish_errors_total"),
+        };
+        meter(name, 1);
+        let first = counter.fetch_add(1, Ordering::Relaxed) == 0;
+        if first {
+            eprintln!("eventlib-sql relay: {what} (retrying; see Relay::stats)");
+        }
+        log::warn!(target: "eventlib_sql", "relay: {what}");
+        if !matches!(kind, Failure::Publish) {
+            *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(what);
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> RelayStats {
+        let backlog = *self.backlog.lock().unwrap_or_else(|e| e.into_inner());
+        RelayStats {
+            moved: self.moved.load(Ordering::Relaxed),
+            backlog: backlog.map(|(n, _)| n),
+            backlog_at: backlog.map(|(_, at)| at),
+            unsendable: self.unsendable.load(Ordering::Relaxed),
+            database_errors: self.database_errors.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
+            unconfirmed: self.unconfirmed.load(Ordering::Relaxed),
+            publish_errors: self.publish_errors.load(Ordering::Relaxed),
+            last_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
+}

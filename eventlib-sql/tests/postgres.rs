@@ -1,0 +1,282 @@
+//! The outbox on a real PostgreSQL (a throwaway cluster per test), with
+//! the local pool as the transport: what the handlers did is checked, not
+//! only the table.
+
+mod support;
+
+use std::time::Duration;
+
+use eventlib_sql::{postgres, RelayOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use support::{order, wait_handled, Postgres};
+
+async fn pool(pg: &Postgres) -> PgPool {
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect(&pg.url())
+        .await
+        .unwrap();
+    postgres::migrate(&pool).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool
+}
+
+async fn place(pool: &PgPool, name: &str) -> eventlib::EventId {
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO orders (id) VALUES ($1)")
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let id = postgres::log(&mut tx, order(name)).await.unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_is_never_handled_and_a_commit_is_handled_once_with_its_id() {
+    let pg = Postgres::start();
+    let pool = pool(&pg).await;
+
+    let mut tx = pool.begin().await.unwrap();
+    postgres::log(&mut tx, order("pg-rb-1")).await.unwrap();
+    postgres::log_json(
+        &mut tx,
+        "sqltest.OrderPlaced",
+        serde_json::json!({"order": "pg-rb-2", "amount_cents": 5}),
+    )
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+
+    // Validation runs in the caller, before anything is written.
+    let mut tx = pool.begin().await.unwrap();
+    let refused = postgres::log(
+        &mut tx,
+        support::OrderPlaced {
+            order: "pg-rb-zero".into(),
+            amount_cents: 0,
+        },
+    )
+    .await;
+    assert!(matches!(
+        refused,
+        Err(eventlib_sql::Error::Event(
+            eventlib::Error::Validation { .. }
+        ))
+    ));
+    tx.commit().await.unwrap();
+
+    let id = place(&pool, "pg-rb-ok").await;
+    let relay = postgres::relay(pool.clone(), RelayOptions::default());
+    assert_eq!(relay.backlog().await.unwrap(), 1);
+    assert_eq!(relay.drain().await.unwrap(), 1);
+    let runs = wait_handled("pg-rb-", 1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let runs_after = support::handled("pg-rb-");
+    assert_eq!(runs, runs_after);
+    assert_eq!(
+        runs.len(),
+        1,
+        "only the committed order is handled: {runs:?}"
+    );
+    assert_eq!(
+        runs["pg-rb-ok"],
+        vec![id],
+        "handled once, with the id log returned"
+    );
+    assert_eq!(relay.backlog().await.unwrap(), 0);
+    assert_eq!(relay.stats().moved, 1);
+}
+
+/// Run as a child process by `committed_rows_survive_a_kill_of_the_service`:
+/// commits orders, says so, and waits to be killed.
+#[tokio::test]
+async fn child_process_entry() {
+    if std::env::var("EVENTLIB_SQL_CHILD").as_deref() != Ok("pg-producer") {
+        return;
+    }
+    let url = std::env::var("EVENTLIB_SQL_URL").unwrap();
+    let pool = PgPool::connect(&url).await.unwrap();
+    for n in 0..50 {
+        place(&pool, &format!("pg-kill-{n}")).await;
+    }
+    // On stderr: unbuffered, and never held by the test harness.
+    eprintln!("COMMITTED");
+    tokio::time::sleep(Duration::from_secs(120)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_rows_survive_a_kill_of_the_service() {
+    let pg = Postgres::start();
+    let pool = pool(&pg).await;
+    let mut child = support::child("child_process_entry", "pg-producer", &pg.url());
+    support::wait_for_line(&mut child, "COMMITTED");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let relay = postgres::relay(pool.clone(), RelayOptions::default());
+    let task = relay.spawn();
+    let runs = wait_handled("pg-kill-", 50).await;
+    task.stop().await;
+    assert_eq!(runs.len(), 50);
+    assert!(runs.values().all(|ids| ids.len() == 1), "each handled once");
+    assert_eq!(relay.backlog().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_move_10000_rows_each_once() {
+    let pg = Postgres::start();
+    let pool = pool(&pg).await;
+    for chunk in 0..10 {
+        let mut tx = pool.begin().await.unwrap();
+        for n in 0..1000 {
+            postgres::log(&mut tx, order(format!("pg-two-{chunk}-{n}")))
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let options = RelayOptions {
+        batch: 200,
+        ..RelayOptions::default()
+    };
+    let first = postgres::relay(pool.clone(), options.clone());
+    let second = postgres::relay(pool.clone(), options);
+    let (a, b) = (first.spawn(), second.spawn());
+    let runs = wait_handled("pg-two-", 10_000).await;
+    a.stop().await;
+    b.stop().await;
+    assert_eq!(runs.len(), 10_000);
+    let twice: Vec<_> = runs.iter().filter(|(_, ids)| ids.len() != 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{} orders sent twice without a crash, such as {:?}",
+        twice.len(),
+        twice.first()
+    );
+    assert_eq!(first.stats().moved + second.stats().moved, 10_000);
+    assert_eq!(first.backlog().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_rides_out_a_postgres_restart() {
+    let pg = Postgres::start();
+    let pool = pool(&pg).await;
+    let relay = postgres::relay(
+        pool.clone(),
+        RelayOptions {
+            poll: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(400),
+            ..RelayOptions::default()
+        },
+    );
+    let task = relay.spawn();
+    for n in 0..20 {
+        place(&pool, &format!("pg-restart-a{n}")).await;
+    }
+    assert_eq!(wait_handled("pg-restart-a", 20).await.len(), 20);
+
+    pg.stop();
+    let down = relay.drain().await;
+    assert!(
+        matches!(down, Err(eventlib_sql::Error::Database(_))),
+        "{down:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    pg.start_again();
+    for n in 0..20 {
+        place(&pool, &format!("pg-restart-b{n}")).await;
+    }
+    let runs = wait_handled("pg-restart-b", 20).await;
+    task.stop().await;
+    assert_eq!(runs.len(), 20, "nothing lost across the restart");
+    assert!(runs.values().all(|ids| ids.len() == 1));
+    let stats = relay.stats();
+    assert_eq!(stats.moved, 40);
+    assert!(
+        stats.database_errors >= 1,
+        "the outage is counted: {stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_relay_leaves_no_row_claimed() {
+    let pg = Postgres::start();
+    let pool = pool(&pg).await;
+    let mut tx = pool.begin().await.unwrap();
+    for n in 0..5_000 {
+        postgres::log(&mut tx, order(format!("pg-stop-{n}")))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    // Small batches: the relay claims the next one while each is out.
+    let options = RelayOptions {
+        batch: 20,
+        ..RelayOptions::default()
+    };
+    let first = postgres::relay(pool.clone(), options.clone());
+    let task = first.spawn();
+    support::until("the first batches", Duration::from_secs(20), || {
+        first.stats().moved >= 100
+    })
+    .await;
+    task.stop().await;
+    let stopped_at = first.stats().moved;
+    assert!(stopped_at < 5_000, "stopped midway: {stopped_at}");
+
+    // Another relay finds every row left, none still locked by the first.
+    let second = postgres::relay(pool.clone(), options);
+    assert_eq!(second.drain().await.unwrap(), 5_000 - stopped_at);
+    assert_eq!(second.backlog().await.unwrap(), 0);
+    let runs = wait_handled("pg-stop-", 5_000).await;
+    assert_eq!(runs.len(), 5_000);
+    assert!(runs.values().all(|ids| ids.len() == 1), "each handled once");
+}
+
+/// A relay that listened and claimed ahead, dropped outside its runtime
+/// (a `main` that keeps the runtime in a variable): its connections close
+/// on that runtime instead of panicking.
+#[test]
+fn a_relay_dropped_outside_its_runtime_closes_its_connections_there() {
+    let pg = Postgres::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let relay = runtime.block_on(async {
+        let pool = pool(&pg).await;
+        let relay = postgres::relay(
+            pool.clone(),
+            RelayOptions {
+                batch: 5,
+                ..RelayOptions::default()
+            },
+        );
+        let mut tx = pool.begin().await.unwrap();
+        for n in 0..20 {
+            postgres::log(&mut tx, order(format!("pg-drop-{n}")))
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        // It listens, and claims ahead.
+        let task = relay.spawn();
+        wait_handled("pg-drop-", 20).await;
+        // Now waiting on its LISTEN connection.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        task.stop().await;
+        // Another one, never stopped: the runtime's shutdown drops it.
+        let other = postgres::relay(pool.clone(), RelayOptions::default());
+        std::mem::forget(other.spawn());
+        relay
+    });
+    drop(relay);
+    runtime.shutdown_timeout(Duration::from_secs(5));
+}

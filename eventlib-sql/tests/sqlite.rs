@@ -1,0 +1,267 @@
+//! The outbox on SQLite (a database file per test), with the local pool as
+//! the transport: what the handlers did is checked, not only the table.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use eventlib_sql::{sqlite, RelayOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use support::{order, wait_handled};
+
+fn file(test: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("eventlib-sql-{test}-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+async fn pool(path: &std::path::Path) -> SqlitePool {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .busy_timeout(Duration::from_secs(5));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .unwrap();
+    sqlite::migrate(&pool).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS carts (id TEXT PRIMARY KEY)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool
+}
+
+async fn place(pool: &SqlitePool, name: &str) -> eventlib::EventId {
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO carts (id) VALUES (?)")
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let id = sqlite::log(&mut tx, order(name)).await.unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_is_never_handled_and_a_commit_is_handled_once_with_its_id() {
+    let path = file("rollback");
+    let pool = pool(&path).await;
+
+    let mut tx = pool.begin().await.unwrap();
+    sqlite::log(&mut tx, order("lite-rb-1")).await.unwrap();
+    sqlite::log_json(
+        &mut tx,
+        "sqltest.OrderPlaced",
+        serde_json::json!({"order": "lite-rb-2", "amount_cents": 5}),
+    )
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+
+    let mut tx = pool.begin().await.unwrap();
+    let refused = sqlite::log_json(
+        &mut tx,
+        "sqltest.OrderPlaced",
+        serde_json::json!({"order": "lite-rb-zero", "amount_cents": 0}),
+    )
+    .await;
+    assert!(matches!(
+        refused,
+        Err(eventlib_sql::Error::Event(
+            eventlib::Error::Validation { .. }
+        ))
+    ));
+    tx.commit().await.unwrap();
+
+    let id = place(&pool, "lite-rb-ok").await;
+    let relay = sqlite::relay(pool.clone(), RelayOptions::default());
+    assert_eq!(relay.backlog().await.unwrap(), 1);
+    assert_eq!(relay.drain().await.unwrap(), 1);
+    let runs = wait_handled("lite-rb-", 1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(runs, support::handled("lite-rb-"));
+    assert_eq!(
+        runs.len(),
+        1,
+        "only the committed cart is handled: {runs:?}"
+    );
+    assert_eq!(runs["lite-rb-ok"], vec![id]);
+    assert_eq!(relay.backlog().await.unwrap(), 0);
+    pool.close().await;
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Run as a child process by `committed_rows_survive_a_kill_of_the_service`:
+/// commits carts, says so, and waits to be killed.
+#[tokio::test]
+async fn child_process_entry() {
+    if std::env::var("EVENTLIB_SQL_CHILD").as_deref() != Ok("sqlite-producer") {
+        return;
+    }
+    let path = PathBuf::from(std::env::var("EVENTLIB_SQL_URL").unwrap());
+    let pool = pool(&path).await;
+    for n in 0..50 {
+        place(&pool, &format!("lite-kill-{n}")).await;
+    }
+    // On stderr: unbuffered, and never held by the test harness.
+    eprintln!("COMMITTED");
+    tokio::time::sleep(Duration::from_secs(120)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_rows_survive_a_kill_of_the_service() {
+    let path = file("kill");
+    let mut child = support::child(
+        "child_process_entry",
+        "sqlite-producer",
+        path.to_str().unwrap(),
+    );
+    support::wait_for_line(&mut child, "COMMITTED");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let pool = pool(&path).await;
+    let relay = sqlite::relay(
+        pool.clone(),
+        RelayOptions {
+            poll: Duration::from_millis(50),
+            ..RelayOptions::default()
+        },
+    );
+    let task = relay.spawn();
+    let runs = wait_handled("lite-kill-", 50).await;
+    task.stop().await;
+    assert_eq!(runs.len(), 50);
+    assert!(runs.values().all(|ids| ids.len() == 1), "each handled once");
+    assert_eq!(relay.backlog().await.unwrap(), 0);
+    assert_eq!(relay.stats().moved, 50);
+    pool.close().await;
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsendable_row_is_marked_and_counted_not_lost() {
+    let path = file("poison");
+    let pool = pool(&path).await;
+    sqlx::query("INSERT INTO eventlib_outbox (event_id, name, envelope) VALUES ('x', 'sqltest.Nope', ?)")
+        .bind(r#"{"v":1,"id":"0000000000000000000000000000abcd","name":"sqltest.Nope","emitted_at":1,"data":{}}"#)
+        .execute(&pool)
+        .await
+        .unwrap();
+    place(&pool, "lite-poison-ok").await;
+    let relay = sqlite::relay(pool.clone(), RelayOptions::default());
+    assert_eq!(relay.drain().await.unwrap(), 2);
+    assert_eq!(wait_handled("lite-poison-", 1).await.len(), 1);
+    let stats = relay.stats();
+    assert_eq!((stats.moved, stats.unsendable), (1, 1));
+    let error: Option<String> =
+        sqlx::query_scalar("SELECT error FROM eventlib_outbox WHERE event_id = 'x'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(error.unwrap().contains("sqltest.Nope"));
+    assert_eq!(relay.backlog().await.unwrap(), 0);
+    pool.close().await;
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_rides_out_a_locked_database_and_loses_nothing() {
+    let path = file("locked");
+    let pool = pool(&path).await;
+    for n in 0..20 {
+        place(&pool, &format!("lite-locked-{n}")).await;
+    }
+    // The relay's writes give up after 100 ms of a locked database.
+    let relay_pool = SqlitePoolOptions::new()
+        .max_connections(2)
+        .connect_with(
+            SqliteConnectOptions::new()
+                .filename(&path)
+                .busy_timeout(Duration::from_millis(100)),
+        )
+        .await
+        .unwrap();
+    let relay = sqlite::relay(
+        relay_pool.clone(),
+        RelayOptions {
+            poll: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(200),
+            ..RelayOptions::default()
+        },
+    );
+
+    // Another writer holds the database for 2 s: the relay sends, cannot
+    // delete, counts it, and keeps every row.
+    let lock = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    let task = relay.spawn();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let during = relay.stats();
+    assert!(during.database_errors >= 1, "counted: {during}");
+    assert!(
+        during
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("locked"),
+        "{during}"
+    );
+    assert_eq!(during.moved, 0, "nothing deleted while locked");
+    lock.rollback().await.unwrap();
+
+    let runs = wait_handled("lite-locked-", 20).await;
+    support::until("an empty outbox", Duration::from_secs(10), || {
+        support::block(relay.backlog()).ok() == Some(0)
+    })
+    .await;
+    task.stop().await;
+    assert_eq!(runs.len(), 20, "nothing lost");
+    // At least once: rows sent while the DELETE could not commit were sent again.
+    assert!(runs.values().all(|ids| !ids.is_empty()));
+    assert_eq!(relay.stats().moved, 20);
+    relay_pool.close().await;
+    pool.close().await;
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_keeps_moving_while_the_service_logs_other_events() {
+    let path = file("busy");
+    let pool = pool(&path).await;
+    for n in 0..20 {
+        place(&pool, &format!("lite-busy-{n}")).await;
+    }
+    // Other events, logged every 5 ms with a 20 ms handler: the dispatcher
+    // always has one in flight, and `flush()` would wait for all of them.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let logging = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let mut page = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && page < 2_000 {
+                eventlib::log!(support::PageViewed { page }).unwrap();
+                page += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let relay = sqlite::relay(pool.clone(), RelayOptions::default());
+    let drained = tokio::time::timeout(Duration::from_secs(3), relay.drain()).await;
+    let busy_all_along = !logging.is_finished();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    logging.join().unwrap();
+    assert!(busy_all_along, "the other events were logged throughout");
+    let moved = drained
+        .expect("the relay confirms its batch without waiting for other events")
+        .unwrap();
+    assert_eq!(moved, 20);
+    let runs = wait_handled("lite-busy-", 20).await;
+    assert!(runs.values().all(|ids| ids.len() == 1));
+    pool.close().await;
+    let _ = std::fs::remove_file(&path);
+}

@@ -1,0 +1,229 @@
+//! What the outbox tests share: a throwaway PostgreSQL cluster
+//! (`eventlib-postgres-tests`), child processes of the test binary to
+//! kill, and the event of the tests with a handler that records each run.
+
+// Each test binary uses a part of it.
+#![allow(dead_code, unused_imports)]
+
+use std::process::Command;
+
+pub use eventlib_postgres_tests::Postgres;
+
+/// The path of a child of this test binary: it runs test `name` alone with
+/// `role` in `EVENTLIB_SQL_CHILD`.
+pub fn child(name: &str, role: &str, url: &str) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("EVENTLIB_SQL_CHILD", role)
+        .env("EVENTLIB_SQL_URL", url)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Reads the child's stderr until a line equal to `marker`.
+pub fn wait_for_line(child: &mut std::process::Child, marker: &str) {
+    use std::io::BufRead;
+    let out = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(out).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().trim() == marker {
+            // Keep reading in the background so the child never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return;
+        }
+    }
+    panic!("the child ended before printing {marker}");
+}
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use eventlib::{event, handler, Context, EventId, ValidationError};
+use serde::{Deserialize, Serialize};
+
+/// Every run of the handler: the order and the event id it saw (tests run
+/// in parallel and tell theirs apart by the order's prefix).
+static HANDLED: Mutex<Vec<(String, EventId)>> = Mutex::new(Vec::new());
+/// The same for the handler of group `audit`.
+static AUDITED: Mutex<Vec<(String, EventId)>> = Mutex::new(Vec::new());
+
+/// The event of the tests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderPlaced {
+    pub order: String,
+    pub amount_cents: u64,
+}
+
+#[event(name = "sqltest.OrderPlaced")]
+impl OrderPlaced {
+    #[validate]
+    fn check(&self) -> Result<(), ValidationError> {
+        if self.amount_cents == 0 {
+            return Err(ValidationError::new("an order costs something").on_field("amount_cents"));
+        }
+        Ok(())
+    }
+
+    #[handler]
+    fn record(&self, ctx: &Context) {
+        HANDLED.lock().unwrap().push((self.order.clone(), ctx.id()));
+    }
+}
+
+/// A handler of a second group: a Redis worker group of its own.
+#[handler(group = "audit")]
+fn audit(order: &OrderPlaced, ctx: &Context) {
+    AUDITED
+        .lock()
+        .unwrap()
+        .push((order.order.clone(), ctx.id()));
+}
+
+/// An order of `amount_cents`.
+pub fn order(order: impl Into<String>) -> OrderPlaced {
+    OrderPlaced {
+        order: order.into(),
+        amount_cents: 1250,
+    }
+}
+
+/// How many times the handler ran per order, for orders starting with `prefix`.
+pub fn handled(prefix: &str) -> HashMap<String, Vec<EventId>> {
+    runs_of(&HANDLED, prefix)
+}
+
+/// [`handled`] for the handler of group `audit`.
+pub fn audited(prefix: &str) -> HashMap<String, Vec<EventId>> {
+    runs_of(&AUDITED, prefix)
+}
+
+fn runs_of(log: &Mutex<Vec<(String, EventId)>>, prefix: &str) -> HashMap<String, Vec<EventId>> {
+    let mut runs: HashMap<String, Vec<EventId>> = HashMap::new();
+    for (order, id) in log.lock().unwrap().iter() {
+        if order.starts_with(prefix) {
+            runs.entry(order.clone()).or_default().push(*id);
+        }
+    }
+    runs
+}
+
+/// Waits until the handler ran for `count` orders of `prefix` (20 s at most).
+pub async fn wait_handled(prefix: &str, count: usize) -> HashMap<String, Vec<EventId>> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        eventlib::flush_async().await;
+        let runs = handled(prefix);
+        if runs.len() >= count || Instant::now() > deadline {
+            return runs;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// How many entries of `stream` each event id has.
+pub fn stream_ids(
+    server: &eventlib_redis_tests::RedisServer,
+    stream: &str,
+) -> HashMap<EventId, usize> {
+    let mut conn = server.connection();
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(stream)
+        .arg("-")
+        .arg("+")
+        .query(&mut conn)
+        .unwrap();
+    let mut ids = HashMap::new();
+    for (_, fields) in entries {
+        for (field, envelope) in fields {
+            if field == "event" {
+                let value: serde_json::Value = serde_json::from_str(&envelope).unwrap();
+                let id: EventId = value["id"].as_str().unwrap().parse().unwrap();
+                *ids.entry(id).or_default() += 1;
+            }
+        }
+    }
+    ids
+}
+
+/// Runs a worker of `group` with `once_per_event_id` over `stream` until
+/// it is drained, and returns what it counted.
+pub async fn drain_once(url: &str, stream: &str, group: &str) -> eventlib::redis::WorkerStats {
+    let (url, stream, group) = (url.to_owned(), stream.to_owned(), group.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let worker = eventlib::redis::Worker::builder(&url)
+            .stream(&stream)
+            .group(&group)
+            .consumer(format!("once-{group}"))
+            .once_per_event_id(Duration::from_secs(600))
+            .handle_signals(false)
+            .stop_when_idle(Duration::from_millis(500))
+            .build()
+            .unwrap();
+        worker.run_blocking().unwrap();
+        worker.stats()
+    })
+    .await
+    .unwrap()
+}
+
+/// Checks, with every group's worker drained with `once_per_event_id`,
+/// that each order of `prefix` in the stream ran once in each group
+/// however many copies the stream holds, and that each group counted the
+/// extra copies as duplicates.
+pub async fn check_once_per_group(
+    server: &eventlib_redis_tests::RedisServer,
+    stream: &str,
+    prefix: &str,
+) {
+    let seen = stream_ids(server, stream);
+    let entries: usize = seen.values().sum();
+    for (group, runs) in [("default", handled as fn(&str) -> _), ("audit", audited)] {
+        let stats = drain_once(&server.url(), stream, group).await;
+        assert_eq!(stats.acked as usize, entries, "{group}: {stats}");
+        assert_eq!(
+            stats.duplicates as usize,
+            entries - seen.len(),
+            "{group}: every extra copy is a duplicate: {stats}"
+        );
+        let runs: HashMap<String, Vec<EventId>> = runs(prefix);
+        assert_eq!(runs.len(), seen.len(), "{group}: every event handled");
+        for (order, ids) in &runs {
+            assert_eq!(ids.len(), 1, "{group}: {order} handled once: {ids:?}");
+            assert!(
+                seen.contains_key(&ids[0]),
+                "{group}: {order} under its own id"
+            );
+        }
+    }
+}
+
+/// Waits until `ready` (polled every 50 ms); panics after `limit`.
+pub async fn until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs a future to completion from a synchronous check.
+pub fn block<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
+}
+
+/// Another event of the service, whose handler takes a while: logged
+/// all the time, it keeps the dispatcher from ever being idle.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PageViewed {
+    pub page: u64,
+}
+
+#[event(name = "sqltest.PageViewed")]
+impl PageViewed {
+    #[handler]
+    fn slow(&self) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,92 @@
+//! Stream entry ids (`<ms>-<seq>`) and the milliseconds they count in.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A stream entry id, `<ms>-<seq>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub(crate) struct StreamId {
+    pub(crate) ms: u64,
+    pub(crate) seq: u64,
+}
+
+impl StreamId {
+    /// The smallest id after this one.
+    pub(crate) fn next(self) -> StreamId {
+        match self.seq.checked_add(1) {
+            Some(seq) => StreamId { ms: self.ms, seq },
+            None => StreamId {
+                ms: self.ms + 1,
+                seq: 0,
+            },
+        }
+    }
+}
+
+impl FromStr for StreamId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a stream entry id");
+        let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
+        Ok(StreamId {
+            ms: ms.parse().map_err(|_| bad())?,
+            seq: seq.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 before it), as entry ids and the
+/// envelope count time.
+pub(crate) fn millis(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const ENTRY: StreamId = StreamId {
+        ms: 1_700_000_000_000,
+        seq: 3,
+    };
+
+    #[test]
+    fn stream_ids() {
+        let id: StreamId = "1700000000000-3".parse().unwrap();
+        assert_eq!(id, ENTRY);
+        assert_eq!(id.to_string(), "1700000000000-3");
+        assert_eq!("5".parse::<StreamId>().unwrap(), StreamId { ms: 5, seq: 0 });
+        for bad in ["", "-", "a-1", "1-b", "1-2-3", "-1"] {
+            assert!(bad.parse::<StreamId>().is_err(), "`{bad}` parsed");
+        }
+        assert_eq!(
+            id.next(),
+            StreamId {
+                ms: ENTRY.ms,
+                seq: 4
+            }
+        );
+        let last = StreamId {
+            ms: 7,
+            seq: u64::MAX,
+        };
+        assert_eq!(last.next(), StreamId { ms: 8, seq: 0 });
+        assert!(StreamId { ms: 1, seq: 9 } < StreamId { ms: 2, seq: 0 });
+    }
+
+    #[test]
+    fn millis_of_times() {
+        assert_eq!(millis(UNIX_EPOCH), 0);
+        assert_eq!(millis(UNIX_EPOCH - Duration::from_secs(1)), 0);
+        assert_eq!(millis(UNIX_EPOCH + Duration::from_millis(1234)), 1234);
+    }
+}

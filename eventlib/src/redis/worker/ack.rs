@@ -1,0 +1,256 @@
+//! A worker's acknowledging thread: it writes acknowledgements, saved
+//! progress and dead letters, then lets the settled entries go.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use crate::redis::backoff::Backoff;
+use crate::redis::conn::Link;
+use crate::redis::dead_letter::DeadLetterOut;
+use crate::redis::stream_id::StreamId;
+use crate::redis::worker::progress;
+use crate::redis::worker::shared::Shared;
+
+/// A message from a handler thread to the acknowledging thread.
+pub(crate) enum Settled {
+    /// Acknowledge the entry, writing these dead letters first.
+    Ack {
+        id: StreamId,
+        dead: Vec<DeadLetterOut>,
+        clear_progress: bool,
+        /// The marker of the event id the group finished, to write with
+        /// the acknowledgement (with `once_per_event_id`).
+        done: Option<String>,
+    },
+    /// The entry waits for a retry at `due`: save its progress (when
+    /// given) with the dead letters of its handlers out of attempts, then
+    /// let its slot go and schedule it; it stays pending.
+    Retry {
+        id: StreamId,
+        dead: Vec<DeadLetterOut>,
+        progress: Option<Vec<u8>>,
+        due: Instant,
+    },
+    /// Hand the entry to worker `to` of the group, which has handlers this
+    /// one lacks (`XCLAIM ... JUSTID` to it: it takes the entry within a
+    /// second), or leave it pending for whichever worker takes it over
+    /// when no such worker is known; counting the delivery as passed on
+    /// (not a crash), with the progress of the handlers run here and their
+    /// dead letters, if any.
+    Leave {
+        id: StreamId,
+        dead: Vec<DeadLetterOut>,
+        progress: Option<Vec<u8>>,
+        to: Option<String>,
+    },
+    /// The entry waits for a paused handler: save its progress (what ran)
+    /// with its dead letters, then let its slot go and set it aside until
+    /// the handler resumes; it stays pending.
+    Hold {
+        id: StreamId,
+        dead: Vec<DeadLetterOut>,
+        progress: Option<Vec<u8>>,
+    },
+    /// Leave the entry pending (an internal error).
+    Release(StreamId),
+}
+
+/// Settles entries in batches: each batch is one `MULTI`/`EXEC` of dead
+/// letters, progress, `XACK`s and the removal of progress.
+pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished: &AtomicBool) {
+    let config = shared.config();
+    let counters = shared.counters();
+    let (dead_stream, progress_key) = (config.dead_stream(), config.progress_key());
+    let mut link = shared.link(Duration::from_secs(10));
+    while let Ok(first) = settled.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match settled.try_recv() {
+                Ok(message) => batch.push(message),
+                Err(_) => break,
+            }
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let (mut commands, mut acks, mut dead_letters) = (0usize, 0u64, 0u64);
+        let mut settled_ids = Vec::new();
+        let (mut scheduled, mut aside) = (Vec::new(), Vec::new());
+        let (mut ack_ids, mut progress_done) = (Vec::new(), Vec::new());
+        for message in &batch {
+            let dead = match message {
+                Settled::Ack {
+                    id,
+                    dead,
+                    clear_progress,
+                    done,
+                } => {
+                    if let (Some(key), Some(window)) = (done, config.once_window) {
+                        pipe.cmd("SET")
+                            .arg(key)
+                            .arg(1)
+                            .arg("PX")
+                            .arg(u64::try_from(window.as_millis()).unwrap_or(u64::MAX))
+                            .ignore();
+                    }
+                    ack_ids.push(id.to_string());
+                    if *clear_progress {
+                        progress_done.extend(progress::fields_of(*id));
+                    }
+                    acks += 1;
+                    settled_ids.push(*id);
+                    dead
+                }
+                Settled::Retry {
+                    id,
+                    dead,
+                    progress,
+                    due,
+                } => {
+                    progress::save(&mut pipe, &progress_key, *id, progress.as_deref());
+                    settled_ids.push(*id);
+                    scheduled.push((*id, *due));
+                    if progress.is_none() && dead.is_empty() {
+                        // Only scheduled again: nothing to write.
+                        continue;
+                    }
+                    dead
+                }
+                Settled::Leave {
+                    id,
+                    dead,
+                    progress,
+                    to,
+                } => {
+                    progress::count_passed(&mut pipe, &progress_key, *id);
+                    progress::save(&mut pipe, &progress_key, *id, progress.as_deref());
+                    if let Some(to) = to {
+                        pipe.cmd("XCLAIM")
+                            .arg(&config.stream)
+                            .arg(&config.group)
+                            .arg(to)
+                            .arg(0)
+                            .arg(id.to_string())
+                            .arg("JUSTID")
+                            .ignore();
+                    }
+                    settled_ids.push(*id);
+                    dead
+                }
+                Settled::Hold { id, dead, progress } => {
+                    progress::save(&mut pipe, &progress_key, *id, progress.as_deref());
+                    settled_ids.push(*id);
+                    aside.push(*id);
+                    dead
+                }
+                Settled::Release(id) => {
+                    settled_ids.push(*id);
+                    continue;
+                }
+            };
+            commands += 1;
+            for letter in dead {
+                let cmd = pipe
+                    .cmd("XADD")
+                    .arg(&dead_stream)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(config.dead_max_len)
+                    .arg("*");
+                for (field, value) in letter.fields() {
+                    cmd.arg(*field).arg(value.as_slice());
+                }
+                cmd.ignore();
+                dead_letters += 1;
+            }
+        }
+        // One XACK and one HDEL for the whole batch: both take many ids.
+        if !ack_ids.is_empty() {
+            pipe.cmd("XACK")
+                .arg(&config.stream)
+                .arg(&config.group)
+                .arg(&ack_ids)
+                .ignore();
+        }
+        if !progress_done.is_empty() {
+            pipe.cmd("HDEL")
+                .arg(&progress_key)
+                .arg(&progress_done)
+                .ignore();
+        }
+        if commands > 0 {
+            if !write(shared, &mut link, &pipe, finished, acks) {
+                return;
+            }
+            counters.add_acked(acks);
+            counters.add_dead_lettered(dead_letters);
+        }
+        // Scheduled before the slots are let go, so that the heartbeat
+        // never loses sight of them.
+        for (id, due) in scheduled {
+            shared.waiting().schedule(id, due);
+        }
+        for id in aside {
+            shared.waiting().set_aside(id);
+        }
+        shared.inflight().release(&settled_ids);
+    }
+}
+
+/// `WAIT`s for the replicas of the transaction just written on `link`;
+/// counts its acknowledgements as unreplicated when fewer confirm it.
+fn replicated(shared: &Shared, link: &mut Link, confirm: crate::redis::Confirm, acks: u64) {
+    let connection = link.generation();
+    let reached = link.run(shared.counters().reconnects(), |c| {
+        redis::cmd("WAIT")
+            .arg(confirm.replicas)
+            .arg(confirm.timeout_ms())
+            .query::<i64>(c)
+    });
+    let short = match reached {
+        Ok(n) => link.generation() != connection || n < i64::from(confirm.replicas),
+        Err(_) => true,
+    };
+    if short {
+        shared.counters().add_acks_unreplicated(acks);
+    }
+}
+
+/// Runs the settling transaction until it succeeds; false when given up
+/// on (the worker has finished and Redis cannot be reached).
+fn write(
+    shared: &Shared,
+    link: &mut Link,
+    pipe: &redis::Pipeline,
+    finished: &AtomicBool,
+    acks: u64,
+) -> bool {
+    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
+    loop {
+        match link.run(shared.counters().reconnects(), |c| pipe.exec(c)) {
+            Ok(()) => {
+                if let Some(confirm) = shared.config().confirm {
+                    replicated(shared, link, confirm, acks);
+                }
+                return true;
+            }
+            Err(err) => {
+                if finished.load(Ordering::SeqCst) {
+                    // The entries stay pending and are handled again by
+                    // whoever takes them over.
+                    log::warn!(
+                        "eventlib worker: {acks} acknowledgement(s) not written ({err}); \
+                         those entries will be handled again"
+                    );
+                    return false;
+                }
+                log::warn!(
+                    "eventlib worker: cannot acknowledge at {} ({err}); retrying",
+                    link.shown()
+                );
+                std::thread::sleep(backoff.next_wait());
+            }
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! A worker of a stream split into partitions: the workers of a group share
+//! the partitions, each read by one worker at a time, and each partition a
+//! worker holds runs as a worker of its own on that partition's key
+//! (reading, handling, acknowledging, retries, dead letters, upkeep), with
+//! the same consumer name and counters.
+//!
+//! Once a second every worker of the group writes its name and the
+//! server's time in the group's member hash (`<stream>:members:<group>`),
+//! forgets the members not seen for [`MEMBER_TTL`], and takes as its share
+//! the partitions `i` with `members[i % members.len()]` its own name
+//! (members in name order): every worker computes the same split. A
+//! partition is read only under its lease (`<partition>:lease:<group>`,
+//! `SET NX PX`, renewed each second with `GETEX`): a worker that is to let
+//! a partition go stops reading it, finishes and acknowledges what it
+//! holds, and only then frees the lease for the next one. A worker that
+//! dies leaves its lease to expire after [`LEASE_TTL`]; its entries are
+//! taken over after the visibility timeout, as on one stream.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use redis::RedisResult;
+
+use crate::error::Error;
+use crate::redis::conn::Link;
+use crate::redis::worker::shared::Shared;
+use crate::redis::worker::Worker;
+use crate::redis::{keys, partitions};
+
+/// How often membership and leases are renewed.
+const TICK: Duration = Duration::from_secs(1);
+/// How long a member not heard from still counts.
+const MEMBER_TTL: Duration = Duration::from_secs(5);
+/// How long a lease lasts without being renewed.
+const LEASE_TTL: Duration = Duration::from_secs(5);
+
+/// One partition this worker holds.
+struct Partition {
+    worker: Worker,
+    thread: JoinHandle<Result<(), Error>>,
+}
+
+/// Runs the worker of a partitioned stream until it is stopped.
+pub(super) fn run(shared: &Arc<Shared>) -> Result<(), Error> {
+    let config = shared.config();
+    let keys = partitions::keys(&config.stream, config.partitions);
+    let me = config.consumer.clone();
+    let members = keys::members(&config.stream, &config.group);
+    let read_timeout = Duration::from_secs(10);
+    let mut member_link = Link::for_key(shared.endpoint().clone(), &members, read_timeout);
+    let mut lease_links: Vec<Link> = keys
+        .iter()
+        .map(|key| Link::for_key(shared.endpoint().clone(), key, read_timeout))
+        .collect();
+    let leases: Vec<String> = keys
+        .iter()
+        .map(|key| keys::lease(key, &config.group))
+        .collect();
+    let reconnects = shared.counters().reconnects();
+    let mut counts_link = Link::for_key(
+        shared.endpoint().clone(),
+        &keys::partition_counts(&config.stream),
+        read_timeout,
+    );
+    if let Err(err) = partitions::record(
+        &mut counts_link,
+        reconnects,
+        &config.stream,
+        config.partitions,
+    ) {
+        log::warn!("eventlib worker: cannot record the partition count: {err}");
+    }
+    log::info!(
+        "eventlib worker `{me}` of group `{}` shares the {} partitions of `{}` at {}",
+        config.group,
+        keys.len(),
+        config.stream,
+        member_link.shown()
+    );
+    let mut held: BTreeMap<usize, Partition> = BTreeMap::new();
+    // Partitions let go, finishing what they hold: their leases are kept
+    // (and renewed) until they have, so no other worker reads them before.
+    let mut stopping: BTreeMap<usize, Partition> = BTreeMap::new();
+    let mut result = Ok(());
+    let mut idle_since_all_stopped = false;
+    while !shared.stop().is_set() {
+        let done: Vec<usize> = stopping
+            .iter()
+            .filter(|(_, p)| p.thread.is_finished())
+            .map(|(i, _)| *i)
+            .collect();
+        for i in done {
+            finish(stopping.remove(&i).expect("a partition stopping"));
+            release(&mut lease_links[i], reconnects, &leases[i], &me);
+        }
+        // Partition workers that stopped by themselves: idle, or failed.
+        let stopped: Vec<usize> = held
+            .iter()
+            .filter(|(_, p)| p.thread.is_finished())
+            .map(|(i, _)| *i)
+            .collect();
+        for i in stopped {
+            let partition = held.remove(&i).expect("a held partition");
+            if let Ok(Err(err)) = partition.thread.join() {
+                result = Err(err);
+                shared.stop().set();
+            }
+            release(&mut lease_links[i], reconnects, &leases[i], &me);
+            if config.stop_when_idle.is_some() {
+                idle_since_all_stopped = true;
+            }
+        }
+        if shared.stop().is_set() {
+            break;
+        }
+        if idle_since_all_stopped && held.is_empty() {
+            // With `stop_when_idle`: every partition it held is drained.
+            break;
+        }
+        let share = match heartbeat(&mut member_link, reconnects, &members, &me) {
+            Ok(live) => Some(share_of(&live, &me, keys.len())),
+            Err(err) => {
+                log::warn!("eventlib worker: cannot renew its membership: {err}");
+                None
+            }
+        };
+        // Renew the leases held; a lease lost (this worker stalled past its
+        // lifetime) stops that partition's worker.
+        for &i in stopping.keys() {
+            let _ = renew(&mut lease_links[i], reconnects, &leases[i]);
+        }
+        let lost: Vec<usize> =
+            held.keys()
+                .copied()
+                .filter(
+                    |&i| match renew(&mut lease_links[i], reconnects, &leases[i]) {
+                        Ok(Some(holder)) => holder != me,
+                        // Expired (a failover can bring back a lease older than
+                        // its lifetime): taken again if still free.
+                        Ok(None) => !acquire(&mut lease_links[i], reconnects, &leases[i], &me)
+                            .unwrap_or(true),
+                        // Unreachable: the partition's reads fail as well.
+                        Err(_) => false,
+                    },
+                )
+                .collect();
+        for i in lost {
+            log::warn!(
+                "eventlib worker `{me}`: the lease of `{}` was taken over; it stops reading it",
+                keys[i]
+            );
+            stopping.insert(i, let_go(held.remove(&i).expect("a held partition")));
+        }
+        if let Some(share) = share {
+            let to_release: Vec<usize> = held
+                .keys()
+                .copied()
+                .filter(|i| !share.contains(i))
+                .collect();
+            for i in to_release {
+                stopping.insert(i, let_go(held.remove(&i).expect("a held partition")));
+            }
+            if !idle_since_all_stopped {
+                for i in share {
+                    if held.contains_key(&i) || stopping.contains_key(&i) {
+                        continue;
+                    }
+                    match acquire(&mut lease_links[i], reconnects, &leases[i], &me) {
+                        Ok(true) => match start_partition(shared, &keys[i]) {
+                            Ok(partition) => {
+                                held.insert(i, partition);
+                            }
+                            Err(err) => {
+                                release(&mut lease_links[i], reconnects, &leases[i], &me);
+                                result = Err(err);
+                                shared.stop().set();
+                            }
+                        },
+                        Ok(false) => {}
+                        Err(err) => log::warn!(
+                            "eventlib worker: cannot take the lease of `{}`: {err}",
+                            keys[i]
+                        ),
+                    }
+                }
+            }
+        }
+        shared.held_partitions().set(
+            held.values()
+                .chain(stopping.values())
+                .map(|p| p.worker.clone())
+                .collect(),
+        );
+        shared.stop().sleep(TICK);
+    }
+    for (i, partition) in std::mem::take(&mut held) {
+        stopping.insert(i, let_go(partition));
+    }
+    for (i, partition) in stopping {
+        finish(partition);
+        release(&mut lease_links[i], reconnects, &leases[i], &me);
+    }
+    shared.held_partitions().set(Vec::new());
+    let _ = member_link.run(reconnects, |c| {
+        redis::cmd("HDEL").arg(&members).arg(&me).query::<()>(c)
+    });
+    result
+}
+
+/// The partitions of `count` that fall to `me` among the `live` members.
+fn share_of(live: &BTreeSet<String>, me: &str, count: usize) -> BTreeSet<usize> {
+    let members: Vec<&String> = live.iter().collect();
+    if members.is_empty() {
+        return BTreeSet::new();
+    }
+    (0..count)
+        .filter(|i| members[i % members.len()] == me)
+        .collect()
+}
+
+/// Writes this member's time, forgets the members not seen lately, and
+/// returns the live ones (this one included).
+fn heartbeat(
+    link: &mut Link,
+    reconnects: &std::sync::atomic::AtomicU64,
+    members: &str,
+    me: &str,
+) -> RedisResult<BTreeSet<String>> {
+    link.run(reconnects, |c| {
+        let (secs, micros): (u64, u64) = redis::cmd("TIME").query(c)?;
+        let now = secs * 1000 + micros / 1000;
+        let (_, all): ((), BTreeMap<String, u64>) = redis::pipe()
+            .cmd("HSET")
+            .arg(members)
+            .arg(me)
+            .arg(now)
+            .cmd("HGETALL")
+            .arg(members)
+            .query(c)?;
+        let ttl = u64::try_from(MEMBER_TTL.as_millis()).unwrap_or(u64::MAX);
+        let (live, gone): (Vec<_>, Vec<_>) = all
+            .into_iter()
+            .partition(|(_, seen)| now.saturating_sub(*seen) <= ttl);
+        if !gone.is_empty() {
+            let mut hdel = redis::cmd("HDEL");
+            hdel.arg(members);
+            for (name, _) in &gone {
+                hdel.arg(name);
+            }
+            hdel.query::<()>(c)?;
+        }
+        Ok(live.into_iter().map(|(name, _)| name).collect())
+    })
+}
+
+fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Takes the lease if it is free, or is this worker's already.
+fn acquire(
+    link: &mut Link,
+    reconnects: &std::sync::atomic::AtomicU64,
+    lease: &str,
+    me: &str,
+) -> RedisResult<bool> {
+    link.run(reconnects, |c| {
+        let set: Option<String> = redis::cmd("SET")
+            .arg(lease)
+            .arg(me)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms(LEASE_TTL))
+            .query(c)?;
+        if set.is_some() {
+            return Ok(true);
+        }
+        let holder: Option<String> = redis::cmd("GET").arg(lease).query(c)?;
+        Ok(holder.as_deref() == Some(me))
+    })
+}
+
+/// Extends the lease; returns who holds it (`None`: nobody, it expired).
+fn renew(
+    link: &mut Link,
+    reconnects: &std::sync::atomic::AtomicU64,
+    lease: &str,
+) -> RedisResult<Option<String>> {
+    link.run(reconnects, |c| {
+        redis::cmd("GETEX")
+            .arg(lease)
+            .arg("PX")
+            .arg(ttl_ms(LEASE_TTL))
+            .query(c)
+    })
+}
+
+/// Frees the lease when it is this worker's.
+fn release(link: &mut Link, reconnects: &std::sync::atomic::AtomicU64, lease: &str, me: &str) {
+    let result = link.run(reconnects, |c| {
+        let holder: Option<String> = redis::cmd("GET").arg(lease).query(c)?;
+        if holder.as_deref() == Some(me) {
+            redis::cmd("DEL").arg(lease).query::<()>(c)?;
+        }
+        Ok(())
+    });
+    if let Err(err) = result {
+        log::warn!(
+            "eventlib worker: cannot free the lease `{lease}` (it expires by itself): {err}"
+        );
+    }
+}
+
+/// Starts the worker of one partition, on a thread of its own.
+fn start_partition(shared: &Arc<Shared>, key: &str) -> Result<Partition, Error> {
+    let worker = Worker {
+        shared: Arc::new(shared.for_partition(key)),
+    };
+    let running = worker.clone();
+    let thread = std::thread::Builder::new()
+        .name("eventlib-partition".into())
+        .spawn(move || running.run_blocking())
+        .map_err(|error| Error::Spawn {
+            thread: "eventlib-partition".into(),
+            error,
+        })?;
+    Ok(Partition { worker, thread })
+}
+
+/// Asks a partition's worker to stop: it stops reading, finishes and
+/// acknowledges what it holds, then its thread ends.
+fn let_go(partition: Partition) -> Partition {
+    partition.worker.shutdown();
+    partition
+}
+
+/// Waits for a partition's worker that was asked to stop.
+fn finish(partition: Partition) {
+    if let Ok(Err(err)) = partition.thread.join() {
+        log::warn!("eventlib worker: a partition's worker stopped with an error: {err}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_partition_falls_to_exactly_one_member() {
+        let live: BTreeSet<String> = ["b", "a", "c"].iter().map(|s| s.to_string()).collect();
+        let shares: Vec<BTreeSet<usize>> = ["a", "b", "c"]
+            .iter()
+            .map(|m| share_of(&live, m, 6))
+            .collect();
+        assert_eq!(shares[0], BTreeSet::from([0, 3]));
+        assert_eq!(shares[1], BTreeSet::from([1, 4]));
+        assert_eq!(shares[2], BTreeSet::from([2, 5]));
+        assert!(share_of(&live, "z", 6).is_empty());
+        let alone: BTreeSet<String> = BTreeSet::from(["a".to_string()]);
+        assert_eq!(share_of(&alone, "a", 3).len(), 3);
+    }
+}

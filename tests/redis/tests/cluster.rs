@@ -1,0 +1,596 @@
+//! eventlib on a real Redis Cluster of three primaries with a replica each
+//! (started per test, or `$REDIS_CLUSTER_URL` from `.ci/test` for the
+//! tests that change nothing in the cluster itself).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use eventlib::redis::{create_group, declare_groups, GroupStart, Operator, Server};
+use eventlib_redis_tests::cluster::RedisCluster;
+use eventlib_redis_tests::{args, produced, wait_for, Handled, Process, TempDir};
+
+/// The groups of `stream` as the primary that serves it says.
+fn groups_on(cluster: &RedisCluster, port: u16, stream: &str) -> Vec<String> {
+    let groups: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(stream)
+        .query(&mut cluster.node_connection(port))
+        .expect("XINFO GROUPS on the stream's primary");
+    groups
+        .iter()
+        .filter_map(|g| match g.get("name") {
+            Some(redis::Value::BulkString(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn seeds_lead_to_the_primary_of_a_stream_through_a_reshard_and_a_failover() {
+    let mut cluster = RedisCluster::start();
+    let stream = "{shop}:events";
+    // Only one seed, and not the stream's primary: the rest is discovered.
+    let owner = cluster.owner(stream);
+    let seed = cluster
+        .ports()
+        .into_iter()
+        .find(|&p| p != owner)
+        .expect("another node");
+    let one_seed = format!("redis+cluster://127.0.0.1:{seed}/");
+    declare_groups(one_seed.as_str(), stream, &["default"]).expect("declare on the cluster");
+    assert_eq!(groups_on(&cluster, owner, stream), ["default"]);
+
+    // The slot moves to another primary: clients follow.
+    let target = cluster
+        .primaries()
+        .into_iter()
+        .map(|n| n.port)
+        .find(|&p| p != owner)
+        .expect("another primary");
+    let count = cluster.slots_up_to(owner, cluster.slot(stream));
+    cluster.reshard(owner, target, count);
+    assert_eq!(cluster.owner(stream), target);
+    let seeds = Server::cluster(cluster.seed_urls());
+    assert!(create_group(&seeds, stream, "audit", &GroupStart::Oldest).expect("create"));
+    let mut on_target = groups_on(&cluster, target, stream);
+    on_target.sort();
+    assert_eq!(on_target, ["audit", "default"]);
+
+    // Its primary is killed: its replica serves it, found through the
+    // seeds that still answer.
+    let new = cluster.fail_over_by_kill(target);
+    assert!(
+        !create_group(cluster.url().as_str(), stream, "audit", &GroupStart::Oldest)
+            .expect("the group exists already on the new primary")
+    );
+    assert!(
+        create_group(cluster.url().as_str(), stream, "late", &GroupStart::Now).expect("create")
+    );
+    assert_eq!(groups_on(&cluster, new, stream).len(), 3);
+}
+
+#[test]
+fn a_cluster_url_without_seeds_is_a_configuration_error() {
+    for url in [
+        "redis+cluster:///",
+        "redis+cluster://,/",
+        "redis+cluster://:pw@/",
+    ] {
+        match declare_groups(url, "{s}:events", &["default"]) {
+            Err(eventlib::Error::Config { option, reason }) => {
+                assert_eq!(option, "url", "{url}");
+                assert!(!reason.contains("pw"), "{reason}");
+            }
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+}
+
+const NODE: &str = env!("CARGO_BIN_EXE_eventlib-redis-node");
+
+/// The stream keys of every partition of `stream` split in 6, by the
+/// primary that holds them.
+fn partitions_of(cluster: &RedisCluster, stream: &str) -> BTreeMap<u16, Vec<String>> {
+    let mut found = BTreeMap::new();
+    for primary in cluster.primaries() {
+        let mut conn = cluster.node_connection(primary.port);
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{{{stream}:*-of-6:*}}"))
+            .query(&mut conn)
+            .expect("KEYS");
+        let mut streams: Vec<String> = keys.into_iter().filter(|k| k.ends_with('}')).collect();
+        streams.sort();
+        found.insert(primary.port, streams);
+    }
+    found
+}
+
+/// [`partitions_of`] the default stream.
+fn partitions_by_primary(cluster: &RedisCluster) -> BTreeMap<u16, Vec<String>> {
+    partitions_of(cluster, "eventlib:events")
+}
+
+/// The seqs `handler` ran for, in the order each `*.handled` file of `dir`
+/// says (one file per worker process).
+fn handled_in_order(dir: &Path, handler: &str) -> Vec<Vec<u64>> {
+    let mut files = Vec::new();
+    for file in std::fs::read_dir(dir)
+        .expect("read the test directory")
+        .flatten()
+    {
+        let path = file.path();
+        if path.extension().is_some_and(|e| e == "handled") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            files.push(
+                text.lines()
+                    .filter_map(|line| {
+                        let mut parts = line.split(' ');
+                        (parts.next() == Some(handler))
+                            .then(|| parts.next()?.parse().ok())
+                            .flatten()
+                    })
+                    .collect(),
+            );
+        }
+    }
+    files
+}
+
+#[test]
+fn six_partitions_on_three_shards_are_handled_once_each_and_in_key_order() {
+    // Changes nothing in the cluster: `.ci/test`'s, when there is one,
+    // with a stream of this run's own.
+    let cluster = RedisCluster::shared_or_start();
+    let dir = TempDir::new("cluster-once");
+    let url = cluster.url();
+    let stream = format!(
+        "once-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let count = 3000u64;
+    let keys = 12u64;
+    let mut producer = Process::node(
+        NODE,
+        "producer",
+        &dir.0,
+        &args(
+            "producer",
+            &url,
+            &[
+                ("count", count.to_string()),
+                ("stream", stream.clone()),
+                ("partitions", "6".into()),
+                ("keys", keys.to_string()),
+                ("declare", "default".into()),
+            ],
+        ),
+    );
+    assert!(
+        producer.wait(Duration::from_secs(120)),
+        "{}",
+        producer.output()
+    );
+    // Two partitions on each of the three shards.
+    let placed = partitions_of(&cluster, &stream);
+    assert_eq!(placed.len(), 3, "{placed:?}");
+    for streams in placed.values() {
+        assert_eq!(streams.len(), 2, "{placed:?}");
+    }
+    // The operator's status adds the partitions up, and shows each.
+    let mut op = Operator::new(url.as_str())
+        .expect("an operator handle")
+        .stream(stream.as_str());
+    let status = op.status().expect("the status across partitions");
+    assert_eq!(status.partitions.len(), 6);
+    assert_eq!(status.length, count);
+    assert_eq!(
+        status.partitions.iter().map(|p| p.length).sum::<u64>(),
+        count
+    );
+    assert!(status.partitions.iter().all(|p| p.length > 0));
+    let default = &status.groups[0];
+    assert_eq!(
+        (default.name.as_str(), default.lag),
+        ("default", Some(count))
+    );
+    let mut worker = Process::node(
+        NODE,
+        "w1",
+        &dir.0,
+        &args(
+            "worker",
+            &url,
+            &[
+                ("consumer", "w1".into()),
+                ("stream", stream.clone()),
+                ("partitions", "6".into()),
+                ("concurrency", "1".into()),
+                ("idle_ms", "1500".into()),
+            ],
+        ),
+    );
+    assert!(worker.wait(Duration::from_secs(120)), "{}", worker.output());
+    let seqs = produced(&dir.0, "producer");
+    assert_eq!(seqs.len() as u64, count);
+    let handled = Handled::read(&dir.0);
+    for handler in ["record", "flaky"] {
+        assert_eq!(
+            handled.loss_and_duplicates(handler, seqs.iter().copied()),
+            (0, 0),
+            "{handler}"
+        );
+    }
+    // Per key, in the order logged.
+    for file in handled_in_order(&dir.0, "record") {
+        let mut last: BTreeMap<u64, u64> = BTreeMap::new();
+        for seq in file {
+            let key = seq % keys;
+            if let Some(&before) = last.get(&key) {
+                assert!(before < seq, "key k{key}: {seq} handled after {before}");
+            }
+            last.insert(key, seq);
+        }
+    }
+    assert_eq!(worker.stat("acked"), Some(count));
+    let status = op.status().expect("the status across partitions");
+    let default = &status.groups[0];
+    assert_eq!((default.pending, default.lag), (0, Some(0)));
+    // What `eventlib status` reads besides, on keys of other slots.
+    op.live_processes()
+        .expect("the live processes on a cluster");
+    op.pauses().expect("the pauses on a cluster");
+    assert_eq!(default.consumers.len(), 1, "{:?}", default.consumers);
+    assert_eq!(default.consumers[0].name, "w1");
+}
+
+/// What one run through a failover gave.
+struct Failover {
+    lost: u64,
+    duplicates: u64,
+    produced: u64,
+    producer: String,
+    worker: String,
+}
+
+/// A producer logs events over 6 partitions at a pace while a worker
+/// handles them; a primary is killed with `kill -9` mid-way and its replica
+/// takes over. Neither process is restarted.
+fn through_a_failover(confirm: bool) -> Failover {
+    let mut cluster = RedisCluster::start();
+    let dir = TempDir::new("cluster-failover");
+    let url = cluster.url();
+    let confirmed = if confirm { "1" } else { "0" };
+    let mut worker = Process::node(
+        NODE,
+        "w1",
+        &dir.0,
+        &args(
+            "worker",
+            &url,
+            &[
+                ("consumer", "w1".into()),
+                ("partitions", "6".into()),
+                ("concurrency", "2".into()),
+                ("visibility_ms", "3000".into()),
+                ("confirm", confirmed.into()),
+            ],
+        ),
+    );
+    let mut pairs = vec![
+        ("count", "6000".to_string()),
+        ("pace_us", "500".into()),
+        ("partitions", "6".into()),
+        ("declare", "default".into()),
+    ];
+    if confirm {
+        pairs.push(("confirm", "1".into()));
+        pairs.push(("wait_ms", "500".into()));
+    }
+    let mut producer = Process::node(NODE, "producer", &dir.0, &args("producer", &url, &pairs));
+    std::thread::sleep(Duration::from_millis(1500));
+    let victim = cluster.primaries()[0].port;
+    let started = Instant::now();
+    let successor = cluster.fail_over_by_kill(victim);
+    println!(
+        "killed the primary on {victim}; its replica on {successor} took over in {:?}",
+        started.elapsed()
+    );
+    // The killed node comes back as its successor's replica, as an
+    // operator brings it back: until then, `WAIT 1` on that shard cannot be
+    // satisfied and a producer with `Confirm::replicas(1)` waits.
+    cluster.restart(victim);
+    assert!(
+        producer.wait(Duration::from_secs(120)),
+        "the producer did not deliver everything: {}",
+        producer.output()
+    );
+    println!(
+        "the producer finished {:?} after the kill",
+        started.elapsed()
+    );
+    let seqs = produced(&dir.0, "producer");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && !Handled::read(&dir.0).all("record", seqs.iter().copied()) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The entries of the old primary that its replica never got, if any,
+    // are not coming: a few seconds past the visibility timeout is enough.
+    std::thread::sleep(Duration::from_secs(4));
+    worker.terminate();
+    assert!(worker.wait(Duration::from_secs(60)), "{}", worker.output());
+    let (lost, duplicates) =
+        Handled::read(&dir.0).loss_and_duplicates("record", seqs.iter().copied());
+    Failover {
+        lost,
+        duplicates,
+        produced: seqs.len() as u64,
+        producer: producer.reported("STATS").unwrap_or_default(),
+        worker: worker.reported("STATS").unwrap_or_default(),
+    }
+}
+
+#[test]
+fn no_event_confirmed_by_a_replica_is_lost_when_its_primary_is_killed() {
+    let run = through_a_failover(true);
+    println!(
+        "with WAIT 1: {} produced, {} lost, {} handled twice or more; producer: {}; worker: {}",
+        run.produced, run.lost, run.duplicates, run.producer, run.worker
+    );
+    assert_eq!(run.produced, 6000);
+    assert_eq!(run.lost, 0, "an event confirmed by a replica was lost");
+    // Bounded by what was in flight on the killed primary: its two
+    // partitions' unconfirmed batches and unacknowledged entries.
+    assert!(run.duplicates <= 1500, "{} duplicates", run.duplicates);
+}
+
+#[test]
+fn a_failover_without_wait_is_survived_and_its_losses_counted() {
+    let run = through_a_failover(false);
+    // Not asserted to be zero: without WAIT a primary killed before its
+    // replica copied an entry loses it.
+    println!(
+        "without WAIT: {} produced, {} lost, {} handled twice or more; producer: {}; worker: {}",
+        run.produced, run.lost, run.duplicates, run.producer, run.worker
+    );
+    assert_eq!(run.produced, 6000);
+    assert!(run.lost < run.produced / 2, "the clients did not recover");
+    // What was lost, if anything, was counted: the producer's figure is an
+    // upper bound of it.
+    let counted: u64 = run
+        .producer
+        .split_whitespace()
+        .find_map(|pair| pair.strip_prefix("unreplicated_at_failover="))
+        .and_then(|n| n.parse().ok())
+        .expect("the producer's count of unreplicated events");
+    assert!(counted >= run.lost, "{} lost, {counted} counted", run.lost);
+}
+
+/// A paced producer over 6 partitions, as the tests below run it.
+fn paced_producer(dir: &TempDir, url: &str, count: u64) -> Process {
+    Process::node(
+        NODE,
+        "producer",
+        &dir.0,
+        &args(
+            "producer",
+            url,
+            &[
+                ("count", count.to_string()),
+                ("pace_us", "500".into()),
+                ("partitions", "6".into()),
+                ("declare", "default".into()),
+            ],
+        ),
+    )
+}
+
+/// A worker of the 6 partitions.
+fn partition_worker(dir: &TempDir, url: &str, name: &str) -> Process {
+    Process::node(
+        NODE,
+        name,
+        &dir.0,
+        &args(
+            "worker",
+            url,
+            &[
+                ("consumer", name.into()),
+                ("partitions", "6".into()),
+                ("concurrency", "2".into()),
+                ("visibility_ms", "3000".into()),
+            ],
+        ),
+    )
+}
+
+/// Waits until `record` ran for every seq the producer logged (at most a
+/// minute); returns (lost, duplicates).
+fn settle(dir: &TempDir) -> (u64, u64) {
+    let seqs = produced(&dir.0, "producer");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && !Handled::read(&dir.0).all("record", seqs.iter().copied()) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Handled::read(&dir.0).loss_and_duplicates("record", seqs.iter().copied())
+}
+
+#[test]
+fn a_reshard_while_producing_and_consuming_loses_nothing() {
+    let cluster = RedisCluster::start();
+    let dir = TempDir::new("cluster-reshard");
+    let url = cluster.url();
+    let mut worker = partition_worker(&dir, &url, "w1");
+    let mut producer = paced_producer(&dir, &url, 6000);
+    std::thread::sleep(Duration::from_millis(1000));
+    // Move two partitions' slots (with their keys) to another primary.
+    let placed = partitions_by_primary(&cluster);
+    let (&from, streams) = placed.iter().next().expect("a primary with partitions");
+    let to = *placed.keys().nth(1).expect("another primary");
+    let last = streams
+        .iter()
+        .map(|s| cluster.slot(s))
+        .max()
+        .expect("a partition");
+    let count = cluster.slots_up_to(from, last);
+    let started = Instant::now();
+    cluster.reshard(from, to, count);
+    println!(
+        "moved {count} slots with {streams:?} from {from} to {to} in {:?}",
+        started.elapsed()
+    );
+    for stream in streams {
+        assert_eq!(cluster.owner(stream), to);
+    }
+    assert!(
+        producer.wait(Duration::from_secs(120)),
+        "{}",
+        producer.output()
+    );
+    let (lost, duplicates) = settle(&dir);
+    worker.terminate();
+    assert!(worker.wait(Duration::from_secs(60)), "{}", worker.output());
+    println!(
+        "reshard: lost {lost}, handled twice {duplicates}; producer: {}",
+        producer.reported("STATS").unwrap_or_default()
+    );
+    assert_eq!(produced(&dir.0, "producer").len(), 6000);
+    assert_eq!(lost, 0);
+    assert!(duplicates <= 500, "{duplicates} duplicates");
+}
+
+#[test]
+fn workers_joining_and_leaving_share_every_partition_and_lose_nothing() {
+    let cluster = RedisCluster::start();
+    let dir = TempDir::new("cluster-members");
+    let url = cluster.url();
+    let mut w1 = partition_worker(&dir, &url, "w1");
+    let mut producer = paced_producer(&dir, &url, 8000);
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut w2 = partition_worker(&dir, &url, "w2");
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut w3 = partition_worker(&dir, &url, "w3");
+    std::thread::sleep(Duration::from_millis(1500));
+    // Three workers: two partitions each.
+    let leases = |cluster: &RedisCluster| -> BTreeMap<String, String> {
+        let mut held = BTreeMap::new();
+        for streams in partitions_by_primary(cluster).into_values() {
+            for stream in streams {
+                let lease = format!("{stream}:lease:default");
+                let holder: Option<String> = redis::cmd("GET")
+                    .arg(&lease)
+                    .query(&mut cluster.node_connection(cluster.owner(&lease)))
+                    .expect("GET the lease");
+                held.insert(stream, holder.unwrap_or_default());
+            }
+        }
+        held
+    };
+    let shares = |cluster: &RedisCluster| {
+        let mut shares = BTreeMap::new();
+        for holder in leases(cluster).values() {
+            *shares.entry(holder.clone()).or_insert(0) += 1;
+        }
+        shares
+    };
+    let even = BTreeMap::from([("w1".to_string(), 2), ("w2".into(), 2), ("w3".into(), 2)]);
+    let took = wait_for(
+        "the three workers to hold two partitions each",
+        Duration::from_secs(20),
+        || shares(&cluster) == even,
+    );
+    println!("two partitions each, {took:?} after the checks began");
+    // The first leaves (SIGTERM: it finishes what it holds).
+    w1.terminate();
+    assert!(w1.wait(Duration::from_secs(60)), "{}", w1.output());
+    assert!(
+        producer.wait(Duration::from_secs(120)),
+        "{}",
+        producer.output()
+    );
+    let (lost, duplicates) = settle(&dir);
+    wait_for(
+        "w2 and w3 to hold every partition",
+        Duration::from_secs(20),
+        || shares(&cluster) == BTreeMap::from([("w2".to_string(), 3), ("w3".into(), 3)]),
+    );
+    for worker in [&mut w2, &mut w3] {
+        worker.terminate();
+        assert!(worker.wait(Duration::from_secs(60)), "{}", worker.output());
+    }
+    let by_node = Handled::read(&dir.0).by_node;
+    println!("joining and leaving: lost {lost}, handled twice {duplicates}, by worker {by_node:?}");
+    assert_eq!(lost, 0);
+    assert!(duplicates <= 500, "{duplicates} duplicates");
+    for name in ["w1", "w2", "w3"] {
+        assert!(
+            by_node.get(name).copied().unwrap_or(0) > 0,
+            "{name} handled nothing"
+        );
+    }
+}
+
+#[test]
+fn partitions_on_one_server_are_handled_once_each() {
+    let server = eventlib_redis_tests::RedisServer::start();
+    let dir = TempDir::new("one-server-partitions");
+    let url = server.url();
+    let mut producer = Process::node(
+        NODE,
+        "producer",
+        &dir.0,
+        &args(
+            "producer",
+            &url,
+            &[
+                ("count", "800".into()),
+                ("partitions", "4".into()),
+                ("keys", "8".into()),
+                ("declare", "default".into()),
+            ],
+        ),
+    );
+    assert!(
+        producer.wait(Duration::from_secs(60)),
+        "{}",
+        producer.output()
+    );
+    let mut workers: Vec<Process> = ["w1", "w2"]
+        .iter()
+        .map(|name| {
+            Process::node(
+                NODE,
+                name,
+                &dir.0,
+                &args(
+                    "worker",
+                    &url,
+                    &[
+                        ("consumer", (*name).into()),
+                        ("partitions", "4".into()),
+                        ("idle_ms", "2000".into()),
+                    ],
+                ),
+            )
+        })
+        .collect();
+    for worker in &mut workers {
+        assert!(worker.wait(Duration::from_secs(60)), "{}", worker.output());
+    }
+    let seqs = produced(&dir.0, "producer");
+    assert_eq!(seqs.len(), 800);
+    let handled = Handled::read(&dir.0);
+    assert_eq!(
+        handled.loss_and_duplicates("record", seqs.iter().copied()),
+        (0, 0)
+    );
+    let status = Operator::new(url.as_str())
+        .expect("an operator handle")
+        .status()
+        .expect("the status");
+    assert_eq!(status.partitions.len(), 4);
+    assert_eq!(status.groups[0].pending, 0);
+}
