@@ -744,3 +744,61 @@ fn the_event_and_handler_pages_draw_what_a_worker_published() {
     worker.shutdown();
     running.join().unwrap().unwrap();
 }
+
+#[test]
+fn the_overview_shows_what_producers_sent_and_the_outbox_relays() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    let minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 60;
+    // As producers and a relay write them (see docs/redis-operations.md).
+    let key = format!("{STREAM}:stats:m:{minute}");
+    let _: () = redis::pipe()
+        .cmd("HINCRBY")
+        .arg(&key)
+        .arg("|dash.Paid||sent")
+        .arg(1234)
+        .cmd("HINCRBY")
+        .arg(&key)
+        .arg("|dash.Paid||dropped")
+        .arg(3)
+        .cmd("HSET")
+        .arg(format!("{STREAM}:relays"))
+        .arg("orders-db<b>")
+        .arg(r#"{"backlog":17,"moved":900,"failed":2,"unsendable":1,"at_ms":0}"#)
+        .query(&mut conn)
+        .unwrap();
+    let addr = serve(
+        Router::new().merge(
+            Dashboard::new("/eventlib")
+                .redis(&redis.url(), STREAM)
+                .router(),
+        ),
+    );
+    let overview = request(addr, "GET", "/eventlib", &[], b"");
+    assert_eq!(overview.status, 200, "{overview:?}");
+    let html = &overview.body;
+    assert_eq!(tile(html, "sent by producers, last hour"), "1234");
+    assert!(
+        html.contains(&format!(
+            r#"data-series="sent" data-at="{}" data-value="1234""#,
+            minute * 60
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            r#"data-series="given up" data-at="{}" data-value="3""#,
+            minute * 60
+        )),
+        "{html}"
+    );
+    assert!(html.contains(r#"id="relays" data-count="1""#), "{html}");
+    assert!(html.contains("orders-db&lt;b&gt;"), "{html}");
+    assert!(!html.contains("orders-db<b>"), "{html}");
+    assert!(html.contains(r#"data-backlog="17""#), "{html}");
+    assert!(html.contains(r#"data-moved="900""#), "{html}");
+}

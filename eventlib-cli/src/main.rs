@@ -892,8 +892,8 @@ fn what_paused(group: &str, handler: Option<&str>) -> String {
     }
 }
 
-/// What the workers published: the processes alive, the pauses and the
-/// last two minutes of figures.
+/// What the workers and producers published: the processes alive, the
+/// pauses and the last two minutes of figures.
 struct Live {
     processes: std::collections::BTreeMap<String, Process>,
     pauses: Vec<Pause>,
@@ -921,6 +921,16 @@ impl Live {
             .unwrap_or_default()
     }
 
+    /// What producers sent and gave up in the last complete minute.
+    fn produced_last_minute(&self) -> eventlib::redis::ProducedFigures {
+        let n = self.minutes.len();
+        self.minutes
+            .get(n.saturating_sub(2))
+            .filter(|_| n >= 2)
+            .map(|m| m.produced(None))
+            .unwrap_or_default()
+    }
+
     fn groups(&self) -> std::collections::BTreeSet<String> {
         self.processes
             .values()
@@ -936,9 +946,14 @@ impl Live {
 
     fn print(&self) {
         let mut workers: std::collections::BTreeMap<&str, usize> = Default::default();
-        for p in self.processes.values() {
+        for p in self.processes.values().filter(|p| p.kind != "producer") {
             *workers.entry(p.group.as_str()).or_default() += 1;
         }
+        let producers = self
+            .processes
+            .values()
+            .filter(|p| p.kind == "producer")
+            .count();
         let alive: Vec<String> = workers
             .iter()
             .map(|(g, n)| format!("{n} of group `{g}`"))
@@ -950,6 +965,11 @@ impl Live {
             } else {
                 alive.join(", ")
             }
+        );
+        let produced = self.produced_last_minute();
+        println!(
+            "producers publishing: {producers}; last minute: {} event(s) sent, {} given up",
+            produced.sent, produced.dropped
         );
         for pause in &self.pauses {
             println!(
@@ -1015,6 +1035,9 @@ impl Live {
                 })
             ))
             .collect::<serde_json::Map<String, Value>>());
+        let produced = self.produced_last_minute();
+        value["produced_last_minute"] =
+            json!({ "sent": produced.sent, "dropped": produced.dropped });
         value["last_minute"] = json!(self
             .groups()
             .into_iter()

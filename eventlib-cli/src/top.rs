@@ -72,6 +72,16 @@ pub(crate) fn frame(view: &View<'_>) -> String {
             alive.join(", ")
         }
     );
+    if let [.., last, _] = view.minutes {
+        let produced = last.produced(None);
+        if produced.sent + produced.dropped > 0 {
+            let _ = writeln!(
+                out,
+                "producers, last minute: {} event(s) sent, {} given up",
+                produced.sent, produced.dropped
+            );
+        }
+    }
     for pause in view.pauses {
         let ago = view.now_secs.saturating_sub(pause.at_ms / 1000);
         let _ = writeln!(

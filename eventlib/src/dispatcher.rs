@@ -208,6 +208,8 @@ struct Installed {
     remote: bool,
     /// The transport's admission, called before an event is queued.
     admission: Option<Arc<dyn Admission>>,
+    /// What `shutdown` lets the transport finish, once.
+    on_shutdown: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
     /// Async mode, no transport, no spawner: async handlers run on the
     /// runtime their event was logged in.
     #[cfg(feature = "tokio")]
@@ -224,6 +226,9 @@ impl Installed {
             surface_failures: config.surface_failures,
             remote: config.transport.is_some(),
             admission: config.transport.as_ref().and_then(|t| t.admission()),
+            on_shutdown: std::sync::Mutex::new(
+                config.transport.as_ref().and_then(|t| t.on_shutdown()),
+            ),
             #[cfg(feature = "tokio")]
             local_async: config.transport.is_none()
                 && config.mode == Mode::Async
@@ -552,7 +557,16 @@ pub fn shutdown(timeout: Duration) -> Report {
     let remaining = match GLOBAL.get() {
         Some(installed) => {
             installed.queue.stop_accepting();
-            installed.queue.wait_idle(Some(Instant::now() + timeout))
+            let remaining = installed.queue.wait_idle(Some(Instant::now() + timeout));
+            let finish = installed
+                .on_shutdown
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some(finish) = finish {
+                finish_transport(finish);
+            }
+            remaining
         }
         None => Remaining::default(),
     };
@@ -566,6 +580,22 @@ pub fn shutdown(timeout: Duration) -> Report {
         );
     }
     report
+}
+
+/// Lets the transport finish its bookkeeping, on a thread of its own, and
+/// waits a second at most: a transport that cannot reach its server does
+/// not hold the shutdown.
+fn finish_transport(finish: Box<dyn FnOnce() + Send>) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let started = std::thread::Builder::new()
+        .name("eventlib-finish".to_owned())
+        .spawn(move || {
+            finish();
+            let _ = done.send(());
+        });
+    if started.is_ok() {
+        let _ = finished.recv_timeout(Duration::from_secs(1));
+    }
 }
 
 /// [`shutdown`] for async code (waits on a helper thread, as

@@ -190,6 +190,11 @@ impl Queue {
         }
     }
 
+    /// Whether a `flush` or `shutdown` waits for this queue to go idle.
+    pub(crate) fn has_idle_waiters(&self) -> bool {
+        self.waiters.load(Ordering::Relaxed) > 0
+    }
+
     /// Waits until no event is outstanding and no event of an earlier run
     /// is held, or until `deadline`; returns how many of each remained.
     pub(crate) fn wait_idle(&self, deadline: Option<Instant>) -> Remaining {

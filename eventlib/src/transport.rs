@@ -57,6 +57,15 @@ pub trait Transport: Send + 'static {
         None
     }
 
+    /// What [`shutdown`](crate::shutdown) calls once the events settled,
+    /// for bookkeeping the transport finishes before the process exits
+    /// (the Redis transport publishes its last figures and withdraws its
+    /// line among the live processes); it should return within a second.
+    /// Asked once, when the dispatcher is installed; `None` by default.
+    fn on_shutdown(&self) -> Option<Box<dyn FnOnce() + Send>> {
+        None
+    }
+
     /// Runs on a thread of its own for the life of the process, taking
     /// events from the outbox and confirming each with
     /// [`Outbox::delivered`]. An event it can never deliver must still be
@@ -124,6 +133,13 @@ impl Outbox {
     /// `n` events of an earlier run are sent, or given up and reported.
     pub fn release_earlier(&self, n: u64) {
         self.queue.release_earlier(n);
+    }
+
+    /// Whether a `flush` or `shutdown` is waiting for the events in flight
+    /// to settle: a transport that has bookkeeping to finish before the
+    /// process may exit does it before it settles the last of them.
+    pub fn flush_waiting(&self) -> bool {
+        self.queue.has_idle_waiters()
     }
 
     /// Whether `shutdown()` has been called: the transport should deliver

@@ -102,6 +102,34 @@ pub(super) fn runs_chart(id: &str, title: &str, buckets: &[Bucket], scope: Scope
 }
 
 /// The dead letters of `scope` written per bucket.
+/// What producers sent and gave up per bucket (every event, or one).
+pub(super) fn produced_chart(
+    id: &str,
+    title: &str,
+    buckets: &[Bucket],
+    event: Option<&str>,
+) -> Markup {
+    let per: Vec<_> = buckets.iter().map(|b| b.produced(event)).collect();
+    chart::bars(
+        id,
+        title,
+        "events",
+        &slots(buckets),
+        &[
+            Bars {
+                name: "sent",
+                class: "ok",
+                values: per.iter().map(|p| p.sent).collect(),
+            },
+            Bars {
+                name: "given up",
+                class: "fail",
+                values: per.iter().map(|p| p.dropped).collect(),
+            },
+        ],
+    )
+}
+
 pub(super) fn dead_chart(id: &str, title: &str, buckets: &[Bucket], scope: Scope<'_>) -> Markup {
     chart::bars(
         id,

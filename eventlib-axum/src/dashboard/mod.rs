@@ -243,6 +243,7 @@ async fn overview(State(config): State<Arc<Config>>, headers: HeaderMap, uri: Ur
                         timeline: read_timeline(op)?,
                         processes: op.live_processes()?,
                         pauses: Pauses(op.pauses()?),
+                        relays: op.relays()?,
                     })
                 })
                 .await

@@ -1,12 +1,13 @@
 //! The overview: the stream at a glance (tiles), the runs, failures and
 //! dead letters of every worker over the last hour and day, each group
 //! with its lag and pending entries over time, every handler and event
-//! with its last hour, the processes alive, and the registry and stats of
-//! the process that serves the page.
+//! with its last hour, what producers sent, the outbox relays, the
+//! processes alive, and the registry and stats of the process that serves
+//! the page.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use eventlib::redis::{Count, HandlerFigures, Process, StreamStatus};
+use eventlib::redis::{Count, HandlerFigures, Process, RelayFigures, StreamStatus};
 use maud::{html, Markup};
 
 use super::figures::{self, failures, Pauses, Scope, State, Timeline};
@@ -20,6 +21,8 @@ pub(super) struct Live {
     pub(super) timeline: Timeline,
     pub(super) processes: BTreeMap<String, Process>,
     pub(super) pauses: Pauses,
+    /// The transactional outbox's relays that publish to the stream.
+    pub(super) relays: Vec<RelayFigures>,
 }
 
 /// What the overview shows of Redis.
@@ -107,6 +110,7 @@ fn stream_part(config: &Config, forms: &Forms, here: &str, live: &Live) -> Marku
     let status = &live.status;
     let t = &live.timeline;
     let hour = figures::sum(&t.minutes, Scope::All);
+    let sent_hour: u64 = t.minutes.iter().map(|m| m.produced(None).sent).sum();
     let lag: u64 = status.groups.iter().filter_map(|g| g.lag).sum();
     let pending: u64 = status.groups.iter().map(|g| g.pending).sum();
     let now = now_ms();
@@ -118,6 +122,7 @@ fn stream_part(config: &Config, forms: &Forms, here: &str, live: &Live) -> Marku
             ", " (status.groups.len()) " group(s). The figures are every worker's, published every 5 s; times are UTC."
         }
         section.tiles {
+            (tile("sent by producers, last hour", &number(sent_hour), "none", false, None))
             (tile("handled, last hour", &number(hour.get(Count::Handled)), "ok", false, None))
             (tile("failed, last hour", &number(failures(&hour)), "fail", failures(&hour) > 0, None))
             (tile("dead letters", &number(status.dead_letters), "dead", status.dead_letters > 0, Some(&config.at("/dead"))))
@@ -130,6 +135,7 @@ fn stream_part(config: &Config, forms: &Forms, here: &str, live: &Live) -> Marku
         section.grid {
             (figures::runs_chart("runs-minutes", "Handler runs per minute, last hour", &t.minutes, Scope::All))
             (figures::runs_chart("runs-hours", "Handler runs per hour, last day", &t.hours, Scope::All))
+            (figures::produced_chart("produced-minutes", "Events sent by producers per minute, last hour", &t.minutes, None))
             (figures::dead_chart("dead-minutes", "Dead letters per minute, last hour", &t.minutes, Scope::All))
             (figures::failure_rate_chart("failure-rate-minutes", "Failure rate per minute, last hour", &t.minutes, Scope::All))
         }
@@ -175,9 +181,32 @@ fn stream_part(config: &Config, forms: &Forms, here: &str, live: &Live) -> Marku
         h2 { "Events" }
         (events_table(config, live))
 
+        @if !live.relays.is_empty() {
+            h2 { "Outbox relays" }
+            div.scroll #relays data-count=(live.relays.len()) {
+                table {
+                    thead { tr { th { "relay" } th.n { "backlog" } th.n { "moved" } th.n { "failed" } th.n { "unsendable" } th { "last seen" } } }
+                    tbody {
+                        @for r in &live.relays {
+                            tr data-relay=(r.name) {
+                                td { code { (r.name) } }
+                                td.n data-backlog=[r.backlog] {
+                                    @match r.backlog { Some(b) => (number(b)), None => "not counted yet" }
+                                }
+                                td.n data-moved=(r.moved) { (number(r.moved)) }
+                                (cell(r.failed, "fail"))
+                                (cell(r.unsendable, "dead"))
+                                td { (ago(r.at_ms, now)) " ago" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
         h2 { "Processes alive" }
         @if live.processes.is_empty() {
-            p.note #processes data-count="0" { "No worker has said it is alive in the last 30 s." }
+            p.note #processes data-count="0" { "No worker or producer has said it is alive in the last 30 s." }
         } @else {
             div.scroll #processes data-count=(live.processes.len()) {
                 table {

@@ -71,7 +71,9 @@ pub use producer::spool::FsyncPolicy;
 pub use producer::stats::ProducerStats;
 pub use producer::{producer_stats, Confirm, RedisTransport};
 pub use server::{Server, Tls};
-pub use timeline::{Bucket, Count, HandlerFigures, HandlerKey, Process, Span, PROCESS_STALE};
+pub use timeline::{
+    Bucket, Count, HandlerFigures, HandlerKey, Process, ProducedFigures, Span, PROCESS_STALE,
+};
 pub use worker::builder::{WorkerBuilder, DEFAULT_MAX_ENTRY_BYTES};
 pub use worker::stats::WorkerStats;
 pub use worker::Worker;

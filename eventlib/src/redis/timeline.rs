@@ -8,9 +8,10 @@
 //!   hours since 1970): hashes of counts, kept [`MINUTES_KEPT`] minutes and
 //!   [`HOURS_KEPT`] hours. A field is `<group>|<event>|<handler>|<what>`,
 //!   `<what>` one of [`Count`]'s names or `t<n>`, the runs that took less
-//!   than 2ⁿ µs and at least 2ⁿ⁻¹ µs (`t0`: under 1 µs); and
+//!   than 2ⁿ µs and at least 2ⁿ⁻¹ µs (`t0`: under 1 µs);
 //!   `<group>|||lag` / `<group>|||pending`, the group's figures as last
-//!   sampled in that minute.
+//!   sampled in that minute; and `|<event>||sent` / `|<event>||dropped`,
+//!   what producers sent to the stream and gave up or dropped.
 //! - `<stream>:processes`: a hash of the live processes: field = consumer
 //!   name (or `producer:<host>:<pid>`), value = [`Process`] as JSON; a
 //!   process not seen for [`PROCESS_STALE`] counts as gone.
@@ -124,6 +125,11 @@ pub(crate) fn run_time_field(group: &str, event: &str, handler: &str, bucket: us
     format!("{group}|{event}|{handler}|t{bucket}")
 }
 
+/// The field of a producer's count of `event`: `sent` or `dropped`.
+pub(crate) fn produced_field(event: &str, what: &str) -> String {
+    format!("|{event}||{what}")
+}
+
 /// The field of a group's figure (`lag` or `pending`) as last sampled.
 pub(crate) fn group_field(group: &str, figure: &str) -> String {
     format!("{group}|||{figure}")
@@ -209,6 +215,25 @@ impl HandlerFigures {
     }
 }
 
+/// What producers did with one event (or every event) in a bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProducedFigures {
+    /// Events Redis confirmed.
+    pub sent: u64,
+    /// Events given up: refused by Redis for good, or dropped by the
+    /// producer's overflow policy.
+    pub dropped: u64,
+}
+
+impl ProducedFigures {
+    /// Adds `other`'s figures to these.
+    pub fn add(&mut self, other: &ProducedFigures) {
+        self.sent += other.sent;
+        self.dropped += other.dropped;
+    }
+}
+
 /// Which handler: its group, event and path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HandlerKey {
@@ -232,6 +257,8 @@ pub struct Bucket {
     pub lag: BTreeMap<String, u64>,
     /// Each group's pending entries as last sampled in the bucket.
     pub pending: BTreeMap<String, u64>,
+    /// What producers did with each event, by event name.
+    pub produced: BTreeMap<String, ProducedFigures>,
 }
 
 impl Bucket {
@@ -252,6 +279,15 @@ impl Bucket {
             else {
                 continue;
             };
+            if group.is_empty() && handler.is_empty() && !event.is_empty() {
+                let figures = bucket.produced.entry(event.to_owned()).or_default();
+                match what {
+                    "sent" => figures.sent += value,
+                    "dropped" => figures.dropped += value,
+                    _ => {}
+                }
+                continue;
+            }
             if event.is_empty() && handler.is_empty() {
                 match what {
                     "lag" => bucket.lag.insert(group.to_owned(), value),
@@ -297,6 +333,18 @@ impl Bucket {
         let mut total = HandlerFigures::default();
         for (key, figures) in &self.handlers {
             if key.handler == handler && group.is_none_or(|g| g == key.group) {
+                total.add(figures);
+            }
+        }
+        total
+    }
+
+    /// What producers did, with one event when given, else with every
+    /// event.
+    pub fn produced(&self, event: Option<&str>) -> ProducedFigures {
+        let mut total = ProducedFigures::default();
+        for (name, figures) in &self.produced {
+            if event.is_none_or(|e| e == name) {
                 total.add(figures);
             }
         }
@@ -397,6 +445,9 @@ mod tests {
         );
         fields.insert(group_field("default", "lag"), 42);
         fields.insert(group_field("default", "pending"), 3);
+        fields.insert(produced_field("shop.Paid", "sent"), 30);
+        fields.insert(produced_field("shop.Paid", "dropped"), 2);
+        fields.insert(produced_field("shop.Viewed", "sent"), 5);
         fields.insert("garbage".into(), 1);
         fields.insert("a|b|c|t99".into(), 1);
         let bucket = Bucket::read(60, &fields);
@@ -418,5 +469,10 @@ mod tests {
         assert_eq!(bucket.lag["default"], 42);
         assert_eq!(bucket.pending["default"], 3);
         assert_eq!(HandlerFigures::default().run_time_quantile(0.5), None);
+        assert_eq!(bucket.produced(Some("shop.Paid")).sent, 30);
+        assert_eq!(bucket.produced(Some("shop.Paid")).dropped, 2);
+        assert_eq!(bucket.produced(None).sent, 35);
+        // Producer fields are not handlers.
+        assert_eq!(bucket.handlers.len(), 2);
     }
 }

@@ -107,3 +107,65 @@ fn two_workers_figures_add_up_per_handler_and_the_live_ones_are_listed() {
     // Stopped cleanly: no longer listed.
     assert!(live_processes(&redis.url(), STREAM).unwrap().is_empty());
 }
+
+#[test]
+fn a_producer_publishes_what_it_sent_and_says_it_is_alive_until_it_shuts_down() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("timeline-producer");
+    // 40 orders over about 0.4 s, `flush`, then `shutdown` and an
+    // immediate exit: what the producer sent is published by then, and its
+    // line among the live processes is withdrawn.
+    const N: u64 = 40;
+    let pairs = [
+        ("name", "shop".to_owned()),
+        ("count", N.to_string()),
+        ("pace_us", "10000".to_owned()),
+        ("end", "shutdown".to_owned()),
+    ];
+    let mut producer = Process::node(
+        NODE,
+        "producer",
+        &dir.0,
+        &args("producer", &redis.url(), &pairs),
+    );
+    assert!(producer.wait(LIMIT), "{}", producer.output());
+    assert!(
+        producer.output().contains("SHUTDOWN_CLEAN=true"),
+        "{}",
+        producer.output()
+    );
+    let minutes = timeline(&redis.url(), STREAM, Span::Minutes(5)).unwrap();
+    let sent: u64 = minutes
+        .iter()
+        .map(|m| m.produced(Some("rt.Order")).sent)
+        .sum();
+    let given_up: u64 = minutes.iter().map(|m| m.produced(None).dropped).sum();
+    assert_eq!((sent, given_up), (N, 0), "{minutes:?}");
+    // No handler figures: a producer runs none.
+    assert!(minutes.iter().all(|m| m.handlers.is_empty()));
+    // Shut down: no longer listed.
+    assert!(live_processes(&redis.url(), STREAM).unwrap().is_empty());
+
+    // A producer that runs: listed while it sends, as a producer.
+    let pairs = [
+        ("name", "slow".to_owned()),
+        ("count", "300".to_owned()),
+        ("pace_us", "20000".to_owned()),
+    ];
+    let mut slow = Process::node(
+        NODE,
+        "slow",
+        &dir.0,
+        &args("producer", &redis.url(), &pairs),
+    );
+    wait_for("the producer listed as alive", LIMIT, || {
+        live_processes(&redis.url(), STREAM)
+            .map(|live| live.values().any(|p| p.kind == "producer"))
+            .unwrap_or(false)
+    });
+    let live = live_processes(&redis.url(), STREAM).unwrap();
+    let producer = live.values().find(|p| p.kind == "producer").unwrap();
+    assert!(producer.pid > 0 && producer.group.is_empty(), "{live:?}");
+    slow.terminate();
+    slow.wait(LIMIT);
+}

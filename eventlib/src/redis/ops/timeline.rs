@@ -28,7 +28,7 @@ impl Operator {
         self.run(Resend::Safe, |c| timeline::read(c, &stream, span))
     }
 
-    /// The workers of the stream that said they are alive within
+    /// The workers and producers of the stream that said they are alive within
     /// [`PROCESS_STALE`](crate::redis::PROCESS_STALE), by consumer name.
     pub fn live_processes(&mut self) -> Result<BTreeMap<String, Process>, Error> {
         let stream = self.stream.clone();

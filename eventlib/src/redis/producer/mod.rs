@@ -14,6 +14,7 @@ use crate::redis::DEFAULT_STREAM;
 use crate::transport::{Admission, Outbox, Transport};
 
 mod exposure;
+mod figures;
 mod route;
 mod sender;
 pub(crate) mod spool;
@@ -294,6 +295,10 @@ impl Transport for RedisTransport {
     fn admission(&self) -> Option<Arc<dyn Admission>> {
         let spool = self.spool.as_ref()?;
         Some(Arc::new(SpoolAdmission(Arc::clone(spool))))
+    }
+
+    fn on_shutdown(&self) -> Option<Box<dyn FnOnce() + Send>> {
+        Some(Box::new(figures::on_shutdown))
     }
 
     fn run(self: Box<Self>, outbox: Outbox) {

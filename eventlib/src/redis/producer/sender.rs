@@ -14,11 +14,13 @@ use crate::redis::conn::Link;
 use crate::redis::fault::{describe, fault, is_topology_change, Fault};
 use crate::redis::partitions;
 use crate::redis::producer::exposure::Exposure;
+use crate::redis::producer::figures::{self, Figures};
 use crate::redis::producer::spool::{start_drain, Reader, Said, Spool, Tally};
 use crate::redis::producer::stats::ProducerCounters;
 use crate::redis::{groups, wire};
 use crate::registry::registry;
 use crate::transport::Outbox;
+use std::sync::Mutex;
 
 use super::{RedisTransport, INSTALLED};
 
@@ -52,7 +54,9 @@ pub(super) fn run(transport: RedisTransport, outbox: Outbox) {
         .map(|key| Link::for_key(transport.endpoint.clone(), key, Duration::from_secs(10)))
         .collect();
     let exposure = keys.iter().map(|_| Exposure::default()).collect();
+    let figures = figures::install(transport.endpoint.clone(), &transport.stream);
     Sender {
+        figures,
         links,
         exposure,
         keys,
@@ -117,6 +121,8 @@ struct Sender {
     outbox: Arc<Outbox>,
     source: Source,
     refused: Option<Refusal>,
+    /// This producer's figures over time (shared with `shutdown`).
+    figures: &'static Mutex<Figures>,
     /// Outcomes of spooled events, told to the tally once the spool has
     /// recorded them: a process that exits when `flush` returns leaves no
     /// confirmed frame behind.
@@ -124,6 +130,10 @@ struct Sender {
 }
 
 impl Sender {
+    fn figures(&self) -> std::sync::MutexGuard<'static, Figures> {
+        self.figures.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Counts the outbox's depth, in the producer's stats and as a gauge.
     fn note_depth(&self, counters: &ProducerCounters) {
         let depth = self.outbox.depth() as u64;
@@ -148,6 +158,7 @@ impl Sender {
         let mut batch: Vec<Item> = Vec::new();
         let mut down_since: Option<Instant> = None;
         loop {
+            self.figures().publish_if_due(false, false);
             if batch.is_empty() {
                 self.fill(&mut batch);
                 self.note_depth(&counters);
@@ -540,6 +551,18 @@ impl Sender {
         let mut refused: Vec<Item> = Vec::new();
         let mut first_refusal: Option<RedisError> = None;
         let mut kept = Vec::new();
+        // Counted and published before anything is settled: a process that
+        // exits when `flush` returns has published what it sent.
+        let last = batch.len() == replies.len() && self.outbox.depth() == 0;
+        let flushing = last && self.outbox.flush_waiting();
+        let mut figures = self.figures();
+        for (item, reply) in batch.iter().zip(&replies) {
+            if let (Some(name), Ok(_)) = (item.name(), reply) {
+                figures.sent(name);
+            }
+        }
+        figures.publish_if_due(last, flushing);
+        drop(figures);
         let mut replies = replies.into_iter();
         for item in batch.drain(..) {
             match replies.next() {
@@ -599,6 +622,13 @@ impl Sender {
     /// run) and told to the error hook with `reason`.
     fn give_up(&mut self, items: &mut Vec<Item>, reason: &str) {
         self.transport.counters.add_undelivered(items.len() as u64);
+        let mut figures = self.figures();
+        for item in items.iter() {
+            if let Some(name) = item.name() {
+                figures.given_up(name);
+            }
+        }
+        drop(figures);
         for item in items.drain(..) {
             match item.origin {
                 Origin::Queued(record) => self.outbox.undelivered(&record, reason),
@@ -691,6 +721,17 @@ impl Sender {
 }
 
 impl Item {
+    /// The event's name, `None` for a spooled event this build does not
+    /// know.
+    fn name(&self) -> Option<&'static str> {
+        match &self.origin {
+            Origin::Queued(record) => Some(record.name()),
+            Origin::Spooled { .. } => {
+                head(&self.envelope).map(|(index, _)| registry().decl(index as u32).name)
+            }
+        }
+    }
+
     fn queued(record: Record, partition: Option<usize>) -> Item {
         Item {
             envelope: wire::encode(&record),

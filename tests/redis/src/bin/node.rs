@@ -163,6 +163,10 @@ fn main() {
             let flushed =
                 eventlib::flush_timeout(Duration::from_secs(num("flush_secs", 60))).abandoned == 0;
             println!("FLUSHED={flushed}");
+            if get("end", "flush") == "shutdown" {
+                let report = eventlib::shutdown(Duration::from_secs(10));
+                println!("SHUTDOWN_CLEAN={}", report.is_clean());
+            }
             println!("FAILED={failed}");
             if let Some(stats) = eventlib::redis::producer_stats() {
                 println!("RECONNECTS={}", stats.reconnects);
