@@ -355,3 +355,51 @@ fn a_producer_that_may_not_create_groups_still_delivers_every_event() {
         ["user `eventlib-producer` denied command `xgroup|create` (toplevel, 1 time(s))"]
     );
 }
+
+#[test]
+fn a_producer_that_may_not_publish_its_figures_still_delivers_every_event() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    create_documented_users(&mut conn);
+    // A producer user from before producers published figures: the
+    // stream alone.
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("eventlib-producer")
+        .arg("resetkeys")
+        .arg("~eventlib:events")
+        .exec(&mut conn)
+        .unwrap();
+    let dir = TempDir::new("acl-no-figures");
+    let producer = produce(
+        &redis,
+        &dir,
+        "p",
+        &[("count", "300".into()), ("end", "shutdown".into())],
+    );
+    let output = producer.output();
+    let stats = producer.reported("STATS").expect("the producer's stats");
+    assert!(
+        stats.contains("delivered=300") && stats.contains("undelivered=0"),
+        "{output}"
+    );
+    assert!(output.contains("SHUTDOWN_CLEAN=true"), "{output}");
+    assert_eq!(
+        output.matches("refuses this producer's figures").count(),
+        1,
+        "said once: {output}"
+    );
+    assert_eq!(produced(&dir.0, "p").len(), 300);
+    assert_eq!(xlen(&mut conn, DEFAULT_STREAM), 300);
+    // One transaction denied (a line per key it named), then not tried
+    // again, at shutdown neither.
+    let log = acl_log(&mut conn);
+    assert!(!log.is_empty(), "{log:?}");
+    assert!(
+        log.iter().all(
+            |line| line.starts_with("user `eventlib-producer` denied key")
+                && line.ends_with("(multi, 1 time(s))")
+        ),
+        "{log:?}"
+    );
+}
