@@ -13,6 +13,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::redis::cluster;
 use crate::redis::conn::{Endpoint, Link};
 use crate::redis::fault::{describe, fault, Fault};
 use crate::redis::stream_id::millis;
@@ -59,6 +60,8 @@ pub(super) struct Figures {
     /// Redis refused the commands for good (an ACL user without them):
     /// said once, not tried again.
     refused: bool,
+    /// On a cluster, the keys are in different slots: nothing is tried.
+    cross_slot: bool,
     reconnects: AtomicU64,
 }
 
@@ -67,7 +70,13 @@ impl Figures {
         let host = timeline::host_name().unwrap_or_default();
         let pid = std::process::id();
         let key = timeline::processes_key(stream);
+        // One transaction writes the buckets and the line: on a cluster,
+        // only when they share a slot (a stream key with a hash tag).
+        let cross_slot = endpoint.is_cluster()
+            && cluster::slot(key.as_bytes())
+                != cluster::slot(timeline::minute_key(stream, 0).as_bytes());
         Figures {
+            cross_slot,
             link: Link::for_key(endpoint, &key, std::time::Duration::from_secs(5)),
             stream: stream.to_owned(),
             name: format!("producer:{host}:{pid}"),
@@ -111,6 +120,16 @@ impl Figures {
             return;
         }
         self.last = Some(Instant::now());
+        if self.cross_slot {
+            self.refused = true;
+            crate::notice::warn(&format!(
+                "eventlib: this producer's figures on `{}` are not published: on a Redis \
+                 Cluster the stream's keys are in different slots; give the stream a hash tag \
+                 (`{{shop}}:events`) to see them. Its events are sent all the same",
+                self.stream
+            ));
+            return;
+        }
         match self.write() {
             Ok(()) => self.unpublished.clear(),
             Err(err) if fault(&err) == Fault::Permanent => {
