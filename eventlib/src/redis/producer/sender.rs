@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use redis::RedisError;
 
 use crate::failure::{Failure, FailureKind};
+use crate::id::EventId;
 use crate::record::Record;
 use crate::redis::backoff::Backoff;
 use crate::redis::conn::Link;
@@ -555,18 +556,32 @@ impl Sender {
         // exits when `flush` returns has published what it sent.
         let last = batch.len() == replies.len() && self.outbox.depth() == 0;
         let flushing = last && self.outbox.flush_waiting();
+        // A confirmed spooled event's index and id, read once from its
+        // envelope (for the figures and the tally).
+        let heads: Vec<Option<(usize, EventId)>> = batch
+            .iter()
+            .zip(&replies)
+            .map(|(item, reply)| match (&item.origin, reply) {
+                (Origin::Spooled { .. }, Ok(_)) => head(&item.envelope),
+                _ => None,
+            })
+            .collect();
         let mut figures = self.figures();
-        for (item, reply) in batch.iter().zip(&replies) {
-            if let (Some(name), Ok(_)) = (item.name(), reply) {
+        for ((item, reply), head) in batch.iter().zip(&replies).zip(&heads) {
+            let name = match &item.origin {
+                Origin::Queued(record) => Some(record.name()),
+                Origin::Spooled { .. } => head.map(|(index, _)| registry().decl(index as u32).name),
+            };
+            if let (Some(name), Ok(_)) = (name, reply) {
                 figures.sent(name);
             }
         }
         figures.publish_if_due(last, flushing);
         drop(figures);
         let mut replies = replies.into_iter();
-        for item in batch.drain(..) {
+        for (item, head) in batch.drain(..).zip(heads) {
             match replies.next() {
-                Some(Ok(_)) => self.delivered(item),
+                Some(Ok(_)) => self.delivered(item, head),
                 Some(Err(err)) if fault(&err) == Fault::Permanent => {
                     first_refusal.get_or_insert(err);
                     refused.push(item);
@@ -597,7 +612,8 @@ impl Sender {
         transient
     }
 
-    fn delivered(&mut self, item: Item) {
+    /// `head`: a spooled event's index and id, as read from its envelope.
+    fn delivered(&mut self, item: Item, head: Option<(usize, EventId)>) {
         let counters = &self.transport.counters;
         counters.add_sent(1);
         match item.origin {
@@ -611,7 +627,7 @@ impl Sender {
             Origin::Spooled {
                 recovered: false, ..
             } => {
-                if let Some((index, _)) = head(&item.envelope) {
+                if let Some((index, _)) = head {
                     self.deferred.push((index, Said::Confirmed));
                 }
             }
@@ -743,7 +759,7 @@ impl Item {
 
 /// The event index and id of a spooled envelope (written by this crate's
 /// encoder), `None` for an event this build does not know.
-fn head(envelope: &[u8]) -> Option<(usize, crate::id::EventId)> {
+fn head(envelope: &[u8]) -> Option<(usize, EventId)> {
     #[derive(serde::Deserialize)]
     struct Head {
         id: String,
