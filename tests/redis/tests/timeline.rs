@@ -169,3 +169,34 @@ fn a_producer_publishes_what_it_sent_and_says_it_is_alive_until_it_shuts_down() 
     slow.terminate();
     slow.wait(LIMIT);
 }
+
+#[test]
+fn a_spooling_producer_publishes_what_it_sent_too() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("timeline-spool");
+    let spool = dir.0.join("spool");
+    let pairs = [
+        ("name", "spooled".to_owned()),
+        ("count", "200".to_owned()),
+        ("dir", spool.display().to_string()),
+        ("shutdown_ms", "30000".to_owned()),
+    ];
+    let mut producer = Process::node(
+        NODE,
+        "spooled",
+        &dir.0,
+        &args("spool_producer", &redis.url(), &pairs),
+    );
+    assert!(producer.wait(LIMIT), "{}", producer.output());
+    assert!(
+        producer.output().contains("CLEAN=true"),
+        "{}",
+        producer.output()
+    );
+    let minutes = timeline(&redis.url(), STREAM, Span::Minutes(5)).unwrap();
+    let sent: u64 = minutes
+        .iter()
+        .map(|m| m.produced(Some("rt.Order")).sent)
+        .sum();
+    assert_eq!(sent, 200, "{minutes:?}");
+}
