@@ -108,14 +108,7 @@ impl PgStore {
         .bind(batch)
         .fetch_all(&mut *tx)
         .await?;
-        let rows = rows
-            .into_iter()
-            .map(|(seq, name, envelope)| Row {
-                seq,
-                name,
-                envelope,
-            })
-            .collect();
+        let rows = rows.into_iter().map(Row::from).collect();
         Ok(Claimed { tx, rows })
     }
 

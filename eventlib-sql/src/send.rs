@@ -17,6 +17,17 @@ pub(crate) struct Row {
     pub(crate) envelope: String,
 }
 
+impl From<(i64, String, String)> for Row {
+    /// A row as `SELECT seq, name, envelope` reads it.
+    fn from((seq, name, envelope): (i64, String, String)) -> Self {
+        Row {
+            seq,
+            name,
+            envelope,
+        }
+    }
+}
+
 /// What one batch came to.
 #[derive(Debug, Default)]
 pub(crate) struct Sent {

@@ -70,14 +70,7 @@ impl SqliteStore {
         if rows.is_empty() {
             return Ok(Sent::default());
         }
-        let rows = rows
-            .into_iter()
-            .map(|(seq, name, envelope)| Row {
-                seq,
-                name,
-                envelope,
-            })
-            .collect();
+        let rows = rows.into_iter().map(Row::from).collect();
         let sent = send::send(rows).await;
         let mut tx = self.pool.begin().await?;
         if !sent.delivered.is_empty() {
