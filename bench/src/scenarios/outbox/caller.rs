@@ -5,6 +5,7 @@
 //! after another, as a request handler runs them.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::time::Instant;
 
 use eventlib_sql::{postgres, sqlite};
@@ -16,16 +17,35 @@ use crate::harness::{paired, Report};
 /// Transactions per round.
 const TRANSACTIONS: u64 = 200;
 
+/// The caller's time per transaction, in µs, over one round of
+/// [`TRANSACTIONS`] runs of `transaction` (given the order's number, one
+/// after another), numbered on from `next`.
+fn round<F>(
+    runtime: &tokio::runtime::Runtime,
+    next: &Cell<i64>,
+    mut transaction: impl FnMut(i64) -> F,
+) -> f64
+where
+    F: Future<Output = ()>,
+{
+    runtime.block_on(async {
+        let t0 = Instant::now();
+        for _ in 0..TRANSACTIONS {
+            next.set(next.get() + 1);
+            transaction(next.get()).await;
+        }
+        t0.elapsed().as_secs_f64() * 1e6 / TRANSACTIONS as f64
+    })
+}
+
 pub(crate) fn run_postgres(rounds: usize, report: &mut Report) {
     let runtime = runtime();
     let (_pg, pool) = runtime.block_on(super::postgres(1));
     let next = Cell::new(0_i64);
-    let round = |with_event: bool| {
-        runtime.block_on(async {
-            let t0 = Instant::now();
-            for _ in 0..TRANSACTIONS {
-                next.set(next.get() + 1);
-                let next = next.get();
+    let timed = |with_event: bool| {
+        let micros = round(&runtime, &next, |next| {
+            let pool = &pool;
+            async move {
                 let mut tx = pool.begin().await.expect("BEGIN");
                 sqlx::query("INSERT INTO orders VALUES ($1, $2, $3)")
                     .bind(next)
@@ -41,16 +61,14 @@ pub(crate) fn run_postgres(rounds: usize, report: &mut Report) {
                 }
                 tx.commit().await.expect("COMMIT");
             }
-            let micros = t0.elapsed().as_secs_f64() * 1e6 / TRANSACTIONS as f64;
-            // Untimed: no relay runs here, so the table is emptied by hand.
-            sqlx::query("DELETE FROM eventlib_outbox")
-                .execute(&pool)
-                .await
-                .expect("DELETE");
-            micros
-        })
+        });
+        // Untimed: no relay runs here, so the table is emptied by hand.
+        runtime
+            .block_on(sqlx::query("DELETE FROM eventlib_outbox").execute(&pool))
+            .expect("DELETE");
+        micros
     };
-    let (outbox, alone) = paired(rounds, || round(true), || round(false));
+    let (outbox, alone) = paired(rounds, || timed(true), || timed(false));
     report.row("tx", outbox, alone);
     let settings = runtime.block_on(postgres_settings(&pool));
     report.note(format!(
@@ -66,12 +84,10 @@ pub(crate) fn run_sqlite(rounds: usize, report: &mut Report) {
     let file = runtime.block_on(SqliteFile::open("outbox-caller"));
     let pool = file.pool.clone();
     let next = Cell::new(0_i64);
-    let round = |with_event: bool| {
-        runtime.block_on(async {
-            let t0 = Instant::now();
-            for _ in 0..TRANSACTIONS {
-                next.set(next.get() + 1);
-                let next = next.get();
+    let timed = |with_event: bool| {
+        let micros = round(&runtime, &next, |next| {
+            let pool = &pool;
+            async move {
                 let mut tx = pool.begin().await.expect("BEGIN");
                 sqlx::query("INSERT INTO orders VALUES (?, ?, ?)")
                     .bind(next)
@@ -87,15 +103,14 @@ pub(crate) fn run_sqlite(rounds: usize, report: &mut Report) {
                 }
                 tx.commit().await.expect("COMMIT");
             }
-            let micros = t0.elapsed().as_secs_f64() * 1e6 / TRANSACTIONS as f64;
-            sqlx::query("DELETE FROM eventlib_outbox")
-                .execute(&pool)
-                .await
-                .expect("DELETE");
-            micros
-        })
+        });
+        // Untimed: no relay runs here, so the table is emptied by hand.
+        runtime
+            .block_on(sqlx::query("DELETE FROM eventlib_outbox").execute(&pool))
+            .expect("DELETE");
+        micros
     };
-    let (outbox, alone) = paired(rounds, || round(true), || round(false));
+    let (outbox, alone) = paired(rounds, || timed(true), || timed(false));
     report.row("tx", outbox, alone);
     let settings = runtime.block_on(file.settings());
     report.note(format!(
