@@ -77,10 +77,7 @@ pub fn try_log<T: Event>(event: T) -> Result<EventId, Error> {
 /// ```
 pub fn log_async<T: Event>(event: T) -> Logging {
     Logging {
-        state: match typed_record(event) {
-            Ok(record) => Some(Ok(record)),
-            Err(err) => Some(Err(err)),
-        },
+        state: Some(typed_record(event)),
     }
 }
 
