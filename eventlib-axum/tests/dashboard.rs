@@ -801,4 +801,15 @@ fn the_overview_shows_what_producers_sent_and_the_outbox_relays() {
     assert!(!html.contains("orders-db<b>"), "{html}");
     assert!(html.contains(r#"data-backlog="17""#), "{html}");
     assert!(html.contains(r#"data-moved="900""#), "{html}");
+    // The event's own page charts what producers sent of it.
+    let page = request(addr, "GET", "/eventlib/events/dash.Paid", &[], b"");
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(
+        page.body.contains(&format!(
+            r#"data-series="sent" data-at="{}" data-value="1234""#,
+            minute * 60
+        )),
+        "{}",
+        page.body
+    );
 }

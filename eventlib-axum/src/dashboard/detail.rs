@@ -154,6 +154,9 @@ pub(super) fn event(
         }
         (tiles(&detail.timeline, scope))
         (charts(&detail.timeline, scope))
+        section.grid {
+            (figures::produced_chart("produced-minutes", "Sent by producers per minute, last hour", &detail.timeline.minutes, Some(name)))
+        }
         h2 { "Handlers" }
         @if handlers.is_empty() {
             p.note { "No handler ran for it in the last day." }
