@@ -154,6 +154,21 @@ pub(crate) fn encode(record: &Record) -> Vec<u8> {
     out
 }
 
+/// How [`encode`] starts every envelope, up to the event id's value.
+const LEAD: &[u8] = b"{\"v\":1,\"id\":\"";
+
+/// The event id of an envelope that leads with it, as [`encode`] writes
+/// it, read without parsing the rest; `None` for any other shape (the
+/// worker's full [`decode`] reads those).
+pub(crate) fn leading_id(raw: &[u8]) -> Option<EventId> {
+    let digits = raw.strip_prefix(LEAD)?.get(..33)?;
+    let (hex, close) = digits.split_at(32);
+    if close != b"\"" || !hex.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    std::str::from_utf8(hex).ok()?.parse().ok()
+}
+
 /// Adds replay targeting (`group`, `handlers`) to an envelope.
 pub(crate) fn retarget(
     raw: &[u8],
@@ -340,6 +355,22 @@ mod tests {
         match parse(raw.as_bytes(), ENTRY) {
             Err(reason) => reason,
             Ok(envelope) => panic!("`{raw}` was accepted: {envelope:?}"),
+        }
+    }
+
+    #[test]
+    fn the_leading_id_is_read_from_what_encode_writes_and_nothing_else() {
+        let lead = format!(r#"{{"v":{VERSION},"id":"{ID}","name":"shop.Paid","data":{{}}}}"#);
+        assert_eq!(leading_id(lead.as_bytes()), Some(ID.parse().unwrap()));
+        for other in [
+            format!(r#"{{"id":"{ID}","v":1,"name":"shop.Paid","data":{{}}}}"#),
+            format!(r#"{{"v":1,"id":"{}","name":"a.B"}}"#, &ID[..31]),
+            format!(r#"{{"v":1,"id":"{}x","name":"a.B"}}"#, &ID[..31]),
+            format!(r#"{{"v":1,"id":"\u0030{}","name":"a.B"}}"#, &ID[1..]),
+            format!(r#"{{"v":2,"id":"{ID}","name":"a.B"}}"#),
+            r#"{"v":1,"id":""#.to_owned(),
+        ] {
+            assert_eq!(leading_id(other.as_bytes()), None, "{other}");
         }
     }
 

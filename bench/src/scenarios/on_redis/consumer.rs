@@ -211,8 +211,8 @@ fn worker_round(
 }
 
 /// The cost of the once-per-event-id marker: the same workers with
-/// `once_per_event_id` (one `EXISTS` per entry, a marker written with each
-/// acknowledgement) against without, round for round.
+/// `once_per_event_id` (one `EXISTS` per entry, pipelined per read, a
+/// marker written with each acknowledgement) against without, round for round.
 pub(crate) fn marker_cost(
     layout: Layout,
     persistence: Persistence,

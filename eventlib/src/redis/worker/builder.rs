@@ -124,7 +124,8 @@ impl WorkerBuilder {
     /// For events that can reach the stream twice with one id (a
     /// transactional outbox's relay killed between sending and deleting, a
     /// producer retrying after a lost reply). Off by default: it costs one
-    /// `EXISTS` per entry and one key per event for `window`.
+    /// `EXISTS` per entry (pipelined: one round trip per read), a `SET`
+    /// with each acknowledgement, and one key per event for `window`.
     ///
     /// What can still run twice: two copies handled at the same moment (the
     /// second checks before the first is acknowledged), and a copy that

@@ -62,6 +62,6 @@ pub(crate) fn take_handed(
     })?;
     let mut entries: Vec<Entry> = claimed.into_iter().flatten().collect();
     let taken = shared.inflight().hold(&mut entries, free);
-    hand_over(shared, jobs, entries, true);
+    hand_over(shared, link, jobs, entries, true);
     Ok(taken)
 }

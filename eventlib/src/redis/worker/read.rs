@@ -199,7 +199,7 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
         // Entries being handled here already are not taken twice.
         let taken = inflight.hold(&mut entries, free);
         inflight.give_back(free - taken);
-        hand_over(shared, jobs, entries, redelivered);
+        hand_over(shared, link, jobs, entries, redelivered);
     }
 }
 
@@ -234,7 +234,7 @@ fn reclaim(
             config.consumer
         );
         shared.counters().add_reclaimed(taken as u64);
-        hand_over(shared, jobs, entries, true);
+        hand_over(shared, link, jobs, entries, true);
     }
     Ok((next, taken))
 }
@@ -291,6 +291,7 @@ fn take_due(
         let _ = jobs.send(Job {
             entry,
             redelivered: true,
+            finished: None,
         });
     }
     Ok(taken)

@@ -14,6 +14,7 @@ use crate::redis::keys;
 use crate::redis::wire::{self, Decoded};
 use crate::redis::worker::ack::Settled;
 use crate::redis::worker::jobs::Job;
+use crate::redis::worker::once;
 use crate::redis::worker::progress::{self, Progress};
 use crate::redis::worker::shared::Shared;
 use crate::registry::registry;
@@ -88,7 +89,10 @@ pub(super) fn plan(
         .filter(|_| decoded.handlers.is_none())
         .map(|_| keys::done(&config.stream, &config.group, &decoded.id.to_string()));
     if let Some(key) = &done_key {
-        if !shared.recent().take(&decoded.id.to_string(), id) || finished_before(shared, link, key)
+        if !shared.recent().take(decoded.id, id)
+            || job
+                .finished
+                .unwrap_or_else(|| once::finished_before(shared, link, key))
         {
             counters.add_duplicates(1);
             return Err(ack(id, Vec::new(), job.redelivered));
@@ -213,19 +217,4 @@ fn for_another_group(
     shared.counters().add_misdirected(1);
     let dead = dead_letter(shared, &job.entry, Some(decoded), None, &reason, 0);
     ack(id, vec![dead], job.redelivered)
-}
-
-/// Whether the group already finished event `event_id` (with
-/// `once_per_event_id`); an error reads as not finished (handled again
-/// rather than lost).
-fn finished_before(shared: &Shared, link: &mut Link, key: &str) -> bool {
-    match link.run(shared.counters().reconnects(), |c| {
-        redis::cmd("EXISTS").arg(key).query::<u64>(c)
-    }) {
-        Ok(found) => found > 0,
-        Err(err) => {
-            log::warn!("eventlib worker: cannot check the marker {key} ({err}); handling it");
-            false
-        }
-    }
 }
