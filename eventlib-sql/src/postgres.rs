@@ -52,13 +52,21 @@ async fn write(conn: &mut PgConnection, event: Prepared) -> Result<EventId, Erro
 }
 
 /// A relay over the outbox of `pool`.
+///
+/// The relay holds up to three of the pool's connections at once: the
+/// batch it is sending, the next one claimed meanwhile, and the last one
+/// confirmed, whose `DELETE` commits meanwhile. With a pool of fewer than
+/// three connections it works one batch at a time.
 pub fn relay(pool: PgPool, options: RelayOptions) -> Relay {
+    let overlap = pool.options().get_max_connections() >= 3;
     Relay::new(
         PgStore {
             pool,
             listen: options.listen,
+            overlap,
             listener: tokio::sync::Mutex::new(None),
             ahead: tokio::sync::Mutex::new(None),
+            behind: tokio::sync::Mutex::new(None),
             runtime: std::sync::OnceLock::new(),
         },
         options,
@@ -69,10 +77,16 @@ struct PgStore {
     pool: PgPool,
     /// `RelayOptions::listen`: off, the relay only polls.
     listen: bool,
+    /// Whether the pool has the three connections that claiming the next
+    /// batch and deleting the last one while a batch is out take.
+    overlap: bool,
     /// Connected on the first wait; dropped on an error and made again.
     listener: tokio::sync::Mutex<Option<PgListener>>,
     /// The next batch, claimed while the previous one was out.
     ahead: tokio::sync::Mutex<Option<Claimed>>,
+    /// The last batch the transport confirmed, its rows still to delete:
+    /// its `DELETE` and `COMMIT` run while the next batch is out.
+    behind: tokio::sync::Mutex<Option<Confirmed>>,
     /// The runtime the relay ran on: sqlx closes the listener's and a
     /// claim's connection on a runtime, also when the relay is dropped
     /// outside one.
@@ -87,6 +101,7 @@ impl Drop for PgStore {
         };
         self.listener.get_mut().take();
         self.ahead.get_mut().take();
+        self.behind.get_mut().take();
     }
 }
 
@@ -95,6 +110,31 @@ impl Drop for PgStore {
 struct Claimed {
     tx: Transaction<'static, Postgres>,
     rows: Vec<Row>,
+}
+
+/// A batch the transport confirmed, its rows still claimed by `tx`.
+struct Confirmed {
+    tx: Transaction<'static, Postgres>,
+    sent: Sent,
+}
+
+impl Confirmed {
+    /// Deletes (and marks) its rows and commits; returns what it did.
+    async fn finish(self) -> Result<Sent, sqlx::Error> {
+        finish(self.tx, &self.sent).await?;
+        Ok(Sent {
+            claimed: 0,
+            ..self.sent
+        })
+    }
+}
+
+/// [`Confirmed::finish`] of `behind`, if there is one.
+async fn finish_behind(behind: Option<Confirmed>) -> Result<Sent, sqlx::Error> {
+    match behind {
+        Some(confirmed) => confirmed.finish().await,
+        None => Ok(Sent::default()),
+    }
 }
 
 impl PgStore {
@@ -112,32 +152,70 @@ impl PgStore {
         Ok(Claimed { tx, rows })
     }
 
+    /// Claims a batch (or takes the one claimed ahead), sends it, and
+    /// deletes the last confirmed batch meanwhile; returns what was
+    /// deleted (and how many rows were claimed). The batch just sent
+    /// stays claimed until the next cycle deletes it, unless something of
+    /// it was refused or given up, or the pool is too small to overlap:
+    /// then it is finished here too.
     async fn cycle(&self, batch: i64) -> Result<Sent, sqlx::Error> {
+        let behind = self.behind.lock().await.take();
         let ahead = self.ahead.lock().await.take();
-        let Claimed { tx, rows } = match ahead {
-            Some(claimed) => claimed,
-            None => self.claim(batch).await?,
+        let claimed = match ahead {
+            Some(claimed) => Ok(claimed),
+            None => self.claim(batch).await,
+        };
+        let Claimed { tx, rows } = match claimed {
+            Ok(claimed) => claimed,
+            // The failed claim is counted on the next cycle; the
+            // confirmed batch is deleted if the database lets it.
+            Err(err) if behind.is_some() => return finish_behind(behind).await.map_err(|_| err),
+            Err(err) => return Err(err),
         };
         if rows.is_empty() {
             tx.rollback().await?;
-            return Ok(Sent::default());
+            return finish_behind(behind).await;
         }
         // A full batch: more rows likely wait. The next batch is claimed
         // (on another connection) while this one is out, and sent once
         // this one is confirmed, so batches still go in order.
-        let full = rows.len() as i64 >= batch;
-        let (sent, next) = tokio::join!(send::send(rows), async {
-            if full {
-                // A failed claim ahead is claimed again (and counted) by the next cycle.
-                self.claim(batch).await.ok()
-            } else {
-                None
-            }
-        });
-        // On an error, the claim ahead is dropped: its transaction rolls back.
-        finish(tx, &sent).await?;
+        let full = self.overlap && rows.len() as i64 >= batch;
+        let (sent, next, finished) = tokio::join!(
+            send::send(rows),
+            async {
+                if full {
+                    // A failed claim ahead is claimed again (and counted) by the next cycle.
+                    self.claim(batch).await.ok()
+                } else {
+                    None
+                }
+            },
+            finish_behind(behind)
+        );
         *self.ahead.lock().await = next;
-        Ok(sent)
+        let confirmed = Confirmed { tx, sent };
+        let finished = match finished {
+            Ok(finished) => finished,
+            Err(err) => {
+                // Tried again on the next cycle, with the batch just sent
+                // waiting behind it.
+                *self.behind.lock().await = Some(confirmed);
+                return Err(err);
+            }
+        };
+        if self.overlap && confirmed.sent.clean() {
+            let claimed = confirmed.sent.claimed;
+            *self.behind.lock().await = Some(confirmed);
+            return Ok(Sent {
+                claimed,
+                ..finished
+            });
+        }
+        let claimed = confirmed.sent.claimed;
+        Ok(Sent {
+            claimed,
+            ..confirmed.finish().await?.and(finished)
+        })
     }
 
     async fn wait(&self, poll: Duration) {
@@ -208,13 +286,15 @@ impl Store for PgStore {
         Box::pin(PgStore::wait(self, poll))
     }
 
-    fn release(&self) -> Fut<'_, ()> {
+    fn release(&self) -> Fut<'_, Result<Sent, sqlx::Error>> {
         Box::pin(async move {
             if let Some(claimed) = self.ahead.lock().await.take() {
                 let _ = claimed.tx.rollback().await;
             }
             // Closed here, on the runtime, rather than wherever the relay is dropped.
             self.listener.lock().await.take();
+            let behind = self.behind.lock().await.take();
+            finish_behind(behind).await
         })
     }
 }

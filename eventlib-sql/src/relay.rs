@@ -28,9 +28,10 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// Waits for new rows: a notification (if the store listens), or
     /// `poll` at most.
     fn wait(&self, poll: Duration) -> Fut<'_, ()>;
-    /// Lets go of rows claimed ahead of the next cycle, when the relay
-    /// stops cycling.
-    fn release(&self) -> Fut<'_, ()>;
+    /// When the relay stops cycling: deletes the rows of a batch the
+    /// transport confirmed that are not deleted yet (returning them), and
+    /// lets go of rows claimed ahead of the next cycle.
+    fn release(&self) -> Fut<'_, Result<Sent, sqlx::Error>>;
 }
 
 /// How a relay runs.
@@ -147,10 +148,12 @@ impl Relay {
         Ok(backlog)
     }
 
-    /// One batch: claims, sends, and deletes; returns how many rows it moved.
-    async fn once(&self) -> Result<usize, Error> {
+    /// One cycle: claims, sends, and deletes; returns how many rows it
+    /// moved, or `None` when no row waited.
+    async fn once(&self) -> Result<Option<usize>, Error> {
         let sent = self.store.cycle(self.options.batch).await?;
         let c = &self.counters;
+        let moved = sent.delivered.len() + sent.poison.len();
         c.batch(sent.delivered.len(), sent.poison.len());
         if let Some(err) = sent.refused {
             c.failed(
@@ -166,16 +169,36 @@ impl Relay {
             );
             return Err(Error::Unconfirmed);
         }
-        Ok(sent.delivered.len() + sent.poison.len())
+        Ok((sent.claimed > 0 || moved > 0).then_some(moved))
     }
 
     /// [`Relay::once`], with a database failure counted.
-    async fn counted_once(&self) -> Result<usize, Error> {
+    async fn counted_once(&self) -> Result<Option<usize>, Error> {
         let outcome = self.once().await;
         if let Err(Error::Database(db)) = &outcome {
-            self.counters.failed(Failure::Database, db.to_string());
+            self.database_failed(db);
         }
         outcome
+    }
+
+    fn database_failed(&self, err: &sqlx::Error) {
+        self.counters.failed(Failure::Database, err.to_string());
+    }
+
+    /// The store's [`release`](Store::release), with what it deleted
+    /// counted; returns how many rows that was.
+    async fn release(&self) -> u64 {
+        match self.store.release().await {
+            Ok(sent) => {
+                let moved = sent.delivered.len() + sent.poison.len();
+                self.counters.batch(sent.delivered.len(), sent.poison.len());
+                moved as u64
+            }
+            Err(err) => {
+                self.database_failed(&err);
+                0
+            }
+        }
     }
 
     /// Moves every row committed now, batch after batch, and returns how
@@ -184,13 +207,13 @@ impl Relay {
         let mut moved = 0;
         let outcome = loop {
             match self.counted_once().await {
-                Ok(0) => break Ok(moved),
-                Ok(n) => moved += n as u64,
+                Ok(None) => break Ok(()),
+                Ok(Some(n)) => moved += n as u64,
                 Err(err) => break Err(err),
             }
         };
-        self.store.release().await;
-        outcome
+        moved += self.release().await;
+        outcome.map(|()| moved)
     }
 
     /// Runs the relay as tasks on the current tokio runtime until
@@ -217,11 +240,11 @@ impl Relay {
         let mut backoff = Duration::from_millis(50);
         while !*stopped.borrow() {
             let pause = match self.counted_once().await {
-                Ok(0) => {
+                Ok(None) => {
                     backoff = Duration::from_millis(50);
                     None
                 }
-                Ok(_) => {
+                Ok(Some(_)) => {
                     backoff = Duration::from_millis(50);
                     continue;
                 }
@@ -241,7 +264,7 @@ impl Relay {
                 } => {}
             }
         }
-        self.store.release().await;
+        self.release().await;
     }
 
     /// Counts the backlog every second and publishes the stats when asked.

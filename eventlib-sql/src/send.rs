@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use eventlib::outbox::ResendError;
+use eventlib::outbox::{ResendError, Watch};
 
 /// A committed outbox row, as a store claimed it.
 pub(crate) struct Row {
@@ -28,10 +28,13 @@ impl From<(i64, String, String)> for Row {
     }
 }
 
-/// What one batch came to.
+/// What one cycle of a store came to.
 #[derive(Debug, Default)]
 pub(crate) struct Sent {
-    /// Rows the transport confirmed: to delete.
+    /// Rows the cycle claimed and handed on (0: nothing waited).
+    pub(crate) claimed: usize,
+    /// Rows the transport confirmed: to delete (deleted, once the store
+    /// returns them).
     pub(crate) delivered: Vec<i64>,
     /// Rows that can never be sent, with the reason: to mark.
     pub(crate) poison: Vec<(i64, String)>,
@@ -42,10 +45,24 @@ pub(crate) struct Sent {
     pub(crate) unconfirmed: bool,
 }
 
+impl Sent {
+    /// Whether the whole batch went out: nothing refused or given up.
+    pub(crate) fn clean(&self) -> bool {
+        self.refused.is_none() && !self.unconfirmed
+    }
+
+    /// Adds what an earlier batch, finished in the same cycle, came to.
+    pub(crate) fn and(mut self, earlier: Sent) -> Sent {
+        self.delivered.extend(earlier.delivered);
+        self.poison.extend(earlier.poison);
+        self
+    }
+}
+
 /// The first and the longest wait between two looks at the counters of
-/// the batch's events.
+/// the batch's events (a look reads a few atomics).
 const LOOK_FIRST: Duration = Duration::from_micros(20);
-const LOOK_AT_MOST: Duration = Duration::from_millis(2);
+const LOOK_AT_MOST: Duration = Duration::from_micros(250);
 
 /// Hands `rows` to the dispatcher in order, then waits until the
 /// transport confirmed them.
@@ -55,16 +72,28 @@ const LOOK_AT_MOST: Duration = Duration::from_millis(2);
 /// process), keeps a relay moving in a service that logs other events all
 /// the time.
 pub(crate) async fn send(rows: Vec<Row>) -> Sent {
+    let claimed = rows.len();
     let names: BTreeSet<String> = rows.iter().map(|row| row.name.clone()).collect();
     // Which events a transport gives up is not told per event: any drop of
     // the batch's names while it is out keeps the whole batch (a re-send
     // keeps the ids).
-    let dropped_before = dropped(&eventlib::stats(), &names);
+    let known = Watch::of(
+        names
+            .iter()
+            .map(String::as_str)
+            .filter(|name| Watch::of([*name]).is_some()),
+    )
+    .unwrap_or_default();
+    let dropped_before = known.dropped();
     // A dispatch may wait for room in the queue, and the wait for the
     // confirmation looks at the counters every few tens of microseconds:
     // both off the runtime's threads.
     let (mut sent, waited) = tokio::task::spawn_blocking(move || {
-        let (mut sent, mut handed) = (Sent::default(), BTreeSet::new());
+        let mut sent = Sent {
+            claimed,
+            ..Sent::default()
+        };
+        let mut handed = BTreeSet::new();
         for row in rows {
             match eventlib::outbox::resend(row.envelope.as_bytes()) {
                 Ok(_) => {
@@ -81,27 +110,35 @@ pub(crate) async fn send(rows: Vec<Row>) -> Sent {
         let waited = if sent.delivered.is_empty() {
             Waited::NothingSent
         } else {
-            wait_settled(&handed).map_or(Waited::UnknownName, Waited::Settled)
+            match Watch::of(handed.iter().map(String::as_str)) {
+                Some(watch) => {
+                    wait_settled(&watch);
+                    Waited::Settled
+                }
+                None => Waited::UnknownName,
+            }
         };
         (sent, waited)
     })
     .await
     .unwrap_or_else(|_| {
         let refused = Sent {
+            claimed,
             refused: Some(eventlib::Error::ShutDown),
             ..Sent::default()
         };
         (refused, Waited::NothingSent)
     });
-    let settled = match waited {
+    match waited {
         Waited::NothingSent => return sent,
-        Waited::Settled(stats) => stats,
+        Waited::Settled => {}
+        // A name the registry does not know (a row written by hand under
+        // another name than its envelope's): every event is waited for.
         Waited::UnknownName => {
             eventlib::flush_async().await;
-            eventlib::stats()
         }
-    };
-    if dropped(&settled, &names) > dropped_before {
+    }
+    if known.dropped() > dropped_before {
         sent.delivered.clear();
         sent.unconfirmed = true;
     }
@@ -112,57 +149,18 @@ pub(crate) async fn send(rows: Vec<Row>) -> Sent {
 enum Waited {
     /// Nothing was handed to the dispatcher.
     NothingSent,
-    /// Nothing of the batch's names is in flight: the counters then.
-    Settled(eventlib::Stats),
-    /// A name the registry does not know (a row written by hand under
-    /// another name than its envelope's): wait for every event instead.
+    /// Nothing of the batch's names is in flight.
+    Settled,
+    /// A name the registry does not know: every event was waited for.
     UnknownName,
 }
 
-/// Waits until nothing of `names` is in flight (on a thread that may
-/// block); returns the counters read then, or `None` when a name is not
-/// registered.
-fn wait_settled(names: &BTreeSet<String>) -> Option<eventlib::Stats> {
+/// Waits until nothing of `watch`'s names is in flight (on a thread that
+/// may block).
+fn wait_settled(watch: &Watch) {
     let mut pause = LOOK_FIRST;
-    loop {
-        match settled(names)? {
-            Settled::Yes(stats) => return Some(stats),
-            Settled::No => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(LOOK_AT_MOST);
-            }
-        }
+    while !watch.settled() {
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(LOOK_AT_MOST);
     }
-}
-
-enum Settled {
-    /// Nothing of these names in flight; the counters read first.
-    Yes(eventlib::Stats),
-    No,
-}
-
-/// Whether every event of `names` emitted so far is completed or dropped.
-/// The settled counts are read before the emitted ones (counters only
-/// grow, and an event is emitted before it settles): equal sums then
-/// mean nothing of these names was in flight when the first were read.
-/// `None` when a name is not registered.
-fn settled(names: &BTreeSet<String>) -> Option<Settled> {
-    let first = eventlib::stats();
-    let then = eventlib::stats();
-    for name in names {
-        let (before, after) = (first.event(name)?, then.event(name)?);
-        if after.emitted > before.completed + before.dropped {
-            return Some(Settled::No);
-        }
-    }
-    Some(Settled::Yes(first))
-}
-
-/// The events of `names` the dispatcher or the transport dropped so far.
-fn dropped(stats: &eventlib::Stats, names: &BTreeSet<String>) -> u64 {
-    names
-        .iter()
-        .filter_map(|name| stats.event(name))
-        .map(|event| event.dropped)
-        .sum()
 }

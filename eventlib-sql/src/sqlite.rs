@@ -51,27 +51,96 @@ async fn write(conn: &mut SqliteConnection, event: Prepared) -> Result<EventId, 
 
 /// A relay over the outbox of `pool`.
 pub fn relay(pool: SqlitePool, options: RelayOptions) -> Relay {
-    Relay::new(SqliteStore { pool }, options)
+    Relay::new(
+        SqliteStore {
+            pool,
+            behind: tokio::sync::Mutex::new(None),
+        },
+        options,
+    )
 }
 
 struct SqliteStore {
     pool: SqlitePool,
+    /// The last batch the transport confirmed, its rows still to delete:
+    /// deleted while the next batch is out.
+    behind: tokio::sync::Mutex<Option<Sent>>,
 }
 
 impl SqliteStore {
+    /// Reads a batch past the last confirmed one, sends it, and deletes
+    /// the last confirmed batch meanwhile; returns what was deleted (and
+    /// how many rows were read). The batch just sent is deleted by the
+    /// next cycle, unless something of it was refused or given up: then
+    /// it is deleted here too.
     async fn cycle(&self, batch: i64) -> Result<Sent, sqlx::Error> {
+        let behind = self.behind.lock().await.take();
+        // Rows of the confirmed batch are still in the table: read past them.
+        let after = behind.as_ref().and_then(last_seq).unwrap_or(0);
         // Read outside a transaction: a write lock held while sending would stall the service.
-        let rows: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT seq, name, envelope FROM eventlib_outbox WHERE error IS NULL ORDER BY seq LIMIT ?",
+        let rows: Result<Vec<(i64, String, String)>, _> = sqlx::query_as(
+            "SELECT seq, name, envelope FROM eventlib_outbox WHERE error IS NULL AND seq > ? \
+             ORDER BY seq LIMIT ?",
         )
+        .bind(after)
         .bind(batch)
         .fetch_all(&self.pool)
-        .await?;
+        .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            // The failed read is counted on the next cycle.
+            Err(err) if behind.is_some() => {
+                return self.finish_behind(behind).await.map_err(|_| err)
+            }
+            Err(err) => return Err(err),
+        };
         if rows.is_empty() {
-            return Ok(Sent::default());
+            return self.finish_behind(behind).await;
         }
         let rows = rows.into_iter().map(Row::from).collect();
-        let sent = send::send(rows).await;
+        let (sent, finished) = tokio::join!(send::send(rows), async {
+            match &behind {
+                Some(behind) => self.delete(behind).await,
+                None => Ok(()),
+            }
+        });
+        let claimed = sent.claimed;
+        let behind = behind.unwrap_or_default();
+        if let Err(err) = finished {
+            // Both batches wait for the next cycle's DELETE (what was
+            // refused or given up is told once, now).
+            *self.behind.lock().await = Some(Sent {
+                claimed: 0,
+                refused: None,
+                unconfirmed: false,
+                ..sent.and(behind)
+            });
+            return Err(err);
+        }
+        let finished = Sent { claimed, ..behind };
+        if sent.clean() {
+            *self.behind.lock().await = Some(sent);
+            return Ok(finished);
+        }
+        self.delete(&sent).await?;
+        Ok(sent.and(finished))
+    }
+
+    /// Deletes `behind`'s delivered rows and marks its unsendable ones.
+    async fn finish_behind(&self, behind: Option<Sent>) -> Result<Sent, sqlx::Error> {
+        let Some(sent) = behind else {
+            return Ok(Sent::default());
+        };
+        self.delete(&sent).await?;
+        Ok(Sent { claimed: 0, ..sent })
+    }
+
+    /// Deletes a batch's delivered rows and marks its unsendable ones, in
+    /// one transaction.
+    async fn delete(&self, sent: &Sent) -> Result<(), sqlx::Error> {
+        if sent.delivered.is_empty() && sent.poison.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await?;
         if !sent.delivered.is_empty() {
             // One statement for the batch: the sequence numbers as a JSON array.
@@ -90,9 +159,14 @@ impl SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
-        Ok(sent)
+        tx.commit().await
     }
+}
+
+/// The last row of a batch the transport confirmed.
+fn last_seq(sent: &Sent) -> Option<i64> {
+    let poison = sent.poison.iter().map(|(seq, _)| *seq);
+    sent.delivered.iter().copied().chain(poison).max()
 }
 
 impl Store for SqliteStore {
@@ -112,7 +186,10 @@ impl Store for SqliteStore {
         Box::pin(tokio::time::sleep(poll))
     }
 
-    fn release(&self) -> Fut<'_, ()> {
-        Box::pin(async {})
+    fn release(&self) -> Fut<'_, Result<Sent, sqlx::Error>> {
+        Box::pin(async move {
+            let behind = self.behind.lock().await.take();
+            self.finish_behind(behind).await
+        })
     }
 }

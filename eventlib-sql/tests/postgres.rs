@@ -163,6 +163,46 @@ async fn two_relays_move_10000_rows_each_once() {
     assert_eq!(first.backlog().await.unwrap(), 0);
 }
 
+/// A relay overlaps three transactions (the batch out, the next claimed,
+/// the last deleted) when the pool allows; on pools of one and two
+/// connections it works one batch at a time, and moves everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_moves_everything_over_a_pool_of_any_size() {
+    let pg = Postgres::start();
+    let setup = pool(&pg).await;
+    for size in [1, 2, 3] {
+        let prefix = format!("pg-size-{size}-");
+        let mut tx = setup.begin().await.unwrap();
+        for n in 0..250 {
+            postgres::log(&mut tx, order(format!("{prefix}{n}")))
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let small = PgPoolOptions::new()
+            .max_connections(size)
+            .acquire_timeout(Duration::from_secs(2))
+            .connect(&pg.url())
+            .await
+            .unwrap();
+        let relay = postgres::relay(
+            small,
+            RelayOptions {
+                batch: 100,
+                ..RelayOptions::default()
+            },
+        );
+        let moved = tokio::time::timeout(Duration::from_secs(30), relay.drain())
+            .await
+            .expect("the drain ends")
+            .unwrap();
+        assert_eq!((moved, relay.stats().moved), (250, 250), "pool of {size}");
+        let runs = wait_handled(&prefix, 250).await;
+        assert!(runs.values().all(|ids| ids.len() == 1), "pool of {size}");
+        assert_eq!(relay.backlog().await.unwrap(), 0);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relay_rides_out_a_postgres_restart() {
     let pg = Postgres::start();

@@ -99,3 +99,50 @@ pub fn resend(envelope: &[u8]) -> Result<EventId, ResendError> {
     })?;
     dispatcher::dispatch(decoded.record, Wait::AsConfigured).map_err(ResendError::Dispatch)
 }
+
+/// The events of some names, watched while a batch [`resend`] handed over
+/// is out: whether any of them is still in flight, and how many the
+/// dispatcher or the transport dropped. Reads the same counters as
+/// [`stats`](crate::stats()), without copying them.
+#[derive(Debug, Clone, Default)]
+pub struct Watch {
+    events: Vec<u32>,
+}
+
+impl Watch {
+    /// Watches the events of `names`; `None` when one of them is not linked
+    /// into this program.
+    pub fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<Watch> {
+        let registry = crate::registry::registry();
+        let events = names
+            .into_iter()
+            .map(|name| registry.index_of_name(name).ok())
+            .collect::<Option<Vec<u32>>>()?;
+        Some(Watch { events })
+    }
+
+    /// Whether every event of these names emitted so far is completed
+    /// (the transport confirmed it, or its handlers finished) or dropped.
+    ///
+    /// The settled counts are read before the emitted ones: counters only
+    /// grow and an event is emitted before it settles, so equal sums mean
+    /// nothing of these names was in flight when the first were read.
+    pub fn settled(&self) -> bool {
+        let settled: u64 = self.counters().map(|c| c.settled()).sum();
+        let emitted: u64 = self.counters().map(|c| c.emitted()).sum();
+        emitted <= settled
+    }
+
+    /// How many events of these names were dropped so far (never queued,
+    /// or given up by the transport).
+    pub fn dropped(&self) -> u64 {
+        self.counters().map(|c| c.dropped()).sum()
+    }
+
+    fn counters(&self) -> impl Iterator<Item = &'static crate::counters::EventCounters> + '_ {
+        let registry = crate::registry::registry();
+        self.events
+            .iter()
+            .map(move |&index| &registry.events[index as usize].counters)
+    }
+}
