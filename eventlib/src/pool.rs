@@ -88,9 +88,9 @@ pub(crate) fn start(
 /// service's request threads (it still gets its fair share of the CPU, at
 /// the same nice level). On a busy 2-core machine the preemptions of pool
 /// threads waking for each event cost an axum page 12-23% of its requests
-/// per second; docs/performance.md has the measurement. A refusal
-/// (a sandbox that forbids the call) leaves the thread as it was: the
-/// policy is an optimisation, not a requirement.
+/// per second (row 11 of docs/performance.md measures the page with the
+/// policy on). A refusal (a sandbox that forbids the call) leaves the
+/// thread as it was: the policy is an optimisation, not a requirement.
 fn run_as_background_work() {
     #[cfg(target_os = "linux")]
     {
