@@ -5,7 +5,7 @@ use crossbeam_channel::Sender;
 
 use crate::redis::conn::Link;
 use crate::redis::reply::Entry;
-use crate::redis::worker::once;
+use crate::redis::worker::markers;
 use crate::redis::worker::shared::Shared;
 
 /// An entry handed to a handler thread.
@@ -33,7 +33,7 @@ pub(crate) fn hand_over(
         return;
     }
     shared.counters().add_received(entries.len() as u64);
-    let finished = once::finished(shared, link, &entries);
+    let finished = markers::finished(shared, link, &entries);
     for (entry, finished) in entries.into_iter().zip(finished) {
         // The channel holds as many jobs as there are slots: never full.
         let _ = jobs.send(Job {

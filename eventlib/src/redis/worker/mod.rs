@@ -10,6 +10,7 @@ mod handler_sets;
 mod held;
 mod inflight;
 mod jobs;
+mod markers;
 pub(crate) mod once;
 mod partitioned;
 mod partitions_held;

@@ -14,7 +14,7 @@ use crate::redis::keys;
 use crate::redis::wire::{self, Decoded};
 use crate::redis::worker::ack::Settled;
 use crate::redis::worker::jobs::Job;
-use crate::redis::worker::once;
+use crate::redis::worker::markers;
 use crate::redis::worker::progress::{self, Progress};
 use crate::redis::worker::shared::Shared;
 use crate::registry::registry;
@@ -92,7 +92,7 @@ pub(super) fn plan(
         if !shared.recent().take(decoded.id, id)
             || job
                 .finished
-                .unwrap_or_else(|| once::finished_before(shared, link, key))
+                .unwrap_or_else(|| markers::finished_before(shared, link, key))
         {
             counters.add_duplicates(1);
             return Err(ack(id, Vec::new(), job.redelivered));
