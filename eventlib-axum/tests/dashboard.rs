@@ -813,3 +813,79 @@ fn the_overview_shows_what_producers_sent_and_the_outbox_relays() {
         page.body
     );
 }
+
+#[test]
+fn a_partitioned_stream_shows_each_partition_and_replays_a_letter_to_its_own() {
+    const STREAM: &str = "split:events";
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let mut conn = redis.connection();
+    let keys = eventlib::redis::partition_keys(STREAM, 6).unwrap();
+    // The count as producers and workers record it, an entry in each
+    // partition and letters in two of them.
+    redis::cmd("SADD")
+        .arg(format!("{STREAM}:partitions"))
+        .arg(6)
+        .exec(&mut conn)
+        .unwrap();
+    for key in &keys {
+        eventlib_redis_tests::xadd_envelope(
+            &mut conn,
+            key,
+            br#"{"v":1,"name":"dash.Paid","data":{"n":1}}"#,
+        );
+    }
+    common::fill_dead_letters_with(&mut conn, &keys[1], 2, "card refused");
+    common::fill_dead_letters_with(&mut conn, &keys[4], 2, "card refused");
+    let app = Dashboard::new("/").redis(&url, STREAM).router();
+    let addr = serve(app);
+
+    let overview = request(addr, "GET", "/", &[], b"");
+    assert_eq!(overview.status, 200);
+    assert!(
+        overview.body.contains("id=\"partitions\" data-count=\"6\""),
+        "{}",
+        overview.body
+    );
+    assert_eq!(tile(&overview.body, "dead letters"), "4");
+    for key in &keys {
+        assert!(overview.body.contains(&format!("data-partition=\"{key}\"")));
+    }
+
+    let list = request(addr, "GET", "/dead", &[], b"");
+    let all = ids(&list.body);
+    assert_eq!(all.len(), 4, "{}", list.body);
+    assert_eq!(
+        all.iter().filter(|id| id.starts_with("1-of-6/")).count(),
+        2,
+        "{all:?}"
+    );
+    assert_eq!(all.iter().filter(|id| id.starts_with("4-of-6/")).count(), 2);
+    let href = format!("/dead/{}", all[3].replace('/', "%2F"));
+    let shown = request(addr, "GET", &href, &[], b"");
+    assert_eq!(shown.status, 200, "{shown:?}");
+    assert_eq!(ids(&shown.body), [all[3].clone()]);
+    let cookie = shown.cookie().expect("a session cookie");
+    let form = [
+        "Content-Type: application/x-www-form-urlencoded",
+        cookie.as_str(),
+    ];
+    let body = format!(
+        "csrf={}&id={}",
+        token(&shown.body),
+        all[3].replace('/', "%2F")
+    );
+    let replayed = request(addr, "POST", "/dead/replay", &form, body.as_bytes());
+    assert_eq!(replayed.status, 303, "{replayed:?}");
+    let (label, _) = all[3].split_once('/').unwrap();
+    let home = &keys[label[..1].parse::<usize>().unwrap()];
+    let (dead, length): (u64, u64) = redis::pipe()
+        .cmd("XLEN")
+        .arg(format!("{home}:dead"))
+        .cmd("XLEN")
+        .arg(home)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!((dead, length), (1, 2), "replayed into its own partition");
+    assert_eq!(ids(&request(addr, "GET", "/dead", &[], b"").body).len(), 3);
+}

@@ -197,7 +197,8 @@ enum Dead {
     /// One dead letter, with its envelope.
     #[command(after_help = "Example:\n  eventlib dead show 1700000000000-0")]
     Show {
-        /// The dead letter's id (as `dead list` prints it).
+        /// The dead letter's id, as `dead list` prints it (on a partitioned
+        /// stream, `<partition>/<id>`: `2-of-6/1700000000000-0`).
         id: String,
     },
     /// Puts dead letters back in the stream, each for its group and (for a
@@ -215,7 +216,8 @@ enum Dead {
 
 #[derive(Args)]
 struct Selection {
-    /// Dead letter ids; without them, the filters select.
+    /// Dead letter ids, as `dead list` prints them; without them, the
+    /// filters select.
     ids: Vec<String>,
     #[command(flatten)]
     filter: Filter,
@@ -544,7 +546,7 @@ fn list(cli: &Cli, dead: &mut Letters<'_>, filter: &Filter) -> Result<(), String
         let age = now.duration_since(letter.failed_at).unwrap_or_default();
         println!(
             "{:<20} {:<28} {:<40} {:>8} {:>9}  {}",
-            letter.id,
+            letter.reference(),
             letter.name.as_deref().unwrap_or("-"),
             letter.handler.as_deref().unwrap_or("(poison)"),
             letter.attempts,
@@ -554,7 +556,7 @@ fn list(cli: &Cli, dead: &mut Letters<'_>, filter: &Filter) -> Result<(), String
     }
     if more {
         if let Some(last) = found.last() {
-            println!("more may match: --after {}", last.id);
+            println!("more may match: --after {}", last.reference());
         }
     }
     Ok(())
@@ -604,7 +606,7 @@ fn act(cli: &Cli, dead: &mut Letters<'_>, selection: &Selection, what: Act) -> R
         for letter in &letters {
             println!(
                 "would {verb} {} ({}, {})",
-                letter.id,
+                letter.reference(),
                 letter.name.as_deref().unwrap_or("-"),
                 letter.handler.as_deref().unwrap_or("poison")
             );
@@ -642,7 +644,7 @@ fn act(cli: &Cli, dead: &mut Letters<'_>, selection: &Selection, what: Act) -> R
         };
         match result {
             Ok(()) => done += 1,
-            Err(err) => failed.push(format!("{}: {err}", letter.id)),
+            Err(err) => failed.push(format!("{}: {err}", letter.reference())),
         }
         progress.inc(1);
         if let Some(pause) = pause {
@@ -709,11 +711,11 @@ fn tail(
 ) -> Result<(), String> {
     // From the newest entry now, so that nothing that arrives between two
     // reads is missed.
-    let mut after = op.last_entry_id().map_err(|e| e.to_string())?;
+    let mut at = op.tail_from_now().map_err(|e| e.to_string())?;
     let mut printed = 0;
     let mut lost = false;
     loop {
-        let entries = match op.read_after(&after, Duration::from_secs(5), 100) {
+        let entries = match op.tail(&mut at, Duration::from_secs(5), 100) {
             Ok(entries) => entries,
             Err(err @ eventlib::Error::Connection { .. }) => {
                 if !lost {
@@ -726,11 +728,14 @@ fn tail(
             Err(err) => return Err(err.to_string()),
         };
         if lost {
-            eprintln!("eventlib: connected again; the tail goes on after {after}");
+            eprintln!("eventlib: connected again; the tail goes on after the last entry it read");
             lost = false;
         }
         for entry in entries {
-            after = entry.id.clone();
+            let id = match &entry.partition {
+                Some(partition) => format!("{partition}/{}", entry.id),
+                None => entry.id.clone(),
+            };
             if name.is_some_and(|n| entry.name.as_deref() != Some(n)) {
                 continue;
             }
@@ -741,12 +746,12 @@ fn tail(
                     .and_then(|e| serde_json::from_str::<Value>(e).ok());
                 println!(
                     "{}",
-                    json!({ "id": entry.id, "name": entry.name, "envelope": envelope })
+                    json!({ "id": entry.id, "partition": entry.partition, "name": entry.name, "envelope": envelope })
                 );
             } else {
                 println!(
                     "{}  {}  {}",
-                    entry.id,
+                    id,
                     entry.name.as_deref().unwrap_or("(no name)"),
                     entry.envelope.as_deref().unwrap_or("(no envelope)")
                 );
@@ -769,7 +774,9 @@ fn letter_json(letter: &DeadLetter) -> Value {
         .as_deref()
         .map(|e| serde_json::from_str::<Value>(e).unwrap_or_else(|_| Value::String(e.to_owned())));
     json!({
-        "id": letter.id,
+        "id": letter.reference(),
+        "stream": letter.stream,
+        "partition": letter.partition,
         "source_id": letter.source_id,
         "event": letter.name,
         "event_id": letter.event_id,

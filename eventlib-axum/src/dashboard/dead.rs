@@ -52,8 +52,8 @@ pub(super) fn list(
                 tbody {
                     @for letter in letters {
                         tr {
-                            @if token.is_some() { td { input type="checkbox" name="id" value=(letter.id) aria-label={ "select " (letter.id) }; } }
-                            td { a.mono href=(config.letter_href(&letter.id)) { (letter.id) } }
+                            @if token.is_some() { td { input type="checkbox" name="id" value=(letter.reference()) aria-label={ "select " (letter.reference()) }; } }
+                            td { a.mono href=(config.letter_href(&letter.reference())) { (letter.reference()) } }
                             td.wrap { span.reason { (reason_line(letter)) } }
                             td { @match &letter.name { Some(name) => a href=(config.event_href(name)) { (name) }, None => "-" } }
                             td.name { @match &letter.handler { Some(h) => a href=(config.handler_href(h)) { (page::path(h)) }, None => "(poison)" } }
@@ -92,7 +92,7 @@ pub(super) fn list(
         }
         @if more {
             @if let Some(last) = letters.last() {
-                p { a href={ (config.at("/dead")) "?" (filter.next_page(&last.id)) } { "next page" } }
+                p { a href={ (config.at("/dead")) "?" (filter.next_page(&last.reference())) } { "next page" } }
             }
         }
     }
@@ -111,7 +111,7 @@ pub(super) fn letter(
             Forms::On(token) => {
                 form method="post" action=(config.at("/dead/replay")) #act {
                     input type="hidden" name="csrf" value=(token);
-                    input type="hidden" name="id" value=(letter.id);
+                    input type="hidden" name="id" value=(letter.reference());
                     div.actions {
                         button.primary type="submit" { "replay this letter" }
                         button.danger type="submit" formaction=(config.at("/dead/purge")) { "purge this letter" }
@@ -178,7 +178,7 @@ pub(super) fn recent(
                     }
                     tbody {
                         @for letter in letters {
-                            tr data-letter=(letter.id) {
+                            tr data-letter=(letter.reference()) {
                                 td { (ago(failed_ms(letter), now)) " ago" }
                                 td.wrap { span.reason { (reason_line(letter)) } }
                                 @if known != Known::Event {
@@ -188,7 +188,7 @@ pub(super) fn recent(
                                     td.name { @match &letter.handler { Some(h) => a href=(config.handler_href(h)) { (page::path(h)) }, None => "(poison)" } }
                                 }
                                 td.n { (letter.attempts) }
-                                td { a.mono href=(config.letter_href(&letter.id)) { (letter.id) } }
+                                td { a.mono href=(config.letter_href(&letter.reference())) { (letter.reference()) } }
                             }
                         }
                     }

@@ -568,8 +568,9 @@ async fn dead_show(
     let (forms, new_session) = config.forms(&headers);
     let here = here(&uri);
     let body = dead::letter(&config, &forms, &letter, &envelope);
+    let title = letter.reference();
     let page = Page {
-        title: &letter.id,
+        title: &title,
         kind: Some("Dead letter"),
         title_is_path: false,
         nav: Nav::Dead,

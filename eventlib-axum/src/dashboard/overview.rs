@@ -106,6 +106,29 @@ pub(super) fn body(
     }
 }
 
+/// The consumers of a partition that read it lately, by group.
+fn readers(part: &StreamStatus) -> String {
+    let named: Vec<String> = part
+        .groups
+        .iter()
+        .flat_map(|g| {
+            g.consumers
+                .iter()
+                .filter(|c| c.idle <= READER_IDLE)
+                .map(move |c| format!("{} ({})", c.name, g.name))
+        })
+        .collect();
+    if named.is_empty() {
+        "-".to_owned()
+    } else {
+        named.join(", ")
+    }
+}
+
+/// How long since its last read a consumer still counts as reading a
+/// partition.
+const READER_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn stream_part(config: &Config, forms: &Forms, here: &str, live: &Live) -> Markup {
     let status = &live.status;
     let t = &live.timeline;
@@ -169,6 +192,29 @@ fn stream_part(config: &Config, forms: &Forms, here: &str, live: &Live) -> Marku
                         @for (n, c) in g.consumers.iter().enumerate() {
                             @if n > 0 { ", " }
                             (c.name) " (idle " (c.idle.as_secs()) " s, " (c.pending) " pending)"
+                        }
+                    }
+                }
+            }
+        }
+
+        @if !status.partitions.is_empty() {
+            h2 { "Partitions" }
+            p.note { "The stream is split into " (status.partitions.len()) " partitions; the figures above are their totals." }
+            div.scroll #partitions data-count=(status.partitions.len()) {
+                table {
+                    thead { tr { th { "key" } th.n { "entries" } th.n { "dead letters" } th.n { "lag" } th.n { "pending" } th { "oldest entry" } th { "read by" } } }
+                    tbody {
+                        @for p in &status.partitions {
+                            tr data-partition=(p.stream) {
+                                td { code { (p.stream) } }
+                                td.n { (number(p.length)) }
+                                (cell(p.dead_letters, "dead"))
+                                td.n { (number(p.groups.iter().filter_map(|g| g.lag).sum::<u64>())) }
+                                td.n { (number(p.groups.iter().map(|g| g.pending).sum::<u64>())) }
+                                td { @match p.oldest_entry_age { Some(age) => { (age.as_secs()) " s" }, None => "-" } }
+                                td { (readers(p)) }
+                            }
                         }
                     }
                 }

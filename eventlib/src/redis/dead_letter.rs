@@ -100,6 +100,26 @@ pub struct DeadLetter {
     /// The original entry's fields as a JSON object, when it had no
     /// envelope.
     pub fields: Option<String>,
+    /// The key of the event stream whose dead letters hold it: on a
+    /// partitioned stream, its partition's key.
+    pub stream: String,
+    /// On a partitioned stream, its partition, as operators name it
+    /// (`2-of-6`); `None` on a stream of one key.
+    pub partition: Option<String>,
+}
+
+impl DeadLetter {
+    /// How an operator names this letter: its [`id`](Self::id) on a stream
+    /// of one key, `<partition>/<id>` (`2-of-6/1700000000000-0`) on a
+    /// partitioned one, where ids of different partitions may be equal.
+    /// What the `eventlib` command prints and takes, and what
+    /// [`DeadLetters::get`](crate::redis::DeadLetters::get) finds.
+    pub fn reference(&self) -> String {
+        match &self.partition {
+            Some(partition) => format!("{partition}/{}", self.id),
+            None => self.id.clone(),
+        }
+    }
 }
 
 pub(crate) fn parse(entry: &Entry) -> DeadLetter {
@@ -123,6 +143,8 @@ pub(crate) fn parse(entry: &Entry) -> DeadLetter {
         event_id: some("id"),
         envelope: text(wire::FIELD),
         fields: text("fields"),
+        stream: String::new(),
+        partition: None,
     }
 }
 

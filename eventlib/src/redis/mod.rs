@@ -62,7 +62,7 @@ pub use ops::operator::Operator;
 pub use ops::pause::{pause, pauses, resume};
 pub use ops::relays::RelayFigures;
 pub use ops::status::{stream_status, ConsumerStatus, GroupStatus, StreamStatus};
-pub use ops::tail::StreamEntry;
+pub use ops::tail::{StreamEntry, TailPosition};
 pub use ops::timeline::{live_processes, timeline};
 pub use ops::write::{destroy_group, write_envelope};
 pub use partitions::partition_keys;

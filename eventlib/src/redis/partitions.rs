@@ -87,13 +87,20 @@ pub(crate) fn has_hash_tag(stream: &str) -> bool {
         .is_some_and(|close| close > 0)
 }
 
+/// How partition `index` of `count` is named, in its key and to
+/// operators: `2-of-6`.
+pub(crate) fn label(index: usize, count: usize) -> String {
+    format!("{index}-of-{count}")
+}
+
 /// The key of partition `index` of `count` (more than one) of `stream`.
 fn key(stream: &str, index: usize, count: usize) -> String {
     let total = usize::from(SLOTS);
     let (low, high) = (index * total / count, (index + 1) * total / count);
     let band = low..high.max(low + 1);
+    let label = label(index, count);
     (0u64..)
-        .map(|salt| format!("{{{stream}:{index}-of-{count}:{salt}}}"))
+        .map(|salt| format!("{{{stream}:{label}:{salt}}}"))
         .find(|key| band.contains(&usize::from(slot(key.as_bytes()))))
         .expect("every band of slots is reached by some salt")
 }

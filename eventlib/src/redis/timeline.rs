@@ -161,6 +161,22 @@ pub struct Process {
     pub paused: Vec<String>,
 }
 
+impl Process {
+    /// The same process as seen on another key: the latest sighting, with
+    /// the pauses of both.
+    pub(crate) fn merge(&mut self, other: Process) {
+        if other.seen_ms > self.seen_ms {
+            let paused = std::mem::take(&mut self.paused);
+            *self = other;
+            self.paused.extend(paused);
+        } else {
+            self.paused.extend(other.paused);
+        }
+        self.paused.sort();
+        self.paused.dedup();
+    }
+}
+
 /// One handler's figures in one bucket (or summed over several).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -262,6 +278,26 @@ pub struct Bucket {
 }
 
 impl Bucket {
+    /// Adds `other`'s figures to these: counts, lags and pending entries
+    /// (as a partitioned stream's buckets add up over its partitions).
+    pub fn add(&mut self, other: &Bucket) {
+        for (key, figures) in &other.handlers {
+            self.handlers.entry(key.clone()).or_default().add(figures);
+        }
+        for (group, lag) in &other.lag {
+            *self.lag.entry(group.clone()).or_default() += lag;
+        }
+        for (group, pending) in &other.pending {
+            *self.pending.entry(group.clone()).or_default() += pending;
+        }
+        for (event, produced) in &other.produced {
+            self.produced
+                .entry(event.clone())
+                .or_default()
+                .add(produced);
+        }
+    }
+
     /// The bucket starting at `start_secs` from the fields of its hash.
     pub(crate) fn read(start_secs: u64, fields: &BTreeMap<String, u64>) -> Bucket {
         let mut bucket = Bucket {

@@ -11,6 +11,7 @@ use crate::redis::ops::operator::Resend;
 use crate::redis::ops::Operator;
 use crate::redis::reply::Entry;
 use crate::redis::server::Server;
+use crate::redis::stream_id::StreamId;
 use crate::redis::{keys, wire};
 
 /// The dead letters of a stream (`<stream>:dead`), through an
@@ -119,15 +120,17 @@ impl<H: BorrowMut<Operator>> DeadLetters<H> {
         self.op.borrow_mut()
     }
 
-    /// The dead-letter stream's key.
-    fn key(&mut self) -> String {
-        keys::dead_letters(&self.op().stream)
-    }
-
-    /// How many dead letters there are.
+    /// How many dead letters there are (on a partitioned stream, in every
+    /// partition).
     pub fn len(&mut self) -> Result<u64, Error> {
-        let key = self.key();
-        self.op().read(redis::cmd("XLEN").arg(key))
+        let op = self.op();
+        let mut count = own_len(op)?;
+        if op.partitioned()? {
+            for part in &mut op.parts {
+                count += own_len(&mut part.op)?;
+            }
+        }
+        Ok(count)
     }
 
     /// Whether there are none.
@@ -140,33 +143,57 @@ impl<H: BorrowMut<Operator>> DeadLetters<H> {
         self.page(None, count)
     }
 
-    /// Up to `count` dead letters after the one with id `after` (from the
-    /// oldest when `None`), oldest first: one page of a listing, without
-    /// reading what comes before it.
+    /// Up to `count` dead letters after the one `after` names (its
+    /// [`reference`](DeadLetter::reference); from the oldest when `None`),
+    /// oldest first: one page of a listing, without reading what comes
+    /// before it. On a partitioned stream the page spans every partition,
+    /// in the order of the letters' ids (partition by partition for equal
+    /// ids).
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for an `after` that is not a stream entry id, and
-    /// the connection and server errors of every method.
+    /// [`Error::Config`] for an `after` that is not a dead letter's
+    /// reference, or names a partition the stream does not have, and the
+    /// connection and server errors of every method.
     pub fn page(&mut self, after: Option<&str>, count: usize) -> Result<Vec<DeadLetter>, Error> {
-        let start = match after {
-            Some(id) => format!("({}", entry_id(id)?),
-            None => "-".to_owned(),
+        let after = after.map(Reference::parse).transpose()?;
+        let op = self.op();
+        let partitioned = op.partitioned()?;
+        // Where the cursor's letter is: 0 the stream's own key, 1.. its
+        // partitions.
+        let at = match &after {
+            None => 0,
+            Some(after) => after.position(op)?,
         };
-        let key = self.key();
-        let letters: Vec<Entry> = self.op().read(
-            redis::cmd("XRANGE")
-                .arg(key)
-                .arg(start)
-                .arg("+")
-                .arg("COUNT")
-                .arg(count),
-        )?;
-        Ok(letters.iter().map(parse).collect())
+        let mut found: Vec<(StreamId, usize, DeadLetter)> = Vec::new();
+        let mut read = |op: &mut Operator, label: Option<&str>, position: usize| {
+            let start = match &after {
+                None => "-".to_owned(),
+                Some(after) if position <= at => format!("({}", after.id),
+                Some(after) => after.id.to_string(),
+            };
+            for letter in own_range(op, label, &start, "+", count)? {
+                let id = entry_id(&letter.id)?;
+                found.push((id, position, letter));
+            }
+            Ok::<(), Error>(())
+        };
+        read(op, None, 0)?;
+        if partitioned {
+            for (i, part) in op.parts.iter_mut().enumerate() {
+                read(&mut part.op, Some(&part.label), i + 1)?;
+            }
+        }
+        found.sort_by_key(|(id, position, _)| (*id, *position));
+        Ok(found
+            .into_iter()
+            .take(count)
+            .map(|(_, _, letter)| letter)
+            .collect())
     }
 
     /// Up to `limit` dead letters that `filter` selects, oldest first,
-    /// after the one with id `after` (from the oldest when `None`), read a
+    /// after the one `after` names (from the oldest when `None`), read a
     /// page of the stream at a time (never the whole stream at once);
     /// `more` is true when the limit stopped the search (more may match
     /// after the last one returned). The one selection the `eventlib`
@@ -201,7 +228,7 @@ impl<H: BorrowMut<Operator>> DeadLetters<H> {
         }
         loop {
             let page = self.page(after.as_deref(), PAGE)?;
-            let Some(last) = page.last().map(|l| l.id.clone()) else {
+            let Some(last) = page.last().map(DeadLetter::reference) else {
                 return Ok((found, false));
             };
             for letter in page {
@@ -216,25 +243,52 @@ impl<H: BorrowMut<Operator>> DeadLetters<H> {
         }
     }
 
-    /// The dead letter with id `id`, if there is one.
+    /// The dead letter that `reference` names (see
+    /// [`DeadLetter::reference`]), if there is one. On a partitioned
+    /// stream, a bare id is looked for in every partition.
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for an `id` that is not a stream entry id, and the
-    /// connection and server errors of every method.
-    pub fn get(&mut self, id: &str) -> Result<Option<DeadLetter>, Error> {
-        let id = entry_id(id)?.to_string();
-        let key = self.key();
-        let letters: Vec<Entry> = self
-            .op()
-            .read(redis::cmd("XRANGE").arg(key).arg(&id).arg(&id))?;
-        Ok(letters.first().map(parse))
+    /// [`Error::Config`] for a `reference` that is not a dead letter's, or
+    /// a bare id found in more than one partition, and the connection and
+    /// server errors of every method.
+    pub fn get(&mut self, reference: &str) -> Result<Option<DeadLetter>, Error> {
+        let wanted = Reference::parse(reference)?;
+        let op = self.op();
+        let partitioned = op.partitioned()?;
+        let id = wanted.id.to_string();
+        if wanted.partition.is_some() {
+            let at = wanted.position(op)?;
+            let part = &mut op.parts[at - 1];
+            return Ok(own_range(&mut part.op, Some(&part.label), &id, &id, 1)?
+                .into_iter()
+                .next());
+        }
+        let mut found = own_range(op, None, &id, &id, 1)?;
+        if partitioned {
+            for part in &mut op.parts {
+                found.extend(own_range(&mut part.op, Some(&part.label), &id, &id, 1)?);
+            }
+        }
+        if found.len() > 1 {
+            let named: Vec<String> = found.iter().map(DeadLetter::reference).collect();
+            return Err(Error::Config {
+                option: "id",
+                reason: format!(
+                    "`{id}` is the id of {} dead letters, one per partition: name one as `{}`",
+                    found.len(),
+                    named.join("`, `")
+                ),
+            });
+        }
+        Ok(found.pop())
     }
 
     /// Puts the event back in the event stream for the group that gave up
     /// on it (and, for a handler's failure, for that handler alone: its
     /// siblings do not run again), and removes the dead letter; both in one
-    /// transaction. Returns the new entry's id.
+    /// transaction. Returns the new entry's id. On a partitioned stream
+    /// the event goes back to the partition it was dead-lettered from.
     ///
     /// A poison entry whose envelope is a JSON object is replayed like any
     /// other once its cause is fixed (a handler crate linked, a registry
@@ -245,13 +299,15 @@ impl<H: BorrowMut<Operator>> DeadLetters<H> {
     /// # Errors
     ///
     /// [`Error::Transport`] for a dead letter that cannot be replayed as it
-    /// is (no envelope, or one that is not a JSON object); otherwise those
-    /// of the connection (see [`DeadLetters`]).
+    /// is (no envelope, or one that is not a JSON object);
+    /// [`Error::Config`] for a letter of a key that is neither this stream
+    /// nor one of its partitions; otherwise those of the connection (see
+    /// [`DeadLetters`]).
     pub fn replay(&mut self, letter: &DeadLetter) -> Result<String, Error> {
         let envelope = letter.envelope.as_deref().ok_or_else(|| {
             Error::Transport(format!(
                 "dead letter {} has no envelope to replay: fix the entry and XADD it yourself",
-                letter.id
+                letter.reference()
             ))
         })?;
         let handlers = letter.handler.clone().map(|h| vec![h]);
@@ -259,11 +315,12 @@ impl<H: BorrowMut<Operator>> DeadLetters<H> {
             .map_err(|reason| {
                 Error::Transport(format!(
                     "dead letter {} cannot be replayed: {reason}",
-                    letter.id
+                    letter.reference()
                 ))
             })?;
-        let (stream, dead) = (self.op().stream.clone(), self.key());
-        let (new_id, _): (String, i64) = self.op().run(Resend::Never, |c| {
+        let op = home(self.op(), letter)?;
+        let (stream, dead) = (op.stream.clone(), keys::dead_letters(&op.stream));
+        let (new_id, _): (String, i64) = op.run(Resend::Never, |c| {
             redis::pipe()
                 .atomic()
                 .cmd("XADD")
@@ -280,17 +337,113 @@ impl<H: BorrowMut<Operator>> DeadLetters<H> {
     }
 
     /// Deletes a dead letter (handled by hand, or not worth handling).
+    ///
+    /// # Errors
+    ///
+    /// As [`replay`](Self::replay), without the envelope's.
     pub fn remove(&mut self, letter: &DeadLetter) -> Result<(), Error> {
-        let key = self.key();
+        let op = home(self.op(), letter)?;
+        let key = keys::dead_letters(&op.stream);
         // Deleting it again deletes nothing.
-        self.op().run(Resend::Safe, |c| {
+        op.run(Resend::Safe, |c| {
             redis::cmd("XDEL").arg(&key).arg(&letter.id).exec(c)
         })
     }
 }
 
+/// A dead letter as an operator names it: `<id>`, or `<partition>/<id>`.
+struct Reference {
+    partition: Option<String>,
+    id: StreamId,
+}
+
+impl Reference {
+    fn parse(text: &str) -> Result<Reference, Error> {
+        let (partition, id) = match text.split_once('/') {
+            Some((partition, id)) => (Some(partition.to_owned()), id),
+            None => (None, text),
+        };
+        Ok(Reference {
+            partition,
+            id: entry_id(id)?,
+        })
+    }
+
+    /// Where the letter is among `op`'s keys: 0 its own, `i + 1` its
+    /// partition `i` (`op.partitioned()` already called).
+    fn position(&self, op: &Operator) -> Result<usize, Error> {
+        let Some(label) = &self.partition else {
+            return Ok(0);
+        };
+        op.parts
+            .iter()
+            .position(|p| p.label == *label)
+            .map(|i| i + 1)
+            .ok_or_else(|| Error::Config {
+                option: "id",
+                reason: format!(
+                    "`{label}` is not a partition of `{}` (its partitions are named `<i>-of-<n>`, \
+                     as the listing shows them)",
+                    op.stream
+                ),
+            })
+    }
+}
+
+/// The dead letters of `op`'s own key between `start` and `end` (as
+/// `XRANGE` takes them), at most `count`, told which key and partition
+/// they are of.
+fn own_range(
+    op: &mut Operator,
+    partition: Option<&str>,
+    start: &str,
+    end: &str,
+    count: usize,
+) -> Result<Vec<DeadLetter>, Error> {
+    let key = keys::dead_letters(&op.stream);
+    let entries: Vec<Entry> = op.read(
+        redis::cmd("XRANGE")
+            .arg(key)
+            .arg(start)
+            .arg(end)
+            .arg("COUNT")
+            .arg(count),
+    )?;
+    Ok(entries
+        .iter()
+        .map(|entry| DeadLetter {
+            stream: op.stream.clone(),
+            partition: partition.map(str::to_owned),
+            ..parse(entry)
+        })
+        .collect())
+}
+
+/// How many dead letters `op`'s own key has.
+fn own_len(op: &mut Operator) -> Result<u64, Error> {
+    let key = keys::dead_letters(&op.stream);
+    op.read(redis::cmd("XLEN").arg(key))
+}
+
+/// The handle on the key `letter` was dead-lettered from: `op`'s own, or
+/// one of its partitions'.
+fn home<'a>(op: &'a mut Operator, letter: &DeadLetter) -> Result<&'a mut Operator, Error> {
+    if !letter.stream.is_empty() && letter.stream != op.stream {
+        op.partitioned()?;
+    }
+    let stream = op.stream.clone();
+    op.on_stream(&letter.stream).ok_or_else(|| Error::Config {
+        option: "stream",
+        reason: format!(
+            "dead letter {} is of `{}`, which is neither `{stream}` nor one of its partitions",
+            letter.reference(),
+            letter.stream
+        ),
+    })
+}
+
 /// A dead letter's id, checked before it reaches Redis.
-fn entry_id(id: &str) -> Result<crate::redis::stream_id::StreamId, Error> {
+fn entry_id(id: &str) -> Result<StreamId, Error> {
     id.parse().map_err(|reason| Error::Config {
         option: "id",
         reason: format!("{reason} (`<ms>-<seq>`, such as `1700000000000-0`)"),
@@ -317,6 +470,8 @@ mod tests {
             event_id: None,
             envelope: None,
             fields: None,
+            stream: "s".into(),
+            partition: None,
         };
         let with = |filter: DeadLetterFilter| filter.matches(&letter, now);
         assert!(DeadLetterFilter::default().is_empty());

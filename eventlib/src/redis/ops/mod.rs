@@ -15,6 +15,8 @@
 //! - `pause.rs`: pausing and resuming a handler or a group.
 //! - `timeline.rs`: the figures workers publish over time, and the live
 //!   processes.
+//! - `parts.rs`: the partitions of a partitioned stream, which every call
+//!   above spans when given the stream's name.
 //!
 //! Each call is a method of [`Operator`]; `stream_status`,
 //! `write_envelope`, `destroy_group` and `dead_letters` build one for a
@@ -22,6 +24,7 @@
 
 pub(crate) mod dead_letters;
 pub(crate) mod operator;
+pub(crate) mod parts;
 pub(crate) mod pause;
 pub(crate) mod relays;
 pub(crate) mod status;

@@ -10,6 +10,7 @@ use redis::{Connection, ErrorKind, FromRedisValue, RedisError, RedisResult, Serv
 use crate::error::Error;
 use crate::redis::conn::{Endpoint, Link};
 use crate::redis::fault::{describe, is_connection_error};
+use crate::redis::ops::parts::Part;
 use crate::redis::server::Server;
 use crate::redis::DEFAULT_STREAM;
 
@@ -38,11 +39,10 @@ pub(super) const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// println!("{} entries, {} dead letter(s)", status.length, status.dead_letters);
 ///
 /// // Follow the stream from its newest entry, on the same connection.
-/// let mut after = op.last_entry_id()?;
+/// let mut at = op.tail_from_now()?;
 /// for _ in 0..10 {
-///     for entry in op.read_after(&after, Duration::from_secs(5), 100)? {
+///     for entry in op.tail(&mut at, Duration::from_secs(5), 100)? {
 ///         println!("{} {}", entry.id, entry.name.as_deref().unwrap_or("-"));
-///         after = entry.id;
 ///     }
 /// }
 ///
@@ -70,8 +70,8 @@ pub struct Operator {
     link: Link,
     pub(super) stream: String,
     /// On a partitioned stream, a handle on each partition, kept between
-    /// calls (see [`status`](Self::status)).
-    pub(super) parts: Vec<Operator>,
+    /// calls (see `parts.rs`).
+    pub(super) parts: Vec<Part>,
     /// On a cluster, links to the slots of keys that `MOVED` sent a
     /// command to (keys derived from a stream key without a hash tag live
     /// in other slots than it).
@@ -112,10 +112,11 @@ impl Operator {
 
     /// The event stream this handle works on (its dead letters are in
     /// `<key>:dead`). On a Redis Cluster the handle talks to the primary
-    /// that serves the key's slot; on a partitioned stream, give the
-    /// stream's name (`eventlib:events`) for [`status`](Self::status)
-    /// across its partitions, or one partition's key
-    /// ([`partition_keys`](crate::redis::partition_keys)) for the rest.
+    /// that serves the key's slot. On a partitioned stream, give the
+    /// stream's name (`eventlib:events`): the status, dead letters,
+    /// pauses, timeline and live processes then span every partition (see
+    /// [`partition_keys`](crate::redis::partition_keys)); a partition's own
+    /// key limits them to that partition.
     pub fn stream(mut self, key: impl Into<String>) -> Self {
         self.stream = key.into();
         self.link = Link::for_key(self.link.endpoint().clone(), &self.stream, READ_TIMEOUT);
@@ -146,7 +147,7 @@ impl Operator {
     /// connection.
     pub fn reconnections(&self) -> u64 {
         self.reconnects.load(Ordering::Relaxed)
-            + self.parts.iter().map(Operator::reconnections).sum::<u64>()
+            + self.parts.iter().map(|p| p.op.reconnections()).sum::<u64>()
     }
 
     /// `cmd`'s reply, as `T`; sent again once if the kept connection

@@ -29,9 +29,11 @@ impl Operator {
     /// the errors of every call of the handle.
     pub fn pause(&mut self, group: &str, handler: Option<&str>, by: &str) -> Result<bool, Error> {
         check_group(group)?;
-        let stream = self.stream.clone();
-        self.run(Resend::Never, |c| {
-            pause::set(c, &stream, group, handler, by)
+        self.each_key(|op| {
+            let stream = op.stream.clone();
+            op.run(Resend::Never, |c| {
+                pause::set(c, &stream, group, handler, by)
+            })
         })
     }
 
@@ -43,14 +45,48 @@ impl Operator {
     /// As [`pause`](Self::pause).
     pub fn resume(&mut self, group: &str, handler: Option<&str>) -> Result<bool, Error> {
         check_group(group)?;
-        let stream = self.stream.clone();
-        self.run(Resend::Never, |c| pause::clear(c, &stream, group, handler))
+        self.each_key(|op| {
+            let stream = op.stream.clone();
+            op.run(Resend::Never, |c| pause::clear(c, &stream, group, handler))
+        })
     }
 
-    /// Every pause of the stream.
+    /// Every pause of the stream (on a partitioned stream, a pause of any
+    /// partition, once, with the earliest time it was set).
     pub fn pauses(&mut self) -> Result<Vec<Pause>, Error> {
-        let stream = self.stream.clone();
-        self.run(Resend::Safe, |c| pause::read(c, &stream))
+        let mut all: Vec<Pause> = Vec::new();
+        self.each_key(|op| {
+            let stream = op.stream.clone();
+            for pause in op.run(Resend::Safe, |c| pause::read(c, &stream))? {
+                match all
+                    .iter_mut()
+                    .find(|p| p.group == pause.group && p.handler == pause.handler)
+                {
+                    Some(seen) if seen.at_ms <= pause.at_ms => {}
+                    Some(seen) => *seen = pause,
+                    None => all.push(pause),
+                }
+            }
+            Ok(false)
+        })?;
+        Ok(all)
+    }
+
+    /// Runs `f` on the stream's own key and, on a partitioned stream, on
+    /// every partition's (a pause is read by each partition's worker from
+    /// its partition's key); whether `f` said yes for any.
+    fn each_key(
+        &mut self,
+        mut f: impl FnMut(&mut Operator) -> Result<bool, Error>,
+    ) -> Result<bool, Error> {
+        let mut any = false;
+        if self.partitioned()? {
+            for part in &mut self.parts {
+                any |= f(&mut part.op)?;
+            }
+        }
+        any |= f(self)?;
+        Ok(any)
     }
 }
 

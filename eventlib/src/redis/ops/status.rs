@@ -90,56 +90,25 @@ impl Operator {
     /// On a stream split into partitions (`RedisTransport::partitions`),
     /// whose counts producers and workers record in `<stream>:partitions`,
     /// the status is the totals over every partition (and the stream's own
-    /// key, if it holds entries too), each partition's status in
+    /// key, if it holds entries or dead letters too), each partition's status in
     /// [`StreamStatus::partitions`]: lengths, dead letters, pending
     /// entries, lags and retries add up, ages are the oldest, and a
     /// consumer's pending entries add up over the partitions it reads.
     pub fn status(&mut self) -> Result<StreamStatus, Error> {
-        let counts = self.partition_counts()?;
-        if counts.is_empty() {
+        if !self.partitioned()? {
             return self.key_status();
         }
-        let mut keys = Vec::new();
-        for count in counts {
-            keys.extend(crate::redis::partitions::keys(&self.stream, count));
-        }
-        if self.parts.iter().map(|p| &p.stream).ne(keys.iter()) {
-            self.parts = keys.iter().map(|key| self.on_key(key)).collect();
-        }
         let mut parts = Vec::new();
-        if self.stream_exists()? {
-            parts.push(self.key_status()?);
+        // The stream's own key (a group declared on it makes it exist)
+        // counts when it holds entries or dead letters.
+        let own = self.key_status()?;
+        if own.length > 0 || own.dead_letters > 0 {
+            parts.push(own);
         }
         for part in &mut self.parts {
-            parts.push(part.key_status()?);
+            parts.push(part.op.key_status()?);
         }
         Ok(total(&self.stream, parts))
-    }
-
-    /// The partition counts recorded for the stream (`SMEMBERS
-    /// <stream>:partitions`), greatest first. A user not allowed `SMEMBERS`
-    /// there (the ACLs of a stream that is not partitioned need not allow
-    /// it) sees the stream's own key only.
-    fn partition_counts(&mut self) -> Result<Vec<usize>, Error> {
-        let key = keys::partition_counts(&self.stream);
-        let cmd = redis::cmd("SMEMBERS").arg(&key).clone();
-        let read = if self.on_cluster() {
-            self.on_key(&key).read(&cmd)
-        } else {
-            self.read(&cmd)
-        };
-        let mut counts: Vec<usize> = match read {
-            Ok(counts) => counts,
-            Err(Error::Server { reason })
-                if reason.contains("NOPERM") || reason.contains("NoPerm") =>
-            {
-                Vec::new()
-            }
-            Err(err) => return Err(err),
-        };
-        counts.retain(|&n| n > 1 && n <= crate::redis::partitions::MAX_PARTITIONS);
-        counts.sort_unstable_by(|a, b| b.cmp(a));
-        Ok(counts)
     }
 
     /// The status of the handle's own key.
