@@ -81,6 +81,8 @@ pub struct EventDecl {
     pub line: u32,
     /// Builds a record of the event from by-name data.
     pub from_json: fn(Value, u32) -> Result<Record, Error>,
+    /// Builds a record of the event from the JSON text of its data.
+    pub from_json_text: fn(&str, u32) -> Result<Record, Error>,
     /// The `#[handler]` methods of its `#[event]` impl.
     pub methods: &'static [HandlerDecl],
 }
@@ -100,6 +102,7 @@ impl EventDecl {
             file,
             line,
             from_json: Record::from_json::<T>,
+            from_json_text: Record::from_json_text::<T>,
             methods,
         }
     }

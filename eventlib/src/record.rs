@@ -245,6 +245,22 @@ impl Record {
         validate(&event)?;
         Ok(Record::new(event, index))
     }
+
+    /// A record of `T` built from the JSON text of its data (a
+    /// transport's envelope), held to the same rules as
+    /// [`from_json`](Self::from_json). The `from_json_text` of `T`'s
+    /// declaration.
+    pub(crate) fn from_json_text<T: Event>(data: &str, index: u32) -> Result<Record, Error> {
+        let event = match serde_json::from_str::<T>(data) {
+            Ok(event) => event,
+            Err(_) => {
+                let mut tracked = serde_json::Deserializer::from_str(data);
+                serde_path_to_error::deserialize::<_, T>(&mut tracked).map_err(data_error::<T>)?
+            }
+        };
+        validate(&event)?;
+        Ok(Record::new(event, index))
+    }
 }
 
 #[cold]

@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::context::Context;
@@ -54,7 +55,7 @@ struct Incoming {
     /// `Some(Value::Null)` for `"data": null` (a unit struct's data), `None`
     /// when the field is missing.
     #[serde(default, deserialize_with = "present")]
-    data: Option<Value>,
+    data: Option<Box<RawValue>>,
     group: Option<String>,
     handlers: Option<Vec<String>>,
     /// Request metadata: an object of strings, in the order written.
@@ -103,8 +104,10 @@ fn string_pairs<'de, D: serde::Deserializer<'de>>(
     deserializer.deserialize_map(Pairs)
 }
 
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(deserializer).map(Some)
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(deserializer).map(Some)
 }
 
 /// The envelope of `record`, as the producer sends it: written directly,
@@ -194,7 +197,7 @@ pub(crate) struct Decoded {
     pub(crate) index: u32,
     pub(crate) name: &'static str,
     pub(crate) emitted_at: SystemTime,
-    pub(crate) data: Value,
+    pub(crate) data: Box<RawValue>,
     /// Set on a replayed entry: only this group handles it.
     pub(crate) group: Option<String>,
     /// Set on a replayed entry: only these handlers (by path) run.
@@ -212,7 +215,7 @@ impl Decoded {
         if attempt == self.record.context().attempt() {
             return Ok(self.record.clone());
         }
-        build(self.index, self.data.clone(), self.context(attempt))
+        build(self.index, &self.data, self.context(attempt))
     }
 
     fn context(&self, attempt: u32) -> Context {
@@ -227,9 +230,9 @@ impl Decoded {
     }
 }
 
-fn build(index: u32, data: Value, context: Context) -> Result<Record, String> {
+fn build(index: u32, data: &RawValue, context: Context) -> Result<Record, String> {
     let decl = registry().decl(index);
-    (decl.from_json)(data, index)
+    (decl.from_json_text)(data.get(), index)
         .map(|record| record.with_context(context))
         .map_err(|err| err.to_string())
 }
@@ -241,7 +244,7 @@ struct Envelope {
     id: EventId,
     name: String,
     emitted_at: SystemTime,
-    data: Value,
+    data: Box<RawValue>,
     group: Option<String>,
     handlers: Option<Vec<String>>,
     metadata: Metadata,
@@ -326,7 +329,7 @@ pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, Undecodable
         envelope.metadata.clone(),
         envelope.trace.clone(),
     );
-    let record = build(index, envelope.data.clone(), context).map_err(Undecodable::Poison)?;
+    let record = build(index, &envelope.data, context).map_err(Undecodable::Poison)?;
     Ok(Decoded {
         id: envelope.id,
         index,
@@ -350,6 +353,10 @@ mod tests {
         seq: 3,
     };
     const ID: &str = "0123456789abcdef0123456789abcdef";
+
+    fn value(data: &RawValue) -> Value {
+        serde_json::from_str(data.get()).unwrap()
+    }
 
     fn poison(raw: &str) -> String {
         match parse(raw.as_bytes(), ENTRY) {
@@ -388,7 +395,7 @@ mod tests {
             envelope.emitted_at,
             UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)
         );
-        assert_eq!(envelope.data, serde_json::json!({ "amount": 5 }));
+        assert_eq!(value(&envelope.data), serde_json::json!({ "amount": 5 }));
         assert_eq!(envelope.group.as_deref(), Some("billing"));
         assert_eq!(envelope.handlers, Some(vec!["shop::charge".to_owned()]));
         assert!(envelope.metadata.is_empty());
@@ -432,7 +439,7 @@ mod tests {
             envelope.emitted_at,
             UNIX_EPOCH + Duration::from_millis(ENTRY.ms)
         );
-        assert_eq!(envelope.data, serde_json::json!([]));
+        assert_eq!(value(&envelope.data), serde_json::json!([]));
         assert_eq!(envelope.group, None);
         assert_eq!(envelope.handlers, None);
     }
@@ -441,7 +448,7 @@ mod tests {
     fn null_data_is_data() {
         // What a unit struct serializes to.
         let envelope = parse(br#"{"v":1,"name":"a.B","data":null}"#, ENTRY).unwrap();
-        assert_eq!(envelope.data, Value::Null);
+        assert_eq!(value(&envelope.data), Value::Null);
     }
 
     #[test]

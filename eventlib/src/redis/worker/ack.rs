@@ -58,7 +58,8 @@ pub(crate) enum Settled {
 }
 
 /// Settles entries in batches: each batch is one `MULTI`/`EXEC` of dead
-/// letters, progress, `XACK`s and the removal of progress.
+/// letters, progress, `XACK`s and the removal of progress (one plain
+/// `XACK` when it only acknowledges).
 pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished: &AtomicBool) {
     let config = shared.config();
     let counters = shared.counters();
@@ -73,7 +74,9 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
             }
         }
         let mut pipe = redis::pipe();
-        pipe.atomic();
+        // A batch of acknowledgements alone is one `XACK`, atomic by
+        // itself; anything more makes it a `MULTI`/`EXEC`.
+        let mut only_acks = true;
         let (mut commands, mut acks, mut dead_letters) = (0usize, 0u64, 0u64);
         let mut settled_ids = Vec::new();
         let (mut scheduled, mut aside) = (Vec::new(), Vec::new());
@@ -87,6 +90,7 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
                     done,
                 } => {
                     if let (Some(key), Some(window)) = (done, config.once_window) {
+                        only_acks = false;
                         pipe.cmd("SET")
                             .arg(key)
                             .arg(1)
@@ -96,6 +100,7 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
                     }
                     ack_ids.push(id.to_string());
                     if *clear_progress {
+                        only_acks = false;
                         progress_done.extend(progress::fields_of(*id));
                     }
                     acks += 1;
@@ -108,6 +113,7 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
                     progress,
                     due,
                 } => {
+                    only_acks &= progress.is_none();
                     progress::save(&mut pipe, &progress_key, *id, progress.as_deref());
                     settled_ids.push(*id);
                     scheduled.push((*id, *due));
@@ -123,6 +129,7 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
                     progress,
                     to,
                 } => {
+                    only_acks = false;
                     progress::count_passed(&mut pipe, &progress_key, *id);
                     progress::save(&mut pipe, &progress_key, *id, progress.as_deref());
                     if let Some(to) = to {
@@ -139,6 +146,7 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
                     dead
                 }
                 Settled::Hold { id, dead, progress } => {
+                    only_acks = false;
                     progress::save(&mut pipe, &progress_key, *id, progress.as_deref());
                     settled_ids.push(*id);
                     aside.push(*id);
@@ -150,6 +158,7 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
                 }
             };
             commands += 1;
+            only_acks &= dead.is_empty();
             for letter in dead {
                 let cmd = pipe
                     .cmd("XADD")
@@ -179,6 +188,9 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
                 .arg(&progress_done)
                 .ignore();
         }
+        if !only_acks {
+            pipe.atomic();
+        }
         if commands > 0 {
             if !write(shared, &mut link, &pipe, finished, acks) {
                 return;
@@ -194,7 +206,8 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
         for id in aside {
             shared.waiting().set_aside(id);
         }
-        shared.inflight().release(&settled_ids);
+        // Acknowledged entries freed their slots when handled.
+        shared.inflight().release(&settled_ids, acks as usize);
     }
 }
 

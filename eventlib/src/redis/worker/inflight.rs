@@ -33,15 +33,17 @@ impl InFlight {
         }
     }
 
-    /// Reserves up to `max` free slots, waiting at most `timeout` for one;
-    /// returns how many. Each is given back with
+    /// Reserves up to `max` free slots, waiting at most `timeout` for
+    /// `at_least` of them (or, after the timeout, for any); returns how
+    /// many. Each is given back with
     /// [`give_back`](Self::give_back) or, once an entry fills it, with
     /// [`release`](Self::release).
-    pub(crate) fn take_slots(&self, max: usize, timeout: Duration) -> usize {
+    pub(crate) fn take_slots(&self, max: usize, at_least: usize, timeout: Duration) -> usize {
+        let at_least = at_least.clamp(1, self.total.max(1));
         let guard = self.free.lock().unwrap_or_else(|e| e.into_inner());
         let (mut free, _) = self
             .changed
-            .wait_timeout_while(guard, timeout, |free| *free == 0)
+            .wait_timeout_while(guard, timeout, |free| *free < at_least)
             .unwrap_or_else(|e| e.into_inner());
         let n = (*free).min(max);
         *free -= n;
@@ -70,9 +72,18 @@ impl InFlight {
         entries.len()
     }
 
+    /// Frees the slot of an entry whose handlers are done and which only
+    /// waits for its acknowledgement: the reader may take the next entry
+    /// while the acknowledgement is on its way. The entry stays held (not
+    /// taken twice, kept alive) until [`release`](Self::release)d.
+    pub(crate) fn handled(&self) {
+        self.give_back(1);
+    }
+
     /// Lets settled entries go (acknowledged, or left pending for another
-    /// worker), freeing their slots.
-    pub(crate) fn release(&self, ids: &[StreamId]) {
+    /// worker), freeing the slots of all but the first `handled` of them,
+    /// whose slots [`handled`](Self::handled) freed already.
+    pub(crate) fn release(&self, ids: &[StreamId], handled: usize) {
         if ids.is_empty() {
             return;
         }
@@ -83,7 +94,11 @@ impl InFlight {
             }
             self.count.store(held.len() as u64, Ordering::Relaxed);
         }
-        self.give_back(ids.len());
+        // Taken and let go so that a `wait_all_free` that read the count
+        // before it changed is waiting by now, and is woken.
+        drop(self.free.lock().unwrap_or_else(|e| e.into_inner()));
+        self.give_back(ids.len().saturating_sub(handled));
+        self.changed.notify_all();
     }
 
     /// The entries held now.
@@ -97,11 +112,12 @@ impl InFlight {
         self.count.load(Ordering::Relaxed)
     }
 
-    /// Waits until every slot is free again (nothing held or reserved), or
-    /// until `deadline`; returns whether it is.
+    /// Waits until every slot is free again and nothing is held (every
+    /// entry acknowledged or let go), or until `deadline`; returns whether
+    /// it is.
     pub(crate) fn wait_all_free(&self, deadline: Instant) -> bool {
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free < self.total {
+        while *free < self.total || self.count() > 0 {
             let now = Instant::now();
             if now >= deadline {
                 return false;
@@ -138,17 +154,17 @@ mod tests {
     #[test]
     fn slots_bound_what_is_taken() {
         let inflight = InFlight::new(4);
-        assert_eq!(inflight.take_slots(3, NO_WAIT), 3);
-        assert_eq!(inflight.take_slots(3, NO_WAIT), 1);
-        assert_eq!(inflight.take_slots(3, Duration::from_millis(10)), 0);
+        assert_eq!(inflight.take_slots(3, 1, NO_WAIT), 3);
+        assert_eq!(inflight.take_slots(3, 1, NO_WAIT), 1);
+        assert_eq!(inflight.take_slots(3, 1, Duration::from_millis(10)), 0);
         inflight.give_back(2);
-        assert_eq!(inflight.take_slots(10, NO_WAIT), 2);
+        assert_eq!(inflight.take_slots(10, 1, NO_WAIT), 2);
     }
 
     #[test]
     fn an_entry_is_held_once() {
         let inflight = InFlight::new(8);
-        let slots = inflight.take_slots(8, NO_WAIT);
+        let slots = inflight.take_slots(8, 1, NO_WAIT);
         let mut first = entries(&[1, 2]);
         assert_eq!(inflight.hold(&mut first, slots), 2);
         let mut again = entries(&[2, 3]);
@@ -171,14 +187,14 @@ mod tests {
     #[test]
     fn release_frees_entries_and_slots() {
         let inflight = InFlight::new(2);
-        let slots = inflight.take_slots(2, NO_WAIT);
+        let slots = inflight.take_slots(2, 1, NO_WAIT);
         inflight.hold(&mut entries(&[1, 2]), slots);
         assert!(!inflight.wait_all_free(Instant::now()));
-        inflight.release(&[id(1)]);
+        inflight.release(&[id(1)], 0);
         assert_eq!(inflight.count(), 1);
-        assert_eq!(inflight.take_slots(2, NO_WAIT), 1);
+        assert_eq!(inflight.take_slots(2, 1, NO_WAIT), 1);
         inflight.give_back(1);
-        inflight.release(&[id(2)]);
+        inflight.release(&[id(2)], 0);
         assert_eq!(inflight.count(), 0);
         assert!(inflight.wait_all_free(Instant::now()));
         // Released entries may be held again.
@@ -186,15 +202,34 @@ mod tests {
     }
 
     #[test]
+    fn a_handled_entry_frees_its_slot_and_stays_held_until_released() {
+        let inflight = InFlight::new(2);
+        let slots = inflight.take_slots(2, 1, NO_WAIT);
+        inflight.hold(&mut entries(&[1, 2]), slots);
+        inflight.handled();
+        assert_eq!(inflight.take_slots(2, 1, NO_WAIT), 1);
+        assert_eq!(
+            inflight.hold(&mut entries(&[1, 3]), 1),
+            1,
+            "1 is still held"
+        );
+        assert_eq!(inflight.count(), 3);
+        inflight.release(&[id(1)], 1);
+        assert_eq!(inflight.take_slots(2, 1, NO_WAIT), 0);
+        inflight.release(&[id(2), id(3)], 0);
+        assert!(inflight.wait_all_free(Instant::now()));
+    }
+
+    #[test]
     fn wait_all_free_wakes_on_release() {
         let inflight = std::sync::Arc::new(InFlight::new(1));
-        let slots = inflight.take_slots(1, NO_WAIT);
+        let slots = inflight.take_slots(1, 1, NO_WAIT);
         inflight.hold(&mut entries(&[1]), slots);
         let releaser = {
             let inflight = std::sync::Arc::clone(&inflight);
             std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(20));
-                inflight.release(&[id(1)]);
+                inflight.release(&[id(1)], 0);
             })
         };
         assert!(inflight.wait_all_free(Instant::now() + Duration::from_secs(10)));

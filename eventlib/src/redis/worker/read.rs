@@ -56,6 +56,19 @@ pub(crate) fn create_group(shared: &Shared, link: &mut Link) -> bool {
 
 /// The reading loop: this consumer's own pending entries first, then new
 /// ones, as slots allow; entries of dead workers are reclaimed on the way.
+/// How many free slots the reader waits for before it reads: half the
+/// prefetch, so that a read brings many entries rather than the few just
+/// acknowledged (each read and acknowledgement is a round trip, and Redis's
+/// time), but never so many that a handler thread would wait for work
+/// while the others are busy (with `held` entries in hand, fewer than
+/// `concurrency` may be running). After 100 ms without them it reads what
+/// it has room for.
+fn read_at_least(prefetch: usize, concurrency: usize) -> usize {
+    (prefetch / 2)
+        .min(prefetch.saturating_sub(concurrency) + 1)
+        .max(1)
+}
+
 pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
     let config = shared.config();
     let inflight = shared.inflight();
@@ -72,6 +85,7 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
     // entries.
     let mut history = Some(StreamId::default());
     let mut errors_while_stopping = 0;
+    let at_least = read_at_least(config.prefetch, config.concurrency);
     loop {
         let stopping = shared.stop().is_set();
         if stopping && (history.is_none() || errors_while_stopping >= 3) {
@@ -82,7 +96,7 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
             shared.stop().sleep(Duration::from_millis(100));
             continue;
         }
-        let mut free = inflight.take_slots(config.prefetch, Duration::from_millis(100));
+        let mut free = inflight.take_slots(config.prefetch, at_least, Duration::from_millis(100));
         if free == 0 {
             continue;
         }
@@ -295,4 +309,21 @@ fn take_due(
         });
     }
     Ok(taken)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_at_least;
+
+    #[test]
+    fn the_reader_waits_for_half_its_slots_but_never_starves_a_handler_thread() {
+        // The defaults: prefetch 32 for up to 16 handler threads.
+        assert_eq!(read_at_least(32, 1), 16);
+        assert_eq!(read_at_least(32, 16), 16);
+        // As many slots as threads: any free slot is a thread with no work.
+        assert_eq!(read_at_least(4, 4), 1);
+        assert_eq!(read_at_least(8, 6), 3);
+        assert_eq!(read_at_least(1, 1), 1);
+        assert_eq!(read_at_least(1, 8), 1);
+    }
 }

@@ -44,6 +44,11 @@ pub(crate) fn work(shared: &Shared, jobs: &Receiver<Job>, settled: &Sender<Settl
             log::error!("eventlib worker: internal panic while handling entry {id}");
             Settled::Release(id)
         });
+        if matches!(outcome, Settled::Ack { .. }) {
+            // Only its acknowledgement is left: the reader may take the
+            // next entry meanwhile.
+            shared.inflight().handled();
+        }
         let _ = settled.send(outcome);
     }
 }
