@@ -6,9 +6,9 @@
 //!
 //! Once a second every worker of the group writes its name and the
 //! server's time in the group's member hash (`<stream>:members:<group>`),
-//! forgets the members not seen for [`MEMBER_TTL`], and takes as its share
-//! the partitions `i` with `members[i % members.len()]` its own name
-//! (members in name order): every worker computes the same split. A
+//! forgets the members not seen for [`MEMBER_TTL`], and takes its share of
+//! the partitions (see [`share_of`]): every worker computes the same split
+//! from the same members. A
 //! partition is read only under its lease (`<partition>:lease:<group>`,
 //! `SET NX PX`, renewed each second with `GETEX`): a worker that is to let
 //! a partition go stops reading it, finishes and acknowledges what it
@@ -210,14 +210,53 @@ pub(super) fn run(shared: &Arc<Shared>) -> Result<(), Error> {
 }
 
 /// The partitions of `count` that fall to `me` among the `live` members.
+///
+/// Every member computes the same split from the same members. Each
+/// partition goes to the member that ranks highest for it (a hash of the
+/// member's name and the partition: rendezvous hashing) among those with
+/// room left, room being an even share: `count / n` partitions each, one
+/// more for the first `count % n` members to fill up. A member that joins
+/// or leaves then moves few partitions besides its own share, where
+/// dealing them out in turn would move most of them.
 fn share_of(live: &BTreeSet<String>, me: &str, count: usize) -> BTreeSet<usize> {
     let members: Vec<&String> = live.iter().collect();
     if members.is_empty() {
         return BTreeSet::new();
     }
-    (0..count)
-        .filter(|i| members[i % members.len()] == me)
-        .collect()
+    let (floor, mut extra) = (count / members.len(), count % members.len());
+    let mut held = vec![0usize; members.len()];
+    let mut mine = BTreeSet::new();
+    for partition in 0..count {
+        let room = |held: usize, extra: usize| held < floor || (held == floor && extra > 0);
+        let winner = (0..members.len())
+            .filter(|&m| room(held[m], extra))
+            .max_by_key(|&m| (rank(members[m], partition), std::cmp::Reverse(m)))
+            .expect("an even share leaves room for every partition");
+        held[winner] += 1;
+        if held[winner] > floor {
+            extra -= 1;
+        }
+        if members[winner] == me {
+            mine.insert(partition);
+        }
+    }
+    mine
+}
+
+/// How much `member` wants `partition`: 64-bit FNV-1a of both, mixed by
+/// SplitMix64's finalizer (names that differ in one character rank
+/// unrelated).
+fn rank(member: &str, partition: usize) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let hash = member
+        .bytes()
+        .chain((partition as u64).to_le_bytes())
+        .fold(OFFSET, |hash, b| (hash ^ u64::from(b)).wrapping_mul(PRIME));
+    let mut z = hash.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Writes this member's time, forgets the members not seen lately, and
@@ -348,17 +387,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_partition_falls_to_exactly_one_member() {
-        let live: BTreeSet<String> = ["b", "a", "c"].iter().map(|s| s.to_string()).collect();
-        let shares: Vec<BTreeSet<usize>> = ["a", "b", "c"]
-            .iter()
-            .map(|m| share_of(&live, m, 6))
-            .collect();
-        assert_eq!(shares[0], BTreeSet::from([0, 3]));
-        assert_eq!(shares[1], BTreeSet::from([1, 4]));
-        assert_eq!(shares[2], BTreeSet::from([2, 5]));
-        assert!(share_of(&live, "z", 6).is_empty());
-        let alone: BTreeSet<String> = BTreeSet::from(["a".to_string()]);
-        assert_eq!(share_of(&alone, "a", 3).len(), 3);
+    fn every_partition_falls_to_exactly_one_member_in_even_shares() {
+        for count in [1, 2, 5, 6, 12, 64] {
+            for n in 1..=8 {
+                let live = members(n);
+                let shares: Vec<BTreeSet<usize>> =
+                    live.iter().map(|m| share_of(&live, m, count)).collect();
+                let mut all: Vec<usize> = shares.iter().flatten().copied().collect();
+                all.sort_unstable();
+                assert_eq!(all, (0..count).collect::<Vec<_>>(), "{count} over {n}");
+                for share in &shares {
+                    assert!(
+                        share.len() == count / n || share.len() == count.div_ceil(n),
+                        "{count} over {n}: {shares:?}"
+                    );
+                }
+            }
+        }
+        assert!(share_of(&members(3), "z", 6).is_empty());
+        assert_eq!(share_of(&members(1), "w0", 3).len(), 3);
+    }
+
+    #[test]
+    fn a_member_joining_or_leaving_moves_few_partitions() {
+        // Dealt out in turn (`i % n`), 12 partitions going from 3 members
+        // to 4 would move 9; the least that can move is the new member's 3.
+        for (count, from) in [(12, 3), (6, 2), (24, 5), (64, 7)] {
+            let before = split(&members(from), count);
+            let after = split(&members(from + 1), count);
+            let moved = (0..count).filter(|p| before[p] != after[p]).count();
+            let least = count / (from + 1);
+            assert!(
+                moved <= least + least / 2 + 1,
+                "{count} partitions, {from} -> {} members: {moved} moved (least {least})",
+                from + 1
+            );
+            // Leaving: the same split back.
+            assert_eq!(split(&members(from), count), before);
+        }
+    }
+
+    fn members(n: usize) -> BTreeSet<String> {
+        (0..n).map(|i| format!("w{i}")).collect()
+    }
+
+    /// Which member holds each partition.
+    fn split(live: &BTreeSet<String>, count: usize) -> BTreeMap<usize, String> {
+        live.iter()
+            .flat_map(|m| {
+                share_of(live, m, count)
+                    .into_iter()
+                    .map(move |p| (p, m.clone()))
+            })
+            .collect()
     }
 }
