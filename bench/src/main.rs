@@ -28,6 +28,9 @@
 //! cargo run --release -p eventlib-bench --features outbox -- --only outbox-caller-pg,outbox-caller-sqlite,outbox-relay,outbox-latency
 //! # the Redis Cluster rows (a local cluster of 6 redis-server; ~40 s):
 //! cargo run --release -p eventlib-bench --features redis -- --only redis-cluster-producer,redis-cluster-worker
+//! # the peer rows, eventlib against apalis 1.0 with its Redis storage, its
+//! # defaults and tuned (feature `redis`; ~3 min):
+//! cargo run --release -p eventlib-bench --features redis -- --only peer-apalis-producer,peer-apalis-consumer
 //! eventlib-bench profile redis-producer 300000          # (and redis-producer-floor,
 //!                                                       #  redis-worker, redis-worker-floor)
 //!
@@ -215,6 +218,10 @@ fn run_scenario(name: &str, rounds: usize, report: &mut Report) {
         "redis-cluster-producer" => on_redis::cluster::producer(rounds, report),
         #[cfg(feature = "redis")]
         "redis-cluster-worker" => on_redis::cluster::worker(rounds, report),
+        #[cfg(feature = "redis")]
+        "peer-apalis-producer" => on_redis::peers::producer(rounds, report),
+        #[cfg(feature = "redis")]
+        "peer-apalis-consumer" => on_redis::peers::consumer(rounds, report),
         other => panic!("no scenario named {other}"),
     }
 }

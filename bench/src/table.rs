@@ -500,6 +500,43 @@ const SPECS: &[Spec] = &[
         EventsPerSec,
         Info,
     ),
+    // The peers: apalis 1.0 with its Redis storage (feature `redis`).
+    #[cfg(feature = "redis")]
+    spec(
+        "peer-apalis-producer",
+        "peer-apalis",
+        "8c. Peer: apalis-redis producer, log! until flush (confirmed)",
+        "apalis-redis push(), one at a time, awaited (its defaults)",
+        EventsPerSec,
+        Info,
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "peer-apalis-producer",
+        "peer-apalis-tuned",
+        "8c. Peer: apalis-redis producer, log! until flush (confirmed)",
+        "apalis-redis push_bulk() of 256, awaited",
+        EventsPerSec,
+        Info,
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "peer-apalis-consumer",
+        "peer-apalis",
+        "8c. Peer: apalis-redis consumer, 1 worker (concurrency 1), handled + acked",
+        "apalis-redis worker, its defaults (fetch batch 10)",
+        EventsPerSec,
+        Info,
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "peer-apalis-consumer",
+        "peer-apalis-tuned",
+        "8c. Peer: apalis-redis consumer, 1 worker (concurrency 1), handled + acked",
+        "apalis-redis worker, fetch batch 256, no task locks, no pubsub events",
+        EventsPerSec,
+        Info,
+    ),
     spec(
         "compile-cost",
         "check",

@@ -61,9 +61,7 @@ pub(crate) fn run(layout: Layout, persistence: Persistence, rounds: usize, repor
     let server = Server::start(persistence);
     let url = server.url();
     let mut control = server.connect();
-    let payloads: Vec<Vec<u8>> = (0..EVENTS).map(envelope).collect();
-    xadd_all(&mut control, KEY, payloads.iter().map(Vec::as_slice));
-    assert_eq!(xlen(&mut control, KEY), EVENTS);
+    let envelope_bytes = preload(&mut control, EVENTS);
 
     let mut shares = Vec::new();
     let mut worker_calls = Calls::default();
@@ -72,6 +70,7 @@ pub(crate) fn run(layout: Layout, persistence: Persistence, rounds: usize, repor
             &url,
             &mut control,
             layout,
+            EVENTS,
             None,
             &mut shares,
             &mut worker_calls,
@@ -100,7 +99,7 @@ pub(crate) fn run(layout: Layout, persistence: Persistence, rounds: usize, repor
         });
         let rate = EVENTS as f64 / t0.elapsed().as_secs_f64();
         assert_eq!(acked.into_inner(), EVENTS);
-        raw_calls = Calls::read(&mut loops[0]);
+        raw_calls = Calls::read(&mut loops[0], EVENTS);
         rate
     };
 
@@ -114,21 +113,31 @@ pub(crate) fn run(layout: Layout, persistence: Persistence, rounds: usize, repor
          the last round: {shares:?}, Redis commands in the last round: the workers' {}, the \
          loops' {}",
         persistence.describe(),
-        payloads[0].len(),
+        envelope_bytes,
         prefetch.map_or_else(|| format!("{count} (the default)"), |p| p.to_string()),
         worker_calls.describe(),
         raw_calls.describe(),
     ));
 }
 
+/// Preloads the stream with the envelopes of `events` events (raw
+/// `XADD`s, untimed); returns the size of one envelope in bytes.
+pub(super) fn preload(conn: &mut redis::Connection, events: u64) -> usize {
+    let payloads: Vec<Vec<u8>> = (0..events).map(envelope).collect();
+    xadd_all(conn, KEY, payloads.iter().map(Vec::as_slice));
+    assert_eq!(xlen(conn, KEY), events);
+    payloads[0].len()
+}
+
 /// One round of `workers` `Worker`s (with `once_per_event_id(window)` when
-/// `once` is given) over the preloaded entries, from a fresh group: the
-/// entries acknowledged per second. Records each worker's share and the
+/// `once` is given) over the `events` preloaded entries, from a fresh
+/// group: the entries acknowledged per second. Records each worker's share and the
 /// Redis commands of the round.
-fn worker_round(
+pub(super) fn worker_round(
     url: &str,
     control: &mut redis::Connection,
     layout: Layout,
+    events: u64,
     once: Option<Duration>,
     shares: &mut Vec<u64>,
     calls: &mut Calls,
@@ -177,9 +186,9 @@ fn worker_round(
     wait_until(
         "the workers to acknowledge every entry",
         Duration::from_secs(120),
-        || acked() >= EVENTS,
+        || acked() >= events,
     );
-    let rate = EVENTS as f64 / t0.elapsed().as_secs_f64();
+    let rate = events as f64 / t0.elapsed().as_secs_f64();
     for w in &built {
         w.shutdown();
     }
@@ -203,10 +212,10 @@ fn worker_round(
     }
     assert_eq!(
         total,
-        (EVENTS, EVENTS, 3 * EVENTS),
+        (events, events, 3 * events),
         "received, acked, handled"
     );
-    *calls = Calls::read(control);
+    *calls = Calls::read(control, events);
     rate
 }
 
@@ -222,8 +231,7 @@ pub(crate) fn marker_cost(
     let server = Server::start(persistence);
     let url = server.url();
     let mut control = server.connect();
-    let payloads: Vec<Vec<u8>> = (0..EVENTS).map(envelope).collect();
-    xadd_all(&mut control, KEY, payloads.iter().map(Vec::as_slice));
+    preload(&mut control, EVENTS);
     let (mut shares, mut calls) = (Vec::new(), Calls::default());
     let (mut plain_shares, mut plain_calls) = (Vec::new(), Calls::default());
     let window = Duration::from_secs(3600);
@@ -235,6 +243,7 @@ pub(crate) fn marker_cost(
                 &url,
                 &mut control,
                 layout,
+                EVENTS,
                 Some(window),
                 &mut shares,
                 &mut calls,
@@ -245,6 +254,7 @@ pub(crate) fn marker_cost(
                 &url,
                 &mut connection,
                 layout,
+                EVENTS,
                 None,
                 &mut plain_shares,
                 &mut plain_calls,
@@ -289,7 +299,9 @@ fn delete_markers(conn: &mut redis::Connection) {
 
 /// What one round asked of Redis (`INFO commandstats`).
 #[derive(Default)]
-struct Calls {
+pub(super) struct Calls {
+    /// The entries of the round.
+    events: u64,
     reads: u64,
     acks: u64,
     transactions: u64,
@@ -297,7 +309,7 @@ struct Calls {
 }
 
 impl Calls {
-    fn read(conn: &mut redis::Connection) -> Calls {
+    fn read(conn: &mut redis::Connection, events: u64) -> Calls {
         let others = [
             "xautoclaim",
             "xpending",
@@ -312,6 +324,7 @@ impl Calls {
         .filter(|(_, n)| *n > 0)
         .collect();
         Calls {
+            events,
             reads: command_calls(conn, "xreadgroup"),
             acks: command_calls(conn, "xack"),
             transactions: command_calls(conn, "exec"),
@@ -319,8 +332,8 @@ impl Calls {
         }
     }
 
-    fn describe(&self) -> String {
-        let per = |n: u64| EVENTS as f64 / n.max(1) as f64;
+    pub(super) fn describe(&self) -> String {
+        let per = |n: u64| self.events as f64 / n.max(1) as f64;
         let mut text = format!(
             "{} XREADGROUP ({:.1} entries each), {} XACK ({:.1} ids each), {} EXEC",
             self.reads,

@@ -9,9 +9,12 @@
 //!   against a raw `XREADGROUP` + `XACK` loop over the same entries.
 //! - [`cluster`]: partitioned streams on a local Redis Cluster against one
 //!   stream on one node, and `WAIT` confirmation against none.
+//! - [`peers`]: the same event through apalis 1.0 with its Redis storage,
+//!   producing and consuming, with apalis's defaults and tuned.
 
 pub(crate) mod cluster;
 pub(crate) mod consumer;
+pub(crate) mod peers;
 pub(crate) mod producer;
 pub(crate) mod server;
 

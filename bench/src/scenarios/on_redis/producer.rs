@@ -31,30 +31,10 @@ const CAPACITY: usize = 65_536;
 
 pub(crate) fn run(persistence: Persistence, rounds: usize, report: &mut Report) {
     let server = Server::start(persistence);
-    Dispatcher::builder()
-        .capacity(CAPACITY)
-        .overflow(Overflow::Block)
-        .transport(
-            RedisTransport::new(&server.url())
-                .expect("a valid URL")
-                .stream(KEY)
-                .batch_size(BATCH),
-        )
-        .install()
-        .expect("the first dispatcher of this process");
+    install(&server);
 
     let mut control = server.connect();
-    let mut log_round = || {
-        del(&mut control, KEY);
-        let t0 = Instant::now();
-        for i in 0..EVENTS {
-            eventlib::log!(Viewed::new(i)).expect("logged");
-        }
-        eventlib::flush();
-        let rate = EVENTS as f64 / t0.elapsed().as_secs_f64();
-        assert_eq!(xlen(&mut control, KEY), EVENTS, "flush returned early");
-        rate
-    };
+    let mut log_round = || log_until_flush(&mut control, EVENTS);
     // eventlib's own bytes, for the first baseline.
     log_round();
     let payloads = read_payloads(&mut server.connect(), KEY);
@@ -154,6 +134,40 @@ pub(crate) fn run(persistence: Persistence, rounds: usize, report: &mut Report) 
         payloads[0].len(),
         delivered as f64 / batches.max(1) as f64,
     ));
+}
+
+/// Installs the dispatcher with `RedisTransport` on `server`, writing to
+/// the scenario's stream in batches of up to [`BATCH`].
+pub(super) fn install(server: &Server) {
+    Dispatcher::builder()
+        .capacity(CAPACITY)
+        .overflow(Overflow::Block)
+        .transport(
+            RedisTransport::new(&server.url())
+                .expect("a valid URL")
+                .stream(KEY)
+                .batch_size(BATCH),
+        )
+        .install()
+        .expect("the first dispatcher of this process");
+}
+
+/// One round of `log!` of `events` events until `flush()` returns, on a
+/// fresh stream: events per second.
+pub(super) fn log_until_flush(control: &mut redis::Connection, events: u64) -> f64 {
+    assert!(
+        events as usize <= CAPACITY,
+        "more events than the queue holds"
+    );
+    del(control, KEY);
+    let t0 = Instant::now();
+    for i in 0..events {
+        eventlib::log!(Viewed::new(i)).expect("logged");
+    }
+    eventlib::flush();
+    let rate = events as f64 / t0.elapsed().as_secs_f64();
+    assert_eq!(xlen(control, KEY), events, "flush returned early");
+    rate
 }
 
 /// For profilers: `iterations` events logged and flushed to a fresh
