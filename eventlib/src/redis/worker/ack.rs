@@ -66,13 +66,7 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
     let (dead_stream, progress_key) = (config.dead_stream(), config.progress_key());
     let mut link = shared.link(Duration::from_secs(10));
     while let Ok(first) = settled.recv() {
-        let mut batch = vec![first];
-        while batch.len() < 512 {
-            match settled.try_recv() {
-                Ok(message) => batch.push(message),
-                Err(_) => break,
-            }
-        }
+        let batch = gather(shared, settled, first);
         let mut pipe = redis::pipe();
         // A batch of acknowledgements alone is one `XACK`, atomic by
         // itself; anything more makes it a `MULTI`/`EXEC`.
@@ -208,6 +202,34 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
         }
         // Acknowledged entries freed their slots when handled.
         shared.inflight().release(&settled_ids, acks as usize);
+    }
+}
+
+/// The most entries one batch settles.
+const MOST: usize = 512;
+
+/// How long a batch waits for the entries still being handled, so that
+/// one `XACK` carries many ids rather than a few: a busy worker sends a
+/// fraction of the commands, and an idle one sends at once.
+const LINGER: Duration = Duration::from_millis(1);
+
+/// A batch starting with `first`: what is waiting already, then what
+/// arrives within [`LINGER`] while entries are still being handled. It
+/// naps between looks rather than waiting on the channel, which would
+/// spin for every message.
+fn gather(shared: &Shared, settled: &Receiver<Settled>, first: Settled) -> Vec<Settled> {
+    let mut batch = vec![first];
+    let deadline = Instant::now() + LINGER;
+    loop {
+        batch.extend(settled.try_iter().take(MOST - batch.len()));
+        // Full, or every held entry is in this batch (nothing more is
+        // coming soon), or waited long enough.
+        let now = Instant::now();
+        if batch.len() >= MOST || shared.inflight().count() <= batch.len() as u64 || now >= deadline
+        {
+            return batch;
+        }
+        std::thread::sleep((deadline - now).min(LINGER / 4));
     }
 }
 

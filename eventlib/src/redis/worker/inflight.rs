@@ -16,9 +16,17 @@ pub(crate) struct InFlight {
     /// `held.len()`, readable without the lock (for the stats).
     count: AtomicU64,
     /// Slots reserved or held count against `total`.
-    free: Mutex<usize>,
+    free: Mutex<Free>,
     changed: Condvar,
     total: usize,
+}
+
+/// The free slots, and how many the reader waits for: a slot freed
+/// wakes it only once that many are free (or all are), not for each
+/// entry handled.
+struct Free {
+    slots: usize,
+    wanted: usize,
 }
 
 impl InFlight {
@@ -27,7 +35,10 @@ impl InFlight {
         InFlight {
             held: Mutex::new(HashSet::new()),
             count: AtomicU64::new(0),
-            free: Mutex::new(total),
+            free: Mutex::new(Free {
+                slots: total,
+                wanted: usize::MAX,
+            }),
             changed: Condvar::new(),
             total,
         }
@@ -40,13 +51,15 @@ impl InFlight {
     /// [`release`](Self::release).
     pub(crate) fn take_slots(&self, max: usize, at_least: usize, timeout: Duration) -> usize {
         let at_least = at_least.clamp(1, self.total.max(1));
-        let guard = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        guard.wanted = at_least;
         let (mut free, _) = self
             .changed
-            .wait_timeout_while(guard, timeout, |free| *free < at_least)
+            .wait_timeout_while(guard, timeout, |free| free.slots < at_least)
             .unwrap_or_else(|e| e.into_inner());
-        let n = (*free).min(max);
-        *free -= n;
+        free.wanted = usize::MAX;
+        let n = free.slots.min(max);
+        free.slots -= n;
         n
     }
 
@@ -56,8 +69,11 @@ impl InFlight {
             return;
         }
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        *free = (*free + n).min(self.total);
-        self.changed.notify_all();
+        free.slots = (free.slots + n).min(self.total);
+        // The reader waits for `wanted`, `wait_all_free` for all of them.
+        if free.slots >= free.wanted || free.slots == self.total {
+            self.changed.notify_all();
+        }
     }
 
     /// Holds `entries` in reserved slots: drops those held already (an
@@ -117,7 +133,7 @@ impl InFlight {
     /// it is.
     pub(crate) fn wait_all_free(&self, deadline: Instant) -> bool {
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free < self.total || self.count() > 0 {
+        while free.slots < self.total || self.count() > 0 {
             let now = Instant::now();
             if now >= deadline {
                 return false;
