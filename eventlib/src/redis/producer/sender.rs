@@ -482,11 +482,12 @@ impl Sender {
             counters.add_short_wait(1);
             if !said {
                 said = true;
-                log::warn!(
-                    "eventlib: {reached} of {wanted} replica(s) of the primary of `{}` confirmed                      a batch within {:?}; its events wait for them",
-                    self.keys[partition],
-                    confirm.timeout
-                );
+                // A stall a person must see: every partition waits behind it.
+                crate::notice::warn(&format!(
+                    "eventlib: {reached} of {wanted} replica(s) of the primary of `{}` confirmed \
+                     a batch within {:?}; its events, and the batches after them, wait for them",
+                    self.keys[partition], confirm.timeout
+                ));
             }
             // `WAIT` counts the writes of its own connection: on another
             // one it would confirm nothing of this batch.
@@ -503,7 +504,8 @@ impl Sender {
                         redis::ErrorKind::Io,
                         "connection lost before the replicas confirmed",
                         format!(
-                            "the connection to the primary of `{}` was lost before {wanted}                              replica(s) confirmed the batch: it is sent again",
+                            "the connection to the primary of `{}` was lost before {wanted} \
+                             replica(s) confirmed the batch: it is sent again",
                             self.keys[partition]
                         ),
                     ));
