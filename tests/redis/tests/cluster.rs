@@ -245,6 +245,106 @@ fn six_partitions_on_three_shards_are_handled_once_each_and_in_key_order() {
     op.pauses().expect("the pauses on a cluster");
     assert_eq!(default.consumers.len(), 1, "{:?}", default.consumers);
     assert_eq!(default.consumers[0].name, "w1");
+    operators_span_the_shards(&cluster, &mut op, &stream);
+}
+
+/// What the `eventlib` command and the dashboard do through an
+/// [`Operator`], on partitions spread over three primaries: a pause is
+/// written next to every partition, on its own shard, and read back once;
+/// dead letters of partitions on different shards are counted, listed,
+/// found by reference, replayed to their own partition and removed.
+fn operators_span_the_shards(cluster: &RedisCluster, op: &mut Operator, stream: &str) {
+    let placed = partitions_of(cluster, stream);
+    assert!(op
+        .pause("default", Some("record"), "the cluster test")
+        .expect("a pause across shards"));
+    for (port, keys) in &placed {
+        let mut conn = cluster.node_connection(*port);
+        for key in keys {
+            let held: bool = redis::cmd("HEXISTS")
+                .arg(format!("{key}:paused"))
+                .arg("default|record")
+                .query(&mut conn)
+                .expect("HEXISTS on the partition's primary");
+            assert!(held, "no pause next to {key} on the primary at {port}");
+        }
+    }
+    let pauses = op.pauses().expect("the pauses across shards");
+    assert_eq!(pauses.len(), 1, "{pauses:?}");
+    assert_eq!(pauses[0].handler.as_deref(), Some("record"));
+    assert!(op
+        .resume("default", Some("record"))
+        .expect("a resume across shards"));
+    assert!(op.pauses().expect("the pauses").is_empty());
+
+    // One dead letter in the first partition of each shard (its entries
+    // are trimmed by now: the worker handled them all), carrying an
+    // envelope to replay.
+    let envelope = r#"{"v":1,"name":"cluster.Replayed","data":{"n":1}}"#;
+    let mut written = Vec::new();
+    for (port, keys) in &placed {
+        let key = &keys[0];
+        let mut conn = cluster.node_connection(*port);
+        let id: String = redis::cmd("XADD")
+            .arg(format!("{key}:dead"))
+            .arg("*")
+            .arg("group")
+            .arg("default")
+            .arg("reason")
+            .arg("written by the test")
+            .arg("event")
+            .arg(envelope)
+            .query(&mut conn)
+            .expect("XADD of a dead letter");
+        written.push((key.clone(), id));
+    }
+    let mut dead = op.dead_letters();
+    assert_eq!(dead.len().expect("the dead letters across shards"), 3);
+    let letters = dead.list(10).expect("the dead letters listed");
+    assert_eq!(letters.len(), 3);
+    let mut seen: Vec<(String, String)> = letters
+        .iter()
+        .map(|l| (l.stream.clone(), l.id.clone()))
+        .collect();
+    seen.sort();
+    written.sort();
+    assert_eq!(seen, written);
+    assert!(letters.iter().all(|l| l.partition.is_some()));
+    let found = dead
+        .get(&letters[0].reference())
+        .expect("a dead letter by reference")
+        .expect("found");
+    assert_eq!(
+        (&found.stream, &found.id),
+        (&letters[0].stream, &letters[0].id)
+    );
+    let length = |op: &mut Operator, key: &str| {
+        op.status()
+            .expect("the status across partitions")
+            .partitions
+            .iter()
+            .find(|p| p.stream == key)
+            .expect("a partition of the status")
+            .length
+    };
+    let before = length(op, &letters[0].stream);
+    let mut dead = op.dead_letters();
+    dead.replay(&letters[0]).expect("a replay to its partition");
+    dead.remove(&letters[1]).expect("a removal");
+    assert_eq!(dead.len().expect("the dead letters"), 1);
+    assert_eq!(length(op, &letters[0].stream), before + 1);
+    let status = op.status().expect("the status across partitions");
+    assert_eq!(status.dead_letters, 1);
+    let partition = |key: &str| {
+        status
+            .partitions
+            .iter()
+            .find(|p| p.stream == key)
+            .expect("a partition of the status")
+    };
+    assert_eq!(partition(&letters[0].stream).dead_letters, 0);
+    assert_eq!(partition(&letters[1].stream).dead_letters, 0);
+    assert_eq!(partition(&letters[2].stream).dead_letters, 1);
 }
 
 /// What one run through a failover gave.
