@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use eventlib::redis::{create_group, declare_groups, GroupStart, Operator, Server};
 use eventlib_redis_tests::cluster::RedisCluster;
-use eventlib_redis_tests::{args, produced, wait_for, Handled, Process, TempDir};
+use eventlib_redis_tests::{args, produced, wait_for, xlen, Handled, Process, TempDir};
 
 /// The groups of `stream` as the primary that serves it says.
 fn groups_on(cluster: &RedisCluster, port: u16, stream: &str) -> Vec<String> {
@@ -445,6 +445,89 @@ fn no_event_confirmed_by_a_replica_is_lost_when_its_primary_is_killed() {
     // Bounded by what was in flight on the killed primary: its two
     // partitions' unconfirmed batches and unacknowledged entries.
     assert!(run.duplicates <= 1500, "{} duplicates", run.duplicates);
+}
+
+/// With `Confirm::replicas(1)`, a shard whose replica is down holds only
+/// its own partitions' events: the producer goes on with the other
+/// shards, and delivers the held events, once each, when the replica is
+/// back.
+#[test]
+fn a_shard_without_its_replica_holds_only_its_own_partitions() {
+    let mut cluster = RedisCluster::start();
+    let dir = TempDir::new("cluster-held");
+    let url = cluster.url();
+    let stalled = cluster.primaries()[0].clone();
+    let replica = cluster
+        .nodes()
+        .into_iter()
+        .find(|n| n.primary_id.as_deref() == Some(stalled.id.as_str()))
+        .expect("a replica of the first primary")
+        .port;
+    cluster.kill9(replica);
+    let count = 3000u64;
+    let mut producer = Process::node(
+        NODE,
+        "producer",
+        &dir.0,
+        &args(
+            "producer",
+            &url,
+            &[
+                ("count", count.to_string()),
+                ("partitions", "6".into()),
+                ("confirm", "1".into()),
+                ("wait_ms", "200".into()),
+                ("flush_secs", "120".into()),
+            ],
+        ),
+    );
+    let lengths = |cluster: &RedisCluster| -> (u64, u64) {
+        let (mut held, mut others) = (0, 0);
+        for (port, keys) in partitions_by_primary(cluster) {
+            let mut conn = cluster.node_connection(port);
+            for key in keys {
+                let n = xlen(&mut conn, &key) as u64;
+                if port == stalled.port {
+                    held += n;
+                } else {
+                    others += n;
+                }
+            }
+        }
+        (held, others)
+    };
+    // Spread events: the other shards take all but what went to the
+    // stalled shard before its replicas fell short (a batch of up to 256
+    // per partition there).
+    wait_for(
+        "the other shards to take the events while one waits for its replica",
+        Duration::from_secs(60),
+        || lengths(&cluster).1 >= count - 2 * 256,
+    );
+    let (held, others) = lengths(&cluster);
+    println!("while the replica was down: {held} on the stalled shard, {others} on the others");
+    assert!(held <= 2 * 256, "{held} events reached the stalled shard");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        producer.reported("FLUSHED"),
+        None,
+        "the producer flushed events no replica had: {}",
+        producer.output()
+    );
+    cluster.restart(replica);
+    assert!(
+        producer.wait(Duration::from_secs(120)),
+        "the held events were not confirmed once the replica came back: {}",
+        producer.output()
+    );
+    let (held, others) = lengths(&cluster);
+    assert_eq!(
+        held + others,
+        count,
+        "every event once: {}",
+        producer.output()
+    );
+    assert_eq!(produced(&dir.0, "producer").len() as u64, count);
 }
 
 #[test]

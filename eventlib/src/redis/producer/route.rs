@@ -71,9 +71,12 @@ fn key_text(value: &Value) -> String {
 /// replicas of the primary that took it have it.
 ///
 /// `WAIT` follows each pipelined batch on the same connection. When fewer
-/// replicas answer within the timeout, the producer asks again on that
-/// connection, and the batch's events stay unconfirmed (in the outbox, not
-/// counted delivered) until enough replicas have them; if the connection
+/// replicas answer within the timeout, the batch's events stay unconfirmed
+/// (not counted delivered) and their partition is held: its later events
+/// wait unsent, in order, while the other partitions go on, and the
+/// producer asks that connection again every 50 ms until enough replicas
+/// have them. Once an outbox's worth of events is held, the producer takes
+/// no more until some are confirmed. If the connection
 /// is lost meanwhile (the primary failed over), they are sent again under
 /// their own event ids, which a worker with
 /// [`once_per_event_id`](crate::redis::WorkerBuilder::once_per_event_id)

@@ -30,6 +30,12 @@ use super::{RedisTransport, INSTALLED};
 /// logged meanwhile are given up.
 const REFUSED_RETRY: Duration = Duration::from_secs(5);
 
+/// How often a partition whose replicas fell short is asked again, and
+/// how long each ask waits for them: the other partitions are sent to in
+/// between.
+const ASK_AGAIN: Duration = Duration::from_millis(50);
+const ASK_WAIT_MS: u64 = 5;
+
 /// Runs the sender of `transport` on `outbox` until the dispatcher stops.
 pub(super) fn run(transport: RedisTransport, outbox: Outbox) {
     let outbox = Arc::new(outbox);
@@ -55,11 +61,13 @@ pub(super) fn run(transport: RedisTransport, outbox: Outbox) {
         .map(|key| Link::for_key(transport.endpoint.clone(), key, Duration::from_secs(10)))
         .collect();
     let exposure = keys.iter().map(|_| Exposure::default()).collect();
+    let held = keys.iter().map(|_| Held::default()).collect();
     let figures = figures::install(transport.endpoint.clone(), &transport.stream);
     Sender {
         figures,
         links,
         exposure,
+        held,
         keys,
         next: 0,
         recorded: transport.partitions <= 1,
@@ -98,6 +106,52 @@ enum Origin {
     Spooled { recovered: bool },
 }
 
+/// With [`Confirm`](super::Confirm): a partition whose replicas have not
+/// confirmed what it was sent. Its events wait here, and the other
+/// partitions go on; it is asked again every [`ASK_AGAIN`].
+#[derive(Default)]
+struct Held {
+    /// Written to the partition's primary on the connection of generation
+    /// `connection`, not yet confirmed by enough replicas. The partition is
+    /// held while there are any.
+    sent: Vec<Item>,
+    connection: Option<u64>,
+    /// The partition's events that came meanwhile, sent once it is
+    /// confirmed (in order: a partition key's events stay in order).
+    unsent: Vec<Item>,
+    next_ask: Option<Instant>,
+}
+
+impl Held {
+    fn holding(&self) -> bool {
+        !self.sent.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.sent.len() + self.unsent.len()
+    }
+}
+
+/// Each event's reply, in the order of its batch.
+type Replies = Vec<redis::RedisResult<redis::Value>>;
+
+/// The events `items` of a batch, written to `partition` on the
+/// connection of generation `connection`, whose replicas fell short.
+struct Parked {
+    partition: usize,
+    items: Vec<usize>,
+    connection: Option<u64>,
+}
+
+/// What asking a held partition's replicas again gave.
+enum Asked {
+    Confirmed,
+    Short,
+    /// The connection its events were written on is gone: they are sent
+    /// again.
+    Lost,
+}
+
 /// The connection is refused for good (credentials): events are given up
 /// until a try at `next_try` succeeds.
 struct Refusal {
@@ -115,6 +169,8 @@ struct Sender {
     /// Without `Confirm`, on a cluster: each partition's confirmed events
     /// no replica was yet seen to have.
     exposure: Vec<Exposure>,
+    /// Each partition's events waiting for its replicas (with `Confirm`).
+    held: Vec<Held>,
     /// The partition the next batch's spread events go to.
     next: usize,
     /// Whether the partition count is recorded for the operator's tools.
@@ -160,7 +216,14 @@ impl Sender {
         let mut down_since: Option<Instant> = None;
         loop {
             self.figures().publish_if_due(false, false);
+            self.ask_held(&mut batch);
             if batch.is_empty() {
+                if self.held_len() >= self.outbox.capacity() {
+                    // An outbox's worth waits for replicas: take no more
+                    // until some is confirmed (the outbox fills meanwhile).
+                    std::thread::sleep(ASK_AGAIN);
+                    continue;
+                }
                 self.fill(&mut batch);
                 self.note_depth(&counters);
                 if batch.is_empty() {
@@ -168,6 +231,7 @@ impl Sender {
                     continue;
                 }
             }
+            self.hold_back(&mut batch);
             let refused = match &mut self.refused {
                 Some(refusal) if Instant::now() < refusal.next_try => {
                     refusal.given_up += batch.len() as u64;
@@ -176,6 +240,7 @@ impl Sender {
                 _ => None,
             };
             let sent = match refused {
+                _ if batch.is_empty() => None,
                 Some(reason) => {
                     self.give_up(&mut batch, &reason);
                     None
@@ -208,7 +273,8 @@ impl Sender {
                     }
                     std::thread::sleep(backoff.next_wait());
                 }
-                Some(Ok(replies)) => {
+                Some(Ok((mut replies, parked))) => {
+                    self.park(&mut batch, &mut replies, parked);
                     self.accepted_again();
                     if let Some(since) = down_since.take() {
                         log::info!(
@@ -227,7 +293,7 @@ impl Sender {
                     }
                 }
             }
-            if batch.is_empty() {
+            if batch.is_empty() && self.held_len() == 0 {
                 if let Source::Spool { reader, .. } = &mut self.source {
                     // Every frame read so far is settled.
                     reader.settled();
@@ -249,8 +315,13 @@ impl Sender {
 
     /// Nothing to send for a while: the spool syncs what is due.
     fn idle(&mut self) {
+        let held = self.held_len() > 0;
         if let Source::Spool { reader, spool, .. } = &mut self.source {
             spool.sync_if_due();
+            if held {
+                // Frames read wait for replicas: not settled yet.
+                return;
+            }
             reader.settled();
             self.transport.counters.set_spool_backlog(reader.backlog());
         }
@@ -259,9 +330,15 @@ impl Sender {
     /// Takes up to a batch of events, waiting a little for the first.
     fn fill(&mut self, batch: &mut Vec<Item>) {
         let max = self.transport.batch;
+        // Back in time to ask a held partition's replicas again.
+        let most = if self.held_len() > 0 {
+            ASK_AGAIN
+        } else {
+            Duration::from_millis(200)
+        };
         match &mut self.source {
             Source::Queue => {
-                let Some(first) = self.outbox.recv_timeout(Duration::from_millis(200)) else {
+                let Some(first) = self.outbox.recv_timeout(most) else {
                     return;
                 };
                 let route = |record: Record| {
@@ -291,7 +368,8 @@ impl Sender {
                     }
                 }
                 let wait = if *drain_here { 20 } else { 200 };
-                for frame in reader.next_batch(max, Duration::from_millis(wait)) {
+                let wait = Duration::from_millis(wait).min(most);
+                for frame in reader.next_batch(max, wait) {
                     let partition = self
                         .transport
                         .partition_by
@@ -311,11 +389,8 @@ impl Sender {
     /// Sends `batch` in one pipelined round trip per partition it goes
     /// to: `Err` when every round trip failed as a whole, otherwise each
     /// event's own reply (a partition's failed round trip is the reply of
-    /// each of its events).
-    fn send(
-        &mut self,
-        batch: &[Item],
-    ) -> redis::RedisResult<Vec<redis::RedisResult<redis::Value>>> {
+    /// each of its events), and the partitions whose replicas fell short.
+    fn send(&mut self, batch: &[Item]) -> redis::RedisResult<(Replies, Vec<Parked>)> {
         if !self.transport.groups.is_empty() {
             // Before the first entry: a group declared now holds back
             // trimming from here on and sees every entry that follows.
@@ -367,14 +442,18 @@ impl Sender {
         }
         if self.links.len() == 1 {
             let all: Vec<usize> = (0..batch.len()).collect();
-            return self.send_to(0, batch, &all);
+            let (replies, short) = self.send_to(0, batch, &all)?;
+            let parked = short.map(|connection| Parked {
+                partition: 0,
+                items: all,
+                connection,
+            });
+            return Ok((replies, parked.into_iter().collect()));
         }
-        // Events without a partition key go, a batch at a time, to each
-        // partition in turn.
-        let spread = self.next % self.links.len();
-        self.next = self.next.wrapping_add(1);
+        let spread = self.spread_to();
         let mut replies: Vec<Option<redis::RedisResult<redis::Value>>> =
             (0..batch.len()).map(|_| None).collect();
+        let mut parked = Vec::new();
         let mut failed = None;
         let mut answered = false;
         for partition in 0..self.links.len() {
@@ -385,10 +464,17 @@ impl Sender {
                 continue;
             }
             match self.send_to(partition, batch, &items) {
-                Ok(answers) => {
+                Ok((answers, short)) => {
                     answered = true;
-                    for (i, answer) in items.into_iter().zip(answers) {
+                    for (&i, answer) in items.iter().zip(answers) {
                         replies[i] = Some(answer);
+                    }
+                    if let Some(connection) = short {
+                        parked.push(Parked {
+                            partition,
+                            items,
+                            connection,
+                        });
                     }
                 }
                 Err(err) => {
@@ -401,19 +487,21 @@ impl Sender {
         }
         match failed {
             Some(err) if !answered => Err(err),
-            _ => Ok(replies.into_iter().flatten().collect()),
+            _ => Ok((replies.into_iter().flatten().collect(), parked)),
         }
     }
 
     /// Sends the events `items` of `batch` to partition `partition` in one
-    /// pipelined round trip, then, with [`Confirm`](super::Confirm), waits
-    /// until enough replicas have them.
+    /// pipelined round trip, with [`Confirm`](super::Confirm) followed by a
+    /// `WAIT` for its replicas; `Some(connection)` when they fell short
+    /// (the events are to be held, and the partition asked again on that
+    /// connection).
     fn send_to(
         &mut self,
         partition: usize,
         batch: &[Item],
         items: &[usize],
-    ) -> redis::RedisResult<Vec<redis::RedisResult<redis::Value>>> {
+    ) -> redis::RedisResult<(Replies, Option<Option<u64>>)> {
         let mut pipe = redis::pipe();
         pipe.ignore_errors();
         for &i in items {
@@ -470,56 +558,161 @@ impl Sender {
             link.rerouted();
         }
         let Some(confirm) = confirm else {
-            return Ok(replies);
+            return Ok((replies, None));
         };
-        let mut reached = match replies.pop() {
+        let reached = match replies.pop() {
             Some(Ok(redis::Value::Int(n))) => n,
             _ => 0,
         };
-        let wanted = i64::from(confirm.replicas);
-        let mut said = false;
-        while reached < wanted && replies.iter().any(Result::is_ok) {
-            counters.add_short_wait(1);
-            if !said {
-                said = true;
-                // A stall a person must see: every partition waits behind it.
-                crate::notice::warn(&format!(
-                    "eventlib: {reached} of {wanted} replica(s) of the primary of `{}` confirmed \
-                     a batch within {:?}; its events, and the batches after them, wait for them",
-                    self.keys[partition], confirm.timeout
-                ));
+        if reached >= i64::from(confirm.replicas) || !replies.iter().any(Result::is_ok) {
+            return Ok((replies, None));
+        }
+        counters.add_short_wait(1);
+        Ok((replies, Some(connection)))
+    }
+
+    /// How many events wait for replicas, sent or not.
+    fn held_len(&self) -> usize {
+        self.held.iter().map(Held::len).sum()
+    }
+
+    /// The partition this batch's spread events go to: each in turn,
+    /// passing over those held while any is not.
+    fn spread_to(&mut self) -> usize {
+        let n = self.links.len();
+        let start = self.next;
+        self.next = self.next.wrapping_add(1);
+        (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&p| !self.held[p].holding())
+            .unwrap_or(start % n)
+    }
+
+    /// Moves the events of held partitions out of `batch`, to be sent
+    /// once their partition is confirmed; spread events are held only when
+    /// every partition is.
+    fn hold_back(&mut self, batch: &mut Vec<Item>) {
+        if !self.held.iter().any(Held::holding) {
+            return;
+        }
+        let all = self.held.iter().all(Held::holding);
+        let spread = self.next % self.links.len();
+        let mut kept = Vec::with_capacity(batch.len());
+        for item in batch.drain(..) {
+            match item.partition {
+                Some(p) if self.held[p].holding() => self.held[p].unsent.push(item),
+                None if all => self.held[spread].unsent.push(item),
+                _ => kept.push(item),
             }
-            // `WAIT` counts the writes of its own connection: on another
-            // one it would confirm nothing of this batch.
-            let again = link.run(counters.reconnects(), |conn| {
-                redis::cmd("WAIT")
-                    .arg(confirm.replicas)
-                    .arg(confirm.timeout_ms())
-                    .query::<i64>(conn)
-            });
-            match again {
-                Ok(n) if link.generation() == connection => reached = n,
-                _ => {
-                    let lost = redis::RedisError::from((
-                        redis::ErrorKind::Io,
-                        "connection lost before the replicas confirmed",
-                        format!(
-                            "the connection to the primary of `{}` was lost before {wanted} \
-                             replica(s) confirmed the batch: it is sent again",
-                            self.keys[partition]
-                        ),
-                    ));
-                    for reply in &mut replies {
-                        if reply.is_ok() {
-                            *reply = Err(lost.clone());
-                        }
-                    }
-                    counters.add_unconfirmed_resent(items.len() as u64);
-                    break;
+        }
+        *batch = kept;
+    }
+
+    /// Takes the events of `parked` out of `batch` (and their replies out
+    /// of `replies`): Redis has them, their replicas not yet.
+    fn park(&mut self, batch: &mut Vec<Item>, replies: &mut Replies, parked: Vec<Parked>) {
+        if parked.is_empty() {
+            return;
+        }
+        let mut to: Vec<Option<usize>> = vec![None; batch.len()];
+        for park in &parked {
+            for &i in &park.items {
+                if replies[i].is_ok() {
+                    to[i] = Some(park.partition);
                 }
             }
         }
-        Ok(replies)
+        let now = Instant::now();
+        for park in &parked {
+            let held = &mut self.held[park.partition];
+            if !held.holding() {
+                held.connection = park.connection;
+                held.next_ask = Some(now + ASK_AGAIN);
+                let confirm = self
+                    .transport
+                    .confirm
+                    .unwrap_or(super::Confirm::replicas(1));
+                crate::notice::warn(&format!(
+                    "eventlib: fewer than {} replica(s) of the primary of `{}` confirmed a batch \
+                     within {:?}; its events wait for them, and the other partitions go on",
+                    confirm.replicas, self.keys[park.partition], confirm.timeout
+                ));
+            }
+        }
+        let mut kept = Vec::with_capacity(batch.len());
+        let mut kept_replies = Vec::with_capacity(replies.len());
+        for ((item, reply), to) in batch.drain(..).zip(replies.drain(..)).zip(to) {
+            match to {
+                Some(p) => self.held[p].sent.push(item),
+                None => {
+                    kept.push(item);
+                    kept_replies.push(reply);
+                }
+            }
+        }
+        *batch = kept;
+        *replies = kept_replies;
+    }
+
+    /// Asks each held partition whose time has come whether its replicas
+    /// have its events now: confirmed, they are delivered and the events
+    /// held back go to the front of `batch`; on a lost connection, all go
+    /// there to be sent again.
+    fn ask_held(&mut self, batch: &mut Vec<Item>) {
+        let Some(confirm) = self.transport.confirm else {
+            return;
+        };
+        let now = Instant::now();
+        let counters = Arc::clone(&self.transport.counters);
+        for p in 0..self.held.len() {
+            let held = &self.held[p];
+            if held.len() == 0 || held.next_ask.is_some_and(|at| at > now) {
+                continue;
+            }
+            let asked = if held.holding() {
+                let connection = held.connection;
+                let link = &mut self.links[p];
+                let answer = link.run(counters.reconnects(), |conn| {
+                    redis::cmd("WAIT")
+                        .arg(confirm.replicas)
+                        .arg(ASK_WAIT_MS)
+                        .query::<i64>(conn)
+                });
+                match answer {
+                    Ok(n) if link.generation() == connection => {
+                        if n >= i64::from(confirm.replicas) {
+                            Asked::Confirmed
+                        } else {
+                            Asked::Short
+                        }
+                    }
+                    _ => Asked::Lost,
+                }
+            } else {
+                Asked::Confirmed
+            };
+            let held = &mut self.held[p];
+            if let Asked::Short = asked {
+                counters.add_short_wait(1);
+                held.next_ask = Some(now + ASK_AGAIN);
+                continue;
+            }
+            let mut sent = std::mem::take(&mut held.sent);
+            let unsent = std::mem::take(&mut held.unsent);
+            held.next_ask = None;
+            held.connection = None;
+            if let Asked::Lost = asked {
+                counters.add_unconfirmed_resent(sent.len() as u64);
+                batch.splice(0..0, sent.into_iter().chain(unsent));
+                continue;
+            }
+            if !sent.is_empty() {
+                let replies = sent.iter().map(|_| Ok(redis::Value::Okay)).collect();
+                let transient = self.settle(&mut sent, replies);
+                debug_assert!(transient.is_none() && sent.is_empty());
+            }
+            batch.splice(0..0, unsent);
+        }
     }
 
     /// The connection to the primary of `partition` was lost: the events

@@ -79,7 +79,8 @@ pub struct ProducerStats {
     /// for those groups.
     pub groups_undeclared: u64,
     /// With [`Confirm`](crate::redis::Confirm): `WAIT`s that found fewer
-    /// replicas than asked within their timeout (the batch waited again).
+    /// replicas than asked within their timeout (the partition's events
+    /// waited, and it was asked again 50 ms later).
     pub short_waits: u64,
     /// With [`Confirm`](crate::redis::Confirm): events whose connection was
     /// lost (a failover) before enough replicas confirmed them, sent again
