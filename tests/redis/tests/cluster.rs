@@ -530,6 +530,99 @@ fn a_shard_without_its_replica_holds_only_its_own_partitions() {
     assert_eq!(produced(&dir.0, "producer").len() as u64, count);
 }
 
+/// The same with the spool: a producer killed (`kill -9`) while a shard's
+/// events wait for its replica leaves them in its spool, so that when that
+/// shard's primary then loses them (restarted without persistence), the
+/// next run sends them again; nothing is lost.
+#[test]
+fn events_held_for_a_replica_stay_in_the_spool_through_a_kill() {
+    let mut cluster = RedisCluster::start();
+    let dir = TempDir::new("cluster-held-spool");
+    let url = cluster.url();
+    let stalled = cluster.primaries()[0].clone();
+    let replica = cluster
+        .nodes()
+        .into_iter()
+        .find(|n| n.primary_id.as_deref() == Some(stalled.id.as_str()))
+        .expect("a replica of the first primary")
+        .port;
+    cluster.kill9(replica);
+    let count = 2000u64;
+    let spool = dir.0.join("spool").display().to_string();
+    let run = |name: &str, start: u64, count: u64| {
+        Process::node(
+            NODE,
+            name,
+            &dir.0,
+            &args(
+                "spool_producer",
+                &url,
+                &[
+                    ("name", "spooled".into()),
+                    ("dir", spool.clone()),
+                    ("start", start.to_string()),
+                    ("count", count.to_string()),
+                    ("partitions", "6".into()),
+                    ("confirm", "1".into()),
+                    ("wait_ms", "200".into()),
+                    ("drain_secs", "120".into()),
+                ],
+            ),
+        )
+    };
+    let mut first = run("first", 0, count);
+    let others = |cluster: &RedisCluster| -> u64 {
+        partitions_by_primary(cluster)
+            .into_iter()
+            .filter(|(port, _)| *port != stalled.port)
+            .map(|(port, keys)| {
+                let mut conn = cluster.node_connection(port);
+                keys.iter()
+                    .map(|key| xlen(&mut conn, key) as u64)
+                    .sum::<u64>()
+            })
+            .sum()
+    };
+    wait_for(
+        "the other shards to take the events while one waits for its replica",
+        Duration::from_secs(60),
+        || others(&cluster) >= count - 2 * 256,
+    );
+    assert_eq!(first.reported("DONE"), None, "{}", first.output());
+    first.kill9();
+    // The stalled shard's primary restarts empty (no persistence): what
+    // it held unreplicated is gone from Redis, and only the spool has it.
+    cluster.restart(stalled.port);
+    cluster.restart(replica);
+    cluster.wait_available();
+    let mut second = run("second", count, 0);
+    assert!(
+        second.wait(Duration::from_secs(120)),
+        "the second run did not send what the first left: {}",
+        second.output()
+    );
+    assert_eq!(second.reported("BACKLOG").as_deref(), Some("0"));
+    let mut worker = Process::node(
+        NODE,
+        "w1",
+        &dir.0,
+        &args(
+            "worker",
+            &url,
+            &[
+                ("consumer", "w1".into()),
+                ("partitions", "6".into()),
+                ("idle_ms", "3000".into()),
+            ],
+        ),
+    );
+    assert!(worker.wait(Duration::from_secs(120)), "{}", worker.output());
+    let handled = Handled::read(&dir.0);
+    let (lost, duplicates) = handled.loss_and_duplicates("record", 0..count);
+    println!("held through a kill: lost {lost}, handled twice {duplicates}");
+    assert_eq!(lost, 0);
+}
+
 #[test]
 fn a_failover_without_wait_is_survived_and_its_losses_counted() {
     let run = through_a_failover(false);

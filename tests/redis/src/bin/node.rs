@@ -4,7 +4,7 @@
 //! `eventlib-redis-node worker url=... consumer=w [group=default] [concurrency=4] [visibility_ms=..] [idle_ms=0] [stream=..] [partitions=1] [confirm=0] ...`
 //! `eventlib-redis-node refused_producer url=... count=N [stream=..] [shutdown_secs=30] [then_after_ms=.. then_count=M]`
 //! `eventlib-redis-node bench_producer url=... outbox=memory|never|always|<ms> [dir=..] count=N [threads=1]`
-//! `eventlib-redis-node spool_producer url=... dir=... count=N [start=0] [fsync=never|always|<ms>] [segment=bytes] [drain_secs=60] [shutdown_ms=0]`
+//! `eventlib-redis-node spool_producer url=... dir=... count=N [start=0] [fsync=never|always|<ms>] [segment=bytes] [drain_secs=60] [shutdown_ms=0] [partitions=1] [confirm=0] [wait_ms=1000]`
 //!
 //! Handlers append `handler seq ok|fail attempt` lines to
 //! `$EVENTLIB_TEST_OUT/<consumer>.handled`; the producer appends each seq
@@ -341,8 +341,7 @@ fn spool_producer(
             ms.parse().expect("fsync=never|always|<ms>"),
         )),
     };
-    let transport = RedisTransport::new(url)
-        .expect("a valid URL")
+    let transport = placed(RedisTransport::new(url).expect("a valid URL"), get, num)
         .fsync(fsync)
         .segment_size(num("segment", 1 << 20))
         .spool(get("dir", "spool"));
