@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use eventlib::redis::{create_group, declare_groups, GroupStart, Operator, Server};
-use eventlib_redis_tests::cluster::RedisCluster;
+use eventlib_redis_tests::cluster::{NodeInfo, RedisCluster};
 use eventlib_redis_tests::{args, produced, wait_for, xlen, Handled, Process, TempDir};
 
 /// The groups of `stream` as the primary that serves it says.
@@ -447,6 +447,38 @@ fn no_event_confirmed_by_a_replica_is_lost_when_its_primary_is_killed() {
     assert!(run.duplicates <= 1500, "{} duplicates", run.duplicates);
 }
 
+/// Kills (`kill -9`) the replica of the cluster's first primary: returns
+/// that primary and the replica's port.
+fn without_its_replica(cluster: &mut RedisCluster) -> (NodeInfo, u16) {
+    let stalled = cluster.primaries()[0].clone();
+    let replica = cluster
+        .nodes()
+        .into_iter()
+        .find(|n| n.primary_id.as_deref() == Some(stalled.id.as_str()))
+        .expect("a replica of the first primary")
+        .port;
+    cluster.kill9(replica);
+    (stalled, replica)
+}
+
+/// The entries of the default stream's partitions on the primary at
+/// `port`, and on the others.
+fn entries_by_shard(cluster: &RedisCluster, port: u16) -> (u64, u64) {
+    let (mut on, mut others) = (0, 0);
+    for (primary, keys) in partitions_by_primary(cluster) {
+        let mut conn = cluster.node_connection(primary);
+        for key in keys {
+            let n = xlen(&mut conn, &key) as u64;
+            if primary == port {
+                on += n;
+            } else {
+                others += n;
+            }
+        }
+    }
+    (on, others)
+}
+
 /// With `Confirm::replicas(1)`, a shard whose replica is down holds only
 /// its own partitions' events: the producer goes on with the other
 /// shards, and delivers the held events, once each, when the replica is
@@ -456,14 +488,7 @@ fn a_shard_without_its_replica_holds_only_its_own_partitions() {
     let mut cluster = RedisCluster::start();
     let dir = TempDir::new("cluster-held");
     let url = cluster.url();
-    let stalled = cluster.primaries()[0].clone();
-    let replica = cluster
-        .nodes()
-        .into_iter()
-        .find(|n| n.primary_id.as_deref() == Some(stalled.id.as_str()))
-        .expect("a replica of the first primary")
-        .port;
-    cluster.kill9(replica);
+    let (stalled, replica) = without_its_replica(&mut cluster);
     let count = 3000u64;
     let mut producer = Process::node(
         NODE,
@@ -481,30 +506,15 @@ fn a_shard_without_its_replica_holds_only_its_own_partitions() {
             ],
         ),
     );
-    let lengths = |cluster: &RedisCluster| -> (u64, u64) {
-        let (mut held, mut others) = (0, 0);
-        for (port, keys) in partitions_by_primary(cluster) {
-            let mut conn = cluster.node_connection(port);
-            for key in keys {
-                let n = xlen(&mut conn, &key) as u64;
-                if port == stalled.port {
-                    held += n;
-                } else {
-                    others += n;
-                }
-            }
-        }
-        (held, others)
-    };
     // Spread events: the other shards take all but what went to the
     // stalled shard before its replicas fell short (a batch of up to 256
     // per partition there).
     wait_for(
         "the other shards to take the events while one waits for its replica",
         Duration::from_secs(60),
-        || lengths(&cluster).1 >= count - 2 * 256,
+        || entries_by_shard(&cluster, stalled.port).1 >= count - 2 * 256,
     );
-    let (held, others) = lengths(&cluster);
+    let (held, others) = entries_by_shard(&cluster, stalled.port);
     println!("while the replica was down: {held} on the stalled shard, {others} on the others");
     assert!(held <= 2 * 256, "{held} events reached the stalled shard");
     std::thread::sleep(Duration::from_millis(500));
@@ -520,7 +530,7 @@ fn a_shard_without_its_replica_holds_only_its_own_partitions() {
         "the held events were not confirmed once the replica came back: {}",
         producer.output()
     );
-    let (held, others) = lengths(&cluster);
+    let (held, others) = entries_by_shard(&cluster, stalled.port);
     assert_eq!(
         held + others,
         count,
@@ -539,14 +549,7 @@ fn events_held_for_a_replica_stay_in_the_spool_through_a_kill() {
     let mut cluster = RedisCluster::start();
     let dir = TempDir::new("cluster-held-spool");
     let url = cluster.url();
-    let stalled = cluster.primaries()[0].clone();
-    let replica = cluster
-        .nodes()
-        .into_iter()
-        .find(|n| n.primary_id.as_deref() == Some(stalled.id.as_str()))
-        .expect("a replica of the first primary")
-        .port;
-    cluster.kill9(replica);
+    let (stalled, replica) = without_its_replica(&mut cluster);
     let count = 2000u64;
     let spool = dir.0.join("spool").display().to_string();
     let run = |name: &str, start: u64, count: u64| {
@@ -571,22 +574,10 @@ fn events_held_for_a_replica_stay_in_the_spool_through_a_kill() {
         )
     };
     let mut first = run("first", 0, count);
-    let others = |cluster: &RedisCluster| -> u64 {
-        partitions_by_primary(cluster)
-            .into_iter()
-            .filter(|(port, _)| *port != stalled.port)
-            .map(|(port, keys)| {
-                let mut conn = cluster.node_connection(port);
-                keys.iter()
-                    .map(|key| xlen(&mut conn, key) as u64)
-                    .sum::<u64>()
-            })
-            .sum()
-    };
     wait_for(
         "the other shards to take the events while one waits for its replica",
         Duration::from_secs(60),
-        || others(&cluster) >= count - 2 * 256,
+        || entries_by_shard(&cluster, stalled.port).1 >= count - 2 * 256,
     );
     assert_eq!(first.reported("DONE"), None, "{}", first.output());
     first.kill9();
