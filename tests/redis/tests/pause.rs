@@ -122,3 +122,50 @@ fn a_paused_handler_and_a_paused_group_wait_and_resume_where_they_stopped() {
     );
     assert!(out.contains("group `default` resumed"), "{out}");
 }
+
+/// A pause set while the stream is split 6 ways reaches the workers of a
+/// count recorded after it (the stream split 12 ways): they copy the
+/// stream's pauses to their partitions before reading, so nothing runs
+/// until the group is resumed.
+#[test]
+fn a_pause_reaches_a_partition_count_recorded_after_it() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("pause-recount");
+    let url = redis.url();
+    let mut conn = redis.connection();
+    let produce = |name: &str, start: u64, partitions: &str| {
+        let pairs = [
+            ("name", name.to_owned()),
+            ("start", start.to_string()),
+            ("count", "24".to_owned()),
+            ("partitions", partitions.to_owned()),
+        ];
+        let mut producer = Process::node(NODE, name, &dir.0, &args("producer", &url, &pairs));
+        assert!(producer.wait(LIMIT), "{}", producer.output());
+    };
+    produce("six", 0, "6");
+    assert!(pause(url.as_str(), STREAM, "default", None, "the recount test").unwrap());
+    produce("twelve", 24, "12");
+    let pairs = [
+        ("consumer", "w".to_owned()),
+        ("partitions", "12".to_owned()),
+        ("idle_ms", "3000".to_owned()),
+    ];
+    let mut worker = Process::node(NODE, "w", &dir.0, &args("worker", &url, &pairs));
+    let keys = eventlib::redis::partition_keys(STREAM, 12).unwrap();
+    wait_for("the new partitions to be paused", LIMIT, || {
+        keys.iter().all(|key| {
+            redis::cmd("HEXISTS")
+                .arg(format!("{key}:paused"))
+                .arg("default")
+                .query::<bool>(&mut conn)
+                .unwrap()
+        })
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(ran(&dir, "record", 24..48), 0, "a paused group ran");
+    assert!(resume(url.as_str(), STREAM, "default", None).unwrap());
+    assert!(worker.wait(LIMIT), "{}", worker.output());
+    assert_eq!(ran(&dir, "record", 24..48), 24);
+    assert!(pauses(url.as_str(), STREAM).unwrap().is_empty());
+}

@@ -176,6 +176,12 @@ fn run(shared: &Arc<Shared>) -> Result<(), Error> {
     if let Err(err) = handler_sets::publish(shared, &mut link, config.heartbeat_every()) {
         log::warn!("eventlib worker: cannot publish its handlers: {err}");
     }
+    // A worker started while its group or a handler is paused takes
+    // nothing the pause holds back (the upkeep reads them again each
+    // second).
+    if let Err(err) = upkeep::pauses::check(shared, &mut link) {
+        log::warn!("eventlib worker: cannot read the pauses: {err}");
+    }
     log::info!(
         "eventlib worker `{}` of group `{}` reads `{}` at {}",
         config.consumer,

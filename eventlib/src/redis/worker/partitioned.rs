@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::redis::conn::Link;
 use crate::redis::worker::shared::Shared;
 use crate::redis::worker::Worker;
-use crate::redis::{keys, partitions};
+use crate::redis::{keys, partitions, pause};
 
 /// How often membership and leases are renewed.
 const TICK: Duration = Duration::from_secs(1);
@@ -71,6 +71,21 @@ pub(super) fn run(shared: &Arc<Shared>) -> Result<(), Error> {
         config.partitions,
     ) {
         log::warn!("eventlib worker: cannot record the partition count: {err}");
+    }
+    let stream_pauses = Link::for_key(
+        shared.endpoint().clone(),
+        &pause::key(&config.stream),
+        read_timeout,
+    );
+    let inherited = inherit_pauses(
+        stream_pauses,
+        &config.stream,
+        &mut lease_links,
+        &keys,
+        reconnects,
+    );
+    if let Err(err) = inherited {
+        log::warn!("eventlib worker: cannot read the pauses of the stream: {err}");
     }
     log::info!(
         "eventlib worker `{me}` of group `{}` shares the {} partitions of `{}` at {}",
@@ -350,6 +365,36 @@ fn release(link: &mut Link, reconnects: &std::sync::atomic::AtomicU64, lease: &s
             "eventlib worker: cannot free the lease `{lease}` (it expires by itself): {err}"
         );
     }
+}
+
+/// Copies the pauses of the stream's own key that a partition lacks (an
+/// operator's pause reaches every partition count recorded when it is
+/// set, and the stream's own key; a count recorded later takes them here).
+fn inherit_pauses(
+    mut from: Link,
+    stream: &str,
+    links: &mut [Link],
+    keys: &[String],
+    reconnects: &std::sync::atomic::AtomicU64,
+) -> RedisResult<()> {
+    let stream_key = pause::key(stream);
+    let pauses: BTreeMap<String, String> = from.run(reconnects, |c| {
+        redis::cmd("HGETALL").arg(&stream_key).query(c)
+    })?;
+    if pauses.is_empty() {
+        return Ok(());
+    }
+    for (link, key) in links.iter_mut().zip(keys) {
+        let key = pause::key(key);
+        link.run(reconnects, |c| {
+            let mut pipe = redis::pipe();
+            for (field, value) in &pauses {
+                pipe.cmd("HSETNX").arg(&key).arg(field).arg(value).ignore();
+            }
+            pipe.exec(c)
+        })?;
+    }
+    Ok(())
 }
 
 /// Starts the worker of one partition, on a thread of its own.

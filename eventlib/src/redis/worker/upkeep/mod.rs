@@ -15,7 +15,7 @@ use crate::redis::worker::shared::Shared;
 mod consumers;
 mod heartbeat;
 mod idle;
-mod pauses;
+pub(crate) mod pauses;
 pub(crate) mod publish;
 #[cfg(feature = "metrics")]
 mod sample;

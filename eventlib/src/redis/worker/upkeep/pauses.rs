@@ -7,7 +7,7 @@ use crate::redis::pause::{self, Held};
 use crate::redis::worker::shared::Shared;
 
 /// Reads the pauses of the stream and applies those of the worker's group.
-pub(super) fn check(shared: &Shared, link: &mut Link) -> redis::RedisResult<()> {
+pub(crate) fn check(shared: &Shared, link: &mut Link) -> redis::RedisResult<()> {
     let config = shared.config();
     let pauses = link.run(shared.counters().reconnects(), |c| {
         pause::read(c, &config.stream)
