@@ -278,18 +278,46 @@ fn the_command_sees_and_acts_on_every_partition() {
         .spawn()
         .unwrap();
     let stdout = tail.stdout.take().unwrap();
-    std::thread::sleep(Duration::from_secs(2));
-    produce(100..112);
+    // Events every half second until the tail has its 12 (it starts at
+    // the end of each partition once it has looked: on a busy machine that
+    // can take a while), for at most a minute.
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let producing = {
+        let done = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut n = 100;
+            while !done.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(60) {
+                produce(n..n + 12);
+                n += 12;
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            n
+        })
+    };
+    // A tail that never has its 12 is ended, and the test fails, not hangs.
+    {
+        let (done, pid) = (std::sync::Arc::clone(&done), tail.id().to_string());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(90));
+            if !done.load(Ordering::SeqCst) {
+                let _ = Command::new("kill").args(["-9", &pid]).status();
+            }
+        });
+    }
     let lines: Vec<Value> = BufReader::new(stdout)
         .lines()
         .map(|line| serde_json::from_str(&line.unwrap()).unwrap())
         .collect();
+    done.store(true, Ordering::SeqCst);
+    let last = producing.join().unwrap();
     assert!(tail.wait().unwrap().success());
     let tailed: BTreeSet<u64> = lines
         .iter()
         .map(|l| l["envelope"]["data"]["n"].as_u64().unwrap())
         .collect();
-    assert_eq!(tailed, (100..112).collect());
+    assert_eq!(tailed.len(), 12, "{lines:?}");
+    assert!(tailed.iter().all(|n| (100..last).contains(n)), "{tailed:?}");
     let partitions: BTreeSet<&str> = lines
         .iter()
         .map(|l| l["partition"].as_str().unwrap())
