@@ -42,8 +42,7 @@ pub struct Pause {
 
 /// Every pause of `stream`.
 pub(crate) fn read(c: &mut redis::Connection, stream: &str) -> redis::RedisResult<Vec<Pause>> {
-    let all: BTreeMap<String, String> = redis::cmd("HGETALL").arg(key(stream)).query(c)?;
-    Ok(all
+    Ok(stored(c, stream)?
         .into_iter()
         .filter_map(|(field, json)| {
             let mut pause: Pause = serde_json::from_str(&json).unwrap_or_default();
@@ -98,6 +97,33 @@ pub(crate) fn clear(
         .arg(key(stream))
         .arg(field(group, handler))
         .query(c)
+}
+
+/// The pauses of `stream` as stored (field to JSON), to be copied with
+/// [`add_missing`].
+pub(crate) fn stored(
+    c: &mut redis::Connection,
+    stream: &str,
+) -> redis::RedisResult<BTreeMap<String, String>> {
+    redis::cmd("HGETALL").arg(key(stream)).query(c)
+}
+
+/// Adds to `stream` the `pauses` (as [`stored`]) it lacks, leaving those it
+/// has as they are.
+pub(crate) fn add_missing(
+    c: &mut redis::Connection,
+    stream: &str,
+    pauses: &BTreeMap<String, String>,
+) -> redis::RedisResult<()> {
+    let mut pipe = redis::pipe();
+    for (field, json) in pauses {
+        pipe.cmd("HSETNX")
+            .arg(key(stream))
+            .arg(field)
+            .arg(json)
+            .ignore();
+    }
+    pipe.exec(c)
 }
 
 /// What a worker of one group must hold back, from every pause of the

@@ -192,7 +192,7 @@ pub(crate) fn consumer(rounds: usize, report: &mut Report) {
     ));
 }
 
-/// How many tasks the apalis handler has run in this round.
+/// How many tasks the apalis handler has run since the timed repetition began.
 static HANDLED: AtomicU64 = AtomicU64::new(0);
 
 /// The apalis handler: the three handler functions of `Viewed`, then, at

@@ -397,12 +397,7 @@ impl Sender {
         }
         if self.links.len() == 1 {
             let all: Vec<usize> = (0..batch.len()).collect();
-            let (replies, short) = self.send_to(0, batch, &all)?;
-            let parked = short.map(|connection| Parked {
-                partition: 0,
-                items: all,
-                connection,
-            });
+            let (replies, parked) = self.send_to(0, batch, &all)?;
             return Ok((replies, parked.into_iter().collect()));
         }
         let spread = self.spread_to();
@@ -424,13 +419,7 @@ impl Sender {
                     for (&i, answer) in items.iter().zip(answers) {
                         replies[i] = Some(answer);
                     }
-                    if let Some(connection) = short {
-                        parked.push(Parked {
-                            partition,
-                            items,
-                            connection,
-                        });
-                    }
+                    parked.extend(short);
                 }
                 Err(err) => {
                     for i in items {
@@ -448,15 +437,14 @@ impl Sender {
 
     /// Sends the events `items` of `batch` to partition `partition` in one
     /// pipelined round trip, with [`Confirm`](super::Confirm) followed by a
-    /// `WAIT` for its replicas; `Some(connection)` when they fell short
-    /// (the events are to be held, and the partition asked again on that
-    /// connection).
+    /// `WAIT` for its replicas; the events to hold when they fell short
+    /// (the partition is asked again on the same connection).
     fn send_to(
         &mut self,
         partition: usize,
         batch: &[Item],
         items: &[usize],
-    ) -> redis::RedisResult<(Replies, Option<Option<u64>>)> {
+    ) -> redis::RedisResult<(Replies, Option<Parked>)> {
         let mut pipe = redis::pipe();
         pipe.ignore_errors();
         for &i in items {
@@ -523,7 +511,12 @@ impl Sender {
             return Ok((replies, None));
         }
         counters.add_short_wait(1);
-        Ok((replies, Some(connection)))
+        let parked = Parked {
+            partition,
+            items: items.to_vec(),
+            connection,
+        };
+        Ok((replies, Some(parked)))
     }
 
     /// The connection to the primary of `partition` was lost: the events

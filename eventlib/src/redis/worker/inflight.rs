@@ -97,8 +97,8 @@ impl InFlight {
     }
 
     /// Lets settled entries go (acknowledged, or left pending for another
-    /// worker), freeing the slots of all but the first `handled` of them,
-    /// whose slots [`handled`](Self::handled) freed already.
+    /// worker), freeing their slots but for `handled` of them, which
+    /// [`handled`](Self::handled) freed already.
     pub(crate) fn release(&self, ids: &[StreamId], handled: usize) {
         if ids.is_empty() {
             return;
@@ -110,10 +110,10 @@ impl InFlight {
             }
             self.count.store(held.len() as u64, Ordering::Relaxed);
         }
-        // Taken and let go so that a `wait_all_free` that read the count
+        // Under the lock, so that a `wait_all_free` that read the count
         // before it changed is waiting by now, and is woken.
-        drop(self.free.lock().unwrap_or_else(|e| e.into_inner()));
-        self.give_back(ids.len().saturating_sub(handled));
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        free.slots = (free.slots + ids.len().saturating_sub(handled)).min(self.total);
         self.changed.notify_all();
     }
 

@@ -377,22 +377,12 @@ fn inherit_pauses(
     keys: &[String],
     reconnects: &std::sync::atomic::AtomicU64,
 ) -> RedisResult<()> {
-    let stream_key = pause::key(stream);
-    let pauses: BTreeMap<String, String> = from.run(reconnects, |c| {
-        redis::cmd("HGETALL").arg(&stream_key).query(c)
-    })?;
+    let pauses = from.run(reconnects, |c| pause::stored(c, stream))?;
     if pauses.is_empty() {
         return Ok(());
     }
     for (link, key) in links.iter_mut().zip(keys) {
-        let key = pause::key(key);
-        link.run(reconnects, |c| {
-            let mut pipe = redis::pipe();
-            for (field, value) in &pauses {
-                pipe.cmd("HSETNX").arg(&key).arg(field).arg(value).ignore();
-            }
-            pipe.exec(c)
-        })?;
+        link.run(reconnects, |c| pause::add_missing(c, key, &pauses))?;
     }
     Ok(())
 }

@@ -54,8 +54,6 @@ pub(crate) fn create_group(shared: &Shared, link: &mut Link) -> bool {
     }
 }
 
-/// The reading loop: this consumer's own pending entries first, then new
-/// ones, as slots allow; entries of dead workers are reclaimed on the way.
 /// How many free slots the reader waits for before it reads: half the
 /// prefetch, so that a read brings many entries rather than the few just
 /// acknowledged (each read and acknowledgement is a round trip, and Redis's
@@ -69,6 +67,8 @@ fn read_at_least(prefetch: usize, concurrency: usize) -> usize {
         .max(1)
 }
 
+/// The reading loop: this consumer's own pending entries first, then new
+/// ones, as slots allow; entries of dead workers are reclaimed on the way.
 pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
     let config = shared.config();
     let inflight = shared.inflight();

@@ -22,20 +22,20 @@ pub(super) struct Held {
     /// Written to the partition's primary on the connection of generation
     /// `connection`, not yet confirmed by enough replicas. The partition is
     /// held while there are any.
-    pub(super) sent: Vec<Item>,
-    pub(super) connection: Option<u64>,
+    sent: Vec<Item>,
+    connection: Option<u64>,
     /// The partition's events that came meanwhile, sent once it is
     /// confirmed (in order: a partition key's events stay in order).
-    pub(super) unsent: Vec<Item>,
-    pub(super) next_ask: Option<Instant>,
+    unsent: Vec<Item>,
+    next_ask: Option<Instant>,
 }
 
 impl Held {
-    pub(super) fn holding(&self) -> bool {
+    fn holding(&self) -> bool {
         !self.sent.is_empty()
     }
 
-    pub(super) fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.sent.len() + self.unsent.len()
     }
 }
@@ -120,15 +120,14 @@ impl Sender {
             if !held.holding() {
                 held.connection = park.connection;
                 held.next_ask = Some(now + ASK_AGAIN);
-                let confirm = self
-                    .transport
-                    .confirm
-                    .unwrap_or(crate::redis::Confirm::replicas(1));
-                crate::notice::warn(&format!(
-                    "eventlib: fewer than {} replica(s) of the primary of `{}` confirmed a batch \
-                     within {:?}; its events wait for them, and the other partitions go on",
-                    confirm.replicas, self.keys[park.partition], confirm.timeout
-                ));
+                if let Some(confirm) = self.transport.confirm {
+                    crate::notice::warn(&format!(
+                        "eventlib: fewer than {} replica(s) of the primary of `{}` confirmed a \
+                         batch within {:?}; its events wait for them, and the other partitions \
+                         go on",
+                        confirm.replicas, self.keys[park.partition], confirm.timeout
+                    ));
+                }
             }
         }
         let mut kept = Vec::with_capacity(batch.len());
