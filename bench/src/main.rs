@@ -33,6 +33,8 @@
 //! cargo run --release -p eventlib-bench --features redis -- --only peer-apalis-producer,peer-apalis-consumer
 //! eventlib-bench profile redis-producer 300000          # (and redis-producer-floor,
 //!                                                       #  redis-worker, redis-worker-floor)
+//! eventlib-bench profile outbox-relay 200000            # (feature outbox: fills, prints
+//!                                                       #  `draining`, waits 2 s, drains)
 //!
 //! # what the macros cost to compile (cargo check / build of 100 events,
 //! # with the macros and by hand; ~2 min the first time, which builds the
@@ -125,10 +127,12 @@ fn main() -> ExitCode {
                 "redis-worker" => on_redis::consumer::profile(iterations, false),
                 #[cfg(feature = "redis")]
                 "redis-worker-floor" => on_redis::consumer::profile(iterations, true),
+                #[cfg(feature = "outbox")]
+                "outbox-relay" => scenarios::outbox::relay::profile(iterations),
                 other => panic!(
                     "no profile named {other}: caller, caller-floor, e2e, e2e-floor, e2e-tokio, inline, by-name, by-name-floor, registry-10, registry-1000{}",
                     if cfg!(feature = "redis") {
-                        ", redis-producer, redis-producer-floor, redis-worker, redis-worker-floor"
+                        ", redis-producer, redis-producer-floor, redis-worker, redis-worker-floor, outbox-relay (feature outbox)"
                     } else {
                         ""
                     }

@@ -67,6 +67,7 @@ pub fn relay(pool: PgPool, options: RelayOptions) -> Relay {
             listener: tokio::sync::Mutex::new(None),
             ahead: tokio::sync::Mutex::new(None),
             behind: tokio::sync::Mutex::new(None),
+            resume: std::sync::Mutex::new(Resume::default()),
             runtime: std::sync::OnceLock::new(),
         },
         options,
@@ -87,6 +88,8 @@ struct PgStore {
     /// The last batch the transport confirmed, its rows still to delete:
     /// its `DELETE` and `COMMIT` run while the next batch is out.
     behind: tokio::sync::Mutex<Option<Confirmed>>,
+    /// Where the next claim starts.
+    resume: std::sync::Mutex<Resume>,
     /// The runtime the relay ran on: sqlx closes the listener's and a
     /// claim's connection on a runtime, also when the relay is dropped
     /// outside one.
@@ -102,6 +105,61 @@ impl Drop for PgStore {
         self.listener.get_mut().take();
         self.ahead.get_mut().take();
         self.behind.get_mut().take();
+    }
+}
+
+/// How often a relay that keeps claiming full batches starts a claim from
+/// the table's first row again.
+const RESCAN_EVERY: Duration = Duration::from_secs(1);
+
+/// Where a claim starts. A claim that starts from the first row walks over
+/// every row another batch holds locked (and, until vacuum, every deleted
+/// one), so while batches come back full each claim starts after the last
+/// row claimed. A row can still commit behind that point (its transaction
+/// took its `seq` earlier and committed later), and another relay's or a
+/// failed batch's rows can be left there: claims start from the first row
+/// again after a short or failed batch, and at least every
+/// [`RESCAN_EVERY`].
+struct Resume {
+    /// The last `seq` of the latest full batch claimed (0: from the first row).
+    after: i64,
+    /// When the next claim starts from the first row whatever `after` says.
+    rescan_at: std::time::Instant,
+}
+
+impl Default for Resume {
+    fn default() -> Self {
+        Resume {
+            after: 0,
+            rescan_at: std::time::Instant::now() + RESCAN_EVERY,
+        }
+    }
+}
+
+impl Resume {
+    /// Where a claim starts that would otherwise start after `after`.
+    fn start(&mut self, after: i64) -> i64 {
+        let now = std::time::Instant::now();
+        if now < self.rescan_at {
+            return after;
+        }
+        self.rescan_at = now + RESCAN_EVERY;
+        0
+    }
+
+    /// A claim came back with `rows`, `batch` at most.
+    fn claimed(&mut self, rows: &[Row], batch: i64) {
+        self.after = match rows.last() {
+            Some(last) if rows.len() as i64 >= batch => last.seq,
+            _ => 0,
+        };
+    }
+
+    /// Rows before `after` were left (a batch failed): the next claim
+    /// starts from the first row.
+    fn rewind(&mut self) {
+        self.after = 0;
+        self.rescan_at = std::time::Instant::now();
     }
 }
 
@@ -138,18 +196,36 @@ async fn finish_behind(behind: Option<Confirmed>) -> Result<Sent, sqlx::Error> {
 }
 
 impl PgStore {
-    async fn claim(&self, batch: i64) -> Result<Claimed, sqlx::Error> {
+    /// Claims up to `batch` rows after `seq` `after` (see [`Resume`]).
+    async fn claim(&self, batch: i64, after: i64) -> Result<Claimed, sqlx::Error> {
         self.runtime.get_or_init(tokio::runtime::Handle::current);
-        let mut tx = self.pool.begin().await?;
-        let rows: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT seq, name, envelope FROM eventlib_outbox WHERE error IS NULL \
-             ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
-        )
-        .bind(batch)
-        .fetch_all(&mut *tx)
-        .await?;
-        let rows = rows.into_iter().map(Row::from).collect();
-        Ok(Claimed { tx, rows })
+        let after = self.resume().start(after);
+        let claimed = async {
+            // The claim's transaction is the one that deletes the rows once
+            // they are sent: a DELETE lost in a crash only sends its rows
+            // again (same ids), so its commit need not wait for the disk.
+            let mut tx = self
+                .pool
+                .begin_with("BEGIN; SET LOCAL synchronous_commit TO OFF")
+                .await?;
+            let mut rows = claim_after(&mut tx, batch, after).await?;
+            if rows.is_empty() && after > 0 {
+                // Nothing after the last batch: the rows that wait (if any)
+                // are before it.
+                rows = claim_after(&mut tx, batch, 0).await?;
+            }
+            Ok(Claimed { tx, rows })
+        }
+        .await;
+        match &claimed {
+            Ok(claimed) => self.resume().claimed(&claimed.rows, batch),
+            Err(_) => self.resume().rewind(),
+        }
+        claimed
+    }
+
+    fn resume(&self) -> std::sync::MutexGuard<'_, Resume> {
+        self.resume.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Claims a batch (or takes the one claimed ahead), sends it, and
@@ -163,7 +239,10 @@ impl PgStore {
         let ahead = self.ahead.lock().await.take();
         let claimed = match ahead {
             Some(claimed) => Ok(claimed),
-            None => self.claim(batch).await,
+            None => {
+                let after = self.resume().after;
+                self.claim(batch, after).await
+            }
         };
         let Claimed { tx, rows } = match claimed {
             Ok(claimed) => claimed,
@@ -180,12 +259,13 @@ impl PgStore {
         // (on another connection) while this one is out, and sent once
         // this one is confirmed, so batches still go in order.
         let full = self.overlap && rows.len() as i64 >= batch;
+        let last = rows.last().map_or(0, |row| row.seq);
         let (sent, next, finished) = tokio::join!(
             send::send(rows),
             async {
                 if full {
                     // A failed claim ahead is claimed again (and counted) by the next cycle.
-                    self.claim(batch).await.ok()
+                    self.claim(batch, last).await.ok()
                 } else {
                     None
                 }
@@ -194,6 +274,9 @@ impl PgStore {
         );
         *self.ahead.lock().await = next;
         let confirmed = Confirmed { tx, sent };
+        if !confirmed.sent.clean() {
+            self.resume().rewind();
+        }
         let finished = match finished {
             Ok(finished) => finished,
             Err(err) => {
@@ -243,16 +326,26 @@ impl PgStore {
     }
 }
 
+/// Locks up to `batch` unlocked rows whose `seq` is above `after`, in order.
+async fn claim_after(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: i64,
+    after: i64,
+) -> Result<Vec<Row>, sqlx::Error> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT seq, name, envelope FROM eventlib_outbox WHERE error IS NULL \
+         AND seq > $2 ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(batch)
+    .bind(after)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(Row::from).collect())
+}
+
 /// Deletes a batch's delivered rows, marks its unsendable ones, and
 /// commits, which ends their claim.
 async fn finish(mut tx: Transaction<'static, Postgres>, sent: &Sent) -> Result<(), sqlx::Error> {
-    if !sent.delivered.is_empty() || !sent.poison.is_empty() {
-        // A DELETE lost in a crash only sends its rows again (same ids):
-        // no need to wait for the disk.
-        sqlx::query("SET LOCAL synchronous_commit TO OFF")
-            .execute(&mut *tx)
-            .await?;
-    }
     if !sent.delivered.is_empty() {
         sqlx::query("DELETE FROM eventlib_outbox WHERE seq = ANY($1)")
             .bind(&sent.delivered)
@@ -296,5 +389,54 @@ impl Store for PgStore {
             let behind = self.behind.lock().await.take();
             finish_behind(behind).await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Resume, Row, RESCAN_EVERY};
+    use std::time::Instant;
+
+    fn rows(seqs: std::ops::RangeInclusive<i64>) -> Vec<Row> {
+        seqs.map(|seq| Row::from((seq, "n".to_owned(), "{}".to_owned())))
+            .collect()
+    }
+
+    #[test]
+    fn claims_go_on_after_full_batches_and_start_over_after_a_short_or_failed_one() {
+        let mut resume = Resume::default();
+        assert_eq!(resume.start(0), 0);
+        resume.claimed(&rows(1..=10), 10);
+        assert_eq!(
+            resume.after, 10,
+            "a full batch: the next claim goes on after it"
+        );
+        assert_eq!(resume.start(resume.after), 10);
+        resume.claimed(&rows(11..=15), 10);
+        assert_eq!(resume.after, 0, "a short batch: the next claim starts over");
+        resume.claimed(&rows(16..=25), 10);
+        resume.rewind();
+        assert_eq!(
+            resume.start(resume.after),
+            0,
+            "a failed batch: from the first row"
+        );
+        resume.claimed(&[], 10);
+        assert_eq!(resume.after, 0);
+    }
+
+    #[test]
+    fn a_claim_starts_over_at_least_every_rescan_interval() {
+        let mut resume = Resume::default();
+        resume.claimed(&rows(1..=10), 10);
+        assert_eq!(resume.start(10), 10);
+        resume.rescan_at = Instant::now();
+        assert_eq!(resume.start(10), 0, "the rescan is due");
+        assert!(resume.rescan_at > Instant::now() + RESCAN_EVERY / 2);
+        assert_eq!(
+            resume.start(10),
+            10,
+            "and not again before the next interval"
+        );
     }
 }

@@ -55,7 +55,7 @@ pub struct RelayOptions {
 impl Default for RelayOptions {
     fn default() -> Self {
         RelayOptions {
-            batch: 500,
+            batch: 1_000,
             poll: Duration::from_millis(500),
             max_backoff: Duration::from_secs(5),
             listen: true,

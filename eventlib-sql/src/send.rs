@@ -62,7 +62,7 @@ impl Sent {
 /// The first and the longest wait between two looks at the counters of
 /// the batch's events (a look reads a few atomics).
 const LOOK_FIRST: Duration = Duration::from_micros(20);
-const LOOK_AT_MOST: Duration = Duration::from_micros(250);
+const LOOK_AT_MOST: Duration = Duration::from_micros(100);
 
 /// Hands `rows` to the dispatcher in order, then waits until the
 /// transport confirmed them.
@@ -73,14 +73,13 @@ const LOOK_AT_MOST: Duration = Duration::from_micros(250);
 /// the time.
 pub(crate) async fn send(rows: Vec<Row>) -> Sent {
     let claimed = rows.len();
-    let names: BTreeSet<String> = rows.iter().map(|row| row.name.clone()).collect();
+    let names: BTreeSet<&str> = rows.iter().map(|row| row.name.as_str()).collect();
     // Which events a transport gives up is not told per event: any drop of
     // the batch's names while it is out keeps the whole batch (a re-send
     // keeps the ids).
     let known = Watch::of(
         names
-            .iter()
-            .map(String::as_str)
+            .into_iter()
             .filter(|name| Watch::of([*name]).is_some()),
     )
     .unwrap_or_default();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use eventlib_sql::{postgres, RelayOptions};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use support::{order, wait_handled, Postgres};
+use support::{order, until, wait_handled, Postgres};
 
 async fn pool(pg: &Postgres) -> PgPool {
     let pool = PgPoolOptions::new()
@@ -319,4 +319,67 @@ fn a_relay_dropped_outside_its_runtime_closes_its_connections_there() {
     });
     drop(relay);
     runtime.shutdown_timeout(Duration::from_secs(5));
+}
+
+/// While batches come back full, a relay claims after the last row it
+/// claimed. A transaction that took its `seq` first and commits after
+/// later rows were sent leaves its row behind that point: it is still
+/// sent, while other rows keep coming.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_committed_behind_rows_already_sent_is_sent_while_others_keep_coming() {
+    let pg = Postgres::start();
+    let pool = pool(&pg).await;
+    let mut late = pool.begin().await.unwrap();
+    postgres::log(&mut late, order("pg-late-first"))
+        .await
+        .unwrap();
+    let relay = postgres::relay(
+        pool.clone(),
+        RelayOptions {
+            batch: 50,
+            ..RelayOptions::default()
+        },
+    );
+    let task = relay.spawn();
+    let writing = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            let mut n = 0;
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_secs(6) {
+                let mut tx = pool.begin().await.unwrap();
+                for _ in 0..50 {
+                    postgres::log(&mut tx, order(format!("pg-late-other-{n}")))
+                        .await
+                        .unwrap();
+                    n += 1;
+                }
+                tx.commit().await.unwrap();
+            }
+            n
+        }
+    });
+    until(
+        "rows after the late one are sent",
+        Duration::from_secs(10),
+        || relay.stats().moved >= 500,
+    )
+    .await;
+    late.commit().await.unwrap();
+    let committed = std::time::Instant::now();
+    let runs = wait_handled("pg-late-first", 1).await;
+    let waited = committed.elapsed();
+    assert!(
+        !writing.is_finished(),
+        "the late row went only once the other rows stopped coming"
+    );
+    assert!(
+        waited < Duration::from_secs(4),
+        "the late row waited {waited:?}"
+    );
+    let others = writing.await.unwrap();
+    let all = wait_handled("pg-late-", others + 1).await;
+    task.stop().await;
+    assert_eq!(runs.len(), 1);
+    assert!(all.values().all(|ids| ids.len() == 1), "each sent once");
 }

@@ -112,3 +112,43 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
         options.batch
     ));
 }
+
+/// For profilers: commits `events` outbox rows on PostgreSQL, prints
+/// `draining` and waits 2 s (time to attach `perf record -a`), then drains
+/// them to Redis and prints `drained` with the rate.
+pub(crate) fn profile(events: u64) {
+    let server = Server::start(Persistence::None);
+    Dispatcher::builder()
+        .capacity(65_536)
+        .overflow(Overflow::Block)
+        .transport(
+            RedisTransport::new(&server.url())
+                .expect("a valid URL")
+                .stream(KEY),
+        )
+        .install()
+        .expect("the first dispatcher of this process");
+    let runtime = runtime();
+    let (_pg, pool) = runtime.block_on(super::postgres(4));
+    let relay = postgres::relay(pool.clone(), RelayOptions::default());
+    runtime.block_on(async {
+        for start in (0..events).step_by(FILL as usize) {
+            let mut tx = pool.begin().await.expect("BEGIN");
+            for i in start..(start + FILL).min(events) {
+                postgres::log(&mut tx, Viewed::new(i))
+                    .await
+                    .expect("the outbox row");
+            }
+            tx.commit().await.expect("COMMIT");
+        }
+    });
+    println!("draining");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let t0 = Instant::now();
+    let moved = runtime.block_on(relay.drain()).expect("the relay");
+    let elapsed = t0.elapsed();
+    println!(
+        "drained {moved} in {elapsed:?}: {:.3} M ev/s",
+        moved as f64 / elapsed.as_secs_f64() / 1e6
+    );
+}
