@@ -103,6 +103,21 @@ fn xadd_all<'a>(
     }
 }
 
+/// Installs this process's dispatcher with a Redis transport to `url`'s
+/// stream `stream`, a queue of `capacity` and `Overflow::Block`.
+pub(crate) fn install_producer(url: &str, stream: &str, capacity: usize) {
+    eventlib::Dispatcher::builder()
+        .capacity(capacity)
+        .overflow(eventlib::Overflow::Block)
+        .transport(
+            eventlib::redis::RedisTransport::new(url)
+                .expect("a valid URL")
+                .stream(stream),
+        )
+        .install()
+        .expect("the first dispatcher of this process");
+}
+
 pub(crate) fn del(conn: &mut redis::Connection, key: &str) {
     redis::cmd("DEL").arg(key).exec(conn).expect("DEL");
 }

@@ -17,7 +17,9 @@ use eventlib::redis::{producer_stats, RedisTransport};
 use eventlib::{Dispatcher, Overflow};
 
 use super::server::{Persistence, Server};
-use super::{del, envelope, read_payloads, rotated, wait_until, xadd_all, xlen, BATCH};
+use super::{
+    del, envelope, install_producer, read_payloads, rotated, wait_until, xadd_all, xlen, BATCH,
+};
 use crate::events::Viewed;
 use crate::harness::Report;
 
@@ -187,16 +189,7 @@ pub(crate) fn profile(iterations: u64, floor: bool) {
         );
         return;
     }
-    Dispatcher::builder()
-        .capacity(iterations as usize)
-        .overflow(Overflow::Block)
-        .transport(
-            RedisTransport::new(&server.url())
-                .expect("a valid URL")
-                .stream(KEY),
-        )
-        .install()
-        .expect("the first dispatcher of this process");
+    install_producer(&server.url(), KEY, iterations as usize);
     for i in 0..iterations {
         eventlib::log!(Viewed::new(i)).expect("logged");
     }

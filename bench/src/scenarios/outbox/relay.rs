@@ -7,15 +7,13 @@
 use std::cell::Cell;
 use std::time::Instant;
 
-use eventlib::redis::RedisTransport;
-use eventlib::{Dispatcher, Overflow};
 use eventlib_sql::{postgres, sqlite, RelayOptions};
 
 use super::{postgres_settings, runtime, SqliteFile};
 use crate::events::Viewed;
 use crate::harness::Report;
 use crate::scenarios::on_redis::server::{Persistence, Server};
-use crate::scenarios::on_redis::{del, rotated, xlen};
+use crate::scenarios::on_redis::{del, install_producer, rotated, xlen};
 
 /// Events per round.
 const EVENTS: u64 = 10_000;
@@ -25,16 +23,7 @@ const KEY: &str = "bench:outbox";
 
 pub(crate) fn run(rounds: usize, report: &mut Report) {
     let server = Server::start(Persistence::None);
-    Dispatcher::builder()
-        .capacity(65_536)
-        .overflow(Overflow::Block)
-        .transport(
-            RedisTransport::new(&server.url())
-                .expect("a valid URL")
-                .stream(KEY),
-        )
-        .install()
-        .expect("the first dispatcher of this process");
+    install_producer(&server.url(), KEY, 65_536);
     let runtime = runtime();
     let (_pg, pg_pool) = runtime.block_on(super::postgres(4));
     let lite = runtime.block_on(SqliteFile::open("outbox-relay"));
@@ -118,16 +107,7 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
 /// them to Redis and prints `drained` with the rate.
 pub(crate) fn profile(events: u64) {
     let server = Server::start(Persistence::None);
-    Dispatcher::builder()
-        .capacity(65_536)
-        .overflow(Overflow::Block)
-        .transport(
-            RedisTransport::new(&server.url())
-                .expect("a valid URL")
-                .stream(KEY),
-        )
-        .install()
-        .expect("the first dispatcher of this process");
+    install_producer(&server.url(), KEY, 65_536);
     let runtime = runtime();
     let (_pg, pool) = runtime.block_on(super::postgres(4));
     let relay = postgres::relay(pool.clone(), RelayOptions::default());
