@@ -137,11 +137,12 @@ impl Default for Resume {
 }
 
 impl Resume {
-    /// Where a claim starts that would otherwise start after `after`.
-    fn start(&mut self, after: i64) -> i64 {
+    /// Where the next claim starts: after `after`, or from the first row
+    /// when a rescan is due.
+    fn start(&mut self) -> i64 {
         let now = std::time::Instant::now();
         if now < self.rescan_at {
-            return after;
+            return self.after;
         }
         self.rescan_at = now + RESCAN_EVERY;
         0
@@ -196,10 +197,10 @@ async fn finish_behind(behind: Option<Confirmed>) -> Result<Sent, sqlx::Error> {
 }
 
 impl PgStore {
-    /// Claims up to `batch` rows after `seq` `after` (see [`Resume`]).
-    async fn claim(&self, batch: i64, after: i64) -> Result<Claimed, sqlx::Error> {
+    /// Claims up to `batch` rows where [`Resume`] says.
+    async fn claim(&self, batch: i64) -> Result<Claimed, sqlx::Error> {
         self.runtime.get_or_init(tokio::runtime::Handle::current);
-        let after = self.resume().start(after);
+        let after = self.resume().start();
         let claimed = async {
             // The claim's transaction is the one that deletes the rows once
             // they are sent: a DELETE lost in a crash only sends its rows
@@ -239,10 +240,7 @@ impl PgStore {
         let ahead = self.ahead.lock().await.take();
         let claimed = match ahead {
             Some(claimed) => Ok(claimed),
-            None => {
-                let after = self.resume().after;
-                self.claim(batch, after).await
-            }
+            None => self.claim(batch).await,
         };
         let Claimed { tx, rows } = match claimed {
             Ok(claimed) => claimed,
@@ -259,13 +257,12 @@ impl PgStore {
         // (on another connection) while this one is out, and sent once
         // this one is confirmed, so batches still go in order.
         let full = self.overlap && rows.len() as i64 >= batch;
-        let last = rows.last().map_or(0, |row| row.seq);
         let (sent, next, finished) = tokio::join!(
             send::send(rows),
             async {
                 if full {
                     // A failed claim ahead is claimed again (and counted) by the next cycle.
-                    self.claim(batch, last).await.ok()
+                    self.claim(batch).await.ok()
                 } else {
                     None
                 }
@@ -405,22 +402,18 @@ mod tests {
     #[test]
     fn claims_go_on_after_full_batches_and_start_over_after_a_short_or_failed_one() {
         let mut resume = Resume::default();
-        assert_eq!(resume.start(0), 0);
+        assert_eq!(resume.start(), 0);
         resume.claimed(&rows(1..=10), 10);
         assert_eq!(
             resume.after, 10,
             "a full batch: the next claim goes on after it"
         );
-        assert_eq!(resume.start(resume.after), 10);
+        assert_eq!(resume.start(), 10);
         resume.claimed(&rows(11..=15), 10);
         assert_eq!(resume.after, 0, "a short batch: the next claim starts over");
         resume.claimed(&rows(16..=25), 10);
         resume.rewind();
-        assert_eq!(
-            resume.start(resume.after),
-            0,
-            "a failed batch: from the first row"
-        );
+        assert_eq!(resume.start(), 0, "a failed batch: from the first row");
         resume.claimed(&[], 10);
         assert_eq!(resume.after, 0);
     }
@@ -429,14 +422,10 @@ mod tests {
     fn a_claim_starts_over_at_least_every_rescan_interval() {
         let mut resume = Resume::default();
         resume.claimed(&rows(1..=10), 10);
-        assert_eq!(resume.start(10), 10);
+        assert_eq!(resume.start(), 10);
         resume.rescan_at = Instant::now();
-        assert_eq!(resume.start(10), 0, "the rescan is due");
+        assert_eq!(resume.start(), 0, "the rescan is due");
         assert!(resume.rescan_at > Instant::now() + RESCAN_EVERY / 2);
-        assert_eq!(
-            resume.start(10),
-            10,
-            "and not again before the next interval"
-        );
+        assert_eq!(resume.start(), 10, "and not again before the next interval");
     }
 }

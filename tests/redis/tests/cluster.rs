@@ -153,21 +153,16 @@ fn six_partitions_on_three_shards_are_handled_once_each_and_in_key_order() {
     );
     let count = 3000u64;
     let keys = 12u64;
-    let mut producer = Process::node(
-        NODE,
-        "producer",
+    let mut producer = producer_node(
         &dir.0,
-        &args(
-            "producer",
-            &url,
-            &[
-                ("count", count.to_string()),
-                ("stream", stream.clone()),
-                ("partitions", "6".into()),
-                ("keys", keys.to_string()),
-                ("declare", "default".into()),
-            ],
-        ),
+        &url,
+        &[
+            ("count", count.to_string()),
+            ("stream", stream.clone()),
+            ("partitions", "6".into()),
+            ("keys", keys.to_string()),
+            ("declare", "default".into()),
+        ],
     );
     assert!(
         producer.wait(Duration::from_secs(120)),
@@ -197,21 +192,16 @@ fn six_partitions_on_three_shards_are_handled_once_each_and_in_key_order() {
         (default.name.as_str(), default.lag),
         ("default", Some(count))
     );
-    let mut worker = Process::node(
-        NODE,
-        "w1",
+    let mut worker = worker_node(
         &dir.0,
-        &args(
-            "worker",
-            &url,
-            &[
-                ("consumer", "w1".into()),
-                ("stream", stream.clone()),
-                ("partitions", "6".into()),
-                ("concurrency", "1".into()),
-                ("idle_ms", "1500".into()),
-            ],
-        ),
+        &url,
+        "w1",
+        &[
+            ("stream", stream.clone()),
+            ("partitions", "6".into()),
+            ("concurrency", "1".into()),
+            ("idle_ms", "1500".into()),
+        ],
     );
     assert!(worker.wait(Duration::from_secs(120)), "{}", worker.output());
     let seqs = produced(&dir.0, "producer");
@@ -364,21 +354,16 @@ fn through_a_failover(confirm: bool) -> Failover {
     let dir = TempDir::new("cluster-failover");
     let url = cluster.url();
     let confirmed = if confirm { "1" } else { "0" };
-    let mut worker = Process::node(
-        NODE,
-        "w1",
+    let mut worker = worker_node(
         &dir.0,
-        &args(
-            "worker",
-            &url,
-            &[
-                ("consumer", "w1".into()),
-                ("partitions", "6".into()),
-                ("concurrency", "2".into()),
-                ("visibility_ms", "3000".into()),
-                ("confirm", confirmed.into()),
-            ],
-        ),
+        &url,
+        "w1",
+        &[
+            ("partitions", "6".into()),
+            ("concurrency", "2".into()),
+            ("visibility_ms", "3000".into()),
+            ("confirm", confirmed.into()),
+        ],
     );
     let mut pairs = vec![
         ("count", "6000".to_string()),
@@ -490,21 +475,16 @@ fn a_shard_without_its_replica_holds_only_its_own_partitions() {
     let url = cluster.url();
     let (stalled, replica) = without_its_replica(&mut cluster);
     let count = 3000u64;
-    let mut producer = Process::node(
-        NODE,
-        "producer",
+    let mut producer = producer_node(
         &dir.0,
-        &args(
-            "producer",
-            &url,
-            &[
-                ("count", count.to_string()),
-                ("partitions", "6".into()),
-                ("confirm", "1".into()),
-                ("wait_ms", "200".into()),
-                ("flush_secs", "120".into()),
-            ],
-        ),
+        &url,
+        &[
+            ("count", count.to_string()),
+            ("partitions", "6".into()),
+            ("confirm", "1".into()),
+            ("wait_ms", "200".into()),
+            ("flush_secs", "120".into()),
+        ],
     );
     // Spread events: the other shards take all but what went to the
     // stalled shard before its replicas fell short (a batch of up to 256
@@ -593,19 +573,11 @@ fn events_held_for_a_replica_stay_in_the_spool_through_a_kill() {
         second.output()
     );
     assert_eq!(second.reported("BACKLOG").as_deref(), Some("0"));
-    let mut worker = Process::node(
-        NODE,
-        "w1",
+    let mut worker = worker_node(
         &dir.0,
-        &args(
-            "worker",
-            &url,
-            &[
-                ("consumer", "w1".into()),
-                ("partitions", "6".into()),
-                ("idle_ms", "3000".into()),
-            ],
-        ),
+        &url,
+        "w1",
+        &[("partitions", "6".into()), ("idle_ms", "3000".into())],
     );
     assert!(worker.wait(Duration::from_secs(120)), "{}", worker.output());
     let handled = Handled::read(&dir.0);
@@ -638,39 +610,41 @@ fn a_failover_without_wait_is_survived_and_its_losses_counted() {
 
 /// A paced producer over 6 partitions, as the tests below run it.
 fn paced_producer(dir: &TempDir, url: &str, count: u64) -> Process {
-    Process::node(
-        NODE,
-        "producer",
+    producer_node(
         &dir.0,
-        &args(
-            "producer",
-            url,
-            &[
-                ("count", count.to_string()),
-                ("pace_us", "500".into()),
-                ("partitions", "6".into()),
-                ("declare", "default".into()),
-            ],
-        ),
+        url,
+        &[
+            ("count", count.to_string()),
+            ("pace_us", "500".into()),
+            ("partitions", "6".into()),
+            ("declare", "default".into()),
+        ],
     )
+}
+
+/// The producer (named `producer`) with `settings`.
+fn producer_node(dir: &Path, url: &str, settings: &[(&str, String)]) -> Process {
+    Process::node(NODE, "producer", dir, &args("producer", url, settings))
+}
+
+/// A worker named `name` (also its consumer name) with `settings`.
+fn worker_node(dir: &Path, url: &str, name: &str, settings: &[(&str, String)]) -> Process {
+    let mut pairs = vec![("consumer", name.to_owned())];
+    pairs.extend_from_slice(settings);
+    Process::node(NODE, name, dir, &args("worker", url, &pairs))
 }
 
 /// A worker of the 6 partitions.
 fn partition_worker(dir: &TempDir, url: &str, name: &str) -> Process {
-    Process::node(
-        NODE,
-        name,
+    worker_node(
         &dir.0,
-        &args(
-            "worker",
-            url,
-            &[
-                ("consumer", name.into()),
-                ("partitions", "6".into()),
-                ("concurrency", "2".into()),
-                ("visibility_ms", "3000".into()),
-            ],
-        ),
+        url,
+        name,
+        &[
+            ("partitions", "6".into()),
+            ("concurrency", "2".into()),
+            ("visibility_ms", "3000".into()),
+        ],
     )
 }
 
@@ -805,20 +779,15 @@ fn partitions_on_one_server_are_handled_once_each() {
     let server = eventlib_redis_tests::RedisServer::start();
     let dir = TempDir::new("one-server-partitions");
     let url = server.url();
-    let mut producer = Process::node(
-        NODE,
-        "producer",
+    let mut producer = producer_node(
         &dir.0,
-        &args(
-            "producer",
-            &url,
-            &[
-                ("count", "800".into()),
-                ("partitions", "4".into()),
-                ("keys", "8".into()),
-                ("declare", "default".into()),
-            ],
-        ),
+        &url,
+        &[
+            ("count", "800".into()),
+            ("partitions", "4".into()),
+            ("keys", "8".into()),
+            ("declare", "default".into()),
+        ],
     );
     assert!(
         producer.wait(Duration::from_secs(60)),
@@ -828,19 +797,11 @@ fn partitions_on_one_server_are_handled_once_each() {
     let mut workers: Vec<Process> = ["w1", "w2"]
         .iter()
         .map(|name| {
-            Process::node(
-                NODE,
-                name,
+            worker_node(
                 &dir.0,
-                &args(
-                    "worker",
-                    &url,
-                    &[
-                        ("consumer", (*name).into()),
-                        ("partitions", "4".into()),
-                        ("idle_ms", "2000".into()),
-                    ],
-                ),
+                &url,
+                name,
+                &[("partitions", "4".into()), ("idle_ms", "2000".into())],
             )
         })
         .collect();
