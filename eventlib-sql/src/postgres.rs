@@ -205,9 +205,21 @@ impl PgStore {
             // The claim's transaction is the one that deletes the rows once
             // they are sent: a DELETE lost in a crash only sends its rows
             // again (same ids), so its commit need not wait for the disk.
+            //
+            // Without fresh statistics on the table (a backlog written
+            // before autovacuum analysed it, or while it was off),
+            // PostgreSQL plans with guesses: the claim as a scan of every
+            // row after `seq` and a sort, the DELETE as a scan of the whole
+            // table. Each batch would then cost the whole backlog. With
+            // sorts and sequential scans switched off, both read the key's
+            // index: in order, stopping after `batch` rows, and one probe
+            // per row.
             let mut tx = self
                 .pool
-                .begin_with("BEGIN; SET LOCAL synchronous_commit TO OFF")
+                .begin_with(
+                    "BEGIN; SET LOCAL synchronous_commit TO OFF; \
+                     SET LOCAL enable_sort TO off; SET LOCAL enable_seqscan TO off",
+                )
                 .await?;
             let mut rows = claim_after(&mut tx, batch, after).await?;
             if rows.is_empty() && after > 0 {

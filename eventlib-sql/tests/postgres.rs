@@ -383,3 +383,61 @@ async fn a_row_committed_behind_rows_already_sent_is_sent_while_others_keep_comi
     assert_eq!(runs.len(), 1);
     assert!(all.values().all(|ids| ids.len() == 1), "each sent once");
 }
+
+/// Rows of the table the relay's connections read one by one, by index or
+/// by scan, as PostgreSQL's statistics count them once those connections
+/// have closed.
+async fn rows_read(url: &str, at_least: i64) -> i64 {
+    let pool = PgPool::connect(url).await.unwrap();
+    let read = || async {
+        let (read,): (i64,) = sqlx::query_as(
+            "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) \
+             FROM pg_stat_user_tables WHERE relname = 'eventlib_outbox'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        read
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while read().await < at_least && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Every closed connection's counts are in by now.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    read().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_without_statistics_is_claimed_in_order_not_scanned_per_batch() {
+    const ROWS: i64 = 20_000;
+    let pg = Postgres::start();
+    let pool = pool(&pg).await;
+    // A backlog autovacuum never analysed: PostgreSQL plans with guesses.
+    sqlx::query("ALTER TABLE eventlib_outbox SET (autovacuum_enabled = off)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for chunk in 0..ROWS / 1000 {
+        let mut tx = pool.begin().await.unwrap();
+        for n in 0..1000 {
+            postgres::log(&mut tx, order(format!("pg-plan-{chunk}-{n}")))
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let relay = postgres::relay(pool.clone(), RelayOptions::default());
+    assert_eq!(relay.drain().await.unwrap(), ROWS as u64);
+    wait_handled("pg-plan-", ROWS as usize).await;
+    drop(relay);
+    pool.close().await;
+    // In order, each batch reads its own rows (and a rescan the rows not yet
+    // deleted); a scan and sort per batch reads every row after the last
+    // batch: about ROWS * ROWS / (2 * batch) of them.
+    let read = rows_read(&pg.url(), ROWS).await;
+    assert!(
+        (ROWS..3 * ROWS).contains(&read),
+        "the relay read {read} rows to claim {ROWS}"
+    );
+}
