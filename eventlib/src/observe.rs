@@ -102,6 +102,18 @@ fn run_keys(record: &Record, entry: &HandlerEntry) -> Option<&'static meters::Ru
         .map(|n| &event.run_keys[n])
 }
 
+/// Whether an `INFO` span can reach anyone: a subscriber that takes
+/// `INFO`, or a `log` logger that takes it through `tracing`'s `log`
+/// feature. When neither can, the handler's span is `Span::none()`: a span
+/// that is merely disabled still calls into that `log` bridge on every
+/// enter, exit and record (the feature is on in many services, turned on
+/// by a dependency such as sqlx).
+#[cfg(feature = "tracing")]
+#[inline]
+fn will_be_seen() -> bool {
+    tracing::level_enabled!(tracing::Level::INFO) || ::log::max_level() >= ::log::LevelFilter::Info
+}
+
 /// The `eventlib.handler` span of one run: a child of the span current at
 /// `log!` when there was one, else of the producer's trace read from a
 /// transport (a child on the first attempt, a link on retries, so that a
@@ -109,6 +121,9 @@ fn run_keys(record: &Record, entry: &HandlerEntry) -> Option<&'static meters::Ru
 #[cfg(feature = "tracing")]
 fn handler_span(record: &Record, entry: &HandlerEntry) -> tracing::Span {
     use tracing::field::Empty;
+    if !will_be_seen() {
+        return tracing::Span::none();
+    }
     let context = record.context();
     macro_rules! span {
         ($($parent:tt)*) => {

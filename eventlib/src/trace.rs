@@ -37,6 +37,10 @@ impl Trace {
     #[cfg(feature = "tracing")]
     #[inline]
     pub(crate) fn here() -> Trace {
+        // No subscriber was ever set: no span can be current.
+        if !tracing::dispatcher::has_been_set() {
+            return Trace::default();
+        }
         let span = tracing::Span::current();
         if span.is_none() {
             return Trace::default();
