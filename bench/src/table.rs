@@ -159,6 +159,14 @@ const SPECS: &[Spec] = &[
     ),
     spec(
         "inline",
+        "inline-counted",
+        "3. inline mode log!, 3 handlers",
+        "the same + the 9 counter updates of stats() (atomic adds)",
+        NsPerCall,
+        Info,
+    ),
+    spec(
+        "inline",
         "inline-bare",
         "3. inline mode log!, 3 handlers",
         "3 direct handler calls (no id, time, isolation)",
@@ -382,6 +390,15 @@ const SPECS: &[Spec] = &[
         "the same transaction, order INSERT alone",
         Micros,
         AtMost(1.3),
+    ),
+    #[cfg(feature = "outbox")]
+    spec(
+        "outbox-caller-pg",
+        "tx-quiet",
+        "13. PostgreSQL transaction: order INSERT + outbox log, trigger off (no NOTIFY)",
+        "the same transaction, order INSERT alone",
+        Micros,
+        Info,
     ),
     #[cfg(feature = "outbox")]
     spec(

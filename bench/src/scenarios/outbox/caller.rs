@@ -38,11 +38,37 @@ where
     })
 }
 
+/// What a PostgreSQL transaction of the scenario writes.
+#[derive(Clone, Copy, PartialEq)]
+enum Writes {
+    /// The order row and the outbox row, whose trigger notifies the relays.
+    Outbox,
+    /// The same with the outbox's trigger disabled: no `NOTIFY` at `COMMIT`.
+    OutboxQuiet,
+    /// The order row alone.
+    Order,
+}
+
 pub(crate) fn run_postgres(rounds: usize, report: &mut Report) {
     let runtime = runtime();
     let (_pg, pool) = runtime.block_on(super::postgres(1));
     let next = Cell::new(0_i64);
-    let timed = |with_event: bool| {
+    let trigger = |on: bool| {
+        let sql = if on {
+            "ALTER TABLE eventlib_outbox ENABLE TRIGGER eventlib_outbox_notify"
+        } else {
+            "ALTER TABLE eventlib_outbox DISABLE TRIGGER eventlib_outbox_notify"
+        };
+        runtime
+            .block_on(sqlx::query(sql).execute(&pool))
+            .expect("the outbox's trigger");
+    };
+    let timed = |writes: Writes| {
+        // Untimed: the trigger is switched for this round only.
+        if writes == Writes::OutboxQuiet {
+            trigger(false);
+        }
+        let with_event = writes != Writes::Order;
         let micros = round(&runtime, &next, |next| {
             let pool = &pool;
             async move {
@@ -66,10 +92,19 @@ pub(crate) fn run_postgres(rounds: usize, report: &mut Report) {
         runtime
             .block_on(sqlx::query("DELETE FROM eventlib_outbox").execute(&pool))
             .expect("DELETE");
+        if writes == Writes::OutboxQuiet {
+            trigger(true);
+        }
         micros
     };
-    let (outbox, alone) = paired(rounds, || timed(true), || timed(false));
+    let (outbox, alone) = paired(rounds, || timed(Writes::Outbox), || timed(Writes::Order));
+    let (quiet, alone_again) = paired(
+        rounds,
+        || timed(Writes::OutboxQuiet),
+        || timed(Writes::Order),
+    );
     report.row("tx", outbox, alone);
+    report.row("tx-quiet", quiet, alone_again);
     let settings = runtime.block_on(postgres_settings(&pool));
     report.note(format!(
         "{settings}, cluster in {}; {TRANSACTIONS} transactions per round on one connection, \
