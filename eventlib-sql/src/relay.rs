@@ -63,8 +63,17 @@ impl Default for RelayOptions {
     }
 }
 
-/// How often a running relay counts its backlog.
+/// How often a running relay counts its backlog, at most.
 const COUNT_EVERY: Duration = Duration::from_secs(1);
+
+/// The pause after a backlog count that took `took`: [`COUNT_EVERY`], or
+/// twenty times the count when that is longer. Counting reads every
+/// waiting row; on a backlog of millions a count every second would take
+/// a good part of the database's time while the relay catches up, so it
+/// takes at most a twentieth.
+fn count_pause(took: Duration) -> Duration {
+    COUNT_EVERY.max(took.saturating_mul(20))
+}
 
 /// Moves committed outbox rows to the installed transport. Made by
 /// `postgres::relay` or `sqlite::relay`; [`Relay::spawn`] runs it as a task,
@@ -220,7 +229,8 @@ impl Relay {
     /// [`RelayTask::stop`]: it sends what is committed, then waits for a
     /// notification or the poll interval; on a failure (database or
     /// transport down) it counts it, backs off and tries again, for ever.
-    /// Beside it, its backlog is counted every second (and its stats
+    /// Beside it, its backlog is counted every second, or less often when
+    /// a count takes over 50 ms (and its stats
     /// written to Redis every 5 s with [`Relay::publish_stats`]).
     pub fn spawn(&self) -> RelayTask {
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -267,17 +277,23 @@ impl Relay {
         self.release().await;
     }
 
-    /// Counts the backlog every second and publishes the stats when asked.
+    /// Counts the backlog (see [`count_pause`]) and publishes the stats
+    /// when asked.
     async fn stats_loop(
         self,
         publisher: Option<Arc<Publisher>>,
         mut stopped: tokio::sync::watch::Receiver<bool>,
     ) {
         let mut published: Option<tokio::time::Instant> = None;
+        let mut count_at = tokio::time::Instant::now();
         while !*stopped.borrow() {
             // A failed count leaves the last one (with its time) in the
             // stats: the send loop counts the database's failures.
-            let _ = self.backlog().await;
+            let counting = tokio::time::Instant::now();
+            if counting >= count_at {
+                let _ = self.backlog().await;
+                count_at = counting + count_pause(counting.elapsed());
+            }
             if let Some(publisher) = &publisher {
                 if published.is_none_or(|at| at.elapsed() >= publish::EVERY) {
                     published = Some(tokio::time::Instant::now());
@@ -324,5 +340,20 @@ impl RelayTask {
         for task in self.tasks {
             let _ = task.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_backlog_count_takes_at_most_a_twentieth_of_the_time() {
+        assert_eq!(count_pause(Duration::from_millis(3)), COUNT_EVERY);
+        assert_eq!(count_pause(Duration::from_millis(50)), COUNT_EVERY);
+        assert_eq!(
+            count_pause(Duration::from_millis(400)),
+            Duration::from_secs(8)
+        );
     }
 }

@@ -14,8 +14,9 @@ pub struct RelayStats {
     /// Events handed to the transport, confirmed, and their rows deleted.
     pub moved: u64,
     /// Committed rows waiting to be sent, as last counted (every second by
-    /// a running relay, and by each [`Relay::backlog`](crate::Relay::backlog)
-    /// call); `None` before the first count. Rows marked unsendable are
+    /// a running relay, less often when a count takes over 50 ms, and by
+    /// each [`Relay::backlog`](crate::Relay::backlog) call); `None` before
+    /// the first count. Rows marked unsendable are
     /// not in it.
     pub backlog: Option<u64>,
     /// When `backlog` was counted.
