@@ -47,16 +47,23 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
 /// `catch_unwind` per handler.
 fn isolated(i: u64) {
     let event = black_box(Viewed::new(i));
+    context();
+    for handler in VIEWED_HANDLERS {
+        let _ = black_box(catch_unwind(AssertUnwindSafe(|| handler(&event))));
+    }
+    black_box(event);
+}
+
+/// What a handler's context holds, made as eventlib makes it: an id, the
+/// emit time as nanoseconds since the epoch, the metadata in scope.
+#[inline(always)]
+fn context() {
     let id = EventId::new();
     let emitted_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let metadata = eventlib::metadata::current();
     black_box((&id, emitted_at, &metadata));
-    for handler in VIEWED_HANDLERS {
-        let _ = black_box(catch_unwind(AssertUnwindSafe(|| handler(&event))));
-    }
-    black_box(event);
 }
 
 /// One counter on a cache line of its own, as eventlib's are.
@@ -88,12 +95,7 @@ fn counted(i: u64) {
     let c = &COUNTERS;
     c.emitted.0.fetch_add(1, Ordering::Relaxed);
     let event = black_box(Viewed::new(i));
-    let id = EventId::new();
-    let emitted_at = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let metadata = eventlib::metadata::current();
-    black_box((&id, emitted_at, &metadata));
+    context();
     let mut handled = 0;
     for (n, handler) in VIEWED_HANDLERS.iter().enumerate() {
         c.started[n].0.fetch_add(1, Ordering::Relaxed);
