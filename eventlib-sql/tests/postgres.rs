@@ -37,6 +37,20 @@ async fn place(pool: &PgPool, name: &str) -> eventlib::EventId {
     id
 }
 
+/// Commits `thousands` transactions of 1000 orders each, named
+/// `<prefix><transaction>-<n>`.
+async fn commit_thousands(pool: &PgPool, prefix: &str, thousands: i64) {
+    for chunk in 0..thousands {
+        let mut tx = pool.begin().await.unwrap();
+        for n in 0..1000 {
+            postgres::log(&mut tx, order(format!("{prefix}{chunk}-{n}")))
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_is_never_handled_and_a_commit_is_handled_once_with_its_id() {
     let pg = Postgres::start();
@@ -132,15 +146,7 @@ async fn committed_rows_survive_a_kill_of_the_service() {
 async fn two_relays_move_10000_rows_each_once() {
     let pg = Postgres::start();
     let pool = pool(&pg).await;
-    for chunk in 0..10 {
-        let mut tx = pool.begin().await.unwrap();
-        for n in 0..1000 {
-            postgres::log(&mut tx, order(format!("pg-two-{chunk}-{n}")))
-                .await
-                .unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
+    commit_thousands(&pool, "pg-two-", 10).await;
     let options = RelayOptions {
         batch: 200,
         ..RelayOptions::default()
@@ -418,15 +424,7 @@ async fn a_backlog_without_statistics_is_claimed_in_order_not_scanned_per_batch(
         .execute(&pool)
         .await
         .unwrap();
-    for chunk in 0..ROWS / 1000 {
-        let mut tx = pool.begin().await.unwrap();
-        for n in 0..1000 {
-            postgres::log(&mut tx, order(format!("pg-plan-{chunk}-{n}")))
-                .await
-                .unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
+    commit_thousands(&pool, "pg-plan-", ROWS / 1000).await;
     let relay = postgres::relay(pool.clone(), RelayOptions::default());
     assert_eq!(relay.drain().await.unwrap(), ROWS as u64);
     wait_handled("pg-plan-", ROWS as usize).await;
