@@ -230,8 +230,8 @@ impl Relay {
     /// notification or the poll interval; on a failure (database or
     /// transport down) it counts it, backs off and tries again, for ever.
     /// Beside it, its backlog is counted every second, or less often when
-    /// a count takes over 50 ms (and its stats
-    /// written to Redis every 5 s with [`Relay::publish_stats`]).
+    /// a count takes over 50 ms (and its stats written to Redis every 5 s
+    /// with [`Relay::publish_stats`]).
     pub fn spawn(&self) -> RelayTask {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let sending = tokio::spawn(self.clone().send_loop(stopped.clone()));

@@ -16,8 +16,7 @@ pub struct RelayStats {
     /// Committed rows waiting to be sent, as last counted (every second by
     /// a running relay, less often when a count takes over 50 ms, and by
     /// each [`Relay::backlog`](crate::Relay::backlog) call); `None` before
-    /// the first count. Rows marked unsendable are
-    /// not in it.
+    /// the first count. Rows marked unsendable are not in it.
     pub backlog: Option<u64>,
     /// When `backlog` was counted.
     pub backlog_at: Option<SystemTime>,

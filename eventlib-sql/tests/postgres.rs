@@ -427,7 +427,9 @@ async fn a_backlog_without_statistics_is_claimed_in_order_not_scanned_per_batch(
     commit_thousands(&pool, "pg-plan-", ROWS / 1000).await;
     let relay = postgres::relay(pool.clone(), RelayOptions::default());
     assert_eq!(relay.drain().await.unwrap(), ROWS as u64);
-    wait_handled("pg-plan-", ROWS as usize).await;
+    let runs = wait_handled("pg-plan-", ROWS as usize).await;
+    assert_eq!(runs.len(), ROWS as usize, "every order handled");
+    assert!(runs.values().all(|ids| ids.len() == 1), "each once");
     drop(relay);
     pool.close().await;
     // In order, each batch reads its own rows (and a rescan the rows not yet

@@ -64,7 +64,8 @@ pub(crate) fn run_postgres(rounds: usize, report: &mut Report) {
             .expect("the outbox's trigger");
     };
     let timed = |writes: Writes| {
-        // Untimed: the trigger is switched for this round only.
+        // Outside the timed loop: the quiet transactions run with the
+        // trigger disabled, and it is enabled again after them.
         if writes == Writes::OutboxQuiet {
             trigger(false);
         }
