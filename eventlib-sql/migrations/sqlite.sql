@@ -9,3 +9,6 @@ CREATE TABLE IF NOT EXISTS eventlib_outbox (
     -- Set when the envelope can never be sent (unknown event, bad data): the relay skips the row.
     error      TEXT
 );
+-- The marked rows by event name: a relay clears the marks of rows whose event
+-- an older program did not link, once it links it.
+CREATE INDEX IF NOT EXISTS eventlib_outbox_marked ON eventlib_outbox (name) WHERE error IS NOT NULL;

@@ -384,6 +384,20 @@ impl Store for PgStore {
         })
     }
 
+    fn relink<'a>(&'a self, names: &'a [String]) -> Fut<'a, Result<u64, sqlx::Error>> {
+        Box::pin(async move {
+            let done = sqlx::query(
+                "UPDATE eventlib_outbox SET error = NULL WHERE error IS NOT NULL \
+                 AND name = ANY($2) AND substr(error, 1, length($1)) = $1",
+            )
+            .bind(send::NOT_LINKED)
+            .bind(names)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected())
+        })
+    }
+
     fn wait(&self, poll: Duration) -> Fut<'_, ()> {
         Box::pin(PgStore::wait(self, poll))
     }

@@ -25,6 +25,10 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn cycle(&self, batch: i64) -> Fut<'_, Result<Sent, sqlx::Error>>;
     /// How many rows wait to be sent (rows marked unsendable excluded).
     fn backlog(&self) -> Fut<'_, Result<i64, sqlx::Error>>;
+    /// Clears the mark of the rows marked because their event was not
+    /// linked into the relay's program (see [`NOT_LINKED`](crate::send::NOT_LINKED)) whose
+    /// event is one of `names`, so that they are sent; returns how many.
+    fn relink<'a>(&'a self, names: &'a [String]) -> Fut<'a, Result<u64, sqlx::Error>>;
     /// Waits for new rows: a notification (if the store listens), or
     /// `poll` at most.
     fn wait(&self, poll: Duration) -> Fut<'_, ()>;
@@ -61,6 +65,17 @@ impl Default for RelayOptions {
             listen: true,
         }
     }
+}
+
+/// The names of the events linked into this program.
+fn linked() -> &'static [String] {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        eventlib::registry()
+            .events()
+            .map(|event| event.name().to_owned())
+            .collect()
+    })
 }
 
 /// How often a running relay counts its backlog, at most.
@@ -163,7 +178,7 @@ impl Relay {
         let sent = self.store.cycle(self.options.batch).await?;
         let c = &self.counters;
         let moved = sent.delivered.len() + sent.poison.len();
-        c.batch(sent.delivered.len(), sent.poison.len());
+        c.batch(sent.delivered.len(), &sent.poison);
         if let Some(err) = sent.refused {
             c.failed(
                 Failure::Refused,
@@ -200,7 +215,7 @@ impl Relay {
         match self.store.release().await {
             Ok(sent) => {
                 let moved = sent.delivered.len() + sent.poison.len();
-                self.counters.batch(sent.delivered.len(), sent.poison.len());
+                self.counters.batch(sent.delivered.len(), &sent.poison);
                 moved as u64
             }
             Err(err) => {
@@ -210,9 +225,22 @@ impl Relay {
         }
     }
 
+    /// Clears the marks an older program left on rows whose event it did
+    /// not link, when this program links it (see [`NOT_LINKED`](crate::send::NOT_LINKED)).
+    async fn relink(&self) {
+        match self.store.relink(linked()).await {
+            Ok(0) => {}
+            Ok(rows) => self.counters.relinked(rows),
+            Err(err) => self.database_failed(&err),
+        }
+    }
+
     /// Moves every row committed now, batch after batch, and returns how
-    /// many it moved; the first failure stops it.
+    /// many it moved; the first failure stops it. Rows an older program
+    /// marked because it did not link their event are sent too, when
+    /// this program links it.
     pub async fn drain(&self) -> Result<u64, Error> {
+        self.relink().await;
         let mut moved = 0;
         let outcome = loop {
             match self.counted_once().await {
@@ -291,6 +319,7 @@ impl Relay {
             // stats: the send loop counts the database's failures.
             let counting = tokio::time::Instant::now();
             if counting >= count_at {
+                self.relink().await;
                 let _ = self.backlog().await;
                 count_at = counting + count_pause(counting.elapsed());
             }

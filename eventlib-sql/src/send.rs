@@ -28,6 +28,14 @@ impl From<(i64, String, String)> for Row {
     }
 }
 
+/// How the `error` column of a row begins when its event is not linked
+/// into the relay's program. That happens while a deploy rolls out: the
+/// service's new version logs a new event, and a relay of the old version
+/// claims its row. A relay of a program that links the event clears the
+/// mark and sends the row (see `Store::relink`); a row whose data does
+/// not fit its type, or whose envelope cannot be read, stays marked.
+pub(crate) const NOT_LINKED: &str = "not linked into the relay's program: ";
+
 /// What one cycle of a store came to.
 #[derive(Debug, Default)]
 pub(crate) struct Sent {
@@ -102,6 +110,9 @@ pub(crate) async fn send(rows: Vec<Row>) -> Sent {
                 Err(ResendError::Dispatch(err)) => {
                     sent.refused = Some(err);
                     break;
+                }
+                Err(ResendError::UnknownEvent(reason)) => {
+                    sent.poison.push((row.seq, format!("{NOT_LINKED}{reason}")));
                 }
                 Err(other) => sent.poison.push((row.seq, other.to_string())),
             }

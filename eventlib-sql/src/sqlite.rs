@@ -182,6 +182,21 @@ impl Store for SqliteStore {
         })
     }
 
+    fn relink<'a>(&'a self, names: &'a [String]) -> Fut<'a, Result<u64, sqlx::Error>> {
+        Box::pin(async move {
+            let done = sqlx::query(
+                "UPDATE eventlib_outbox SET error = NULL WHERE error IS NOT NULL \
+                 AND name IN (SELECT value FROM json_each(?2)) \
+                 AND substr(error, 1, length(?1)) = ?1",
+            )
+            .bind(send::NOT_LINKED)
+            .bind(serde_json::to_string(names).unwrap_or_default())
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected())
+        })
+    }
+
     fn wait(&self, poll: Duration) -> Fut<'_, ()> {
         Box::pin(tokio::time::sleep(poll))
     }

@@ -20,9 +20,15 @@ pub struct RelayStats {
     pub backlog: Option<u64>,
     /// When `backlog` was counted.
     pub backlog_at: Option<SystemTime>,
-    /// Rows that can never be sent (unknown event, unreadable envelope),
-    /// marked in their `error` column and left in the table.
+    /// Rows that cannot be sent (an event this program does not link,
+    /// data that does not fit the type, an unreadable envelope), marked in
+    /// their `error` column and left in the table.
     pub unsendable: u64,
+    /// Rows marked unsendable because the program of the relay that
+    /// claimed them did not link their event (an older version, while a
+    /// deploy rolls out), whose mark this relay cleared, as its program
+    /// links the event: they are sent as any other row.
+    pub relinked: u64,
     /// Database failures the relay retried after (database down,
     /// connection lost, a transaction that did not commit).
     pub database_errors: u64,
@@ -78,6 +84,7 @@ pub(crate) struct Counters {
     /// The last count and when it was taken.
     backlog: Mutex<Option<(u64, SystemTime)>>,
     unsendable: AtomicU64,
+    relinked: AtomicU64,
     database_errors: AtomicU64,
     refused: AtomicU64,
     unconfirmed: AtomicU64,
@@ -110,14 +117,40 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 impl Counters {
-    /// Rows delivered (deleted) and rows marked unsendable by one batch.
-    pub(crate) fn batch(&self, moved: usize, unsendable: usize) {
+    /// Rows delivered (deleted) and rows marked unsendable, with the
+    /// reason, by one batch. The first unsendable row goes to stderr (seen
+    /// even without a logger), every one to `log`.
+    pub(crate) fn batch(&self, moved: usize, unsendable: &[(i64, String)]) {
         // Relaxed: each counter is read on its own; none orders other memory.
         self.moved.fetch_add(moved as u64, Ordering::Relaxed);
         meter("eventlib_outbox_moved_total", moved as u64);
-        self.unsendable
-            .fetch_add(unsendable as u64, Ordering::Relaxed);
-        meter("eventlib_outbox_unsendable_total", unsendable as u64);
+        let Some((seq, reason)) = unsendable.first() else {
+            return;
+        };
+        let before = self
+            .unsendable
+            .fetch_add(unsendable.len() as u64, Ordering::Relaxed);
+        meter("eventlib_outbox_unsendable_total", unsendable.len() as u64);
+        if before == 0 {
+            eprintln!(
+                "eventlib-sql relay: outbox row {seq} cannot be sent, so it is marked in its \
+                 `error` column and skipped: {reason} (see Relay::stats)"
+            );
+        }
+        for (seq, reason) in unsendable {
+            log::warn!(target: "eventlib_sql", "relay: outbox row {seq} marked unsendable: {reason}");
+        }
+    }
+
+    /// Rows whose not-linked mark the relay cleared.
+    pub(crate) fn relinked(&self, rows: u64) {
+        self.relinked.fetch_add(rows, Ordering::Relaxed);
+        meter("eventlib_outbox_relinked_total", rows);
+        log::info!(
+            target: "eventlib_sql",
+            "relay: {rows} outbox row(s) marked by a program that did not link their event are \
+             sent again"
+        );
     }
 
     /// A backlog just counted; also the gauge `eventlib_outbox_backlog`.
@@ -161,6 +194,7 @@ impl Counters {
             database_errors: self.database_errors.load(Ordering::Relaxed),
             refused: self.refused.load(Ordering::Relaxed),
             unconfirmed: self.unconfirmed.load(Ordering::Relaxed),
+            relinked: self.relinked.load(Ordering::Relaxed),
             publish_errors: self.publish_errors.load(Ordering::Relaxed),
             last_error: self
                 .last_error

@@ -285,6 +285,85 @@ async fn a_stopped_relay_leaves_no_row_claimed() {
     assert!(runs.values().all(|ids| ids.len() == 1), "each handled once");
 }
 
+/// A running relay whose program links an event clears the mark an older
+/// program's relay left on its row (it did not link the event, as while
+/// a deploy rolls out) and sends it; a row whose data does not fit its
+/// type stays marked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_relay_sends_a_row_an_older_program_marked_as_not_linked() {
+    let pg = Postgres::start();
+    let pool = pool(&pg).await;
+    let envelope = |id: &str, name: &str, data: &str| {
+        format!(r#"{{"v":1,"id":"{id}","name":"{name}","emitted_at":1,"data":{data}}}"#)
+    };
+    let insert = "INSERT INTO eventlib_outbox (event_id, name, envelope) VALUES ($1, $2, $3)";
+    let later_id = "00000000000000000000000000000aaa";
+    for (id, name, data) in [
+        (
+            later_id,
+            "sqltest.Later",
+            r#"{"order":"pg-relink-1","amount_cents":5}"#,
+        ),
+        (
+            "00000000000000000000000000000bbb",
+            "sqltest.OrderPlaced",
+            r#"{"order":"pg-relink-2","amount_cents":"lots"}"#,
+        ),
+    ] {
+        sqlx::query(insert)
+            .bind(id)
+            .bind(name)
+            .bind(envelope(id, name, data))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let old = postgres::relay(pool.clone(), RelayOptions::default());
+    assert_eq!(old.drain().await.unwrap(), 2);
+    assert_eq!(old.stats().unsendable, 2);
+    let marks = || async {
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT name, error FROM eventlib_outbox WHERE error IS NOT NULL ORDER BY seq",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let marked = marks().await;
+    assert!(
+        marked[0]
+            .1
+            .starts_with("not linked into the relay's program: unknown event `sqltest.Later`"),
+        "{marked:?}"
+    );
+
+    // The newer program links the event: here the row is rewritten to an
+    // event this test program links, its mark left as the relay wrote it.
+    sqlx::query("UPDATE eventlib_outbox SET name = $2, envelope = $3 WHERE event_id = $1")
+        .bind(later_id)
+        .bind("sqltest.OrderPlaced")
+        .bind(envelope(
+            later_id,
+            "sqltest.OrderPlaced",
+            r#"{"order":"pg-relink-1","amount_cents":5}"#,
+        ))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let running = postgres::relay(pool.clone(), RelayOptions::default());
+    let task = running.spawn();
+    until("the row sent again", Duration::from_secs(20), || {
+        running.stats().moved == 1
+    })
+    .await;
+    task.stop().await;
+    assert_eq!(running.stats().relinked, 1);
+    let runs = wait_handled("pg-relink-", 1).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs["pg-relink-1"].len(), 1);
+    assert_eq!(marks().await, marked[1..]);
+}
+
 /// A relay that listened and claimed ahead, dropped outside its runtime
 /// (a `main` that keeps the runtime in a variable): its connections close
 /// on that runtime instead of panicking.

@@ -169,6 +169,82 @@ async fn an_unsendable_row_is_marked_and_counted_not_lost() {
     let _ = std::fs::remove_file(&path);
 }
 
+/// While a deploy rolls out, a relay of the old version can claim the row
+/// of an event that only the new version links, and marks it. A relay
+/// whose program links the event clears that mark and sends the row; a
+/// row whose data does not fit its type stays marked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_marked_by_a_program_that_did_not_link_its_event_is_sent_by_one_that_does() {
+    let path = file("relink");
+    let pool = pool(&path).await;
+    let insert = "INSERT INTO eventlib_outbox (event_id, name, envelope) VALUES (?, ?, ?)";
+    for (id, name, data) in [
+        (
+            "later",
+            "sqltest.Later",
+            r#"{"order":"lite-relink-1","amount_cents":5}"#,
+        ),
+        (
+            "unfit",
+            "sqltest.OrderPlaced",
+            r#"{"order":"lite-relink-2","amount_cents":"lots"}"#,
+        ),
+    ] {
+        let envelope = format!(
+            r#"{{"v":1,"id":"00000000000000000000000000000{}","name":"{name}","emitted_at":1,"data":{data}}}"#,
+            if id == "later" { "aaa" } else { "bbb" }
+        );
+        sqlx::query(insert)
+            .bind(id)
+            .bind(name)
+            .bind(envelope)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let old = sqlite::relay(pool.clone(), RelayOptions::default());
+    assert_eq!(old.drain().await.unwrap(), 2);
+    assert_eq!((old.stats().moved, old.stats().unsendable), (0, 2));
+    let error = |id: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<String>>(
+                "SELECT error FROM eventlib_outbox WHERE event_id = ?",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let later = error("later").await.unwrap();
+    assert!(
+        later.starts_with("not linked into the relay's program: unknown event `sqltest.Later`"),
+        "{later}"
+    );
+    let unfit = error("unfit").await.unwrap();
+    assert!(unfit.contains("amount_cents"), "{unfit}");
+
+    // The newer program links the event: here the row is rewritten to an
+    // event this test program links, its mark left as the relay wrote it.
+    sqlx::query("UPDATE eventlib_outbox SET name = 'sqltest.OrderPlaced', envelope = ? WHERE event_id = 'later'")
+        .bind(r#"{"v":1,"id":"00000000000000000000000000000aaa","name":"sqltest.OrderPlaced","emitted_at":1,"data":{"order":"lite-relink-1","amount_cents":5}}"#)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let new = sqlite::relay(pool.clone(), RelayOptions::default());
+    assert_eq!(new.drain().await.unwrap(), 1);
+    let stats = new.stats();
+    assert_eq!((stats.relinked, stats.moved, stats.unsendable), (1, 1, 0));
+    let runs = wait_handled("lite-relink-", 1).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs["lite-relink-1"].len(), 1);
+    assert_eq!(error("unfit").await, Some(unfit));
+    assert_eq!(new.backlog().await.unwrap(), 0);
+    pool.close().await;
+    let _ = std::fs::remove_file(&path);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relay_rides_out_a_locked_database_and_loses_nothing() {
     let path = file("locked");
