@@ -179,6 +179,7 @@ impl Relay {
         let c = &self.counters;
         let moved = sent.delivered.len() + sent.poison.len();
         c.batch(sent.delivered.len(), &sent.poison);
+        c.handled_nowhere(&sent.nowhere);
         if let Some(err) = sent.refused {
             c.failed(
                 Failure::Refused,
@@ -216,6 +217,7 @@ impl Relay {
             Ok(sent) => {
                 let moved = sent.delivered.len() + sent.poison.len();
                 self.counters.batch(sent.delivered.len(), &sent.poison);
+                self.counters.handled_nowhere(&sent.nowhere);
                 moved as u64
             }
             Err(err) => {

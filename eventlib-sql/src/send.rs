@@ -2,7 +2,7 @@
 //! transport confirmed them: a Redis producer's `XADD` answered, or the
 //! local pool's handlers finished.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use eventlib::outbox::{ResendError, Watch};
@@ -46,6 +46,9 @@ pub(crate) struct Sent {
     pub(crate) delivered: Vec<i64>,
     /// Rows that can never be sent, with the reason: to mark.
     pub(crate) poison: Vec<(i64, String)>,
+    /// Of the delivered rows, how many of each event went nowhere: no
+    /// transport is installed and the program links no handler of it.
+    pub(crate) nowhere: Vec<(String, usize)>,
     /// The dispatcher refused an event: the rest of the batch waits.
     pub(crate) refused: Option<eventlib::Error>,
     /// The transport gave an event up while the batch was out: no row of
@@ -63,6 +66,7 @@ impl Sent {
     pub(crate) fn and(mut self, earlier: Sent) -> Sent {
         self.delivered.extend(earlier.delivered);
         self.poison.extend(earlier.poison);
+        self.nowhere.extend(earlier.nowhere);
         self
     }
 }
@@ -100,12 +104,12 @@ pub(crate) async fn send(rows: Vec<Row>) -> Sent {
             claimed,
             ..Sent::default()
         };
-        let mut handed = BTreeSet::new();
+        let mut handed = BTreeMap::new();
         for row in rows {
             match eventlib::outbox::resend(row.envelope.as_bytes()) {
                 Ok(_) => {
                     sent.delivered.push(row.seq);
-                    handed.insert(row.name);
+                    *handed.entry(row.name).or_insert(0) += 1;
                 }
                 Err(ResendError::Dispatch(err)) => {
                     sent.refused = Some(err);
@@ -120,7 +124,12 @@ pub(crate) async fn send(rows: Vec<Row>) -> Sent {
         let waited = if sent.delivered.is_empty() {
             Waited::NothingSent
         } else {
-            match Watch::of(handed.iter().map(String::as_str)) {
+            sent.nowhere = handed
+                .iter()
+                .filter(|(name, _)| eventlib::outbox::goes_nowhere(name))
+                .map(|(name, rows)| (name.clone(), *rows))
+                .collect();
+            match Watch::of(handed.keys().map(String::as_str)) {
                 Some(watch) => {
                     wait_settled(&watch);
                     Waited::Settled

@@ -29,6 +29,11 @@ pub struct RelayStats {
     /// deploy rolls out), whose mark this relay cleared, as its program
     /// links the event: they are sent as any other row.
     pub relinked: u64,
+    /// Rows sent to a program that has no transport installed and links
+    /// no handler of their event, so that nothing was done with them (a
+    /// relay in a process of its own that was not given the transport it
+    /// was meant to send to): deleted, as their events were handed over.
+    pub handled_nowhere: u64,
     /// Database failures the relay retried after (database down,
     /// connection lost, a transaction that did not commit).
     pub database_errors: u64,
@@ -85,6 +90,7 @@ pub(crate) struct Counters {
     backlog: Mutex<Option<(u64, SystemTime)>>,
     unsendable: AtomicU64,
     relinked: AtomicU64,
+    handled_nowhere: AtomicU64,
     database_errors: AtomicU64,
     refused: AtomicU64,
     unconfirmed: AtomicU64,
@@ -142,6 +148,26 @@ impl Counters {
         }
     }
 
+    /// Rows of events that went nowhere, by event: the first batch of them
+    /// goes to stderr (seen even without a logger), every one to `log`.
+    pub(crate) fn handled_nowhere(&self, events: &[(String, usize)]) {
+        for (name, rows) in events {
+            let before = self
+                .handled_nowhere
+                .fetch_add(*rows as u64, Ordering::Relaxed);
+            meter("eventlib_outbox_handled_nowhere_total", *rows as u64);
+            let what = format!(
+                "{rows} row(s) of event `{name}` went nowhere: no transport is installed in this \
+                 program and it links no handler of the event; a relay that sends to Redis needs \
+                 the Redis transport installed (Dispatcher::builder().transport(..)) before it runs"
+            );
+            if before == 0 {
+                eprintln!("eventlib-sql relay: {what} (see Relay::stats)");
+            }
+            log::warn!(target: "eventlib_sql", "relay: {what}");
+        }
+    }
+
     /// Rows whose not-linked mark the relay cleared.
     pub(crate) fn relinked(&self, rows: u64) {
         self.relinked.fetch_add(rows, Ordering::Relaxed);
@@ -195,6 +221,7 @@ impl Counters {
             refused: self.refused.load(Ordering::Relaxed),
             unconfirmed: self.unconfirmed.load(Ordering::Relaxed),
             relinked: self.relinked.load(Ordering::Relaxed),
+            handled_nowhere: self.handled_nowhere.load(Ordering::Relaxed),
             publish_errors: self.publish_errors.load(Ordering::Relaxed),
             last_error: self
                 .last_error

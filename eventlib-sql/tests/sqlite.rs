@@ -245,6 +245,37 @@ async fn a_row_marked_by_a_program_that_did_not_link_its_event_is_sent_by_one_th
     let _ = std::fs::remove_file(&path);
 }
 
+/// An event this test program links without a handler.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Unwatched {
+    n: u32,
+}
+
+#[eventlib::event(name = "sqltest.Unwatched")]
+impl Unwatched {}
+
+/// A relay in a program with no transport installed and no handler of the
+/// event (a relay process not given the Redis transport) counts the rows
+/// that went nowhere, instead of reporting them as moved and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_a_relay_sends_nowhere_are_counted() {
+    let path = file("nowhere");
+    let pool = pool(&path).await;
+    let mut tx = pool.begin().await.unwrap();
+    for n in 0..3 {
+        sqlite::log(&mut tx, Unwatched { n }).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    place(&pool, "lite-nowhere-1").await;
+    let relay = sqlite::relay(pool.clone(), RelayOptions::default());
+    assert_eq!(relay.drain().await.unwrap(), 4);
+    let stats = relay.stats();
+    assert_eq!((stats.moved, stats.handled_nowhere), (4, 3));
+    assert_eq!(wait_handled("lite-nowhere-", 1).await.len(), 1);
+    pool.close().await;
+    let _ = std::fs::remove_file(&path);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relay_rides_out_a_locked_database_and_loses_nothing() {
     let path = file("locked");

@@ -100,6 +100,17 @@ pub fn resend(envelope: &[u8]) -> Result<EventId, ResendError> {
     dispatcher::dispatch(decoded.record, Wait::AsConfigured).map_err(ResendError::Dispatch)
 }
 
+/// Whether an event of `name` that [`resend`] hands over now goes
+/// nowhere: no transport is installed, and this program links no handler
+/// of it. So it is for a relay in a process of its own that was not given
+/// the transport it was meant to send to.
+pub fn goes_nowhere(name: &str) -> bool {
+    crate::transport::installed().is_none()
+        && crate::registry::registry()
+            .event(name)
+            .is_some_and(|event| event.handlers().next().is_none())
+}
+
 /// The events of some names, watched while a batch [`resend`] handed over
 /// is out: whether any of them is still in flight, and how many the
 /// dispatcher or the transport dropped. Reads the same counters as
