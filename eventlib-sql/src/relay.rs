@@ -41,12 +41,14 @@ pub(crate) trait Store: Send + Sync + 'static {
 /// How a relay runs.
 #[derive(Debug, Clone)]
 pub struct RelayOptions {
-    /// Rows claimed per database transaction.
+    /// Rows claimed per database transaction (at least 1: a smaller
+    /// value counts as 1).
     pub batch: i64,
     /// The longest wait between two looks at the table (the fallback when
-    /// no notification comes, and SQLite's only wake-up).
+    /// no notification comes, and SQLite's only wake-up); at least 1 ms.
     pub poll: Duration,
-    /// The longest wait after a failure (doubling from 50 ms).
+    /// The longest wait after a failure (doubling from 50 ms); at least
+    /// 50 ms.
     pub max_backoff: Duration,
     /// PostgreSQL: wake on `LISTEN eventlib_outbox` as soon as a
     /// transaction that wrote rows commits (default `true`). Off, the
@@ -77,6 +79,22 @@ fn linked() -> &'static [String] {
             .collect()
     })
 }
+
+/// How long a stopping relay waits for the transport to confirm the batch
+/// it is sending (Redis may be down): past that it stops, and the batch's
+/// rows stay in the table.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Resolves once [`RelayTask::stop`] was called; never when the task was
+/// dropped without it (the relay then runs for the life of the runtime).
+async fn stop_asked(stopped: &mut tokio::sync::watch::Receiver<bool>) {
+    if stopped.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The first wait after a failure, doubled on each failure in a row.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
 /// How often a running relay counts its backlog, at most.
 const COUNT_EVERY: Duration = Duration::from_secs(1);
@@ -115,6 +133,15 @@ impl std::fmt::Debug for Relay {
 
 impl Relay {
     pub(crate) fn new(store: impl Store, options: RelayOptions) -> Self {
+        // A batch of 0 rows would never move one, a poll of 0 would query
+        // the table without a pause, and a backoff of 0 would hammer a
+        // database that is down.
+        let options = RelayOptions {
+            batch: options.batch.max(1),
+            poll: options.poll.max(Duration::from_millis(1)),
+            max_backoff: options.max_backoff.max(FIRST_BACKOFF),
+            ..options
+        };
         Relay {
             store: Arc::new(store),
             options,
@@ -262,6 +289,11 @@ impl Relay {
     /// Beside it, its backlog is counted every second, or less often when
     /// a count takes over 50 ms (and its stats written to Redis every 5 s
     /// with [`Relay::publish_stats`]).
+    ///
+    /// Dropping the [`RelayTask`] without calling `stop` leaves the relay
+    /// running for the life of the runtime.
+    #[must_use = "the relay runs until `RelayTask::stop`; `let _ = relay.spawn()` runs it for the \
+                  life of the runtime"]
     pub fn spawn(&self) -> RelayTask {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let sending = tokio::spawn(self.clone().send_loop(stopped.clone()));
@@ -277,15 +309,29 @@ impl Relay {
     }
 
     async fn send_loop(self, mut stopped: tokio::sync::watch::Receiver<bool>) {
-        let mut backoff = Duration::from_millis(50);
+        let mut backoff = FIRST_BACKOFF;
         while !*stopped.borrow() {
-            let pause = match self.counted_once().await {
+            let once = self.counted_once();
+            tokio::pin!(once);
+            let outcome = tokio::select! {
+                outcome = &mut once => outcome,
+                () = stop_asked(&mut stopped) => {
+                    match tokio::time::timeout(STOP_GRACE, once).await {
+                        Ok(outcome) => outcome,
+                        Err(_) => {
+                            self.abandoned();
+                            break;
+                        }
+                    }
+                }
+            };
+            let pause = match outcome {
                 Ok(None) => {
-                    backoff = Duration::from_millis(50);
+                    backoff = FIRST_BACKOFF;
                     None
                 }
                 Ok(Some(_)) => {
-                    backoff = Duration::from_millis(50);
+                    backoff = FIRST_BACKOFF;
                     continue;
                 }
                 Err(_) => {
@@ -295,7 +341,7 @@ impl Relay {
                 }
             };
             tokio::select! {
-                _ = stopped.changed() => {}
+                () = stop_asked(&mut stopped) => {}
                 _ = async {
                     match pause {
                         Some(pause) => tokio::time::sleep(pause).await,
@@ -333,13 +379,26 @@ impl Relay {
                 }
             }
             tokio::select! {
-                _ = stopped.changed() => {}
+                () = stop_asked(&mut stopped) => {}
                 _ = tokio::time::sleep(COUNT_EVERY) => {}
             }
         }
         if let Some(publisher) = publisher {
             self.published(tokio::task::spawn_blocking(move || publisher.withdraw()).await);
         }
+    }
+
+    /// The relay stopped before the transport confirmed the batch it was
+    /// sending: its rows stay, to be sent again under the same ids.
+    fn abandoned(&self) {
+        self.counters.failed(
+            Failure::Unconfirmed,
+            format!(
+                "stopped before the transport confirmed the batch being sent (waited \
+                 {STOP_GRACE:?}); its rows stay and are sent again, under the same ids, by the \
+                 next relay"
+            ),
+        );
     }
 
     fn published(&self, outcome: Result<redis::RedisResult<()>, tokio::task::JoinError>) {
@@ -365,7 +424,10 @@ pub struct RelayTask {
 impl RelayTask {
     /// Stops the relay after the batch it is sending, and waits for it
     /// (and for its field to be removed from Redis, with
-    /// [`Relay::publish_stats`]).
+    /// [`Relay::publish_stats`]). A batch the transport does not confirm
+    /// within 5 s (Redis down) is not waited for: its rows stay in the
+    /// table, and the next relay sends them again under the same ids
+    /// (counted in [`RelayStats::unconfirmed`](crate::RelayStats::unconfirmed)).
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         for task in self.tasks {

@@ -3,6 +3,8 @@
 //! local pool's handlers finished.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use eventlib::outbox::{ResendError, Watch};
@@ -96,6 +98,10 @@ pub(crate) async fn send(rows: Vec<Row>) -> Sent {
     )
     .unwrap_or_default();
     let dropped_before = known.dropped();
+    // Set if this future is dropped first (a relay stopped while the
+    // transport cannot confirm): the thread that waits gives up.
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let _abandon = Abandon(Arc::clone(&abandoned));
     // A dispatch may wait for room in the queue, and the wait for the
     // confirmation looks at the counters every few tens of microseconds:
     // both off the runtime's threads.
@@ -131,7 +137,7 @@ pub(crate) async fn send(rows: Vec<Row>) -> Sent {
                 .collect();
             match Watch::of(handed.keys().map(String::as_str)) {
                 Some(watch) => {
-                    wait_settled(&watch);
+                    wait_settled(&watch, &abandoned);
                     Waited::Settled
                 }
                 None => Waited::UnknownName,
@@ -174,11 +180,20 @@ enum Waited {
     UnknownName,
 }
 
-/// Waits until nothing of `watch`'s names is in flight (on a thread that
-/// may block).
-fn wait_settled(watch: &Watch) {
+/// Sets its flag when dropped.
+struct Abandon(Arc<AtomicBool>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Waits until nothing of `watch`'s names is in flight, or `abandoned` is
+/// set (on a thread that may block).
+fn wait_settled(watch: &Watch, abandoned: &AtomicBool) {
     let mut pause = LOOK_FIRST;
-    while !watch.settled() {
+    while !watch.settled() && !abandoned.load(Ordering::Relaxed) {
         std::thread::sleep(pause);
         pause = (pause * 2).min(LOOK_AT_MOST);
     }

@@ -364,6 +364,36 @@ async fn a_running_relay_sends_a_row_an_older_program_marked_as_not_linked() {
     assert_eq!(marks().await, marked[1..]);
 }
 
+/// A relay whose task was dropped without `stop` keeps running, waiting
+/// between looks at the table as a running relay does (not claiming in a
+/// loop without pause).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_whose_task_was_dropped_keeps_running_at_its_pace() {
+    let pg = Postgres::start();
+    let pool = pool(&pg).await;
+    let relay = postgres::relay(pool.clone(), RelayOptions::default());
+    let _ = relay.spawn();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let transactions = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database \
+             WHERE datname = current_database()",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let before = transactions().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during = transactions().await - before;
+    // Waiting on LISTEN with a 500 ms poll and counting every second: a
+    // few dozen transactions at most, where claiming without a pause
+    // makes thousands.
+    assert!(during < 200, "{during} transactions in 3 s");
+    place(&pool, "pg-dropped-1").await;
+    assert_eq!(wait_handled("pg-dropped-", 1).await.len(), 1);
+}
+
 /// A relay that listened and claimed ahead, dropped outside its runtime
 /// (a `main` that keeps the runtime in a variable): its connections close
 /// on that runtime instead of panicking.

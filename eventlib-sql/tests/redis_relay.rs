@@ -3,7 +3,8 @@
 //! returned, nothing is lost while Redis is down for 5 s, and a relay
 //! killed between Redis's confirmation and its `DELETE` makes the event
 //! reach the stream twice under one id, which worker groups with
-//! `once_per_event_id` then handle once each, counting the copy.
+//! `once_per_event_id` then handle once each, counting the copy; a relay
+//! stopped while Redis is down stops without waiting for it.
 //!
 //! One test: the Redis transport is installed once per process.
 
@@ -189,4 +190,38 @@ async fn the_relay_keeps_ids_rides_out_redis_and_resends_after_a_kill() {
     assert_eq!(relay.drain().await.unwrap(), 5);
     let seen = support::stream_ids(&server, STREAM);
     assert!(fourth.iter().all(|id| seen.get(id) == Some(&1)));
+
+    // A relay stopped while Redis is down returns from `stop` after its
+    // grace period instead of waiting for Redis; the rows of the batch it
+    // was sending stay for the next relay.
+    server.kill9();
+    let fifth = commit(&pool, "redis-e", 10).await;
+    let stopping = postgres::relay(pool.clone(), RelayOptions::default());
+    let task = stopping.spawn();
+    until("the batch handed over", Duration::from_secs(10), || {
+        let total = eventlib::stats().total();
+        total.emitted - total.completed - total.dropped >= 10
+    })
+    .await;
+    let asked = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(30), task.stop())
+        .await
+        .expect("stop returns while Redis is down");
+    assert!(
+        asked.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        asked.elapsed()
+    );
+    let stats = stopping.stats();
+    assert_eq!((stats.moved, stats.unconfirmed), (0, 1), "{stats}");
+    assert_eq!(relay.backlog().await.unwrap(), 10);
+    server.restart();
+    until(
+        "the rows sent after the restart",
+        Duration::from_secs(60),
+        || block(relay.drain()).is_ok() && block(relay.backlog()).ok() == Some(0),
+    )
+    .await;
+    let seen = support::stream_ids(&server, STREAM);
+    assert!(fifth.iter().all(|id| seen.contains_key(id)));
 }

@@ -245,6 +245,34 @@ async fn a_row_marked_by_a_program_that_did_not_link_its_event_is_sent_by_one_th
     let _ = std::fs::remove_file(&path);
 }
 
+/// Options that would stall a relay (no row per batch, no pause between
+/// looks or after a failure) are raised to the least that works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_given_zero_options_still_moves_every_row() {
+    let path = file("zero");
+    let pool = pool(&path).await;
+    for n in 0..3 {
+        place(&pool, &format!("lite-zero-{n}")).await;
+    }
+    let relay = sqlite::relay(
+        pool.clone(),
+        RelayOptions {
+            batch: 0,
+            poll: Duration::ZERO,
+            max_backoff: Duration::ZERO,
+            ..RelayOptions::default()
+        },
+    );
+    assert_eq!(relay.drain().await.unwrap(), 3);
+    assert_eq!(wait_handled("lite-zero-", 3).await.len(), 3);
+    let debug = format!("{relay:?}");
+    assert!(debug.contains("batch: 1,"), "{debug}");
+    assert!(debug.contains("poll: 1ms"), "{debug}");
+    assert!(debug.contains("max_backoff: 50ms"), "{debug}");
+    pool.close().await;
+    let _ = std::fs::remove_file(&path);
+}
+
 /// An event this test program links without a handler.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Unwatched {
