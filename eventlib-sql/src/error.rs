@@ -12,6 +12,10 @@ pub enum Error {
     /// The relay's transport gave an event of a batch up (counted as
     /// dropped by eventlib): the batch's rows stay, to be sent again.
     Unconfirmed,
+    /// `log` was given a connection outside a transaction begun with sqlx
+    /// (`begin`, `begin_with`): its row would commit on its own, whatever
+    /// becomes of the business rows. Nothing was written.
+    NotInTransaction,
 }
 
 impl std::fmt::Display for Error {
@@ -22,6 +26,11 @@ impl std::fmt::Display for Error {
             Error::Unconfirmed => f.write_str(
                 "the transport gave an event of the batch up; its rows stay in the outbox",
             ),
+            Error::NotInTransaction => f.write_str(
+                "the outbox's `log` needs the connection of a transaction (`let mut tx = \
+                 pool.begin().await?; log(&mut tx, event)`): outside one, the event would commit \
+                 on its own, whatever becomes of the business rows; nothing was written",
+            ),
         }
     }
 }
@@ -31,7 +40,7 @@ impl std::error::Error for Error {
         match self {
             Error::Event(err) => Some(err),
             Error::Database(err) => Some(err),
-            Error::Unconfirmed => None,
+            Error::Unconfirmed | Error::NotInTransaction => None,
         }
     }
 }

@@ -10,7 +10,7 @@ use eventlib::outbox::Prepared;
 use eventlib::{Event, EventId};
 use serde_json::Value;
 use sqlx::postgres::{PgConnection, PgListener, PgPool, Postgres};
-use sqlx::Transaction;
+use sqlx::{Connection, Transaction};
 
 use crate::error::Error;
 use crate::relay::{Fut, Relay, RelayOptions, Store};
@@ -31,7 +31,8 @@ pub async fn migrate(pool: &PgPool) -> Result<(), Error> {
 
 /// Validates `event` as `log!` does and writes it to the outbox inside the
 /// caller's transaction (`&mut tx`): it is sent once the transaction
-/// commits, and never if it rolls back.
+/// commits, and never if it rolls back. A connection outside a transaction
+/// begun with sqlx is refused with [`Error::NotInTransaction`].
 pub async fn log<T: Event>(conn: &mut PgConnection, event: T) -> Result<EventId, Error> {
     write(conn, eventlib::outbox::prepare(event)?).await
 }
@@ -42,6 +43,9 @@ pub async fn log_json(conn: &mut PgConnection, name: &str, data: Value) -> Resul
 }
 
 async fn write(conn: &mut PgConnection, event: Prepared) -> Result<EventId, Error> {
+    if !conn.is_in_transaction() {
+        return Err(Error::NotInTransaction);
+    }
     sqlx::query("INSERT INTO eventlib_outbox (event_id, name, envelope) VALUES ($1, $2, $3)")
         .bind(event.id().to_string())
         .bind(event.name())

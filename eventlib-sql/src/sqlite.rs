@@ -9,6 +9,7 @@ use eventlib::outbox::Prepared;
 use eventlib::{Event, EventId};
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use sqlx::Connection;
 
 use crate::error::Error;
 use crate::relay::{Fut, Relay, RelayOptions, Store};
@@ -25,7 +26,8 @@ pub async fn migrate(pool: &SqlitePool) -> Result<(), Error> {
 
 /// Validates `event` as `log!` does and writes it to the outbox inside the
 /// caller's transaction (`&mut tx`): it is sent once the transaction
-/// commits, and never if it rolls back.
+/// commits, and never if it rolls back. A connection outside a transaction
+/// begun with sqlx is refused with [`Error::NotInTransaction`].
 pub async fn log<T: Event>(conn: &mut SqliteConnection, event: T) -> Result<EventId, Error> {
     write(conn, eventlib::outbox::prepare(event)?).await
 }
@@ -40,6 +42,9 @@ pub async fn log_json(
 }
 
 async fn write(conn: &mut SqliteConnection, event: Prepared) -> Result<EventId, Error> {
+    if !conn.is_in_transaction() {
+        return Err(Error::NotInTransaction);
+    }
     sqlx::query("INSERT INTO eventlib_outbox (event_id, name, envelope) VALUES (?, ?, ?)")
         .bind(event.id().to_string())
         .bind(event.name())
