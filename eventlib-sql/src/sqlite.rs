@@ -68,7 +68,9 @@ pub fn relay(pool: SqlitePool, options: RelayOptions) -> Relay {
 struct SqliteStore {
     pool: SqlitePool,
     /// The last batch the transport confirmed, its rows still to delete:
-    /// deleted while the next batch is out.
+    /// deleted while the next batch is out. Held for a whole cycle, so
+    /// that the cycles of clones of one relay (`spawn` and `drain` at once)
+    /// take turns instead of reading the same rows.
     behind: tokio::sync::Mutex<Option<Sent>>,
 }
 
@@ -79,7 +81,8 @@ impl SqliteStore {
     /// next cycle, unless something of it was refused or given up: then
     /// it is deleted here too.
     async fn cycle(&self, batch: i64) -> Result<Sent, sqlx::Error> {
-        let behind = self.behind.lock().await.take();
+        let mut slot = self.behind.lock().await;
+        let behind = slot.take();
         // Rows of the confirmed batch are still in the table: read past them.
         let after = behind.as_ref().and_then(last_seq).unwrap_or(0);
         // Read outside a transaction: a write lock held while sending would stall the service.
@@ -114,7 +117,7 @@ impl SqliteStore {
         if let Err(err) = finished {
             // Both batches wait for the next cycle's DELETE (what was
             // refused or given up is told once, now).
-            *self.behind.lock().await = Some(Sent {
+            *slot = Some(Sent {
                 claimed: 0,
                 refused: None,
                 unconfirmed: false,
@@ -124,7 +127,7 @@ impl SqliteStore {
         }
         let finished = Sent { claimed, ..behind };
         if sent.clean() {
-            *self.behind.lock().await = Some(sent);
+            *slot = Some(sent);
             return Ok(finished);
         }
         self.delete(&sent).await?;

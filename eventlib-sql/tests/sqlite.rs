@@ -278,6 +278,41 @@ async fn a_row_marked_by_a_program_that_did_not_link_its_event_is_sent_by_one_th
     let _ = std::fs::remove_file(&path);
 }
 
+/// Clones of one relay cycling at once (a running relay, and a `drain`
+/// at the same time) take turns: no row is read, sent and handled twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clones_of_one_relay_draining_at_once_send_each_row_once() {
+    let path = file("clones");
+    let pool = pool(&path).await;
+    let mut tx = pool.begin().await.unwrap();
+    for n in 0..2_000 {
+        sqlite::log(&mut tx, order(format!("lite-clones-{n}")))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let relay = sqlite::relay(
+        pool.clone(),
+        RelayOptions {
+            batch: 100,
+            ..RelayOptions::default()
+        },
+    );
+    let (clone, other) = (relay.clone(), relay.clone());
+    let (a, b) = tokio::join!(
+        tokio::spawn(async move { clone.drain().await.unwrap() }),
+        tokio::spawn(async move { other.drain().await.unwrap() }),
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 2_000);
+    let runs = wait_handled("lite-clones-", 2_000).await;
+    assert_eq!(runs.len(), 2_000);
+    let twice = runs.values().filter(|ids| ids.len() > 1).count();
+    assert_eq!(twice, 0, "{twice} orders handled more than once");
+    assert_eq!(relay.stats().moved, 2_000);
+    pool.close().await;
+    let _ = std::fs::remove_file(&path);
+}
+
 /// Options that would stall a relay (no row per batch, no pause between
 /// looks or after a failure) are raised to the least that works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
