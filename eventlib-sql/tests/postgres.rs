@@ -131,28 +131,7 @@ async fn child_process_entry() {
 async fn log_outside_a_transaction_is_refused_and_writes_nothing() {
     let pg = Postgres::start();
     let pool = pool(&pg).await;
-    let mut conn = pool.acquire().await.unwrap();
-    let refused = postgres::log(&mut conn, order("pg-outside-1")).await;
-    assert!(
-        matches!(refused, Err(eventlib_sql::Error::NotInTransaction)),
-        "{refused:?}"
-    );
-    let refused = postgres::log_json(
-        &mut conn,
-        "sqltest.OrderPlaced",
-        serde_json::json!({"order": "pg-outside-2", "amount_cents": 5}),
-    )
-    .await;
-    assert!(matches!(
-        refused,
-        Err(eventlib_sql::Error::NotInTransaction)
-    ));
-    drop(conn);
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM eventlib_outbox")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(rows, 0);
+    support::refused_outside_a_transaction!(postgres, pool, "pg");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -119,28 +119,7 @@ async fn child_process_entry() {
 async fn log_outside_a_transaction_is_refused_and_writes_nothing() {
     let path = file("outside");
     let pool = pool(&path).await;
-    let mut conn = pool.acquire().await.unwrap();
-    let refused = sqlite::log(&mut conn, order("lite-outside-1")).await;
-    assert!(
-        matches!(refused, Err(eventlib_sql::Error::NotInTransaction)),
-        "{refused:?}"
-    );
-    let refused = sqlite::log_json(
-        &mut conn,
-        "sqltest.OrderPlaced",
-        serde_json::json!({"order": "lite-outside-2", "amount_cents": 5}),
-    )
-    .await;
-    assert!(matches!(
-        refused,
-        Err(eventlib_sql::Error::NotInTransaction)
-    ));
-    drop(conn);
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM eventlib_outbox")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(rows, 0);
+    support::refused_outside_a_transaction!(sqlite, pool, "lite");
     pool.close().await;
     let _ = std::fs::remove_file(&path);
 }

@@ -3,7 +3,7 @@
 //! kill, and the event of the tests with a handler that records each run.
 
 // Each test binary uses a part of it.
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports, unused_macros)]
 
 use std::process::Command;
 
@@ -227,3 +227,30 @@ impl PageViewed {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The body of each database's `log_outside_a_transaction_is_refused_and_writes_nothing`:
+/// `log` and `log_json` of outbox module `$db`, on a connection of `$pool`
+/// outside a transaction, are refused, and no row is written.
+macro_rules! refused_outside_a_transaction {
+    ($db:ident, $pool:expr, $prefix:literal) => {{
+        let mut conn = $pool.acquire().await.unwrap();
+        let refused = $db::log(&mut conn, order(concat!($prefix, "-outside-1"))).await;
+        assert!(
+            matches!(refused, Err(eventlib_sql::Error::NotInTransaction)),
+            "{refused:?}"
+        );
+        let data = serde_json::json!({"order": concat!($prefix, "-outside-2"), "amount_cents": 5});
+        let refused = $db::log_json(&mut conn, "sqltest.OrderPlaced", data).await;
+        assert!(
+            matches!(refused, Err(eventlib_sql::Error::NotInTransaction)),
+            "{refused:?}"
+        );
+        drop(conn);
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM eventlib_outbox")
+            .fetch_one(&$pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 0);
+    }};
+}
+pub(crate) use refused_outside_a_transaction;
