@@ -192,6 +192,19 @@ impl Store for SqliteStore {
 
     fn relink<'a>(&'a self, names: &'a [String]) -> Fut<'a, Result<u64, sqlx::Error>> {
         Box::pin(async move {
+            // Most of the time no row is marked so: a probe of the marked
+            // rows' index, without the names (each name is a probe of
+            // the index).
+            let marked: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM eventlib_outbox WHERE error IS NOT NULL \
+                 AND substr(error, 1, length(?1)) = ?1)",
+            )
+            .bind(send::NOT_LINKED)
+            .fetch_one(&self.pool)
+            .await?;
+            if !marked {
+                return Ok(0);
+            }
             let done = sqlx::query(
                 "UPDATE eventlib_outbox SET error = NULL WHERE error IS NOT NULL \
                  AND name IN (SELECT value FROM json_each(?2)) \
