@@ -1,5 +1,10 @@
 -- The eventlib transactional outbox on PostgreSQL: one row per event logged
 -- inside a transaction, deleted by the relay once the transport confirmed it.
+--
+-- Run as one transaction (as `migrate` does), the lock makes services that
+-- start at the same time apply it one after another: at once, the DDL below
+-- fails (deadlock, duplicate type or trigger).
+SELECT pg_advisory_xact_lock(1702259810, 1);
 CREATE TABLE IF NOT EXISTS eventlib_outbox (
     seq        BIGSERIAL PRIMARY KEY,
     event_id   TEXT NOT NULL,

@@ -23,7 +23,8 @@ pub const MIGRATION: &str = include_str!("../migrations/postgres.sql");
 /// The channel the table's trigger notifies on commit.
 pub const CHANNEL: &str = "eventlib_outbox";
 
-/// Applies [`MIGRATION`].
+/// Applies [`MIGRATION`] in one transaction: services that start at the
+/// same time and each call it apply it one after another.
 pub async fn migrate(pool: &PgPool) -> Result<(), Error> {
     sqlx::raw_sql(MIGRATION).execute(pool).await?;
     Ok(())

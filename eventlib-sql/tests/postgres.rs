@@ -124,6 +124,41 @@ async fn child_process_entry() {
     tokio::time::sleep(Duration::from_secs(120)).await;
 }
 
+/// Services that start at once each apply the migration: none fails (at
+/// once, the DDL deadlocks or finds the type or trigger being made).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_that_start_at_once_all_migrate() {
+    let pg = Postgres::start();
+    for round in 0..3 {
+        let database = format!("migrate_{round}");
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&pg.url())
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let url = format!("{}/{database}", pg.url().rsplit_once('/').unwrap().0);
+        let mut services = Vec::new();
+        for _ in 0..8 {
+            let url = url.clone();
+            services.push(tokio::spawn(async move {
+                let pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&url)
+                    .await
+                    .unwrap();
+                postgres::migrate(&pool).await
+            }));
+        }
+        for service in services {
+            service.await.unwrap().unwrap();
+        }
+    }
+}
+
 /// `log` on a connection outside a transaction would commit the event on
 /// its own, whatever became of the business rows: it is refused, and
 /// nothing is written.
