@@ -112,6 +112,32 @@ async fn child_process_entry() {
     tokio::time::sleep(Duration::from_secs(120)).await;
 }
 
+/// Services that start at once each apply the migration to one file: none
+/// fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_that_start_at_once_all_migrate() {
+    let path = file("migrate");
+    let mut services = Vec::new();
+    for _ in 0..8 {
+        let path = path.clone();
+        services.push(tokio::spawn(async move {
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+                .unwrap();
+            sqlite::migrate(&pool).await
+        }));
+    }
+    for service in services {
+        service.await.unwrap().unwrap();
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
 /// `log` on a connection outside a transaction would commit the event on
 /// its own, whatever became of the business rows: it is refused, and
 /// nothing is written.
