@@ -11,7 +11,8 @@ CREATE TABLE IF NOT EXISTS eventlib_outbox (
     name       TEXT NOT NULL,
     envelope   TEXT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    -- Set when the envelope can never be sent (unknown event, bad data): the relay skips the row.
+    -- Set, with the reason, when the relay cannot send the row (an event its program does not
+    -- link, bad data): the relay skips the row.
     error      TEXT
 );
 -- The marked rows by event name: a relay clears the marks of rows whose event

@@ -205,8 +205,7 @@ impl Relay {
         let sent = self.store.cycle(self.options.batch).await?;
         let c = &self.counters;
         let moved = sent.delivered.len() + sent.poison.len();
-        c.batch(sent.delivered.len(), &sent.poison);
-        c.handled_nowhere(&sent.nowhere);
+        c.batch(&sent);
         if let Some(err) = sent.refused {
             c.failed(
                 Failure::Refused,
@@ -243,8 +242,7 @@ impl Relay {
         match self.store.release().await {
             Ok(sent) => {
                 let moved = sent.delivered.len() + sent.poison.len();
-                self.counters.batch(sent.delivered.len(), &sent.poison);
-                self.counters.handled_nowhere(&sent.nowhere);
+                self.counters.batch(&sent);
                 moved as u64
             }
             Err(err) => {

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::send::Sent;
+
 /// What a relay did since it was made, and its backlog as last counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -41,7 +43,8 @@ pub struct RelayStats {
     /// row stayed and was sent again later.
     pub refused: u64,
     /// Batches the transport did not confirm in full (it gave an event
-    /// up, such as a Redis that refuses for good): their rows stayed and
+    /// up, such as a Redis that refuses for good), or did not confirm
+    /// before a stopping relay gave up waiting: their rows stayed and
     /// were sent again later, under the same ids.
     pub unconfirmed: u64,
     /// Times these stats could not be written to Redis
@@ -123,10 +126,13 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 impl Counters {
-    /// Rows delivered (deleted) and rows marked unsendable, with the
-    /// reason, by one batch. The first unsendable row goes to stderr (seen
-    /// even without a logger), every one to `log`.
-    pub(crate) fn batch(&self, moved: usize, unsendable: &[(i64, String)]) {
+    /// What one batch came to: rows delivered (deleted), rows that went
+    /// nowhere, and rows marked unsendable, with the reason. The first
+    /// unsendable row goes to stderr (seen even without a logger), every
+    /// one to `log`.
+    pub(crate) fn batch(&self, sent: &Sent) {
+        self.handled_nowhere(&sent.nowhere);
+        let (moved, unsendable) = (sent.delivered.len(), &sent.poison[..]);
         // Relaxed: each counter is read on its own; none orders other memory.
         self.moved.fetch_add(moved as u64, Ordering::Relaxed);
         meter("eventlib_outbox_moved_total", moved as u64);
@@ -150,7 +156,7 @@ impl Counters {
 
     /// Rows of events that went nowhere, by event: the first batch of them
     /// goes to stderr (seen even without a logger), every one to `log`.
-    pub(crate) fn handled_nowhere(&self, events: &[(String, usize)]) {
+    fn handled_nowhere(&self, events: &[(String, usize)]) {
         for (name, rows) in events {
             let before = self
                 .handled_nowhere
