@@ -768,7 +768,7 @@ fn the_overview_shows_what_producers_sent_and_the_outbox_relays() {
         .cmd("HSET")
         .arg(format!("{STREAM}:relays"))
         .arg("orders-db<b>")
-        .arg(r#"{"backlog":17,"moved":900,"failed":2,"unsendable":1,"at_ms":0}"#)
+        .arg(r#"{"backlog":17,"moved":900,"failed":2,"unsendable":1,"relinked":4,"handled_nowhere":6,"at_ms":0}"#)
         .query(&mut conn)
         .unwrap();
     let addr = serve(
@@ -801,6 +801,8 @@ fn the_overview_shows_what_producers_sent_and_the_outbox_relays() {
     assert!(!html.contains("orders-db<b>"), "{html}");
     assert!(html.contains(r#"data-backlog="17""#), "{html}");
     assert!(html.contains(r#"data-moved="900""#), "{html}");
+    assert!(html.contains(r#"data-relinked="4""#), "{html}");
+    assert!(html.contains(r#"<td class="n hot dead">6</td>"#), "{html}");
     // The event's own page charts what producers sent of it.
     let page = request(addr, "GET", "/eventlib/events/dash.Paid", &[], b"");
     assert_eq!(page.status, 200, "{page:?}");

@@ -991,14 +991,27 @@ impl Live {
         }
         for relay in &self.relays {
             println!(
-                "  outbox relay `{}`: backlog {}, moved {}, failed {}, unsendable {}",
+                "  outbox relay `{}`: backlog {}, moved {}, failed {}, unsendable {}{}{}",
                 relay.name,
                 relay
                     .backlog
                     .map_or("not counted yet".to_owned(), |b| b.to_string()),
                 relay.moved,
                 relay.failed,
-                relay.unsendable
+                relay.unsendable,
+                if relay.relinked > 0 {
+                    format!(", relinked {}", relay.relinked)
+                } else {
+                    String::new()
+                },
+                if relay.handled_nowhere > 0 {
+                    format!(
+                        ", HANDLED NOWHERE {} (no transport installed in the relay's program)",
+                        relay.handled_nowhere
+                    )
+                } else {
+                    String::new()
+                }
             );
         }
         for group in self.groups() {
@@ -1038,7 +1051,8 @@ impl Live {
                 r.name.clone(),
                 json!({
                     "backlog": r.backlog, "moved": r.moved, "failed": r.failed,
-                    "unsendable": r.unsendable, "at_ms": r.at_ms,
+                    "unsendable": r.unsendable, "relinked": r.relinked,
+                    "handled_nowhere": r.handled_nowhere, "at_ms": r.at_ms,
                 })
             ))
             .collect::<serde_json::Map<String, Value>>());

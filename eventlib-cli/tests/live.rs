@@ -115,7 +115,7 @@ fn top_and_status_show_what_the_workers_published() {
         .cmd("HSET")
         .arg(format!("{STREAM}:relays"))
         .arg("shop-relay")
-        .arg(r#"{"backlog":12,"moved":340,"failed":1,"unsendable":0,"at_ms":1}"#)
+        .arg(r#"{"backlog":12,"moved":340,"failed":1,"unsendable":0,"relinked":2,"handled_nowhere":3,"at_ms":1}"#)
         .query(&mut conn)
         .unwrap();
     let frame = eventlib(&url, STREAM, &["top", "--count", "1"]);
@@ -148,9 +148,18 @@ fn top_and_status_show_what_the_workers_published() {
     assert_eq!(status["last_minute"]["default"]["runs"], 120, "{status}");
     assert_eq!(status["last_minute"]["default"]["failed"], 2);
     assert_eq!(status["last_minute"]["default"]["dead_lettered"], 1);
+    assert_eq!(status["relays"]["shop-relay"]["relinked"], 2, "{status}");
+    assert_eq!(status["relays"]["shop-relay"]["handled_nowhere"], 3);
     let table = text(&eventlib(&url, STREAM, &["status"]));
     assert!(
         table.contains("group `default`, last minute: 120 run(s), 2 failed, 1 dead-lettered"),
+        "{table}"
+    );
+    assert!(
+        table.contains(
+            "outbox relay `shop-relay`: backlog 12, moved 340, failed 1, unsendable 0, \
+             relinked 2, HANDLED NOWHERE 3"
+        ),
         "{table}"
     );
 }

@@ -166,8 +166,8 @@ impl Relay {
     /// Makes a running relay ([`Relay::spawn`]) write its stats to Redis
     /// for the operator's tools: every 5 s, the field of its
     /// [name](Relay::named) in the hash `<stream>:relays` is set to
-    /// `{"backlog":n,"moved":n,"failed":n,"unsendable":n,"at_ms":ms}` (the
-    /// key expires 15 s after the last write; [`RelayTask::stop`] removes
+    /// `{"backlog":n,"moved":n,"failed":n,"unsendable":n,"relinked":n,
+    /// "handled_nowhere":n,"at_ms":ms}` (see [`RelayStats`]; the key expires 15 s after the last write; [`RelayTask::stop`] removes
     /// the field). `stream` is the stream key of the Redis transport
     /// (`eventlib:events` by default). A failed write is counted in
     /// [`RelayStats::publish_errors`] and tried again 5 s later; no event

@@ -139,6 +139,8 @@ async fn the_sqlite_relay_keeps_ids_shows_its_stats_rides_out_redis_and_resends_
     let stats = &published(&server)["lite-relay"];
     assert_eq!(stats["failed"], 0);
     assert_eq!(stats["unsendable"], 0);
+    assert_eq!(stats["relinked"], 0);
+    assert_eq!(stats["handled_nowhere"], 0);
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

@@ -231,7 +231,7 @@ fn stream_part(config: &Config, forms: &Forms, here: &str, live: &Live) -> Marku
             h2 { "Outbox relays" }
             div.scroll #relays data-count=(live.relays.len()) {
                 table {
-                    thead { tr { th { "relay" } th.n { "backlog" } th.n { "moved" } th.n { "failed" } th.n { "unsendable" } th { "last seen" } } }
+                    thead { tr { th { "relay" } th.n { "backlog" } th.n { "moved" } th.n { "failed" } th.n { "unsendable" } th.n title="marks of rows an older program could not send, cleared and sent" { "relinked" } th.n title="sent to a program with no transport and no handler: nothing was done with them" { "handled nowhere" } th { "last seen" } } }
                     tbody {
                         @for r in &live.relays {
                             tr data-relay=(r.name) {
@@ -242,6 +242,8 @@ fn stream_part(config: &Config, forms: &Forms, here: &str, live: &Live) -> Marku
                                 td.n data-moved=(r.moved) { (number(r.moved)) }
                                 (cell(r.failed, "fail"))
                                 (cell(r.unsendable, "dead"))
+                                td.n data-relinked=(r.relinked) { (number(r.relinked)) }
+                                (cell(r.handled_nowhere, "dead"))
                                 td { (ago(r.at_ms, now)) " ago" }
                             }
                         }

@@ -1,7 +1,8 @@
 //! The transactional outbox's relays as they publish themselves (see
 //! `eventlib-sql`): the hash `<stream>:relays`, one field per relay, value
-//! `{"backlog":n|null,"moved":n,"failed":n,"unsendable":n,"at_ms":ms}`; the
-//! key expires 15 s after the last relay wrote it.
+//! `{"backlog":n|null,"moved":n,"failed":n,"unsendable":n,"relinked":n,
+//! "handled_nowhere":n,"at_ms":ms}`; the key expires 15 s after the last
+//! relay wrote it.
 
 use serde::Deserialize;
 
@@ -28,6 +29,17 @@ pub struct RelayFigures {
     /// Rows that could not be sent at all (kept, marked).
     #[serde(default)]
     pub unsendable: u64,
+    /// Rows another relay marked unsendable because its program did not
+    /// link their event (an older version, while a deploy rolls out), that
+    /// this relay's program links, so that it cleared the mark and sent
+    /// them.
+    #[serde(default)]
+    pub relinked: u64,
+    /// Rows sent to a program with no transport installed and no handler
+    /// of their event: deleted with nothing done (a relay process that
+    /// was not given the transport it was meant to send to).
+    #[serde(default)]
+    pub handled_nowhere: u64,
     /// When it wrote this, in milliseconds since 1970.
     #[serde(default)]
     pub at_ms: u64,
