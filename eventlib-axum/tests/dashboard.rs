@@ -769,6 +769,8 @@ fn the_overview_shows_what_producers_sent_and_the_outbox_relays() {
         .arg(format!("{STREAM}:relays"))
         .arg("orders-db<b>")
         .arg(r#"{"backlog":17,"moved":900,"failed":2,"unsendable":1,"relinked":4,"handled_nowhere":6,"at_ms":0}"#)
+        .arg("spare")
+        .arg(r#"{"backlog":17,"moved":0,"standing_by_for":"orders-db<b> (h:1#0)","at_ms":0}"#)
         .query(&mut conn)
         .unwrap();
     let addr = serve(
@@ -796,7 +798,11 @@ fn the_overview_shows_what_producers_sent_and_the_outbox_relays() {
         )),
         "{html}"
     );
-    assert!(html.contains(r#"id="relays" data-count="1""#), "{html}");
+    assert!(html.contains(r#"id="relays" data-count="2""#), "{html}");
+    assert!(
+        html.contains(r#"data-standby="orders-db&lt;b&gt; (h:1#0)""#),
+        "{html}"
+    );
     assert!(html.contains("orders-db&lt;b&gt;"), "{html}");
     assert!(!html.contains("orders-db<b>"), "{html}");
     assert!(html.contains(r#"data-backlog="17""#), "{html}");

@@ -991,7 +991,7 @@ impl Live {
         }
         for relay in &self.relays {
             println!(
-                "  outbox relay `{}`: backlog {}, moved {}, failed {}, unsendable {}{}{}",
+                "  outbox relay `{}`: backlog {}, moved {}, failed {}, unsendable {}{}{}{}",
                 relay.name,
                 relay
                     .backlog
@@ -1011,7 +1011,13 @@ impl Live {
                     )
                 } else {
                     String::new()
-                }
+                },
+                relay
+                    .standing_by_for
+                    .as_ref()
+                    .map_or(String::new(), |holder| format!(
+                        ", standing by for {holder}"
+                    ))
             );
         }
         for group in self.groups() {
@@ -1052,7 +1058,8 @@ impl Live {
                 json!({
                     "backlog": r.backlog, "moved": r.moved, "failed": r.failed,
                     "unsendable": r.unsendable, "relinked": r.relinked,
-                    "handled_nowhere": r.handled_nowhere, "at_ms": r.at_ms,
+                    "handled_nowhere": r.handled_nowhere,
+                    "standing_by_for": r.standing_by_for, "at_ms": r.at_ms,
                 })
             ))
             .collect::<serde_json::Map<String, Value>>());

@@ -116,6 +116,8 @@ fn top_and_status_show_what_the_workers_published() {
         .arg(format!("{STREAM}:relays"))
         .arg("shop-relay")
         .arg(r#"{"backlog":12,"moved":340,"failed":1,"unsendable":0,"relinked":2,"handled_nowhere":3,"at_ms":1}"#)
+        .arg("spare-relay")
+        .arg(r#"{"backlog":12,"moved":0,"failed":0,"unsendable":0,"standing_by_for":"shop-relay (host:7#0)","at_ms":1}"#)
         .query(&mut conn)
         .unwrap();
     let frame = eventlib(&url, STREAM, &["top", "--count", "1"]);
@@ -150,6 +152,11 @@ fn top_and_status_show_what_the_workers_published() {
     assert_eq!(status["last_minute"]["default"]["dead_lettered"], 1);
     assert_eq!(status["relays"]["shop-relay"]["relinked"], 2, "{status}");
     assert_eq!(status["relays"]["shop-relay"]["handled_nowhere"], 3);
+    assert!(status["relays"]["shop-relay"]["standing_by_for"].is_null());
+    assert_eq!(
+        status["relays"]["spare-relay"]["standing_by_for"],
+        "shop-relay (host:7#0)"
+    );
     let table = text(&eventlib(&url, STREAM, &["status"]));
     assert!(
         table.contains("group `default`, last minute: 120 run(s), 2 failed, 1 dead-lettered"),
@@ -159,6 +166,13 @@ fn top_and_status_show_what_the_workers_published() {
         table.contains(
             "outbox relay `shop-relay`: backlog 12, moved 340, failed 1, unsendable 0, \
              relinked 2, HANDLED NOWHERE 3"
+        ),
+        "{table}"
+    );
+    assert!(
+        table.contains(
+            "outbox relay `spare-relay`: backlog 12, moved 0, failed 0, unsendable 0, \
+             standing by for shop-relay (host:7#0)"
         ),
         "{table}"
     );

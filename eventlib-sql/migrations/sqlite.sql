@@ -13,3 +13,10 @@ CREATE TABLE IF NOT EXISTS eventlib_outbox (
 -- The marked rows by event name: a relay clears the marks of rows whose event
 -- an older program did not link, once it links it.
 CREATE INDEX IF NOT EXISTS eventlib_outbox_marked ON eventlib_outbox (name) WHERE error IS NOT NULL;
+-- One relay at a time sends a database file's rows: the one named here, until `until_ms`
+-- (milliseconds since 1970), which it renews while it runs; the others stand by.
+CREATE TABLE IF NOT EXISTS eventlib_outbox_relay (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    holder   TEXT NOT NULL,
+    until_ms INTEGER NOT NULL
+);

@@ -16,6 +16,13 @@ pub enum Error {
     /// (`begin`, `begin_with`): its row would commit on its own, whatever
     /// becomes of the business rows. Nothing was written.
     NotInTransaction,
+    /// Another relay sends this outbox (SQLite, where one relay at a time
+    /// holds it): this one stands by, and takes over once that one stops
+    /// or its lease runs out.
+    StandingBy {
+        /// The relay that holds the outbox: its name, then its process.
+        holder: String,
+    },
 }
 
 impl std::fmt::Display for Error {
@@ -31,6 +38,11 @@ impl std::fmt::Display for Error {
                  pool.begin().await?; log(&mut tx, event)`): outside one, the event would commit \
                  on its own, whatever becomes of the business rows; nothing was written",
             ),
+            Error::StandingBy { holder } => write!(
+                f,
+                "another relay ({holder}) sends this SQLite outbox; this one stands by and \
+                 takes over once that one stops or its lease runs out"
+            ),
         }
     }
 }
@@ -40,7 +52,7 @@ impl std::error::Error for Error {
         match self {
             Error::Event(err) => Some(err),
             Error::Database(err) => Some(err),
-            Error::Unconfirmed | Error::NotInTransaction => None,
+            Error::Unconfirmed | Error::NotInTransaction | Error::StandingBy { .. } => None,
         }
     }
 }

@@ -377,7 +377,8 @@ async fn finish(mut tx: Transaction<'static, Postgres>, sent: &Sent) -> Result<(
 }
 
 impl Store for PgStore {
-    fn cycle(&self, batch: i64) -> Fut<'_, Result<Sent, sqlx::Error>> {
+    fn cycle<'a>(&'a self, batch: i64, _relay: &'a str) -> Fut<'a, Result<Sent, sqlx::Error>> {
+        // Relays share the table by row locks: none stands by.
         Box::pin(PgStore::cycle(self, batch))
     }
 
@@ -427,7 +428,7 @@ impl Store for PgStore {
         Box::pin(PgStore::wait(self, poll))
     }
 
-    fn release(&self) -> Fut<'_, Result<Sent, sqlx::Error>> {
+    fn release<'a>(&'a self, _relay: &'a str) -> Fut<'a, Result<Sent, sqlx::Error>> {
         Box::pin(async move {
             if let Some(claimed) = self.ahead.lock().await.take() {
                 let _ = claimed.tx.rollback().await;

@@ -1,7 +1,8 @@
 //! A relay's stats on Redis, for the operator's tools: the hash
 //! `<stream>:relays`, one field per relay (its name), whose value is the
 //! compact JSON `{"backlog":n,"moved":n,"failed":n,"unsendable":n,
-//! "relinked":n,"handled_nowhere":n,"at_ms":ms}` (`backlog` is `null` before the first count). A running relay writes
+//! "relinked":n,"handled_nowhere":n,"standing_by_for":name|null,"at_ms":ms}`
+//! (`backlog` is `null` before the first count). A running relay writes
 //! it every [`EVERY`] and sets the key to expire [`KEEP`] later, so the
 //! key vanishes once no relay writes; a relay stopped with
 //! `RelayTask::stop` removes its field.
@@ -52,6 +53,7 @@ impl Publisher {
             "unsendable": stats.unsendable,
             "relinked": stats.relinked,
             "handled_nowhere": stats.handled_nowhere,
+            "standing_by_for": stats.standing_by_for,
             "at_ms": now_ms(),
         })
         .to_string();

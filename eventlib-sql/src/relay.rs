@@ -21,8 +21,9 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// Claims up to `batch` committed rows, hands them to
     /// [`send`](crate::send::send), and
     /// deletes the delivered ones (marks the unsendable ones) in one
-    /// database transaction.
-    fn cycle(&self, batch: i64) -> Fut<'_, Result<Sent, sqlx::Error>>;
+    /// database transaction. `relay` is the relay's name, for a store
+    /// that lets one relay at a time send ([`Sent::standby`]).
+    fn cycle<'a>(&'a self, batch: i64, relay: &'a str) -> Fut<'a, Result<Sent, sqlx::Error>>;
     /// How many rows wait to be sent (rows marked unsendable excluded).
     fn backlog(&self) -> Fut<'_, Result<i64, sqlx::Error>>;
     /// Clears the mark of the rows marked because their event was not
@@ -35,7 +36,8 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// When the relay stops cycling: deletes the rows of a batch the
     /// transport confirmed that are not deleted yet (returning them), and
     /// lets go of rows claimed ahead of the next cycle.
-    fn release(&self) -> Fut<'_, Result<Sent, sqlx::Error>>;
+    /// A store with a lease ([`Sent::standby`]) lets go of it.
+    fn release<'a>(&'a self, relay: &'a str) -> Fut<'a, Result<Sent, sqlx::Error>>;
 }
 
 /// How a relay runs.
@@ -167,7 +169,8 @@ impl Relay {
     /// for the operator's tools: every 5 s, the field of its
     /// [name](Relay::named) in the hash `<stream>:relays` is set to
     /// `{"backlog":n,"moved":n,"failed":n,"unsendable":n,"relinked":n,
-    /// "handled_nowhere":n,"at_ms":ms}` (see [`RelayStats`]; the key expires 15 s after the last write; [`RelayTask::stop`] removes
+    /// "handled_nowhere":n,"standing_by_for":name|null,"at_ms":ms}` (see
+    /// [`RelayStats`]; the key expires 15 s after the last write; [`RelayTask::stop`] removes
     /// the field). `stream` is the stream key of the Redis transport
     /// (`eventlib:events` by default). A failed write is counted in
     /// [`RelayStats::publish_errors`] and tried again 5 s later; no event
@@ -202,10 +205,15 @@ impl Relay {
     /// One cycle: claims, sends, and deletes; returns how many rows it
     /// moved, or `None` when no row waited.
     async fn once(&self) -> Result<Option<usize>, Error> {
-        let sent = self.store.cycle(self.options.batch).await?;
+        let mut sent = self.store.cycle(self.options.batch, &self.name).await?;
         let c = &self.counters;
         let moved = sent.delivered.len() + sent.poison.len();
         c.batch(&sent);
+        if let Some(holder) = sent.standby.take() {
+            c.standing_by(Some(&holder));
+            return Err(Error::StandingBy { holder });
+        }
+        c.standing_by(None);
         if let Some(err) = sent.refused {
             c.failed(
                 Failure::Refused,
@@ -239,7 +247,7 @@ impl Relay {
     /// The store's [`release`](Store::release), with what it deleted
     /// counted; returns how many rows that was.
     async fn release(&self) -> u64 {
-        match self.store.release().await {
+        match self.store.release(&self.name).await {
             Ok(sent) => {
                 let moved = sent.delivered.len() + sent.poison.len();
                 self.counters.batch(&sent);
@@ -263,7 +271,9 @@ impl Relay {
     }
 
     /// Moves every row committed now, batch after batch, and returns how
-    /// many it moved; the first failure stops it. Rows an older program
+    /// many it moved; the first failure stops it. On SQLite, while another
+    /// relay holds the outbox, it moves nothing and returns
+    /// [`Error::StandingBy`]. Rows an older program
     /// marked because it did not link their event are sent too, when
     /// this program links it.
     pub async fn drain(&self) -> Result<u64, Error> {
@@ -324,7 +334,8 @@ impl Relay {
                 }
             };
             let pause = match outcome {
-                Ok(None) => {
+                // Another relay sends (SQLite): look again after `poll`.
+                Ok(None) | Err(Error::StandingBy { .. }) => {
                     backoff = FIRST_BACKOFF;
                     None
                 }

@@ -56,6 +56,9 @@ pub(crate) struct Sent {
     /// The transport gave an event up while the batch was out: no row of
     /// the batch is deleted, and the batch is sent again.
     pub(crate) unconfirmed: bool,
+    /// Another relay holds the outbox (SQLite's lease), named so: this
+    /// cycle claimed nothing.
+    pub(crate) standby: Option<String>,
 }
 
 impl Sent {

@@ -53,6 +53,9 @@ pub struct RelayStats {
     pub publish_errors: u64,
     /// The last failure, if any.
     pub last_error: Option<String>,
+    /// SQLite: the relay that holds the outbox while this one stands by
+    /// (its name, then its process); `None` while this one sends.
+    pub standing_by_for: Option<String>,
 }
 
 impl RelayStats {
@@ -78,6 +81,9 @@ impl fmt::Display for RelayStats {
         if self.publish_errors > 0 {
             write!(f, ", stats not published {}x", self.publish_errors)?;
         }
+        if let Some(holder) = &self.standing_by_for {
+            write!(f, "; standing by for {holder}")?;
+        }
         if let Some(err) = &self.last_error {
             write!(f, "; last error: {err}")?;
         }
@@ -99,6 +105,8 @@ pub(crate) struct Counters {
     unconfirmed: AtomicU64,
     publish_errors: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// The relay this one stands by for, and whether it ever stood by.
+    standby: Mutex<(Option<String>, bool)>,
 }
 
 /// The kinds of failure a relay counts.
@@ -185,6 +193,33 @@ impl Counters {
         );
     }
 
+    /// Whether another relay holds the outbox (`Some(holder)`) or this
+    /// one sends. The first time it stands by goes to stderr (seen even
+    /// without a logger); every change to `log`.
+    pub(crate) fn standing_by(&self, holder: Option<&str>) {
+        let mut standby = self.standby.lock().unwrap_or_else(|e| e.into_inner());
+        if standby.0.as_deref() == holder {
+            return;
+        }
+        match holder {
+            Some(holder) => {
+                let what = format!(
+                    "another relay ({holder}) sends this SQLite outbox; this one stands by and \
+                     takes over once that one stops or its lease runs out"
+                );
+                if !standby.1 {
+                    eprintln!("eventlib-sql relay: {what} (see Relay::stats)");
+                }
+                log::info!(target: "eventlib_sql", "relay: {what}");
+                *standby = (Some(holder.to_owned()), true);
+            }
+            None => {
+                log::info!(target: "eventlib_sql", "relay: this relay now sends the SQLite outbox");
+                standby.0 = None;
+            }
+        }
+    }
+
     /// A backlog just counted; also the gauge `eventlib_outbox_backlog`.
     pub(crate) fn backlog(&self, backlog: u64) {
         *self.backlog.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -233,6 +268,12 @@ impl Counters {
                 .last_error
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            standing_by_for: self
+                .standby
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .0
                 .clone(),
         }
     }

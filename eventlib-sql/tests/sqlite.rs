@@ -318,6 +318,189 @@ async fn clones_of_one_relay_draining_at_once_send_each_row_once() {
     let _ = std::fs::remove_file(&path);
 }
 
+/// Two relays on one file, as a service's task and a relay process would
+/// run (separate `Relay`s, each with its own pool): one sends, the other
+/// stands by and says so; once the first stops, the other takes over at
+/// once. No row is sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_relay_on_one_file_stands_by_and_takes_over_when_the_first_stops() {
+    let path = file("two-relays");
+    let pools = [pool(&path).await, pool(&path).await];
+    let mut tx = pools[0].begin().await.unwrap();
+    for n in 0..2_000 {
+        sqlite::log(&mut tx, order(format!("lite-two-{n}")))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let options = RelayOptions {
+        batch: 100,
+        poll: Duration::from_millis(10),
+        ..RelayOptions::default()
+    };
+    let relays = [
+        sqlite::relay(pools[0].clone(), options.clone()).named("relay-a"),
+        sqlite::relay(pools[1].clone(), options).named("relay-b"),
+    ];
+    let mut tasks = [Some(relays[0].spawn()), Some(relays[1].spawn())];
+    let runs = wait_handled("lite-two-", 2_000).await;
+    assert_eq!(runs.len(), 2_000);
+    let twice = runs.values().filter(|ids| ids.len() > 1).count();
+    assert_eq!(twice, 0, "{twice} orders handled more than once");
+    // A second send would come in the next few polls.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stats = [relays[0].stats(), relays[1].stats()];
+    let sender = usize::from(stats[0].moved == 0);
+    let standby = 1 - sender;
+    assert_eq!(
+        (stats[sender].moved, stats[standby].moved),
+        (2_000, 0),
+        "{stats:?}"
+    );
+    let holder = stats[standby]
+        .standing_by_for
+        .clone()
+        .unwrap_or_else(|| panic!("the other relay does not say it stands by: {stats:?}"));
+    assert!(holder.starts_with(relays[sender].name()), "{holder}");
+    assert!(
+        stats[standby].to_string().contains("standing by for"),
+        "{}",
+        stats[standby]
+    );
+    assert!(
+        matches!(
+            relays[standby].drain().await,
+            Err(eventlib_sql::Error::StandingBy { .. })
+        ),
+        "a drain of the relay standing by says so"
+    );
+
+    // The sender stops and lets go: the other sends the next rows.
+    tasks[sender].take().unwrap().stop().await;
+    let mut tx = pools[0].begin().await.unwrap();
+    for n in 0..100 {
+        sqlite::log(&mut tx, order(format!("lite-two-after-{n}")))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let after = tokio::time::timeout(Duration::from_secs(5), wait_handled("lite-two-after-", 100))
+        .await
+        .expect("the relay standing by takes over within the poll interval");
+    assert!(after.values().all(|ids| ids.len() == 1));
+    let stats = relays[standby].stats();
+    assert_eq!((stats.moved, stats.standing_by_for), (100, None));
+    tasks[standby].take().unwrap().stop().await;
+    for pool in pools {
+        pool.close().await;
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A DELETE that fails (here a trigger refuses it; a disk full or a lock
+/// held past the busy timeout does the same) keeps the confirmed rows for
+/// the next try: they are not read and sent again meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_whose_delete_fails_are_not_sent_again() {
+    let path = file("no-delete");
+    let pool = pool(&path).await;
+    for n in 0..5 {
+        place(&pool, &format!("lite-nodel-{n}")).await;
+    }
+    sqlx::raw_sql(
+        "CREATE TRIGGER test_no_delete BEFORE DELETE ON eventlib_outbox \
+         BEGIN SELECT RAISE(ABORT, 'the test keeps the rows'); END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let relay = sqlite::relay(
+        pool.clone(),
+        RelayOptions {
+            poll: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            ..RelayOptions::default()
+        },
+    );
+    let task = relay.spawn();
+    assert_eq!(wait_handled("lite-nodel-", 5).await.len(), 5);
+    // Many cycles, each failing to delete.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(relay.stats().database_errors >= 3, "{}", relay.stats());
+    sqlx::raw_sql("DROP TRIGGER test_no_delete")
+        .execute(&pool)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while relay.backlog().await.ok() != Some(0) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the rows deleted once the DELETE works");
+    task.stop().await;
+    let runs = wait_handled("lite-nodel-", 5).await;
+    let twice = runs.values().filter(|ids| ids.len() > 1).count();
+    assert_eq!(
+        twice, 0,
+        "{twice} of 5 orders handled more than once: {runs:?}"
+    );
+    assert_eq!(relay.stats().moved, 5);
+    pool.close().await;
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A relay whose process died holds the outbox until its lease runs out;
+/// then the relay standing by sends its rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_takes_over_the_lease_of_a_relay_that_died() {
+    let path = file("dead-holder");
+    let pool = pool(&path).await;
+    for n in 0..3 {
+        place(&pool, &format!("lite-dead-{n}")).await;
+    }
+    // As a relay killed while it sent would leave it: 1.5 s to go.
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 1_500;
+    sqlx::query("INSERT INTO eventlib_outbox_relay (id, holder, until_ms) VALUES (1, ?, ?)")
+        .bind("gone (host:1#0)")
+        .bind(until)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let relay = sqlite::relay(
+        pool.clone(),
+        RelayOptions {
+            poll: Duration::from_millis(20),
+            ..RelayOptions::default()
+        },
+    );
+    let task = relay.spawn();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stats = relay.stats();
+    assert_eq!(
+        (stats.moved, stats.standing_by_for.as_deref()),
+        (0, Some("gone (host:1#0)"))
+    );
+    let runs = tokio::time::timeout(Duration::from_secs(10), wait_handled("lite-dead-", 3))
+        .await
+        .expect("sent once the lease ran out");
+    assert_eq!(runs.len(), 3);
+    assert_eq!(relay.stats().standing_by_for, None);
+    task.stop().await;
+    // A stopped relay lets go of its lease.
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM eventlib_outbox_relay")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    pool.close().await;
+    let _ = std::fs::remove_file(&path);
+}
+
 /// Options that would stall a relay (no row per batch, no pause between
 /// looks or after a failure) are raised to the least that works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -141,6 +141,7 @@ async fn the_sqlite_relay_keeps_ids_shows_its_stats_rides_out_redis_and_resends_
     assert_eq!(stats["unsendable"], 0);
     assert_eq!(stats["relinked"], 0);
     assert_eq!(stats["handled_nowhere"], 0);
+    assert!(stats.as_object().unwrap()["standing_by_for"].is_null());
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -181,10 +182,17 @@ async fn the_sqlite_relay_keeps_ids_shows_its_stats_rides_out_redis_and_resends_
     assert_eq!(relay.stats().moved, 300);
 
     // A relay killed after Redis confirmed and before its DELETE committed:
-    // the test holds the write lock, so the child relay reads and sends its
-    // rows, then waits on the DELETE, where it is killed.
+    // a trigger the test adds makes every DELETE of the outbox fail, so
+    // the child relay reads and sends its rows, then fails to delete them
+    // until it is killed.
     let third = commit(&pool, "lite-redis-c", 50).await;
-    let lock = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TRIGGER test_no_delete BEFORE DELETE ON eventlib_outbox \
+         BEGIN SELECT RAISE(ABORT, 'the test keeps the rows'); END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let mut child = support::child(
         "child_process_entry",
         "sqlite-redis-relay",
@@ -196,15 +204,39 @@ async fn the_sqlite_relay_keeps_ids_shows_its_stats_rides_out_redis_and_resends_
         third.iter().all(|id| seen.contains_key(id))
     })
     .await;
-    child.kill().unwrap(); // SIGKILL, inside the waiting DELETE
+    child.kill().unwrap(); // SIGKILL, its rows sent and not deleted
     child.wait().unwrap();
-    lock.rollback().await.unwrap();
+    sqlx::raw_sql("DROP TRIGGER test_no_delete")
+        .execute(&pool)
+        .await
+        .unwrap();
     assert_eq!(
         relay.backlog().await.unwrap(),
         50,
         "the killed relay deleted nothing"
     );
-    assert_eq!(relay.drain().await.unwrap(), 50);
+    // The killed relay's lease holds the outbox until it runs out (10 s).
+    match relay.drain().await {
+        Err(eventlib_sql::Error::StandingBy { holder }) => {
+            assert!(!holder.starts_with("lite-relay"), "{holder}")
+        }
+        other => panic!("the lease of the killed relay is not kept: {other:?}"),
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let moved = loop {
+        match relay.drain().await {
+            Ok(moved) => break moved,
+            Err(eventlib_sql::Error::StandingBy { .. }) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the lease never ran out"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(err) => panic!("{err}"),
+        }
+    };
+    assert_eq!(moved, 50);
     let seen = stream_ids(&server, STREAM);
     for id in &third {
         assert_eq!(seen[id], 2, "sent twice, under the same id");

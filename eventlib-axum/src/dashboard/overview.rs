@@ -235,7 +235,12 @@ fn stream_part(config: &Config, forms: &Forms, here: &str, live: &Live) -> Marku
                     tbody {
                         @for r in &live.relays {
                             tr data-relay=(r.name) {
-                                td { code { (r.name) } }
+                                td {
+                                    code { (r.name) }
+                                    @if let Some(holder) = &r.standing_by_for {
+                                        " " span.note data-standby=(holder) { "standing by for " (holder) }
+                                    }
+                                }
                                 td.n data-backlog=[r.backlog] {
                                     @match r.backlog { Some(b) => (number(b)), None => "not counted yet" }
                                 }

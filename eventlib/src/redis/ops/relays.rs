@@ -1,8 +1,8 @@
 //! The transactional outbox's relays as they publish themselves (see
 //! `eventlib-sql`): the hash `<stream>:relays`, one field per relay, value
 //! `{"backlog":n|null,"moved":n,"failed":n,"unsendable":n,"relinked":n,
-//! "handled_nowhere":n,"at_ms":ms}`; the key expires 15 s after the last
-//! relay wrote it.
+//! "handled_nowhere":n,"standing_by_for":name|null,"at_ms":ms}`; the key
+//! expires 15 s after the last relay wrote it.
 
 use serde::Deserialize;
 
@@ -40,6 +40,10 @@ pub struct RelayFigures {
     /// was not given the transport it was meant to send to).
     #[serde(default)]
     pub handled_nowhere: u64,
+    /// On SQLite, where one relay at a time sends a database file's rows:
+    /// the relay this one stands by for (`None` while it sends).
+    #[serde(default)]
+    pub standing_by_for: Option<String>,
     /// When it wrote this, in milliseconds since 1970.
     #[serde(default)]
     pub at_ms: u64,
