@@ -5,7 +5,7 @@
 //! other relay stands by until that one stops or its lease runs out. It
 //! polls.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -76,6 +76,7 @@ pub fn relay(pool: SqlitePool, options: RelayOptions) -> Relay {
                 STORES.fetch_add(1, Ordering::Relaxed)
             ),
             lease: Mutex::new(None),
+            took: AtomicBool::new(false),
         },
         options,
     )
@@ -103,6 +104,8 @@ struct SqliteStore {
     process: String,
     /// When this relay's lease needs renewing; `None` when it holds none.
     lease: Mutex<Option<Instant>>,
+    /// Whether it took the lease since it last let go of it.
+    took: AtomicBool,
 }
 
 impl SqliteStore {
@@ -230,6 +233,7 @@ impl SqliteStore {
         *self.lease.lock().unwrap_or_else(|e| e.into_inner()) =
             taken.then_some(asked + RENEW_EVERY);
         if taken {
+            self.took.store(true, Ordering::Relaxed);
             return Ok(None);
         }
         let holder: Option<String> =
@@ -263,13 +267,9 @@ impl SqliteStore {
     /// Lets go of this relay's lease, so that a relay standing by takes
     /// over at once.
     async fn let_go(&self, relay: &str) -> Result<(), sqlx::Error> {
-        let held = self
-            .lease
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .is_some();
-        if held {
+        self.lease.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // Also when its last renewal failed: the row may still name it.
+        if self.took.swap(false, Ordering::Relaxed) {
             sqlx::query("DELETE FROM eventlib_outbox_relay WHERE holder = ?")
                 .bind(self.holder(relay))
                 .execute(&self.pool)
