@@ -407,13 +407,7 @@ async fn rows_whose_delete_fails_are_not_sent_again() {
     for n in 0..5 {
         place(&pool, &format!("lite-nodel-{n}")).await;
     }
-    sqlx::raw_sql(
-        "CREATE TRIGGER test_no_delete BEFORE DELETE ON eventlib_outbox \
-         BEGIN SELECT RAISE(ABORT, 'the test keeps the rows'); END",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    support::refuse_sqlite_deletes(&pool, true).await;
     let relay = sqlite::relay(
         pool.clone(),
         RelayOptions {
@@ -427,10 +421,7 @@ async fn rows_whose_delete_fails_are_not_sent_again() {
     // Many cycles, each failing to delete.
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(relay.stats().database_errors >= 3, "{}", relay.stats());
-    sqlx::raw_sql("DROP TRIGGER test_no_delete")
-        .execute(&pool)
-        .await
-        .unwrap();
+    support::refuse_sqlite_deletes(&pool, false).await;
     tokio::time::timeout(Duration::from_secs(10), async {
         while relay.backlog().await.ok() != Some(0) {
             tokio::time::sleep(Duration::from_millis(20)).await;

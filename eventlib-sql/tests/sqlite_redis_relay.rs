@@ -186,13 +186,7 @@ async fn the_sqlite_relay_keeps_ids_shows_its_stats_rides_out_redis_and_resends_
     // the child relay reads and sends its rows, then fails to delete them
     // until it is killed.
     let third = commit(&pool, "lite-redis-c", 50).await;
-    sqlx::raw_sql(
-        "CREATE TRIGGER test_no_delete BEFORE DELETE ON eventlib_outbox \
-         BEGIN SELECT RAISE(ABORT, 'the test keeps the rows'); END",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    support::refuse_sqlite_deletes(&pool, true).await;
     let mut child = support::child(
         "child_process_entry",
         "sqlite-redis-relay",
@@ -206,10 +200,7 @@ async fn the_sqlite_relay_keeps_ids_shows_its_stats_rides_out_redis_and_resends_
     .await;
     child.kill().unwrap(); // SIGKILL, its rows sent and not deleted
     child.wait().unwrap();
-    sqlx::raw_sql("DROP TRIGGER test_no_delete")
-        .execute(&pool)
-        .await
-        .unwrap();
+    support::refuse_sqlite_deletes(&pool, false).await;
     assert_eq!(
         relay.backlog().await.unwrap(),
         50,

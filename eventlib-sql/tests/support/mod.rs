@@ -254,3 +254,16 @@ macro_rules! refused_outside_a_transaction {
     }};
 }
 pub(crate) use refused_outside_a_transaction;
+
+/// Makes every `DELETE` from the SQLite outbox fail (`refuse` true), as a
+/// full disk or a lock held past the busy timeout would, or work again.
+#[cfg(feature = "sqlite")]
+pub async fn refuse_sqlite_deletes(pool: &sqlx::SqlitePool, refuse: bool) {
+    let sql = if refuse {
+        "CREATE TRIGGER test_no_delete BEFORE DELETE ON eventlib_outbox \
+         BEGIN SELECT RAISE(ABORT, 'the test keeps the rows'); END"
+    } else {
+        "DROP TRIGGER test_no_delete"
+    };
+    sqlx::raw_sql(sql).execute(pool).await.unwrap();
+}
