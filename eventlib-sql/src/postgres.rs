@@ -72,6 +72,7 @@ pub fn relay(pool: PgPool, options: RelayOptions) -> Relay {
             listener: tokio::sync::Mutex::new(None),
             ahead: tokio::sync::Mutex::new(None),
             behind: tokio::sync::Mutex::new(None),
+            undeleted: tokio::sync::Mutex::new(None),
             resume: std::sync::Mutex::new(Resume::default()),
             runtime: std::sync::OnceLock::new(),
         },
@@ -93,6 +94,10 @@ struct PgStore {
     /// The last batch the transport confirmed, its rows still to delete:
     /// its `DELETE` and `COMMIT` run while the next batch is out.
     behind: tokio::sync::Mutex<Option<Confirmed>>,
+    /// Confirmed rows whose `DELETE` failed (its transaction, and so its
+    /// locks, are gone): deleted before anything else is claimed, so that
+    /// this relay does not send them again.
+    undeleted: tokio::sync::Mutex<Option<Sent>>,
     /// Where the next claim starts.
     resume: std::sync::Mutex<Resume>,
     /// The runtime the relay ran on: sqlx closes the listener's and a
@@ -183,25 +188,71 @@ struct Confirmed {
 }
 
 impl Confirmed {
-    /// Deletes (and marks) its rows and commits; returns what it did.
-    async fn finish(self) -> Result<Sent, sqlx::Error> {
-        finish(self.tx, &self.sent).await?;
-        Ok(Sent {
+    /// Deletes (and marks) its rows and commits; returns what it did, or
+    /// on a failure the rows left to delete and mark.
+    async fn finish(self) -> Result<Sent, (sqlx::Error, Sent)> {
+        let sent = Sent {
             claimed: 0,
             ..self.sent
-        })
-    }
-}
-
-/// [`Confirmed::finish`] of `behind`, if there is one.
-async fn finish_behind(behind: Option<Confirmed>) -> Result<Sent, sqlx::Error> {
-    match behind {
-        Some(confirmed) => confirmed.finish().await,
-        None => Ok(Sent::default()),
+        };
+        match finish(self.tx, &sent).await {
+            Ok(()) => Ok(sent),
+            Err(err) => Err((
+                err,
+                Sent {
+                    refused: None,
+                    unconfirmed: false,
+                    ..sent
+                },
+            )),
+        }
     }
 }
 
 impl PgStore {
+    /// [`Confirmed::finish`] of `behind`, if there is one; what a failure
+    /// leaves waits in [`PgStore::undeleted`].
+    async fn finish_or_keep(&self, behind: Option<Confirmed>) -> Result<Sent, sqlx::Error> {
+        let Some(confirmed) = behind else {
+            return Ok(Sent::default());
+        };
+        match confirmed.finish().await {
+            Ok(sent) => Ok(sent),
+            Err((err, left)) => {
+                let mut undeleted = self.undeleted.lock().await;
+                *undeleted = Some(match undeleted.take() {
+                    Some(earlier) => left.and(earlier),
+                    None => left,
+                });
+                Err(err)
+            }
+        }
+    }
+
+    /// Deletes the rows left by a failed `DELETE`, in a transaction of its
+    /// own; they stay left if it fails too.
+    async fn delete_undeleted(&self, left: Sent) -> Result<Sent, sqlx::Error> {
+        let done = async {
+            let tx = self
+                .pool
+                .begin_with("BEGIN; SET LOCAL synchronous_commit TO OFF")
+                .await?;
+            finish(tx, &left).await
+        }
+        .await;
+        match done {
+            Ok(()) => Ok(left),
+            Err(err) => {
+                let mut undeleted = self.undeleted.lock().await;
+                *undeleted = Some(match undeleted.take() {
+                    Some(later) => left.and(later),
+                    None => left,
+                });
+                Err(err)
+            }
+        }
+    }
+
     /// Claims up to `batch` rows where [`Resume`] says.
     async fn claim(&self, batch: i64) -> Result<Claimed, sqlx::Error> {
         self.runtime.get_or_init(tokio::runtime::Handle::current);
@@ -253,6 +304,11 @@ impl PgStore {
     /// it was refused or given up, or the pool is too small to overlap:
     /// then it is finished here too.
     async fn cycle(&self, batch: i64) -> Result<Sent, sqlx::Error> {
+        let left = self.undeleted.lock().await.take();
+        if let Some(left) = left {
+            // Nothing is claimed (and sent) while they wait.
+            return self.delete_undeleted(left).await;
+        }
         let behind = self.behind.lock().await.take();
         let ahead = self.ahead.lock().await.take();
         let claimed = match ahead {
@@ -263,12 +319,14 @@ impl PgStore {
             Ok(claimed) => claimed,
             // The failed claim is counted on the next cycle; the
             // confirmed batch is deleted if the database lets it.
-            Err(err) if behind.is_some() => return finish_behind(behind).await.map_err(|_| err),
+            Err(err) if behind.is_some() => {
+                return self.finish_or_keep(behind).await.map_err(|_| err)
+            }
             Err(err) => return Err(err),
         };
         if rows.is_empty() {
             tx.rollback().await?;
-            return finish_behind(behind).await;
+            return self.finish_or_keep(behind).await;
         }
         // A full batch: more rows likely wait. The next batch is claimed
         // (on another connection) while this one is out, and sent once
@@ -284,7 +342,7 @@ impl PgStore {
                     None
                 }
             },
-            finish_behind(behind)
+            self.finish_or_keep(behind)
         );
         *self.ahead.lock().await = next;
         let confirmed = Confirmed { tx, sent };
@@ -311,7 +369,7 @@ impl PgStore {
         let claimed = confirmed.sent.claimed;
         Ok(Sent {
             claimed,
-            ..confirmed.finish().await?.and(finished)
+            ..self.finish_or_keep(Some(confirmed)).await?.and(finished)
         })
     }
 
@@ -436,7 +494,7 @@ impl Store for PgStore {
             // Closed here, on the runtime, rather than wherever the relay is dropped.
             self.listener.lock().await.take();
             let behind = self.behind.lock().await.take();
-            finish_behind(behind).await
+            self.finish_or_keep(behind).await
         })
     }
 }

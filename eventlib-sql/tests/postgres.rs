@@ -595,3 +595,62 @@ async fn a_backlog_without_statistics_is_claimed_in_order_not_scanned_per_batch(
         "the relay read {read} rows to claim {ROWS}"
     );
 }
+
+/// A DELETE that keeps failing (here a trigger refuses it, as a relay
+/// whose database user lacks the DELETE privilege would see): the relay
+/// stops sending instead of sending the same confirmed rows again on each
+/// retry, and deletes them once it can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_whose_delete_fails_are_not_sent_again() {
+    let pg = Postgres::start();
+    let pool = pool(&pg).await;
+    for n in 0..5 {
+        place(&pool, &format!("pg-nodel-{n}")).await;
+    }
+    sqlx::raw_sql(
+        "CREATE FUNCTION test_no_delete() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'the test keeps the rows'; END $$; \
+         CREATE TRIGGER test_no_delete BEFORE DELETE ON eventlib_outbox \
+         FOR EACH ROW EXECUTE FUNCTION test_no_delete()",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let relay = postgres::relay(
+        pool.clone(),
+        RelayOptions {
+            poll: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            ..RelayOptions::default()
+        },
+    );
+    let task = relay.spawn();
+    assert_eq!(wait_handled("pg-nodel-", 5).await.len(), 5);
+    // Many cycles, each failing to delete.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let stats = relay.stats();
+    assert!(stats.database_errors >= 3, "{stats}");
+    assert!(
+        stats
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("the test keeps the rows")),
+        "{stats}"
+    );
+    sqlx::raw_sql("DROP TRIGGER test_no_delete ON eventlib_outbox")
+        .execute(&pool)
+        .await
+        .unwrap();
+    until("an empty outbox", Duration::from_secs(10), || {
+        support::block(relay.backlog()).ok() == Some(0)
+    })
+    .await;
+    task.stop().await;
+    let runs = wait_handled("pg-nodel-", 5).await;
+    let twice = runs.values().filter(|ids| ids.len() > 1).count();
+    assert_eq!(
+        twice, 0,
+        "{twice} of 5 orders handled more than once: {runs:?}"
+    );
+    assert_eq!(relay.stats().moved, 5);
+}
