@@ -616,41 +616,12 @@ async fn rows_whose_delete_fails_are_not_sent_again() {
     .execute(&pool)
     .await
     .unwrap();
-    let relay = postgres::relay(
-        pool.clone(),
-        RelayOptions {
-            poll: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(50),
-            ..RelayOptions::default()
-        },
-    );
-    let task = relay.spawn();
-    assert_eq!(wait_handled("pg-nodel-", 5).await.len(), 5);
-    // Many cycles, each failing to delete.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let stats = relay.stats();
-    assert!(stats.database_errors >= 3, "{stats}");
-    assert!(
-        stats
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("the test keeps the rows")),
-        "{stats}"
-    );
-    sqlx::raw_sql("DROP TRIGGER test_no_delete ON eventlib_outbox")
-        .execute(&pool)
-        .await
-        .unwrap();
-    until("an empty outbox", Duration::from_secs(10), || {
-        support::block(relay.backlog()).ok() == Some(0)
-    })
-    .await;
-    task.stop().await;
-    let runs = wait_handled("pg-nodel-", 5).await;
-    let twice = runs.values().filter(|ids| ids.len() > 1).count();
-    assert_eq!(
-        twice, 0,
-        "{twice} of 5 orders handled more than once: {runs:?}"
-    );
-    assert_eq!(relay.stats().moved, 5);
+    let relay = postgres::relay(pool.clone(), support::eager_options());
+    let allow = async {
+        sqlx::raw_sql("DROP TRIGGER test_no_delete ON eventlib_outbox")
+            .execute(&pool)
+            .await
+            .unwrap();
+    };
+    support::check_failed_deletes_send_nothing_twice(&relay, "pg-nodel-", allow).await;
 }

@@ -408,35 +408,13 @@ async fn rows_whose_delete_fails_are_not_sent_again() {
         place(&pool, &format!("lite-nodel-{n}")).await;
     }
     support::refuse_sqlite_deletes(&pool, true).await;
-    let relay = sqlite::relay(
-        pool.clone(),
-        RelayOptions {
-            poll: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(50),
-            ..RelayOptions::default()
-        },
-    );
-    let task = relay.spawn();
-    assert_eq!(wait_handled("lite-nodel-", 5).await.len(), 5);
-    // Many cycles, each failing to delete.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(relay.stats().database_errors >= 3, "{}", relay.stats());
-    support::refuse_sqlite_deletes(&pool, false).await;
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while relay.backlog().await.ok() != Some(0) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the rows deleted once the DELETE works");
-    task.stop().await;
-    let runs = wait_handled("lite-nodel-", 5).await;
-    let twice = runs.values().filter(|ids| ids.len() > 1).count();
-    assert_eq!(
-        twice, 0,
-        "{twice} of 5 orders handled more than once: {runs:?}"
-    );
-    assert_eq!(relay.stats().moved, 5);
+    let relay = sqlite::relay(pool.clone(), support::eager_options());
+    support::check_failed_deletes_send_nothing_twice(
+        &relay,
+        "lite-nodel-",
+        support::refuse_sqlite_deletes(&pool, false),
+    )
+    .await;
     pool.close().await;
     let _ = std::fs::remove_file(&path);
 }

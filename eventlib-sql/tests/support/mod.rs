@@ -267,3 +267,48 @@ pub async fn refuse_sqlite_deletes(pool: &sqlx::SqlitePool, refuse: bool) {
     };
     sqlx::raw_sql(sql).execute(pool).await.unwrap();
 }
+
+/// Options that make a relay cycle fast: a failure is retried within 50 ms.
+pub fn eager_options() -> eventlib_sql::RelayOptions {
+    eventlib_sql::RelayOptions {
+        poll: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        ..eventlib_sql::RelayOptions::default()
+    }
+}
+
+/// Runs `relay` over an outbox of 5 committed orders `<prefix><n>` whose
+/// `DELETE`s fail until `allow` runs: each order is handled once, the
+/// failures are counted, and the rows are deleted once `allow` ran.
+pub async fn check_failed_deletes_send_nothing_twice(
+    relay: &eventlib_sql::Relay,
+    prefix: &str,
+    allow: impl std::future::Future<Output = ()>,
+) {
+    let task = relay.spawn();
+    assert_eq!(wait_handled(prefix, 5).await.len(), 5);
+    // Many cycles, each failing to delete.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let stats = relay.stats();
+    assert!(stats.database_errors >= 3, "{stats}");
+    assert!(
+        stats
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("the test keeps the rows")),
+        "{stats}"
+    );
+    allow.await;
+    until("an empty outbox", Duration::from_secs(10), || {
+        block(relay.backlog()).ok() == Some(0)
+    })
+    .await;
+    task.stop().await;
+    let runs = wait_handled(prefix, 5).await;
+    let twice = runs.values().filter(|ids| ids.len() > 1).count();
+    assert_eq!(
+        twice, 0,
+        "{twice} of 5 orders handled more than once: {runs:?}"
+    );
+    assert_eq!(relay.stats().moved, 5);
+}
