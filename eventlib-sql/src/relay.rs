@@ -153,8 +153,9 @@ impl Relay {
         }
     }
 
-    /// Names this relay in its published stats (default
-    /// `<hostname>:<pid>`).
+    /// Names this relay in its published stats and, on SQLite, in the
+    /// outbox's lease (default `<hostname>:<pid>`). Give each relay a name
+    /// of its own: relays of one name write over each other's stats.
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
@@ -245,17 +246,17 @@ impl Relay {
     }
 
     /// The store's [`release`](Store::release), with what it deleted
-    /// counted; returns how many rows that was.
-    async fn release(&self) -> u64 {
+    /// counted (and a failure); returns how many rows that was.
+    async fn release(&self) -> Result<u64, sqlx::Error> {
         match self.store.release(&self.name).await {
             Ok(sent) => {
                 let moved = sent.delivered.len() + sent.poison.len();
                 self.counters.batch(&sent);
-                moved as u64
+                Ok(moved as u64)
             }
             Err(err) => {
                 self.database_failed(&err);
-                0
+                Err(err)
             }
         }
     }
@@ -286,8 +287,11 @@ impl Relay {
                 Err(err) => break Err(err),
             }
         };
-        moved += self.release().await;
-        outcome.map(|()| moved)
+        // The last confirmed batch is deleted here: a failure to is the
+        // drain's too.
+        let released = self.release().await;
+        outcome?;
+        Ok(moved + released?)
     }
 
     /// Runs the relay as tasks on the current tokio runtime until
@@ -359,7 +363,8 @@ impl Relay {
                 } => {}
             }
         }
-        self.release().await;
+        // A failure is counted; the rows stay, for the next relay.
+        let _ = self.release().await;
     }
 
     /// Counts the backlog (see [`count_pause`]) and publishes the stats
