@@ -2,7 +2,8 @@
 //! `once_per_event_id`: the same envelope (one event id) written twice to
 //! the stream, as a relay killed between sending and deleting does, is
 //! handled once and counted as a duplicate; without the option it runs
-//! twice; a replay of a dead letter still runs.
+//! twice; a replay of a dead letter still runs. A worker whose Redis user
+//! may not write the markers still acknowledges what it handled.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -24,6 +25,21 @@ impl Charged {
     #[handler]
     fn count(&self) {
         CHARGED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+static BILLED: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Billed {
+    order: u64,
+}
+
+#[event(name = "once.Billed")]
+impl Billed {
+    #[handler]
+    fn count(&self) {
+        BILLED.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -91,4 +107,55 @@ fn the_same_event_id_twice_runs_once_with_the_option_and_twice_without() {
     let stats = drain(&url, "twice:events", false);
     assert_eq!(CHARGED.load(Ordering::SeqCst), 5, "{stats}");
     assert_eq!(stats.duplicates, 0, "{stats}");
+}
+
+/// A worker's Redis user without `+set` cannot write the markers: the
+/// acknowledgement that carries them is refused as a whole. The worker
+/// acknowledges without them (before, it retried the same transaction for
+/// ever, so every entry it handled stayed pending, to be handled again by
+/// whoever took it over), and counts both.
+#[test]
+fn a_worker_whose_user_may_not_write_markers_still_acknowledges_and_counts_it() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("nomarks")
+        .arg("on")
+        .arg(">nomarks-secret")
+        .arg("~*")
+        .arg("+@all")
+        .arg("-set")
+        .exec(&mut conn)
+        .unwrap();
+    declare_groups(&redis.url(), "nomarks:events", &["default"]).unwrap();
+    for n in 0..5_u64 {
+        let id = format!("cccccccccccccccc{n:016}");
+        let data = serde_json::json!({
+            "v": 1, "id": id, "name": "once.Billed", "data": {"order": n}
+        });
+        xadd_envelope(&mut conn, "nomarks:events", data.to_string().as_bytes());
+    }
+    let url = format!("redis://nomarks:nomarks-secret@127.0.0.1:{}/", redis.port);
+    let (done, stats) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(drain(&url, "nomarks:events", true));
+    });
+    let stats = stats
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the worker acknowledges what it handled and stops when idle");
+    assert_eq!(BILLED.load(Ordering::SeqCst), 5, "{stats}");
+    assert_eq!((stats.acked, stats.markers_unwritten), (5, 5), "{stats}");
+    assert!(stats.ack_failures >= 1, "{stats}");
+    let pending: (u64, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
+        .arg("nomarks:events")
+        .arg("default")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(pending.0, 0, "nothing left pending");
+    let markers: Vec<String> = redis::cmd("KEYS")
+        .arg("nomarks:events:done:*")
+        .query(&mut conn)
+        .unwrap();
+    assert!(markers.is_empty(), "{markers:?}");
 }

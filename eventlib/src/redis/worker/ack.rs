@@ -9,6 +9,7 @@ use crossbeam_channel::Receiver;
 use crate::redis::backoff::Backoff;
 use crate::redis::conn::Link;
 use crate::redis::dead_letter::DeadLetterOut;
+use crate::redis::fault::{describe, fault, Fault};
 use crate::redis::stream_id::StreamId;
 use crate::redis::worker::progress;
 use crate::redis::worker::shared::Shared;
@@ -65,6 +66,8 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
     let counters = shared.counters();
     let (dead_stream, progress_key) = (config.dead_stream(), config.progress_key());
     let mut link = shared.link(Duration::from_secs(10));
+    // Until when markers Redis refused for good are not written.
+    let mut unmarked_until: Option<Instant> = None;
     while let Ok(first) = settled.recv() {
         let batch = gather(shared, settled, first);
         let mut pipe = redis::pipe();
@@ -75,6 +78,8 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
         let mut settled_ids = Vec::new();
         let (mut scheduled, mut aside) = (Vec::new(), Vec::new());
         let (mut ack_ids, mut progress_done) = (Vec::new(), Vec::new());
+        // Added last, so that the batch can be written without them.
+        let mut markers = Vec::new();
         for message in &batch {
             let dead = match message {
                 Settled::Ack {
@@ -83,14 +88,9 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
                     clear_progress,
                     done,
                 } => {
-                    if let (Some(key), Some(window)) = (done, config.once_window) {
+                    if let (Some(key), Some(_)) = (done, config.once_window) {
                         only_acks = false;
-                        pipe.cmd("SET")
-                            .arg(key)
-                            .arg(1)
-                            .arg("PX")
-                            .arg(u64::try_from(window.as_millis()).unwrap_or(u64::MAX))
-                            .ignore();
+                        markers.push(key.as_str());
                     }
                     ack_ids.push(id.to_string());
                     if *clear_progress {
@@ -185,9 +185,35 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
         if !only_acks {
             pipe.atomic();
         }
+        // The batch with its markers, and without them should Redis
+        // refuse them for good.
+        let with_markers = (!markers.is_empty()).then(|| {
+            let mut full = pipe.clone();
+            let window = config.once_window.unwrap_or_default();
+            for key in &markers {
+                full.cmd("SET")
+                    .arg(key)
+                    .arg(1)
+                    .arg("PX")
+                    .arg(u64::try_from(window.as_millis()).unwrap_or(u64::MAX))
+                    .ignore();
+            }
+            full
+        });
         if commands > 0 {
-            if !write(shared, &mut link, &pipe, finished, acks) {
-                return;
+            let unmarked = Some(&pipe).filter(|_| with_markers.is_some());
+            let written = match &with_markers {
+                // Refused lately: not asked again for a while.
+                Some(_) if unmarked_until.is_some_and(|until| Instant::now() < until) => {
+                    write(shared, &mut link, &pipe, None, finished, acks).map(|_| false)
+                }
+                Some(full) => write(shared, &mut link, full, unmarked, finished, acks),
+                None => write(shared, &mut link, &pipe, None, finished, acks),
+            };
+            match written {
+                None => return,
+                Some(false) => markers_refused(shared, &link, markers.len(), &mut unmarked_until),
+                Some(true) => {}
             }
             counters.add_acked(acks);
             counters.add_dead_lettered(dead_letters);
@@ -252,25 +278,87 @@ fn replicated(shared: &Shared, link: &mut Link, confirm: crate::redis::Confirm, 
     }
 }
 
-/// Runs the settling transaction until it succeeds; false when given up
-/// on (the worker has finished and Redis cannot be reached).
+/// How long a worker whose markers Redis refused for good acknowledges
+/// without them before it tries to write them again.
+const UNMARKED_FOR: Duration = Duration::from_secs(60);
+
+/// `markers` entries were acknowledged without their once-per-event-id
+/// markers, which Redis refused for good: counted, told (the first time
+/// even with no logger), and no marker is tried for [`UNMARKED_FOR`].
+fn markers_refused(
+    shared: &Shared,
+    link: &Link,
+    markers: usize,
+    unmarked_until: &mut Option<Instant>,
+) {
+    if unmarked_until.is_none_or(|until| Instant::now() >= until) {
+        *unmarked_until = Some(Instant::now() + UNMARKED_FOR);
+    }
+    let line = format!(
+        "eventlib worker `{}`: Redis at {} refuses the once-per-event-id markers, so entries \
+         are acknowledged without them and a later copy of their events would run again; the \
+         worker's Redis user needs +set, and Redis room to write (see \
+         WorkerStats::markers_unwritten)",
+        shared.config().consumer,
+        link.shown()
+    );
+    if shared.counters().add_markers_unwritten(markers as u64) {
+        crate::notice::warn(&line);
+    } else {
+        log::warn!("{line}");
+    }
+}
+
+/// Runs the settling transaction until it succeeds: `Some(true)`, or
+/// `Some(false)` when Redis refused it for good and `unmarked`, the same
+/// transaction without its once-per-event-id markers, was written
+/// instead (or `pipe` had none); `None` when given up on (the worker has
+/// finished and Redis cannot be reached).
 fn write(
     shared: &Shared,
     link: &mut Link,
     pipe: &redis::Pipeline,
+    unmarked: Option<&redis::Pipeline>,
     finished: &AtomicBool,
     acks: u64,
-) -> bool {
+) -> Option<bool> {
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
+    let counters = shared.counters();
+    let mut told = false;
     loop {
-        match link.run(shared.counters().reconnects(), |c| pipe.exec(c)) {
+        match link.run(counters.reconnects(), |c| pipe.exec(c)) {
             Ok(()) => {
                 if let Some(confirm) = shared.config().confirm {
                     replicated(shared, link, confirm, acks);
                 }
-                return true;
+                return Some(true);
             }
             Err(err) => {
+                counters.add_ack_failures(1);
+                if let (Fault::Permanent, Some(unmarked)) = (fault(&err), unmarked) {
+                    if link
+                        .run(counters.reconnects(), |c| unmarked.exec(c))
+                        .is_ok()
+                    {
+                        log::warn!(
+                            "eventlib worker: the markers of {acks} acknowledgement(s) were \
+                             refused ({}); written without them",
+                            describe(&err)
+                        );
+                        if let Some(confirm) = shared.config().confirm {
+                            replicated(shared, link, confirm, acks);
+                        }
+                        return Some(false);
+                    }
+                }
+                let line = format!(
+                    "eventlib worker `{}`: Redis at {} did not take the acknowledgement of {acks} \
+                     handled entr(y/ies) ({}); retrying: until it works they stay pending, and \
+                     whoever takes them over handles them again (see WorkerStats::ack_failures)",
+                    shared.config().consumer,
+                    link.shown(),
+                    describe(&err)
+                );
                 if finished.load(Ordering::SeqCst) {
                     // The entries stay pending and are handled again by
                     // whoever takes them over.
@@ -278,12 +366,15 @@ fn write(
                         "eventlib worker: {acks} acknowledgement(s) not written ({err}); \
                          those entries will be handled again"
                     );
-                    return false;
+                    return None;
                 }
-                log::warn!(
-                    "eventlib worker: cannot acknowledge at {} ({err}); retrying",
-                    link.shown()
-                );
+                // Told once per stretch of failures, even with no logger.
+                if told {
+                    log::warn!("{line}");
+                } else {
+                    crate::notice::warn(&line);
+                    told = true;
+                }
                 std::thread::sleep(backoff.next_wait());
             }
         }

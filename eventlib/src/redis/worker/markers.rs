@@ -63,7 +63,20 @@ pub(crate) fn finished_before(shared: &Shared, link: &mut Link, key: &str) -> bo
     }) {
         Ok(found) => found > 0,
         Err(err) => {
-            log::warn!("eventlib worker: cannot check the marker {key} ({err}); handling it");
+            let line = format!(
+                "eventlib worker `{}`: cannot look up the once-per-event-id marker {key} ({}); \
+                 handling the entry, so a copy of an event finished before may run again (the \
+                 worker's Redis user needs +exists)",
+                shared.config().consumer,
+                crate::redis::fault::describe(&err)
+            );
+            // Told once per process even with no logger; every time to `log`.
+            static TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if TOLD.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                log::warn!("{line}");
+            } else {
+                crate::notice::warn(&line);
+            }
             false
         }
     }

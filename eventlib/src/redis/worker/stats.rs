@@ -29,6 +29,8 @@ pub(crate) struct WorkerCounters {
     duplicates: AtomicU64,
     paused: AtomicU64,
     acks_unreplicated: AtomicU64,
+    ack_failures: AtomicU64,
+    markers_unwritten: AtomicU64,
 }
 
 adders!(WorkerCounters:
@@ -50,6 +52,7 @@ adders!(WorkerCounters:
     add_duplicates => duplicates,
     add_paused => paused,
     add_acks_unreplicated => acks_unreplicated,
+    add_ack_failures => ack_failures,
 );
 
 /// What a [`Worker`](crate::redis::Worker) has done since it started.
@@ -114,6 +117,25 @@ pub struct WorkerStats {
     /// the timeout. A failover before a replica copies them brings their
     /// entries back, to be handled again.
     pub acks_unreplicated: u64,
+    /// Times Redis refused or failed the transaction that settles handled
+    /// entries (their acknowledgements, saved progress, dead letters),
+    /// each tried again: until one works, those entries stay pending and
+    /// would be handled again by whoever takes them over. The first is
+    /// told on standard error, even with no logger installed.
+    pub ack_failures: u64,
+    /// With [`once_per_event_id`](crate::redis::WorkerBuilder::once_per_event_id):
+    /// entries acknowledged without their marker because Redis refused
+    /// the marker for good (a Redis user without `+set`, `maxmemory`
+    /// reached): a later copy of their events would run again. Told on
+    /// standard error too.
+    pub markers_unwritten: u64,
+}
+
+impl WorkerCounters {
+    /// Adds `n` to the markers not written; whether they are the first.
+    pub(crate) fn add_markers_unwritten(&self, n: u64) -> bool {
+        self.markers_unwritten.fetch_add(n, Ordering::Relaxed) == 0
+    }
 }
 
 impl WorkerStats {
@@ -141,6 +163,8 @@ impl WorkerStats {
             duplicates: r(&c.duplicates),
             paused: r(&c.paused),
             acks_unreplicated: r(&c.acks_unreplicated),
+            ack_failures: r(&c.ack_failures),
+            markers_unwritten: r(&c.markers_unwritten),
         }
     }
 }
@@ -152,7 +176,8 @@ impl fmt::Display for WorkerStats {
             "received={} acked={} handled={} retried={} dead_lettered={} (poison={}) \
              reclaimed={} skipped={} reconnects={} in_flight={} trimmed={} left_for_others={} \
              no_handler={} misdirected={} oversized={} deferred={} waiting={} \
-             consumers_removed={} duplicates={} paused={} acks_unreplicated={}",
+             consumers_removed={} duplicates={} paused={} acks_unreplicated={} ack_failures={} \
+             markers_unwritten={}",
             self.received,
             self.acked,
             self.handled,
@@ -173,7 +198,9 @@ impl fmt::Display for WorkerStats {
             self.consumers_removed,
             self.duplicates,
             self.paused,
-            self.acks_unreplicated
+            self.acks_unreplicated,
+            self.ack_failures,
+            self.markers_unwritten
         )
     }
 }
