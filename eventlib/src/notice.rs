@@ -181,6 +181,34 @@ pub(crate) fn warn(line: &str) {
     tell(What::Failed, line);
 }
 
+/// A failure retried until it stops (Redis refuses a worker's read or
+/// acknowledgement, say): its first line of each stretch of failures is
+/// told as [`warn`] does, seen even with no logger installed; the rest go
+/// to `log`.
+#[cfg(feature = "redis")]
+#[derive(Debug, Default)]
+pub(crate) struct Stretch {
+    told: bool,
+}
+
+#[cfg(feature = "redis")]
+impl Stretch {
+    /// One more failure, `line` saying what it was and what happens now.
+    pub(crate) fn failed(&mut self, line: &str) {
+        if self.told {
+            log::warn!("{line}");
+        } else {
+            warn(line);
+            self.told = true;
+        }
+    }
+
+    /// It worked: the next failure starts a stretch of its own.
+    pub(crate) fn ended(&mut self) {
+        self.told = false;
+    }
+}
+
 /// A shutdown that was not clean (`line` says how), told once whatever the
 /// hook: the last chance a person has to learn that events were lost.
 pub(crate) fn tell_unclean(line: &str, lost: bool) {

@@ -497,3 +497,51 @@ fn the_documented_users_run_a_partitioned_stream_with_nothing_denied() {
         "{log:?}"
     );
 }
+
+/// A worker whose Redis user lacks a command it retries says so on
+/// standard error (the node installs no logger), once per stretch of
+/// failures rather than never: without `+xack` its acknowledgements are
+/// refused (what it handles stays pending), without `+xreadgroup` it
+/// reads nothing.
+#[test]
+fn a_worker_refused_a_command_it_retries_says_so_once() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    create_documented_users(&mut conn);
+    let dir = TempDir::new("acl-refused");
+    produce(&redis, &dir, "p", &[("count", "20".into())]);
+    for (denied, told) in [
+        ("-xack", "did not take the acknowledgement of"),
+        ("-xreadgroup", "cannot read `eventlib:events`"),
+    ] {
+        create_documented_users(&mut conn);
+        redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg("eventlib-worker")
+            .arg(denied)
+            .exec(&mut conn)
+            .unwrap();
+        let name = format!("w{denied}");
+        let worker = Process::node(
+            NODE,
+            &name,
+            &dir.0,
+            &args(
+                "worker",
+                &url(&redis, "eventlib-worker"),
+                &[("consumer", name.clone()), ("group", "default".into())],
+            ),
+        );
+        eventlib_redis_tests::wait_for(
+            &format!("{name} to say it"),
+            Duration::from_secs(20),
+            || worker.output().contains(told),
+        );
+        // Several retries later, still one line.
+        std::thread::sleep(Duration::from_secs(3));
+        let output = worker.output();
+        assert_eq!(output.matches(told).count(), 1, "{output}");
+        assert!(output.contains("no permissions"), "{output}");
+        drop(worker);
+    }
+}

@@ -324,7 +324,7 @@ fn write(
 ) -> Option<bool> {
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
     let counters = shared.counters();
-    let mut told = false;
+    let mut stretch = crate::notice::Stretch::default();
     loop {
         match link.run(counters.reconnects(), |c| pipe.exec(c)) {
             Ok(()) => {
@@ -368,13 +368,7 @@ fn write(
                     );
                     return None;
                 }
-                // Told once per stretch of failures, even with no logger.
-                if told {
-                    log::warn!("{line}");
-                } else {
-                    crate::notice::warn(&line);
-                    told = true;
-                }
+                stretch.failed(&line);
                 std::thread::sleep(backoff.next_wait());
             }
         }

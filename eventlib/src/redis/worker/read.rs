@@ -8,6 +8,7 @@ use redis::Value;
 
 use crate::redis::backoff::Backoff;
 use crate::redis::conn::Link;
+use crate::redis::fault::describe;
 use crate::redis::groups;
 use crate::redis::reply::{AutoClaimReply, Entry, ReadReply};
 use crate::redis::stream_id::StreamId;
@@ -22,7 +23,7 @@ use crate::redis::worker::shared::Shared;
 pub(crate) fn create_group(shared: &Shared, link: &mut Link) -> bool {
     let config = shared.config();
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
-    let mut told = false;
+    let mut stretch = crate::notice::Stretch::default();
     loop {
         let result = groups::create(
             link,
@@ -40,12 +41,7 @@ pub(crate) fn create_group(shared: &Shared, link: &mut Link) -> bool {
                     config.stream,
                     link.shown()
                 );
-                if told {
-                    log::warn!("{line}");
-                } else {
-                    crate::notice::warn(&line);
-                    told = true;
-                }
+                stretch.failed(&line);
                 if shared.stop().sleep(backoff.next_wait()) {
                     return false;
                 }
@@ -86,6 +82,16 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
     let mut history = Some(StreamId::default());
     let mut errors_while_stopping = 0;
     let at_least = read_at_least(config.prefetch, config.concurrency);
+    // Each kind of command the loop retries tells its failures once per
+    // stretch, even with no logger: a Redis user without one of them
+    // would otherwise leave entries unread, unretried or unreclaimed in
+    // silence.
+    let (mut reading, mut due_retries, mut handed_over, mut reclaiming) = (
+        crate::notice::Stretch::default(),
+        crate::notice::Stretch::default(),
+        crate::notice::Stretch::default(),
+        crate::notice::Stretch::default(),
+    );
     loop {
         let stopping = shared.stop().is_set();
         if stopping && (history.is_none() || errors_while_stopping >= 3) {
@@ -102,8 +108,17 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
         }
         if !stopping && history.is_none() {
             match take_due(shared, link, jobs, free) {
-                Ok(used) => free -= used,
-                Err(err) => log::warn!("eventlib worker: taking due retries failed: {err}"),
+                Ok(used) => {
+                    free -= used;
+                    due_retries.ended();
+                }
+                Err(err) => due_retries.failed(&format!(
+                    "eventlib worker `{}`: cannot take the entries whose retry is due at {} ({}); \
+                     trying again",
+                    config.consumer,
+                    link.shown(),
+                    describe(&err)
+                )),
             }
             if free == 0 {
                 continue;
@@ -112,8 +127,17 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
         if !stopping && history.is_none() && Instant::now() >= next_handed {
             next_handed = Instant::now() + handed::LOOK_EVERY;
             match handed::take_handed(shared, link, jobs, free) {
-                Ok(used) => free -= used,
-                Err(err) => log::warn!("eventlib worker: taking handed entries failed: {err}"),
+                Ok(used) => {
+                    free -= used;
+                    handed_over.ended();
+                }
+                Err(err) => handed_over.failed(&format!(
+                    "eventlib worker `{}`: cannot take the entries other workers handed to it at \
+                     {} ({}); trying again",
+                    config.consumer,
+                    link.shown(),
+                    describe(&err)
+                )),
             }
             if free == 0 {
                 continue;
@@ -125,8 +149,15 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
                 Ok((next, used)) => {
                     reclaim_cursor = next;
                     free -= used;
+                    reclaiming.ended();
                 }
-                Err(err) => log::warn!("eventlib worker: reclaiming failed: {err}"),
+                Err(err) => reclaiming.failed(&format!(
+                    "eventlib worker `{}`: cannot take over the entries of workers that stopped \
+                     at {} ({}); trying again",
+                    config.consumer,
+                    link.shown(),
+                    describe(&err)
+                )),
             }
             if free == 0 {
                 continue;
@@ -170,6 +201,7 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
         let mut entries = match result {
             Ok(reply) => {
                 backoff.reset();
+                reading.ended();
                 reply.entries
             }
             Err(err) => {
@@ -193,11 +225,13 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
                     // The signal that stops the worker cut the blocked read.
                     link.cut_here();
                 } else {
-                    log::warn!(
-                        "eventlib worker: reading `{}` at {}: {err}",
+                    reading.failed(&format!(
+                        "eventlib worker `{}`: cannot read `{}` at {} ({}); trying again",
+                        config.consumer,
                         config.stream,
-                        link.shown()
-                    );
+                        link.shown(),
+                        describe(&err)
+                    ));
                     shared.stop().sleep(backoff.next_wait());
                 }
                 continue;
