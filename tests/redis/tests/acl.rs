@@ -502,7 +502,7 @@ fn the_documented_users_run_a_partitioned_stream_with_nothing_denied() {
 /// standard error (the node installs no logger), once per stretch of
 /// failures rather than never: without `+xack` its acknowledgements are
 /// refused (what it handles stays pending), without `+xreadgroup` it
-/// reads nothing.
+/// reads nothing, without `+xtrim` the stream grows.
 #[test]
 fn a_worker_refused_a_command_it_retries_says_so_once() {
     let redis = RedisServer::start();
@@ -513,6 +513,7 @@ fn a_worker_refused_a_command_it_retries_says_so_once() {
     for (denied, told) in [
         ("-xack", "did not take the acknowledgement of"),
         ("-xreadgroup", "cannot read `eventlib:events`"),
+        ("-xtrim", "cannot trim the stream"),
     ] {
         create_documented_users(&mut conn);
         redis::cmd("ACL")

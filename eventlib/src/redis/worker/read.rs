@@ -112,13 +112,16 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
                     free -= used;
                     due_retries.ended();
                 }
-                Err(err) => due_retries.failed(&format!(
+                Err(err) => due_retries.failed_beside(
+                    &format!(
                     "eventlib worker `{}`: cannot take the entries whose retry is due at {} ({}); \
                      trying again",
                     config.consumer,
                     link.shown(),
                     describe(&err)
-                )),
+                ),
+                    &err,
+                ),
             }
             if free == 0 {
                 continue;
@@ -131,13 +134,16 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
                     free -= used;
                     handed_over.ended();
                 }
-                Err(err) => handed_over.failed(&format!(
+                Err(err) => handed_over.failed_beside(
+                    &format!(
                     "eventlib worker `{}`: cannot take the entries other workers handed to it at \
                      {} ({}); trying again",
                     config.consumer,
                     link.shown(),
                     describe(&err)
-                )),
+                ),
+                    &err,
+                ),
             }
             if free == 0 {
                 continue;
@@ -151,13 +157,16 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
                     free -= used;
                     reclaiming.ended();
                 }
-                Err(err) => reclaiming.failed(&format!(
+                Err(err) => reclaiming.failed_beside(
+                    &format!(
                     "eventlib worker `{}`: cannot take over the entries of workers that stopped \
                      at {} ({}); trying again",
                     config.consumer,
                     link.shown(),
                     describe(&err)
-                )),
+                ),
+                    &err,
+                ),
             }
             if free == 0 {
                 continue;

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use std::time::SystemTime;
 
+use crate::notice::Stretch;
 use crate::redis::backoff;
+use crate::redis::conn::Link;
+use crate::redis::fault::describe;
 use crate::redis::stream_id::millis;
 use crate::redis::timeline::PUBLISH_EVERY;
 use crate::redis::worker::handler_sets;
@@ -52,8 +55,26 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
     let me = publish::process(shared, millis(SystemTime::now()));
     let mut next_publish = now;
     let mut next_pause_check = now;
-    let mut pause_check_failed = false;
-    let mut publish_failed = false;
+    // Each task tells its failures once per stretch, even with no logger:
+    // a heartbeat refused lets other workers take over entries still
+    // being handled, pauses unread are not honoured, a trim refused lets
+    // the stream grow.
+    let (mut heartbeats, mut handler_sets, mut pause_checks, mut figures, mut cleanups, mut trims) = (
+        Stretch::default(),
+        Stretch::default(),
+        Stretch::default(),
+        Stretch::default(),
+        Stretch::default(),
+        Stretch::default(),
+    );
+    let told = |what: &str, link: &Link, err: &redis::RedisError| {
+        format!(
+            "eventlib worker `{}`: {what} at {} ({}); trying again",
+            config.consumer,
+            link.shown(),
+            describe(err)
+        )
+    };
     while !finished.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(20));
         let now = Instant::now();
@@ -83,34 +104,48 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
         }
         if now >= next_heartbeat {
             next_heartbeat = now + heartbeat_every;
-            if let Err(err) = heartbeat(shared, &mut link) {
-                log::warn!("eventlib worker: heartbeat failed: {err}");
+            match heartbeat(shared, &mut link) {
+                Ok(()) => heartbeats.ended(),
+                Err(err) => heartbeats.failed_beside(
+                    &told(
+                        "cannot keep the entries it handles (its heartbeat), so other workers may \
+                     take them over and run them again",
+                        &link,
+                        &err,
+                    ),
+                    &err,
+                ),
             }
-            if let Err(err) = handler_sets::publish(shared, &mut link, heartbeat_every) {
-                log::warn!("eventlib worker: publishing its handlers failed: {err}");
+            match handler_sets::publish(shared, &mut link, heartbeat_every) {
+                Ok(()) => handler_sets.ended(),
+                Err(err) => handler_sets.failed_beside(
+                    &told("cannot publish the handlers it runs", &link, &err),
+                    &err,
+                ),
             }
         }
         if now >= next_pause_check {
             next_pause_check = now + PAUSE_CHECK_EVERY;
             match pauses::check(shared, &mut link) {
-                Ok(()) => pause_check_failed = false,
-                Err(err) if !pause_check_failed => {
-                    pause_check_failed = true;
-                    log::warn!("eventlib worker: reading the pauses failed: {err}");
-                }
-                Err(_) => {}
+                Ok(()) => pause_checks.ended(),
+                Err(err) => pause_checks.failed_beside(
+                    &told(
+                        "cannot read the pauses an operator set, so it does not honour a new one",
+                        &link,
+                        &err,
+                    ),
+                    &err,
+                ),
             }
         }
         if now >= next_publish {
             next_publish = now + PUBLISH_EVERY;
             match publish::publish(shared, &mut link, &me) {
-                Ok(()) => publish_failed = false,
-                // Told once per outage: the counts wait for the next try.
-                Err(err) if !publish_failed => {
-                    publish_failed = true;
-                    log::warn!("eventlib worker: publishing its figures failed: {err}");
+                Ok(()) => figures.ended(),
+                // The counts wait for the next try.
+                Err(err) => {
+                    figures.failed_beside(&told("cannot publish its figures", &link, &err), &err)
                 }
-                Err(_) => {}
             }
         }
         #[cfg(feature = "metrics")]
@@ -128,16 +163,22 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
         {
             if now >= due {
                 next_cleanup = Some(now + backoff::jitter(every));
-                if let Err(err) = remove_idle_consumers(shared, &mut link, idle) {
-                    log::warn!("eventlib worker: removing idle consumers failed: {err}");
+                match remove_idle_consumers(shared, &mut link, idle) {
+                    Ok(()) => cleanups.ended(),
+                    Err(err) => cleanups
+                        .failed_beside(&told("cannot remove idle consumers", &link, &err), &err),
                 }
             }
         }
         if let (Some(due), Some(every)) = (next_trim, config.trim_interval) {
             if now >= due {
                 next_trim = Some(now + backoff::jitter(every));
-                if let Err(err) = trim(shared, &mut link) {
-                    log::warn!("eventlib worker: trim failed: {err}");
+                match trim(shared, &mut link) {
+                    Ok(()) => trims.ended(),
+                    Err(err) => trims.failed_beside(
+                        &told("cannot trim the stream, which grows meanwhile", &link, &err),
+                        &err,
+                    ),
                 }
             }
         }
