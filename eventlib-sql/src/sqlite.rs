@@ -217,6 +217,18 @@ impl SqliteStore {
         let now = now_ms();
         let mut conn = self.pool.acquire().await?;
         sqlx::query(LEASE_TABLE).execute(&mut *conn).await?;
+        // A relay standing by only reads, rather than ask for the write
+        // lock every poll; the write below checks again.
+        let current: Option<(String, i64)> =
+            sqlx::query_as("SELECT holder, until_ms FROM eventlib_outbox_relay WHERE id = 1")
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some((holder, until_ms)) = current {
+            if holder != me && until_ms >= now as i64 {
+                *self.lease.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                return Ok(Some(holder));
+            }
+        }
         let taken = sqlx::query(
             "INSERT INTO eventlib_outbox_relay (id, holder, until_ms) VALUES (1, ?1, ?2) \
              ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, until_ms = excluded.until_ms \

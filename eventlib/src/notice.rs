@@ -203,17 +203,6 @@ impl Stretch {
         }
     }
 
-    /// [`failed`](Self::failed), for a task beside a worker's reading:
-    /// Redis out of reach is told by the reading, so such a failure only
-    /// goes to `log`; a refusal (a permission missing) is told here.
-    pub(crate) fn failed_beside(&mut self, line: &str, err: &redis::RedisError) {
-        if crate::redis::fault::is_connection_error(err) {
-            log::warn!("{line}");
-        } else {
-            self.failed(line);
-        }
-    }
-
     /// It worked: the next failure starts a stretch of its own.
     pub(crate) fn ended(&mut self) {
         self.told = false;

@@ -87,6 +87,18 @@ pub(crate) fn describe(err: &RedisError) -> String {
     }
 }
 
+/// Tells a failure of a task beside a worker's reading on `stretch`: Redis
+/// out of reach only goes to `log`, since the reading tells the outage; a
+/// refusal (a permission missing) is told as
+/// [`Stretch::failed`](crate::notice::Stretch::failed) does.
+pub(crate) fn tell_beside(stretch: &mut crate::notice::Stretch, line: &str, err: &RedisError) {
+    if is_connection_error(err) {
+        log::warn!("{line}");
+    } else {
+        stretch.failed(line);
+    }
+}
+
 /// Whether retrying a failed command can ever succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fault {

@@ -40,7 +40,7 @@ mod backoff;
 mod cluster;
 mod conn;
 mod dead_letter;
-pub(crate) mod fault;
+mod fault;
 mod groups;
 mod keys;
 mod partitions;

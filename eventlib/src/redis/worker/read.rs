@@ -8,7 +8,7 @@ use redis::Value;
 
 use crate::redis::backoff::Backoff;
 use crate::redis::conn::Link;
-use crate::redis::fault::describe;
+use crate::redis::fault::{describe, tell_beside};
 use crate::redis::groups;
 use crate::redis::reply::{AutoClaimReply, Entry, ReadReply};
 use crate::redis::stream_id::StreamId;
@@ -112,7 +112,8 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
                     free -= used;
                     due_retries.ended();
                 }
-                Err(err) => due_retries.failed_beside(
+                Err(err) => tell_beside(
+                    &mut due_retries,
                     &format!(
                     "eventlib worker `{}`: cannot take the entries whose retry is due at {} ({}); \
                      trying again",
@@ -134,7 +135,8 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
                     free -= used;
                     handed_over.ended();
                 }
-                Err(err) => handed_over.failed_beside(
+                Err(err) => tell_beside(
+                    &mut handed_over,
                     &format!(
                     "eventlib worker `{}`: cannot take the entries other workers handed to it at \
                      {} ({}); trying again",
@@ -157,7 +159,8 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
                     free -= used;
                     reclaiming.ended();
                 }
-                Err(err) => reclaiming.failed_beside(
+                Err(err) => tell_beside(
+                    &mut reclaiming,
                     &format!(
                     "eventlib worker `{}`: cannot take over the entries of workers that stopped \
                      at {} ({}); trying again",

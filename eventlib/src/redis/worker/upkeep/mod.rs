@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use crate::notice::Stretch;
 use crate::redis::backoff;
 use crate::redis::conn::Link;
-use crate::redis::fault::describe;
+use crate::redis::fault::{describe, tell_beside};
 use crate::redis::stream_id::millis;
 use crate::redis::timeline::PUBLISH_EVERY;
 use crate::redis::worker::handler_sets;
@@ -106,7 +106,8 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
             next_heartbeat = now + heartbeat_every;
             match heartbeat(shared, &mut link) {
                 Ok(()) => heartbeats.ended(),
-                Err(err) => heartbeats.failed_beside(
+                Err(err) => tell_beside(
+                    &mut heartbeats,
                     &told(
                         "cannot keep the entries it handles (its heartbeat), so other workers may \
                      take them over and run them again",
@@ -118,7 +119,8 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
             }
             match handler_sets::publish(shared, &mut link, heartbeat_every) {
                 Ok(()) => handler_sets.ended(),
-                Err(err) => handler_sets.failed_beside(
+                Err(err) => tell_beside(
+                    &mut handler_sets,
                     &told("cannot publish the handlers it runs", &link, &err),
                     &err,
                 ),
@@ -128,7 +130,8 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
             next_pause_check = now + PAUSE_CHECK_EVERY;
             match pauses::check(shared, &mut link) {
                 Ok(()) => pause_checks.ended(),
-                Err(err) => pause_checks.failed_beside(
+                Err(err) => tell_beside(
+                    &mut pause_checks,
                     &told(
                         "cannot read the pauses an operator set, so it does not honour a new one",
                         &link,
@@ -143,9 +146,11 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
             match publish::publish(shared, &mut link, &me) {
                 Ok(()) => figures.ended(),
                 // The counts wait for the next try.
-                Err(err) => {
-                    figures.failed_beside(&told("cannot publish its figures", &link, &err), &err)
-                }
+                Err(err) => tell_beside(
+                    &mut figures,
+                    &told("cannot publish its figures", &link, &err),
+                    &err,
+                ),
             }
         }
         #[cfg(feature = "metrics")]
@@ -165,8 +170,11 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
                 next_cleanup = Some(now + backoff::jitter(every));
                 match remove_idle_consumers(shared, &mut link, idle) {
                     Ok(()) => cleanups.ended(),
-                    Err(err) => cleanups
-                        .failed_beside(&told("cannot remove idle consumers", &link, &err), &err),
+                    Err(err) => tell_beside(
+                        &mut cleanups,
+                        &told("cannot remove idle consumers", &link, &err),
+                        &err,
+                    ),
                 }
             }
         }
@@ -175,7 +183,8 @@ pub(crate) fn upkeep(shared: &Shared, finished: &AtomicBool) {
                 next_trim = Some(now + backoff::jitter(every));
                 match trim(shared, &mut link) {
                     Ok(()) => trims.ended(),
-                    Err(err) => trims.failed_beside(
+                    Err(err) => tell_beside(
+                        &mut trims,
                         &told("cannot trim the stream, which grows meanwhile", &link, &err),
                         &err,
                     ),
