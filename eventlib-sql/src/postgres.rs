@@ -219,14 +219,19 @@ impl PgStore {
         match confirmed.finish().await {
             Ok(sent) => Ok(sent),
             Err((err, left)) => {
-                let mut undeleted = self.undeleted.lock().await;
-                *undeleted = Some(match undeleted.take() {
-                    Some(earlier) => left.and(earlier),
-                    None => left,
-                });
+                self.keep_undeleted(left).await;
                 Err(err)
             }
         }
+    }
+
+    /// Adds `left`, rows a failed `DELETE` left, to [`PgStore::undeleted`].
+    async fn keep_undeleted(&self, left: Sent) {
+        let mut undeleted = self.undeleted.lock().await;
+        *undeleted = Some(match undeleted.take() {
+            Some(other) => left.and(other),
+            None => left,
+        });
     }
 
     /// Deletes the rows left by a failed `DELETE`, in a transaction of its
@@ -243,11 +248,7 @@ impl PgStore {
         match done {
             Ok(()) => Ok(left),
             Err(err) => {
-                let mut undeleted = self.undeleted.lock().await;
-                *undeleted = Some(match undeleted.take() {
-                    Some(later) => left.and(later),
-                    None => left,
-                });
+                self.keep_undeleted(left).await;
                 Err(err)
             }
         }

@@ -185,9 +185,10 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
         if !only_acks {
             pipe.atomic();
         }
-        // The batch with its markers, and without them should Redis
-        // refuse them for good.
-        let with_markers = (!markers.is_empty()).then(|| {
+        // Markers Redis refused lately are not asked for again for a while.
+        let refused_lately = unmarked_until.is_some_and(|until| Instant::now() < until);
+        // The batch with its markers; `pipe` is the same without them.
+        let with_markers = (!markers.is_empty() && !refused_lately).then(|| {
             let mut full = pipe.clone();
             let window = config.once_window.unwrap_or_default();
             for key in &markers {
@@ -201,19 +202,15 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
             full
         });
         if commands > 0 {
-            let unmarked = Some(&pipe).filter(|_| with_markers.is_some());
             let written = match &with_markers {
-                // Refused lately: not asked again for a while.
-                Some(_) if unmarked_until.is_some_and(|until| Instant::now() < until) => {
-                    write(shared, &mut link, &pipe, None, finished, acks).map(|_| false)
-                }
-                Some(full) => write(shared, &mut link, full, unmarked, finished, acks),
+                Some(full) => write(shared, &mut link, full, Some(&pipe), finished, acks),
                 None => write(shared, &mut link, &pipe, None, finished, acks),
             };
-            match written {
-                None => return,
-                Some(false) => markers_refused(shared, &link, markers.len(), &mut unmarked_until),
-                Some(true) => {}
+            let Some(as_asked) = written else {
+                return;
+            };
+            if !markers.is_empty() && (refused_lately || !as_asked) {
+                markers_refused(shared, &link, markers.len(), &mut unmarked_until);
             }
             counters.add_acked(acks);
             counters.add_dead_lettered(dead_letters);
@@ -309,11 +306,11 @@ fn markers_refused(
     }
 }
 
-/// Runs the settling transaction until it succeeds: `Some(true)`, or
-/// `Some(false)` when Redis refused it for good and `unmarked`, the same
-/// transaction without its once-per-event-id markers, was written
-/// instead (or `pipe` had none); `None` when given up on (the worker has
-/// finished and Redis cannot be reached).
+/// Runs the settling transaction `pipe` until it succeeds: `Some(true)`,
+/// or `Some(false)` when Redis refused it for good and `unmarked` (the
+/// same without its once-per-event-id markers) was written instead;
+/// `None` when given up on (the worker has finished and Redis cannot be
+/// reached).
 fn write(
     shared: &Shared,
     link: &mut Link,
