@@ -59,9 +59,10 @@ async fn write(conn: &mut PgConnection, event: Prepared) -> Result<EventId, Erro
 /// A relay over the outbox of `pool`.
 ///
 /// The relay holds up to three of the pool's connections at once: the
-/// batch it is sending, the next one claimed meanwhile, and the last one
-/// confirmed, whose `DELETE` commits meanwhile. With a pool of fewer than
-/// three connections it works one batch at a time.
+/// batch it hands to the transport, the next one claimed meanwhile, and
+/// the one handed before, whose rows it deletes once the transport
+/// confirmed it. With a pool of fewer than three connections it works one
+/// batch at a time.
 pub fn relay(pool: PgPool, options: RelayOptions) -> Relay {
     let overlap = pool.options().get_max_connections() >= 3;
     Relay::new(
@@ -71,7 +72,7 @@ pub fn relay(pool: PgPool, options: RelayOptions) -> Relay {
             overlap,
             listener: tokio::sync::Mutex::new(None),
             ahead: tokio::sync::Mutex::new(None),
-            behind: tokio::sync::Mutex::new(None),
+            out: tokio::sync::Mutex::new(None),
             undeleted: tokio::sync::Mutex::new(None),
             resume: std::sync::Mutex::new(Resume::default()),
             runtime: std::sync::OnceLock::new(),
@@ -85,15 +86,16 @@ struct PgStore {
     /// `RelayOptions::listen`: off, the relay only polls.
     listen: bool,
     /// Whether the pool has the three connections that claiming the next
-    /// batch and deleting the last one while a batch is out take.
+    /// batch and deleting the last one while a batch is handed over take.
     overlap: bool,
     /// Connected on the first wait; dropped on an error and made again.
     listener: tokio::sync::Mutex<Option<PgListener>>,
     /// The next batch, claimed while the previous one was out.
     ahead: tokio::sync::Mutex<Option<Claimed>>,
-    /// The last batch the transport confirmed, its rows still to delete:
-    /// its `DELETE` and `COMMIT` run while the next batch is out.
-    behind: tokio::sync::Mutex<Option<Confirmed>>,
+    /// The last batch handed to the transport: the next cycle hands its
+    /// own batch over while this one waits for the transport to confirm
+    /// it, then deletes its rows.
+    out: tokio::sync::Mutex<Option<Out>>,
     /// Confirmed rows whose `DELETE` failed (its transaction, and so its
     /// locks, are gone): deleted before anything else is claimed, so that
     /// this relay does not send them again.
@@ -114,7 +116,7 @@ impl Drop for PgStore {
         };
         self.listener.get_mut().take();
         self.ahead.get_mut().take();
-        self.behind.get_mut().take();
+        self.out.get_mut().take();
     }
 }
 
@@ -181,6 +183,13 @@ struct Claimed {
     rows: Vec<Row>,
 }
 
+/// A batch handed to the transport, its rows claimed by `tx` until the
+/// transport confirmed it and they are deleted.
+struct Out {
+    tx: Transaction<'static, Postgres>,
+    handed: send::Handed,
+}
+
 /// A batch the transport confirmed, its rows still claimed by `tx`.
 struct Confirmed {
     tx: Transaction<'static, Postgres>,
@@ -210,12 +219,24 @@ impl Confirmed {
 }
 
 impl PgStore {
-    /// [`Confirmed::finish`] of `behind`, if there is one; what a failure
-    /// leaves waits in [`PgStore::undeleted`].
-    async fn finish_or_keep(&self, behind: Option<Confirmed>) -> Result<Sent, sqlx::Error> {
-        let Some(confirmed) = behind else {
+    /// Waits for the transport to confirm `out`, if there is one, then
+    /// deletes its rows. A batch something of which was given up keeps its
+    /// rows (its unsendable ones are marked), and the next claim starts
+    /// from the first row.
+    async fn settle(&self, out: Option<Out>) -> Result<Sent, sqlx::Error> {
+        let Some(Out { tx, handed }) = out else {
             return Ok(Sent::default());
         };
+        let sent = handed.confirmed().await;
+        if !sent.clean() {
+            self.resume().rewind();
+        }
+        self.finish_or_keep(Confirmed { tx, sent }).await
+    }
+
+    /// [`Confirmed::finish`]; what a failure leaves waits in
+    /// [`PgStore::undeleted`].
+    async fn finish_or_keep(&self, confirmed: Confirmed) -> Result<Sent, sqlx::Error> {
         match confirmed.finish().await {
             Ok(sent) => Ok(sent),
             Err((err, left)) => {
@@ -298,19 +319,23 @@ impl PgStore {
         self.resume.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Claims a batch (or takes the one claimed ahead), sends it, and
-    /// deletes the last confirmed batch meanwhile; returns what was
-    /// deleted (and how many rows were claimed). The batch just sent
-    /// stays claimed until the next cycle deletes it, unless something of
-    /// it was refused or given up, or the pool is too small to overlap:
-    /// then it is finished here too.
+    /// Claims a batch (or takes the one claimed ahead) and hands it to
+    /// the transport; meanwhile, claims the next batch and settles the
+    /// one handed in the last cycle (waits for its confirmation and
+    /// deletes its rows). Returns what was deleted, and how many rows were
+    /// claimed. The batch just handed over stays claimed until the next
+    /// cycle settles it, unless something of it was refused or the pool
+    /// is too small to overlap: then it is settled here too.
+    ///
+    /// Batches are handed over in order. One that the transport gives up
+    /// is sent again after the later ones already handed over.
     async fn cycle(&self, batch: i64) -> Result<Sent, sqlx::Error> {
         let left = self.undeleted.lock().await.take();
         if let Some(left) = left {
             // Nothing is claimed (and sent) while they wait.
             return self.delete_undeleted(left).await;
         }
-        let behind = self.behind.lock().await.take();
+        let out = self.out.lock().await.take();
         let ahead = self.ahead.lock().await.take();
         let claimed = match ahead {
             Some(claimed) => Ok(claimed),
@@ -318,23 +343,20 @@ impl PgStore {
         };
         let Claimed { tx, rows } = match claimed {
             Ok(claimed) => claimed,
-            // The failed claim is counted on the next cycle; the
-            // confirmed batch is deleted if the database lets it.
-            Err(err) if behind.is_some() => {
-                return self.finish_or_keep(behind).await.map_err(|_| err)
-            }
+            // The failed claim is counted on the next cycle; the batch
+            // handed over is settled if the database lets it.
+            Err(err) if out.is_some() => return self.settle(out).await.map_err(|_| err),
             Err(err) => return Err(err),
         };
         if rows.is_empty() {
             tx.rollback().await?;
-            return self.finish_or_keep(behind).await;
+            return self.settle(out).await;
         }
         // A full batch: more rows likely wait. The next batch is claimed
-        // (on another connection) while this one is out, and sent once
-        // this one is confirmed, so batches still go in order.
+        // (on another connection) while this one is handed over.
         let full = self.overlap && rows.len() as i64 >= batch;
-        let (sent, next, finished) = tokio::join!(
-            send::send(rows),
+        let (handed, next, settled) = tokio::join!(
+            send::hand(rows),
             async {
                 if full {
                     // A failed claim ahead is claimed again (and counted) by the next cycle.
@@ -343,34 +365,27 @@ impl PgStore {
                     None
                 }
             },
-            self.finish_or_keep(behind)
+            self.settle(out)
         );
         *self.ahead.lock().await = next;
-        let confirmed = Confirmed { tx, sent };
-        if !confirmed.sent.clean() {
-            self.resume().rewind();
-        }
-        let finished = match finished {
-            Ok(finished) => finished,
+        let out = Out { tx, handed };
+        let claimed = out.handed.claimed();
+        let settled = match settled {
+            Ok(settled) => settled,
             Err(err) => {
-                // Tried again on the next cycle, with the batch just sent
-                // waiting behind it.
-                *self.behind.lock().await = Some(confirmed);
+                // Settled on the next cycle, once what the failed
+                // `DELETE` left is deleted.
+                *self.out.lock().await = Some(out);
                 return Err(err);
             }
         };
-        if self.overlap && confirmed.sent.clean() {
-            let claimed = confirmed.sent.claimed;
-            *self.behind.lock().await = Some(confirmed);
-            return Ok(Sent {
-                claimed,
-                ..finished
-            });
+        if self.overlap && out.handed.clean() {
+            *self.out.lock().await = Some(out);
+            return Ok(Sent { claimed, ..settled });
         }
-        let claimed = confirmed.sent.claimed;
         Ok(Sent {
             claimed,
-            ..self.finish_or_keep(Some(confirmed)).await?.and(finished)
+            ..self.settle(Some(out)).await?.and(settled)
         })
     }
 
@@ -487,15 +502,36 @@ impl Store for PgStore {
         Box::pin(PgStore::wait(self, poll))
     }
 
-    fn release<'a>(&'a self, _relay: &'a str) -> Fut<'a, Result<Sent, sqlx::Error>> {
+    fn release<'a>(
+        &'a self,
+        _relay: &'a str,
+        grace: Option<Duration>,
+    ) -> Fut<'a, Result<Sent, sqlx::Error>> {
         Box::pin(async move {
             if let Some(claimed) = self.ahead.lock().await.take() {
                 let _ = claimed.tx.rollback().await;
             }
             // Closed here, on the runtime, rather than wherever the relay is dropped.
             self.listener.lock().await.take();
-            let behind = self.behind.lock().await.take();
-            self.finish_or_keep(behind).await
+            let Some(Out { tx, handed }) = self.out.lock().await.take() else {
+                return Ok(Sent::default());
+            };
+            let confirmed = handed.confirmed();
+            let sent = match grace {
+                None => confirmed.await,
+                Some(grace) => match tokio::time::timeout(grace, confirmed).await {
+                    Ok(sent) => sent,
+                    Err(_) => {
+                        // The rows stay, for the next relay.
+                        let _ = tx.rollback().await;
+                        return Ok(Sent {
+                            unconfirmed: true,
+                            ..Sent::default()
+                        });
+                    }
+                },
+            };
+            self.finish_or_keep(Confirmed { tx, sent }).await
         })
     }
 }

@@ -18,11 +18,13 @@ pub(crate) type Fut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// One database's side of the relay.
 pub(crate) trait Store: Send + Sync + 'static {
-    /// Claims up to `batch` committed rows, hands them to
-    /// [`send`](crate::send::send), and
+    /// Claims up to `batch` committed rows, hands them to the dispatcher
+    /// ([`send`](crate::send)), and, once the transport confirmed them,
     /// deletes the delivered ones (marks the unsendable ones) in one
-    /// database transaction. `relay` is the relay's name, for a store
-    /// that lets one relay at a time send ([`Sent::standby`]).
+    /// database transaction; a store may leave the confirmation and the
+    /// `DELETE` of a batch to its next cycle. `relay` is the relay's
+    /// name, for a store that lets one relay at a time send
+    /// ([`Sent::standby`]).
     fn cycle<'a>(&'a self, batch: i64, relay: &'a str) -> Fut<'a, Result<Sent, sqlx::Error>>;
     /// How many rows wait to be sent (rows marked unsendable excluded).
     fn backlog(&self) -> Fut<'_, Result<i64, sqlx::Error>>;
@@ -33,11 +35,17 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// Waits for new rows: a notification (if the store listens), or
     /// `poll` at most.
     fn wait(&self, poll: Duration) -> Fut<'_, ()>;
-    /// When the relay stops cycling: deletes the rows of a batch the
-    /// transport confirmed that are not deleted yet (returning them), and
-    /// lets go of rows claimed ahead of the next cycle.
-    /// A store with a lease ([`Sent::standby`]) lets go of it.
-    fn release<'a>(&'a self, relay: &'a str) -> Fut<'a, Result<Sent, sqlx::Error>>;
+    /// When the relay stops cycling: waits (`grace` at most, if given)
+    /// for the transport to confirm a batch handed over, and deletes the
+    /// rows of a confirmed batch that are not deleted yet (returning
+    /// them); a batch not confirmed within `grace` keeps its rows
+    /// ([`Sent::unconfirmed`]). Lets go of rows claimed ahead of the next
+    /// cycle. A store with a lease ([`Sent::standby`]) lets go of it.
+    fn release<'a>(
+        &'a self,
+        relay: &'a str,
+        grace: Option<Duration>,
+    ) -> Fut<'a, Result<Sent, sqlx::Error>>;
 }
 
 /// How a relay runs.
@@ -246,12 +254,16 @@ impl Relay {
     }
 
     /// The store's [`release`](Store::release), with what it deleted
-    /// counted (and a failure); returns how many rows that was.
-    async fn release(&self) -> Result<u64, sqlx::Error> {
-        match self.store.release(&self.name).await {
+    /// counted (and a failure, or a batch not confirmed within `grace`);
+    /// returns how many rows that was.
+    async fn release(&self, grace: Option<Duration>) -> Result<u64, sqlx::Error> {
+        match self.store.release(&self.name, grace).await {
             Ok(sent) => {
                 let moved = sent.delivered.len() + sent.poison.len();
                 self.counters.batch(&sent);
+                if sent.unconfirmed {
+                    self.abandoned();
+                }
                 Ok(moved as u64)
             }
             Err(err) => {
@@ -289,7 +301,7 @@ impl Relay {
         };
         // The last confirmed batch is deleted here: a failure to is the
         // drain's too.
-        let released = self.release().await;
+        let released = self.release(None).await;
         outcome?;
         Ok(moved + released?)
     }
@@ -322,13 +334,17 @@ impl Relay {
 
     async fn send_loop(self, mut stopped: tokio::sync::watch::Receiver<bool>) {
         let mut backoff = FIRST_BACKOFF;
+        // When the transport's confirmations stop being waited for, once
+        // a stop is asked.
+        let mut give_up_at = None;
         while !*stopped.borrow() {
             let once = self.counted_once();
             tokio::pin!(once);
             let outcome = tokio::select! {
                 outcome = &mut once => outcome,
                 () = stop_asked(&mut stopped) => {
-                    match tokio::time::timeout(STOP_GRACE, once).await {
+                    let at = *give_up_at.insert(tokio::time::Instant::now() + STOP_GRACE);
+                    match tokio::time::timeout_at(at, once).await {
                         Ok(outcome) => outcome,
                         Err(_) => {
                             self.abandoned();
@@ -364,7 +380,9 @@ impl Relay {
             }
         }
         // A failure is counted; the rows stay, for the next relay.
-        let _ = self.release().await;
+        let at = give_up_at.unwrap_or_else(|| tokio::time::Instant::now() + STOP_GRACE);
+        let grace = at.saturating_duration_since(tokio::time::Instant::now());
+        let _ = self.release(Some(grace)).await;
     }
 
     /// Counts the backlog (see [`count_pause`]) and publishes the stats

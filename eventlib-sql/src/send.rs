@@ -2,12 +2,9 @@
 //! transport confirmed them: a Redis producer's `XADD` answered, or the
 //! local pool's handlers finished.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::BTreeMap;
 
-use eventlib::outbox::{ResendError, Watch};
+use eventlib::outbox::{Batch, ResendError, Settling};
 
 /// A committed outbox row, as a store claimed it.
 pub(crate) struct Row {
@@ -67,55 +64,72 @@ impl Sent {
         self.refused.is_none() && !self.unconfirmed
     }
 
-    /// Adds what an earlier batch, finished in the same cycle, came to.
+    /// Adds what an earlier batch, finished in the same cycle, came to
+    /// (its rows, and whether something of it was refused or given up).
     pub(crate) fn and(mut self, earlier: Sent) -> Sent {
         self.delivered.extend(earlier.delivered);
         self.poison.extend(earlier.poison);
         self.nowhere.extend(earlier.nowhere);
+        self.refused = self.refused.or(earlier.refused);
+        self.unconfirmed |= earlier.unconfirmed;
         self
     }
 }
 
-/// The first and the longest wait between two looks at the counters of
-/// the batch's events (a look reads a few atomics).
-const LOOK_FIRST: Duration = Duration::from_micros(20);
-const LOOK_AT_MOST: Duration = Duration::from_micros(100);
+/// A batch handed to the dispatcher: what became of each row, and the
+/// wait for the transport to confirm the events handed over.
+pub(crate) struct Handed {
+    sent: Sent,
+    settling: Option<Settling>,
+}
 
-/// Hands `rows` to the dispatcher in order, then waits until the
-/// transport confirmed them.
+impl Handed {
+    /// Rows handed over (or marked): the batch's [`Sent::claimed`].
+    pub(crate) fn claimed(&self) -> usize {
+        self.sent.claimed
+    }
+
+    /// Whether every row was handed over or marked: nothing refused.
+    pub(crate) fn clean(&self) -> bool {
+        self.sent.clean()
+    }
+
+    /// Waits until every event the batch handed over is settled. Which of
+    /// them a transport gave up is not told per row: any drop keeps the
+    /// whole batch ([`Sent::unconfirmed`]), to be sent again under the
+    /// same ids.
+    pub(crate) async fn confirmed(self) -> Sent {
+        let mut sent = self.sent;
+        if let Some(settling) = self.settling {
+            if settling.await.dropped > 0 {
+                sent.delivered.clear();
+                sent.unconfirmed = true;
+            }
+        }
+        sent
+    }
+}
+
+/// Hands `rows` to the dispatcher in order, as one [`Batch`]; the rows
+/// whose event cannot be sent are kept to be marked, and the first one
+/// the dispatcher refuses stops the batch.
 ///
-/// Confirmed means: no event of the batch's names is in flight any more.
-/// Waiting for those names only, not for `flush()` (every event of the
-/// process), keeps a relay moving in a service that logs other events all
-/// the time.
-pub(crate) async fn send(rows: Vec<Row>) -> Sent {
+/// Only the batch's own events are waited for ([`Handed::confirmed`]):
+/// a service that logs other events, or the same ones, all the time does
+/// not hold the relay up, and the next batch may be handed over while
+/// this one waits.
+pub(crate) async fn hand(rows: Vec<Row>) -> Handed {
     let claimed = rows.len();
-    let names: BTreeSet<&str> = rows.iter().map(|row| row.name.as_str()).collect();
-    // Which events a transport gives up is not told per event: any drop of
-    // the batch's names while it is out keeps the whole batch (a re-send
-    // keeps the ids).
-    let known = Watch::of(
-        names
-            .into_iter()
-            .filter(|name| Watch::of([*name]).is_some()),
-    )
-    .unwrap_or_default();
-    let dropped_before = known.dropped();
-    // Set if this future is dropped first (a relay stopped while the
-    // transport cannot confirm): the thread that waits gives up.
-    let abandoned = Arc::new(AtomicBool::new(false));
-    let _abandon = Abandon(Arc::clone(&abandoned));
-    // A dispatch may wait for room in the queue, and the wait for the
-    // confirmation looks at the counters every few tens of microseconds:
-    // both off the runtime's threads.
-    let (mut sent, waited) = tokio::task::spawn_blocking(move || {
+    // A dispatch may wait for room in the queue: off the runtime's threads.
+    tokio::task::spawn_blocking(move || {
+        let batch = Batch::new();
         let mut sent = Sent {
             claimed,
             ..Sent::default()
         };
         let mut handed = BTreeMap::new();
         for row in rows {
-            match eventlib::outbox::resend(row.envelope.as_bytes()) {
+            match batch.resend(row.envelope.as_bytes()) {
                 Ok(_) => {
                     sent.delivered.push(row.seq);
                     *handed.entry(row.name).or_insert(0) += 1;
@@ -130,74 +144,27 @@ pub(crate) async fn send(rows: Vec<Row>) -> Sent {
                 Err(other) => sent.poison.push((row.seq, other.to_string())),
             }
         }
-        let waited = if sent.delivered.is_empty() {
-            Waited::NothingSent
-        } else {
-            sent.nowhere = handed
-                .iter()
-                .filter(|(name, _)| eventlib::outbox::goes_nowhere(name))
-                .map(|(name, rows)| (name.clone(), *rows))
-                .collect();
-            match Watch::of(handed.keys().map(String::as_str)) {
-                Some(watch) => {
-                    wait_settled(&watch, &abandoned);
-                    Waited::Settled
-                }
-                None => Waited::UnknownName,
-            }
-        };
-        (sent, waited)
+        sent.nowhere = handed
+            .into_iter()
+            .filter(|(name, _)| eventlib::outbox::goes_nowhere(name))
+            .collect();
+        Handed {
+            sent,
+            settling: Some(batch.settled()),
+        }
     })
     .await
-    .unwrap_or_else(|_| {
-        let refused = Sent {
+    .unwrap_or_else(|_| Handed {
+        sent: Sent {
             claimed,
             refused: Some(eventlib::Error::ShutDown),
             ..Sent::default()
-        };
-        (refused, Waited::NothingSent)
-    });
-    match waited {
-        Waited::NothingSent => return sent,
-        Waited::Settled => {}
-        // A name the registry does not know (a row written by hand under
-        // another name than its envelope's): every event is waited for.
-        Waited::UnknownName => {
-            eventlib::flush_async().await;
-        }
-    }
-    if known.dropped() > dropped_before {
-        sent.delivered.clear();
-        sent.unconfirmed = true;
-    }
-    sent
+        },
+        settling: None,
+    })
 }
 
-/// How the wait for the batch's confirmation ended.
-enum Waited {
-    /// Nothing was handed to the dispatcher.
-    NothingSent,
-    /// Nothing of the batch's names is in flight.
-    Settled,
-    /// A name the registry does not know: every event was waited for.
-    UnknownName,
-}
-
-/// Sets its flag when dropped.
-struct Abandon(Arc<AtomicBool>);
-
-impl Drop for Abandon {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Waits until nothing of `watch`'s names is in flight, or `abandoned` is
-/// set (on a thread that may block).
-fn wait_settled(watch: &Watch, abandoned: &AtomicBool) {
-    let mut pause = LOOK_FIRST;
-    while !watch.settled() && !abandoned.load(Ordering::Relaxed) {
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(LOOK_AT_MOST);
-    }
+/// [`hand`], then [`Handed::confirmed`].
+pub(crate) async fn send(rows: Vec<Row>) -> Sent {
+    hand(rows).await.confirmed().await
 }

@@ -394,7 +394,12 @@ impl Store for SqliteStore {
         Box::pin(tokio::time::sleep(poll))
     }
 
-    fn release<'a>(&'a self, relay: &'a str) -> Fut<'a, Result<Sent, sqlx::Error>> {
+    fn release<'a>(
+        &'a self,
+        relay: &'a str,
+        _grace: Option<Duration>,
+    ) -> Fut<'a, Result<Sent, sqlx::Error>> {
+        // A batch is sent and confirmed within its cycle: nothing is out.
         Box::pin(async move {
             let mut slot = self.behind.lock().await;
             let behind = slot.take();

@@ -590,21 +590,38 @@ async fn the_relay_rides_out_a_locked_database_and_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relay_keeps_moving_while_the_service_logs_other_events() {
-    let path = file("busy");
+    relay_moves_while_the_service_logs("lite-busy-", |page| {
+        eventlib::log!(support::PageViewed { page }).unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_keeps_moving_while_the_service_logs_the_same_event() {
+    relay_moves_while_the_service_logs("lite-same-", |n| {
+        eventlib::log!(order(format!("{}lite-same-{n}", support::SLOW))).unwrap();
+    })
+    .await;
+}
+
+/// Commits 20 orders of `prefix`, then drains them while another thread
+/// calls `log_one` every 5 ms with events whose handler takes 20 ms, so
+/// that the dispatcher always has some in flight: the relay waits for
+/// its own events only.
+async fn relay_moves_while_the_service_logs(prefix: &str, log_one: fn(u64)) {
+    let path = file(prefix.trim_end_matches('-'));
     let pool = pool(&path).await;
     for n in 0..20 {
-        place(&pool, &format!("lite-busy-{n}")).await;
+        place(&pool, &format!("{prefix}{n}")).await;
     }
-    // Other events, logged every 5 ms with a 20 ms handler: the dispatcher
-    // always has one in flight, and `flush()` would wait for all of them.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let logging = std::thread::spawn({
         let stop = stop.clone();
         move || {
-            let mut page = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) && page < 2_000 {
-                eventlib::log!(support::PageViewed { page }).unwrap();
-                page += 1;
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 2_000 {
+                log_one(n);
+                n += 1;
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
@@ -620,7 +637,7 @@ async fn the_relay_keeps_moving_while_the_service_logs_other_events() {
         .expect("the relay confirms its batch without waiting for other events")
         .unwrap();
     assert_eq!(moved, 20);
-    let runs = wait_handled("lite-busy-", 20).await;
+    let runs = wait_handled(prefix, 20).await;
     assert!(runs.values().all(|ids| ids.len() == 1));
     pool.close().await;
     let _ = std::fs::remove_file(&path);

@@ -275,12 +275,11 @@ impl Installed {
             pool::check_inline_can_block(&record)?;
         }
         let id = record.id();
-        let counters = &registry().events[record.index()].counters;
         // Counted before it is queued: the idle check relies on
         // `completed + dropped <= emitted` at every instant.
-        let has_handlers = counters.emit();
+        let has_handlers = crate::queue::count_emitted(&record);
         if !has_handlers && !self.remote {
-            counters.complete();
+            crate::queue::count_completed(&record);
             return Ok(id);
         }
         if self.mode == Mode::Inline && !self.remote {

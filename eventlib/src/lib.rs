@@ -82,6 +82,8 @@ mod queue;
 mod record;
 mod registry;
 mod room;
+#[cfg(feature = "redis")]
+mod settle;
 mod stats;
 pub mod testing;
 #[cfg(any(feature = "tracing", feature = "redis"))]

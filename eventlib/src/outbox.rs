@@ -6,6 +6,8 @@
 //! The envelope is the wire format of `docs/wire-format.md`, so this
 //! module lives behind the `redis` feature with its encoder.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::dispatcher::{self, Wait};
@@ -14,6 +16,8 @@ use crate::event::Event;
 use crate::id::EventId;
 use crate::record::Record;
 use crate::redis::wire::{self, StreamId, Undecodable};
+use crate::settle::Tally;
+pub use crate::settle::{Settled, Settling};
 
 /// An event validated as `log!` validates it, encoded as its envelope, and
 /// not yet dispatched.
@@ -88,19 +92,7 @@ impl std::fmt::Display for ResendError {
 
 impl std::error::Error for ResendError {}
 
-/// Hands the event of `envelope` to the dispatcher (and so the installed
-/// transport) with its original id, event time, metadata and trace
-/// context; waits for room in the queue as the dispatcher is configured.
-pub fn resend(envelope: &[u8]) -> Result<EventId, ResendError> {
-    // A stored envelope always has its id and time: the entry id is unused.
-    let decoded = wire::decode(envelope, StreamId::default()).map_err(|err| match err {
-        Undecodable::UnknownEvent { reason, .. } => ResendError::UnknownEvent(reason),
-        other => ResendError::Poison(other.reason().to_owned()),
-    })?;
-    dispatcher::dispatch(decoded.record, Wait::AsConfigured).map_err(ResendError::Dispatch)
-}
-
-/// Whether an event of `name` that [`resend`] hands over now goes
+/// Whether an event of `name` that [`Batch::resend`] hands over now goes
 /// nowhere: no transport is installed, and this program links no handler
 /// of it. So it is for a relay in a process of its own that was not given
 /// the transport it was meant to send to.
@@ -111,49 +103,44 @@ pub fn goes_nowhere(name: &str) -> bool {
             .is_some_and(|event| event.handlers().next().is_none())
 }
 
-/// The events of some names, watched while a batch [`resend`] handed over
-/// is out: whether any of them is still in flight, and how many the
-/// dispatcher or the transport dropped. Reads the same counters as
-/// [`stats`](crate::stats()), without copying them.
-#[derive(Debug, Clone, Default)]
-pub struct Watch {
-    events: Vec<u32>,
+/// Events handed to the dispatcher together, each with its original id
+/// ([`Batch::resend`]), and known to be settled together
+/// ([`Batch::settled`]): every one delivered by the transport (or its
+/// handlers finished), or dropped.
+///
+/// Only the batch's own events are waited for: a service that logs
+/// events of the same names all the time does not hold it up, and
+/// batches handed one after another are each settled on their own.
+#[derive(Debug, Default)]
+pub struct Batch {
+    tally: Arc<Tally>,
 }
 
-impl Watch {
-    /// Watches the events of `names`; `None` when one of them is not linked
-    /// into this program.
-    pub fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<Watch> {
-        let registry = crate::registry::registry();
-        let events = names
-            .into_iter()
-            .map(|name| registry.index_of_name(name).ok())
-            .collect::<Option<Vec<u32>>>()?;
-        Some(Watch { events })
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Batch::default()
     }
 
-    /// Whether every event of these names emitted so far is completed
-    /// (the transport confirmed it, or its handlers finished) or dropped.
-    ///
-    /// The settled counts are read before the emitted ones: counters only
-    /// grow and an event is emitted before it settles, so equal sums mean
-    /// nothing of these names was in flight when the first were read.
-    pub fn settled(&self) -> bool {
-        let settled: u64 = self.counters().map(|c| c.settled()).sum();
-        let emitted: u64 = self.counters().map(|c| c.emitted()).sum();
-        emitted <= settled
+    /// Hands the event of `envelope` to the dispatcher (and so the
+    /// installed transport) with its original id, event time, metadata
+    /// and trace context, as one of this batch; waits for room in the
+    /// queue as the dispatcher is configured.
+    pub fn resend(&self, envelope: &[u8]) -> Result<EventId, ResendError> {
+        // A stored envelope always has its id and time: the entry id is unused.
+        let decoded = wire::decode(envelope, StreamId::default()).map_err(|err| match err {
+            Undecodable::UnknownEvent { reason, .. } => ResendError::UnknownEvent(reason),
+            other => ResendError::Poison(other.reason().to_owned()),
+        })?;
+        let mut record = decoded.record;
+        record.set_batch(Arc::clone(&self.tally));
+        dispatcher::dispatch(record, Wait::AsConfigured).map_err(ResendError::Dispatch)
     }
 
-    /// How many events of these names were dropped so far (never queued,
-    /// or given up by the transport).
-    pub fn dropped(&self) -> u64 {
-        self.counters().map(|c| c.dropped()).sum()
-    }
-
-    fn counters(&self) -> impl Iterator<Item = &'static crate::counters::EventCounters> + '_ {
-        let registry = crate::registry::registry();
-        self.events
-            .iter()
-            .map(move |&index| &registry.events[index as usize].counters)
+    /// Ends the batch: resolves once every event it handed over is
+    /// settled. An event a testing capture took counts as settled at once
+    /// (it is not dispatched).
+    pub fn settled(self) -> Settling {
+        Settling::of(self.tally)
     }
 }

@@ -531,7 +531,7 @@ pub(crate) fn run_inline_deferred(
                     let outcome = run_async(entry, call, record.clone()).await;
                     let failure = account(&record, entry, outcome);
                     if record.handler_finished() {
-                        registry.events[record.index()].counters.complete();
+                        crate::queue::count_completed(&record);
                     }
                     failure
                 }) as BoxFuture<'static, Option<Failure>>);
@@ -539,7 +539,7 @@ pub(crate) fn run_inline_deferred(
         }
     }
     if asyncs == 0 {
-        event.counters.complete();
+        crate::queue::count_completed(record);
     }
     (failures, tasks)
 }
@@ -568,7 +568,7 @@ pub(crate) fn run_inline(record: &Record) -> Vec<Failure> {
         }
     }
     event.counters.add_handled(handled);
-    event.counters.complete();
+    crate::queue::count_completed(record);
     failures
 }
 

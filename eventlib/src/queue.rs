@@ -153,14 +153,14 @@ impl Queue {
     /// `record` is completed: every handler finished, or a transport
     /// delivered it.
     pub(crate) fn completed(&self, record: &Record) {
-        registry().events[record.index()].counters.complete();
+        count_completed(record);
         self.settled();
     }
 
     /// `record`, emitted, is dropped: refused by the queue or given up by
     /// the transport.
     pub(crate) fn dropped(&self, record: &Record) {
-        registry().events[record.index()].counters.drop_one();
+        count_dropped(record);
         self.settled();
     }
 
@@ -243,4 +243,39 @@ pub(crate) struct Remaining {
     pub(crate) outstanding: u64,
     /// Events of an earlier run a transport still holds.
     pub(crate) earlier: u64,
+}
+
+/// Counts `record` emitted, before it is queued or run; returns whether
+/// its event has handlers here. Every emitted event is later counted once
+/// as completed or dropped, in its event's counters and in its batch's
+/// (an outbox relay's), if it has one.
+#[inline]
+pub(crate) fn count_emitted(record: &Record) -> bool {
+    #[cfg(feature = "redis")]
+    if let Some(batch) = record.batch() {
+        batch.emitted();
+    }
+    registry().events[record.index()].counters.emit()
+}
+
+/// Counts `record` completed: every handler finished, or a transport
+/// delivered it.
+#[inline]
+pub(crate) fn count_completed(record: &Record) {
+    registry().events[record.index()].counters.complete();
+    #[cfg(feature = "redis")]
+    if let Some(batch) = record.batch() {
+        batch.settled(false);
+    }
+}
+
+/// Counts `record` dropped: refused by the queue, or given up by the
+/// transport.
+#[inline]
+fn count_dropped(record: &Record) {
+    registry().events[record.index()].counters.drop_one();
+    #[cfg(feature = "redis")]
+    if let Some(batch) = record.batch() {
+        batch.settled(true);
+    }
 }

@@ -53,12 +53,23 @@ struct Inner<E: ?Sized> {
     remaining: AtomicU32,
     /// The event as JSON, made on first use: one pointer, null until then.
     data: OnceBox<Value>,
-    /// The tokio runtime the event was logged in, where its async handlers
-    /// run (set only for events that have some, logged inside a runtime):
-    /// boxed, so that the events that need none pay one pointer.
-    #[cfg(feature = "tokio")]
-    runtime: Option<Box<crate::ambient::Handle>>,
+    /// What few events carry: boxed, so that the others pay one pointer.
+    #[cfg(any(feature = "tokio", feature = "redis"))]
+    extra: Option<Box<Extra>>,
     event: E,
+}
+
+/// The parts of a record that few events have.
+#[cfg(any(feature = "tokio", feature = "redis"))]
+#[derive(Default)]
+struct Extra {
+    /// The tokio runtime the event was logged in, where its async handlers
+    /// run (set only for events that have some, logged inside a runtime).
+    #[cfg(feature = "tokio")]
+    runtime: Option<crate::ambient::Handle>,
+    /// The outbox batch that handed the event over, told when it settles.
+    #[cfg(feature = "redis")]
+    batch: Option<Arc<crate::settle::Tally>>,
 }
 
 /// The most handlers one event may have: a delivery counts them in half
@@ -95,25 +106,48 @@ impl Record {
             index,
             remaining: AtomicU32::new(0),
             data: OnceBox::new(),
-            #[cfg(feature = "tokio")]
-            runtime: None,
+            #[cfg(any(feature = "tokio", feature = "redis"))]
+            extra: None,
             event,
         }))
+    }
+
+    /// The record's [`Extra`], made if it has none; `None` when the record
+    /// is shared (it is then left as it is).
+    #[cfg(any(feature = "tokio", feature = "redis"))]
+    fn extra_mut(&mut self) -> Option<&mut Extra> {
+        Arc::get_mut(&mut self.0).map(|inner| &mut **inner.extra.get_or_insert_with(Box::default))
     }
 
     /// Notes the runtime the event is logged in, before it is queued (a
     /// shared record is left as it is).
     #[cfg(feature = "tokio")]
     pub(crate) fn set_runtime(&mut self, runtime: crate::ambient::Handle) {
-        if let Some(inner) = Arc::get_mut(&mut self.0) {
-            inner.runtime = Some(Box::new(runtime));
+        if let Some(extra) = self.extra_mut() {
+            extra.runtime = Some(runtime);
         }
     }
 
     /// The runtime the event was logged in, if noted.
     #[cfg(feature = "tokio")]
     pub(crate) fn runtime(&self) -> Option<&crate::ambient::Handle> {
-        self.0.runtime.as_deref()
+        self.0.extra.as_ref()?.runtime.as_ref()
+    }
+
+    /// Ties the event, before it is dispatched, to the outbox batch that
+    /// hands it over: the batch is told when it is emitted and when it
+    /// settles (a shared record is left as it is).
+    #[cfg(feature = "redis")]
+    pub(crate) fn set_batch(&mut self, batch: Arc<crate::settle::Tally>) {
+        if let Some(extra) = self.extra_mut() {
+            extra.batch = Some(batch);
+        }
+    }
+
+    /// The batch the event belongs to, if any.
+    #[cfg(feature = "redis")]
+    pub(crate) fn batch(&self) -> Option<&crate::settle::Tally> {
+        self.0.extra.as_ref()?.batch.as_deref()
     }
 
     /// The same record with another context (an id, time and attempt read

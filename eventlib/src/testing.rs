@@ -55,7 +55,6 @@ use crate::failure::Failure;
 use crate::id::EventId;
 use crate::pool;
 use crate::record::Record;
-use crate::registry::registry;
 
 type Records = Arc<Mutex<Vec<Record>>>;
 
@@ -123,7 +122,7 @@ pub(crate) fn intercept(record: Record) -> Result<Result<EventId, Error>, Record
                 return Ok(Err(err));
             }
             lock(&logged).push(record.clone());
-            registry().events[record.index()].counters.emit();
+            crate::queue::count_emitted(&record);
             let failures = pool::run_inline(&record);
             if failures.is_empty() {
                 Ok(id)
@@ -133,7 +132,7 @@ pub(crate) fn intercept(record: Record) -> Result<Result<EventId, Error>, Record
         }
         Scope::InlineAsync(deferred) => {
             lock(&deferred.logged).push(record.clone());
-            registry().events[record.index()].counters.emit();
+            crate::queue::count_emitted(&record);
             let (failures, tasks) = pool::run_inline_deferred(&record);
             lock(&deferred.failures).extend(failures);
             lock(&deferred.tasks).extend(tasks);

@@ -68,9 +68,15 @@ impl OrderPlaced {
 
     #[handler]
     fn record(&self, ctx: &Context) {
+        if self.order.starts_with(SLOW) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         HANDLED.lock().unwrap().push((self.order.clone(), ctx.id()));
     }
 }
+
+/// Orders whose name starts so take 20 ms to handle.
+pub const SLOW: &str = "slow-";
 
 /// A handler of a second group: a Redis worker group of its own.
 #[handler(group = "audit")]
