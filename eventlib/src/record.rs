@@ -136,11 +136,13 @@ impl Record {
 
     /// Ties the event, before it is dispatched, to the outbox batch that
     /// hands it over: the batch is told when it is emitted and when it
-    /// settles (a shared record is left as it is).
+    /// settles. The record is one just decoded, not shared yet: a batch
+    /// that did not hear of one of its events would count it confirmed.
     #[cfg(feature = "redis")]
     pub(crate) fn set_batch(&mut self, batch: Arc<crate::settle::Tally>) {
-        if let Some(extra) = self.extra_mut() {
-            extra.batch = Some(batch);
+        match self.extra_mut() {
+            Some(extra) => extra.batch = Some(batch),
+            None => unreachable!("a record joins its batch before it is shared"),
         }
     }
 
