@@ -68,10 +68,30 @@ mod imp {
         Some(std::sync::Arc::new(move |task| drop(handle.spawn(task))))
     }
 
+    std::thread_local! {
+        /// Set while the thread runs [`may_block`]'s closure.
+        static MAY_BLOCK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
     /// Whether the calling thread runs inside an async runtime, where
-    /// blocking on a future can deadlock.
+    /// blocking on a future can deadlock: not within [`may_block`].
     pub(crate) fn in_runtime() -> bool {
-        Handle::try_current().is_ok()
+        !MAY_BLOCK.get() && Handle::try_current().is_ok()
+    }
+
+    /// Runs `f` on a thread its caller says may block although it is
+    /// inside a runtime (one of tokio's blocking threads): there, running
+    /// async handlers to completion deadlocks nothing.
+    #[cfg(feature = "redis")]
+    pub(crate) fn may_block<R>(f: impl FnOnce() -> R) -> R {
+        struct Reset(bool);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                MAY_BLOCK.set(self.0);
+            }
+        }
+        let _reset = Reset(MAY_BLOCK.replace(true));
+        f()
     }
 }
 
@@ -85,13 +105,18 @@ mod imp {
     }
 
     #[cfg(feature = "redis")]
+    pub(crate) fn may_block<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+
+    #[cfg(feature = "redis")]
     pub(crate) fn spawner() -> Option<crate::hook::Spawner> {
         None
     }
 }
 
-#[cfg(feature = "redis")]
-pub(crate) use imp::spawner;
 #[cfg(feature = "tokio")]
 pub(crate) use imp::{current, forget_noted, noted, Handle};
 pub(crate) use imp::{in_runtime, note};
+#[cfg(feature = "redis")]
+pub(crate) use imp::{may_block, spawner};

@@ -124,8 +124,14 @@ impl Batch {
 
     /// Hands the event of `envelope` to the dispatcher (and so the
     /// installed transport) with its original id, event time, metadata
-    /// and trace context, as one of this batch; waits for room in the
-    /// queue as the dispatcher is configured.
+    /// and trace context, as one of this batch.
+    ///
+    /// It blocks: it waits for room in the queue as the dispatcher is
+    /// configured, and in [inline mode](crate::Mode::Inline) it runs the
+    /// event's handlers, async ones included, before it returns. Call it
+    /// on a thread that may block: a thread of its own, or one of tokio's
+    /// blocking threads (`spawn_blocking`), not on an async runtime's
+    /// worker.
     pub fn resend(&self, envelope: &[u8]) -> Result<EventId, ResendError> {
         // A stored envelope always has its id and time: the entry id is unused.
         let decoded = wire::decode(envelope, StreamId::default()).map_err(|err| match err {
@@ -134,7 +140,8 @@ impl Batch {
         })?;
         let mut record = decoded.record;
         record.set_batch(Arc::clone(&self.tally));
-        dispatcher::dispatch(record, Wait::AsConfigured).map_err(ResendError::Dispatch)
+        crate::ambient::may_block(|| dispatcher::dispatch(record, Wait::AsConfigured))
+            .map_err(ResendError::Dispatch)
     }
 
     /// Ends the batch: resolves once every event it handed over is
