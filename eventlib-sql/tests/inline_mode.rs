@@ -2,13 +2,15 @@
 //! hands events over on a thread that may block, so their async handlers
 //! run there too, on a multi-thread and on a current-thread runtime.
 
+mod support;
+
 use std::sync::Mutex;
 use std::time::Duration;
 
 use eventlib::event;
 use eventlib_sql::{sqlite, RelayOptions};
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Shipped {
@@ -42,15 +44,7 @@ async fn relay_in_inline_mode(test: &str, parcels: std::ops::Range<u64>) {
     inline_mode();
     let path = std::env::temp_dir().join(format!("eventlib-sql-{test}-{}.db", std::process::id()));
     let _ = std::fs::remove_file(&path);
-    let options = SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await
-        .unwrap();
-    sqlite::migrate(&pool).await.unwrap();
+    let pool = support::migrated_sqlite(SqliteConnectOptions::new().filename(&path), 4).await;
     let mut tx = pool.begin().await.unwrap();
     for parcel in parcels.clone() {
         sqlite::log(&mut tx, Shipped { parcel }).await.unwrap();

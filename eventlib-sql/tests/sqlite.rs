@@ -19,14 +19,8 @@ fn file(test: &str) -> PathBuf {
 async fn pool(path: &std::path::Path) -> SqlitePool {
     let options = SqliteConnectOptions::new()
         .filename(path)
-        .create_if_missing(true)
         .busy_timeout(Duration::from_secs(5));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await
-        .unwrap();
-    sqlite::migrate(&pool).await.unwrap();
+    let pool = support::migrated_sqlite(options, 4).await;
     sqlx::raw_sql("CREATE TABLE IF NOT EXISTS carts (id TEXT PRIMARY KEY)")
         .execute(&pool)
         .await

@@ -19,7 +19,7 @@ use eventlib::redis::RedisTransport;
 use eventlib::{Dispatcher, EventId};
 use eventlib_redis_tests::RedisServer;
 use eventlib_sql::{sqlite, RelayOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool};
 use support::{block, order, stream_ids, until};
 
 const STREAM: &str = "sqltest:lite";
@@ -38,16 +38,9 @@ fn install(redis_url: &str) {
 async fn pool(path: &Path, busy: Duration) -> SqlitePool {
     let options = SqliteConnectOptions::new()
         .filename(path)
-        .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .busy_timeout(busy);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await
-        .unwrap();
-    sqlite::migrate(&pool).await.unwrap();
-    pool
+    support::migrated_sqlite(options, 4).await
 }
 
 async fn commit(pool: &SqlitePool, prefix: &str, count: usize) -> Vec<EventId> {

@@ -261,6 +261,22 @@ macro_rules! refused_outside_a_transaction {
 }
 pub(crate) use refused_outside_a_transaction;
 
+/// A pool of `connections` on the SQLite database of `options` (its file
+/// made if missing), with the outbox migrated.
+#[cfg(feature = "sqlite")]
+pub async fn migrated_sqlite(
+    options: sqlx::sqlite::SqliteConnectOptions,
+    connections: u32,
+) -> sqlx::SqlitePool {
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(connections)
+        .connect_with(options.create_if_missing(true))
+        .await
+        .unwrap();
+    eventlib_sql::sqlite::migrate(&pool).await.unwrap();
+    pool
+}
+
 /// Makes every `DELETE` from the SQLite outbox fail (`refuse` true), as a
 /// full disk or a lock held past the busy timeout would, or work again.
 #[cfg(feature = "sqlite")]
