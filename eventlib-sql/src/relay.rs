@@ -231,10 +231,7 @@ impl Relay {
             return Err(Error::Event(err));
         }
         if sent.unconfirmed {
-            c.failed(
-                Failure::Unconfirmed,
-                "the transport gave an event of the batch up; its rows stay".to_owned(),
-            );
+            self.given_up();
             return Err(Error::Unconfirmed);
         }
         Ok((sent.claimed > 0 || moved > 0).then_some(moved))
@@ -253,16 +250,28 @@ impl Relay {
         self.counters.failed(Failure::Database, err.to_string());
     }
 
+    /// The transport gave an event of a batch up: counted, the rows stay.
+    fn given_up(&self) {
+        self.counters.failed(
+            Failure::Unconfirmed,
+            "the transport gave an event of the batch up; its rows stay".to_owned(),
+        );
+    }
+
     /// The store's [`release`](Store::release), with what it deleted
-    /// counted (and a failure, or a batch not confirmed within `grace`);
-    /// returns how many rows that was.
+    /// counted (and a failure, or a batch not confirmed: given up, or not
+    /// confirmed within `grace` when the relay stops); returns how many
+    /// rows that was.
     async fn release(&self, grace: Option<Duration>) -> Result<u64, sqlx::Error> {
         match self.store.release(&self.name, grace).await {
             Ok(sent) => {
                 let moved = sent.delivered.len() + sent.poison.len();
                 self.counters.batch(&sent);
                 if sent.unconfirmed {
-                    self.abandoned();
+                    match grace {
+                        Some(_) => self.abandoned(),
+                        None => self.given_up(),
+                    }
                 }
                 Ok(moved as u64)
             }
