@@ -113,7 +113,7 @@ impl Registry {
             let index = handlers.len() as u32;
             handlers.push(HandlerEntry {
                 decl,
-                counters: HandlerCounters::default(),
+                counters: HandlerCounters::new(),
             });
             match decl.target {
                 Target::Event(event) => {

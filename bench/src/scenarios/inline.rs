@@ -5,6 +5,7 @@
 //! the counter updates `stats()` needs, and the bare calls (what the
 //! isolation, the id and the time cost).
 
+use std::cell::Cell;
 use std::hint::black_box;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,42 +71,41 @@ fn context() {
 #[repr(align(64))]
 struct Counter(AtomicU64);
 
-/// The counters `stats()` reads for one event and its three handlers.
-struct Counters {
-    emitted: Counter,
-    started: [Counter; 3],
-    handler_handled: [Counter; 3],
-    event_handled: Counter,
-    completed: Counter,
+/// The counters `flush()` waits on: the event logged and completed,
+/// shared by every thread.
+static EMITTED: Counter = Counter(AtomicU64::new(0));
+static COMPLETED: Counter = Counter(AtomicU64::new(0));
+
+thread_local! {
+    /// The statistics, as eventlib keeps them: in cells of the thread that
+    /// runs the handlers (each handler started and handled, the event's
+    /// handled runs).
+    static CELLS: [Cell<u64>; 7] = const { [const { Cell::new(0) }; 7] };
 }
 
-static COUNTERS: Counters = Counters {
-    emitted: Counter(AtomicU64::new(0)),
-    started: [const { Counter(AtomicU64::new(0)) }; 3],
-    handler_handled: [const { Counter(AtomicU64::new(0)) }; 3],
-    event_handled: Counter(AtomicU64::new(0)),
-    completed: Counter(AtomicU64::new(0)),
-};
-
 /// [`isolated`] plus the counter updates an inline run makes for
-/// `stats()`: the event logged, each handler started and handled, the
-/// event's handled runs and its completion. What eventlib does past this
-/// is the record, the dispatch and the registry.
+/// `stats()`, made as eventlib makes them: the event logged and completed
+/// (atomic adds), each handler started and handled and the event's
+/// handled runs (per-thread cells). What eventlib does past this is the
+/// record, the dispatch and the registry.
 fn counted(i: u64) {
-    let c = &COUNTERS;
-    c.emitted.0.fetch_add(1, Ordering::Relaxed);
+    EMITTED.0.fetch_add(1, Ordering::SeqCst);
     let event = black_box(Viewed::new(i));
     context();
-    let mut handled = 0;
-    for (n, handler) in VIEWED_HANDLERS.iter().enumerate() {
-        c.started[n].0.fetch_add(1, Ordering::Relaxed);
-        if catch_unwind(AssertUnwindSafe(|| handler(&event))).is_ok() {
-            c.handler_handled[n].0.fetch_add(1, Ordering::Relaxed);
-            handled += 1;
+    CELLS.with(|cells| {
+        let bump = |n: usize, by: u64| cells[n].set(cells[n].get() + by);
+        let mut handled = 0;
+        for (n, handler) in VIEWED_HANDLERS.iter().enumerate() {
+            bump(n, 1);
+            if catch_unwind(AssertUnwindSafe(|| handler(&event))).is_ok() {
+                bump(3 + n, 1);
+                handled += 1;
+            }
         }
-    }
-    c.event_handled.0.fetch_add(handled, Ordering::Relaxed);
-    c.completed.0.fetch_add(1, Ordering::SeqCst);
+        bump(6, handled);
+        black_box(cells);
+    });
+    COMPLETED.0.fetch_add(1, Ordering::SeqCst);
     black_box(event);
 }
 

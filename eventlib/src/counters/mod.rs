@@ -17,12 +17,16 @@
 //!
 //! The outcome counters (`handled`, `failed`, `panicked`, `started`) and
 //! the refusals are statistics: nothing waits on them, so they are
-//! `Relaxed`. They are written before the event is completed, so a reader
-//! that saw `completed` move also sees them.
+//! `Relaxed`. The outcome counters are counted per thread (see [`cells`]):
+//! a handler run updates three of them, and shared atomics would make
+//! each update a locked instruction. They are written before the event is
+//! completed, so a reader that saw `completed` move also sees them.
 //!
 //! With the `metrics` feature, each event counter is mirrored to the
 //! `metrics` facade (see `meters`) just before it moves, so a scrape taken
 //! once `flush()` returned shows what [`stats`](crate::stats) shows.
+
+mod cells;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -63,9 +67,9 @@ struct Stripe {
 struct PoolCounters {
     keys: &'static EventKeys,
     completed: AtomicU64,
-    handled: AtomicU64,
-    failed: AtomicU64,
-    panicked: AtomicU64,
+    /// The first of the event's three outcome cells (handled, failed,
+    /// panicked), counted per thread.
+    outcomes: u32,
 }
 
 impl CallerCounters {
@@ -109,9 +113,7 @@ impl EventCounters {
             pool: PoolCounters {
                 keys,
                 completed: AtomicU64::new(0),
-                handled: AtomicU64::new(0),
-                failed: AtomicU64::new(0),
-                panicked: AtomicU64::new(0),
+                outcomes: cells::reserve(3),
             },
         }
     }
@@ -160,19 +162,16 @@ impl EventCounters {
     }
 
     /// Counts the outcome of one handler run for this event.
+    #[inline]
     pub(crate) fn outcome(&self, outcome: Outcome) {
-        let counter = match outcome {
-            Outcome::Handled => &self.pool.handled,
-            Outcome::Failed => &self.pool.failed,
-            Outcome::Panicked => &self.pool.panicked,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        cells::add(self.pool.outcomes + outcome.cell(), 1);
     }
 
     /// Counts `n` successful handler runs for this event at once.
+    #[inline]
     pub(crate) fn add_handled(&self, n: u64) {
         if n > 0 {
-            self.pool.handled.fetch_add(n, Ordering::Relaxed);
+            cells::add(self.pool.outcomes + Outcome::Handled.cell(), n);
         }
     }
 
@@ -208,56 +207,68 @@ impl EventCounters {
     }
 
     pub(crate) fn handled(&self) -> u64 {
-        self.pool.handled.load(Ordering::Relaxed)
+        cells::sum(self.pool.outcomes + Outcome::Handled.cell())
     }
 
     pub(crate) fn failed(&self) -> u64 {
-        self.pool.failed.load(Ordering::Relaxed)
+        cells::sum(self.pool.outcomes + Outcome::Failed.cell())
     }
 
     pub(crate) fn panicked(&self) -> u64 {
-        self.pool.panicked.load(Ordering::Relaxed)
+        cells::sum(self.pool.outcomes + Outcome::Panicked.cell())
     }
 }
 
-/// Counters of one handler, on one cache line: the handlers of one event
-/// run on different pool threads at once.
-#[derive(Default)]
-#[repr(align(64))]
+/// Counters of one handler, counted per thread (see [`cells`]): the
+/// handlers of one event run on different pool threads at once.
 pub(crate) struct HandlerCounters {
-    started: AtomicU64,
-    handled: AtomicU64,
-    failed: AtomicU64,
-    panicked: AtomicU64,
+    /// The first of its four cells: started, then the three outcomes.
+    cells: u32,
 }
 
 impl HandlerCounters {
-    pub(crate) fn start(&self) {
-        self.started.fetch_add(1, Ordering::Relaxed);
+    /// Counters of a new handler (made while the registry is built).
+    pub(crate) fn new() -> Self {
+        HandlerCounters {
+            cells: cells::reserve(4),
+        }
     }
 
+    #[inline]
+    pub(crate) fn start(&self) {
+        cells::add(self.cells, 1);
+    }
+
+    #[inline]
     pub(crate) fn outcome(&self, outcome: Outcome) {
-        let counter = match outcome {
-            Outcome::Handled => &self.handled,
-            Outcome::Failed => &self.failed,
-            Outcome::Panicked => &self.panicked,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        cells::add(self.cells + 1 + outcome.cell(), 1);
     }
 
     pub(crate) fn started(&self) -> u64 {
-        self.started.load(Ordering::Relaxed)
+        cells::sum(self.cells)
     }
 
     pub(crate) fn handled(&self) -> u64 {
-        self.handled.load(Ordering::Relaxed)
+        cells::sum(self.cells + 1 + Outcome::Handled.cell())
     }
 
     pub(crate) fn failed(&self) -> u64 {
-        self.failed.load(Ordering::Relaxed)
+        cells::sum(self.cells + 1 + Outcome::Failed.cell())
     }
 
     pub(crate) fn panicked(&self) -> u64 {
-        self.panicked.load(Ordering::Relaxed)
+        cells::sum(self.cells + 1 + Outcome::Panicked.cell())
+    }
+}
+
+impl Outcome {
+    /// The outcome's cell among the three of a counter owner.
+    #[inline]
+    fn cell(self) -> u32 {
+        match self {
+            Outcome::Handled => 0,
+            Outcome::Failed => 1,
+            Outcome::Panicked => 2,
+        }
     }
 }
