@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
+#[cfg(feature = "redis")]
 use std::sync::Arc;
 
 use once_cell::race::OnceBox;
@@ -37,7 +38,11 @@ use crate::id::EventId;
 /// assert_eq!(record.data()["n"], 3);
 /// ```
 #[derive(Clone)]
-pub struct Record(Arc<Inner<dyn ErasedEvent>>);
+pub struct Record(Shared<Inner<dyn ErasedEvent>>);
+
+mod shared;
+
+use shared::{Counted, Shared};
 
 // Kept small: every queued event is one of these, so each field is what
 // `docs/performance.md` counts per queued event, and with a small event
@@ -101,7 +106,7 @@ impl<T: Event> ErasedEvent for T {
 impl Record {
     #[inline]
     pub(crate) fn new<T: Event>(event: T, index: u32) -> Self {
-        Record(Arc::new(Inner {
+        let inner: Box<Counted<Inner<dyn ErasedEvent>>> = Box::new(Counted::new(Inner {
             context: Context::new(&const { T::NAME }),
             index,
             remaining: AtomicU32::new(0),
@@ -109,14 +114,17 @@ impl Record {
             #[cfg(any(feature = "tokio", feature = "redis"))]
             extra: None,
             event,
-        }))
+        }));
+        Record(Shared::from_box(inner))
     }
 
     /// The record's [`Extra`], made if it has none; `None` when the record
     /// is shared (it is then left as it is).
     #[cfg(any(feature = "tokio", feature = "redis"))]
     fn extra_mut(&mut self) -> Option<&mut Extra> {
-        Arc::get_mut(&mut self.0).map(|inner| &mut **inner.extra.get_or_insert_with(Box::default))
+        self.0
+            .get_mut()
+            .map(|inner| &mut **inner.extra.get_or_insert_with(Box::default))
     }
 
     /// Notes the runtime the event is logged in, before it is queued (a
@@ -157,7 +165,7 @@ impl Record {
     #[cfg(feature = "redis")]
     pub(crate) fn with_context(self, context: Context) -> Record {
         let mut record = self;
-        match Arc::get_mut(&mut record.0) {
+        match record.0.get_mut() {
             Some(inner) => inner.context = context,
             None => unreachable!("a record is rebuilt with its context before it is shared"),
         }
