@@ -17,9 +17,9 @@ pub struct Context {
     id: EventId,
     /// Nanoseconds since the Unix epoch: 8 bytes where `SystemTime` takes 16.
     emitted_at: u64,
-    /// The event's registered name, behind a thin pointer (8 bytes where
-    /// a `&str` takes 16).
-    name: &'static &'static str,
+    /// The event's index in the registry, where its name is (4 bytes,
+    /// beside the attempt's 4, where the name would take 8 or 16).
+    index: u32,
     pub(crate) attempt: u32,
     /// What was in scope at `log!`: request id, client IP...
     metadata: Metadata,
@@ -61,11 +61,11 @@ pub(crate) fn now_nanos() -> u64 {
 impl Context {
     // Not inlined: one copy serves every event type's `log!`.
     #[inline(never)]
-    pub(crate) fn new(name: &'static &'static str) -> Self {
+    pub(crate) fn new(index: u32) -> Self {
         Context {
             id: EventId::new(),
             emitted_at: now_nanos(),
-            name,
+            index,
             attempt: 1,
             metadata: metadata::current(),
             #[cfg(feature = "tracing")]
@@ -77,7 +77,7 @@ impl Context {
     #[cfg(feature = "redis")]
     pub(crate) fn restore(
         id: EventId,
-        name: &'static &'static str,
+        index: u32,
         emitted_at: SystemTime,
         attempt: u32,
         metadata: Metadata,
@@ -88,7 +88,7 @@ impl Context {
         Context {
             id,
             emitted_at: nanos_since_epoch(emitted_at),
-            name,
+            index,
             attempt,
             metadata,
             #[cfg(feature = "tracing")]
@@ -103,7 +103,13 @@ impl Context {
 
     /// The event's registered name.
     pub fn name(&self) -> &'static str {
-        self.name
+        crate::indexed_names::get(self.index)
+    }
+
+    /// The event's index in the registry.
+    #[inline]
+    pub(crate) fn index(&self) -> u32 {
+        self.index
     }
 
     /// When `log!` was called.

@@ -71,6 +71,7 @@ mod failure;
 mod handler;
 mod hook;
 mod id;
+mod indexed_names;
 mod log;
 pub mod metadata;
 mod meters;

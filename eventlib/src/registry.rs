@@ -157,6 +157,7 @@ impl Registry {
                     .collect();
             }
         }
+        crate::indexed_names::set(events.iter().map(|e| e.decl.name).collect());
         Registry {
             events,
             handlers,

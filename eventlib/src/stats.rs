@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::counters;
 use crate::meters::Refusal;
 use crate::registry::registry;
 use crate::transport;
@@ -96,19 +97,26 @@ pub struct Totals {
 /// The counters now.
 pub fn stats() -> Stats {
     let registry = registry();
+    let reading = counters::reading();
     let handlers: Vec<HandlerStats> = registry
         .handlers
         .iter()
         .map(|h| {
             let c = &h.counters;
-            let (handled, failed, panicked) = (c.handled(), c.failed(), c.panicked());
+            let (handled, failed, panicked) = (
+                c.handled(&reading),
+                c.failed(&reading),
+                c.panicked(&reading),
+            );
             HandlerStats {
                 name: h.decl.name,
                 group: h.decl.group(),
                 handled,
                 failed,
                 panicked,
-                in_flight: c.started().saturating_sub(handled + failed + panicked),
+                in_flight: c
+                    .started(&reading)
+                    .saturating_sub(handled + failed + panicked),
             }
         })
         .collect();
@@ -126,9 +134,9 @@ pub fn stats() -> Stats {
                 refused_invalid: c.refused(Refusal::Validation),
                 refused_data: c.refused(Refusal::Data),
                 in_flight: emitted.saturating_sub(completed + dropped),
-                handled: c.handled(),
-                failed: c.failed(),
-                panicked: c.panicked(),
+                handled: c.handled(&reading),
+                failed: c.failed(&reading),
+                panicked: c.panicked(&reading),
             }
         })
         .collect();

@@ -132,13 +132,25 @@ pub(super) fn add(slot: u32, n: u64) {
     }
 }
 
-/// The statistic of `slot`: the sum of every block's cell.
-pub(super) fn sum(slot: u32) -> u64 {
-    lock(&ALL)
-        .iter()
-        .filter_map(|block| block.cells.get(slot as usize))
-        .map(|cell| cell.load(Ordering::Relaxed))
-        .sum()
+/// The blocks made so far, to sum cells over: taken once for a whole
+/// reading of the statistics rather than once per cell.
+pub(crate) struct Blocks(Vec<&'static Block>);
+
+/// The blocks made so far. A block made later holds only counts made
+/// after this reading began.
+pub(super) fn blocks() -> Blocks {
+    Blocks(lock(&ALL).clone())
+}
+
+impl Blocks {
+    /// The statistic of `slot`: the sum of every block's cell.
+    pub(super) fn sum(&self, slot: u32) -> u64 {
+        self.0
+            .iter()
+            .filter_map(|block| block.cells.get(slot as usize))
+            .map(|cell| cell.load(Ordering::Relaxed))
+            .sum()
+    }
 }
 
 #[cfg(test)]
@@ -154,7 +166,7 @@ mod tests {
                 .expect("a counting thread");
         }
         add(slot, 1);
-        assert_eq!(sum(slot), 21);
+        assert_eq!(blocks().sum(slot), 21);
     }
 
     #[test]
@@ -172,7 +184,7 @@ mod tests {
         for thread in threads {
             thread.join().expect("a counting thread");
         }
-        assert_eq!(sum(slot), 40_000);
+        assert_eq!(blocks().sum(slot), 40_000);
     }
 
     #[test]
@@ -182,6 +194,7 @@ mod tests {
         let later = reserve(1);
         add(later, 3);
         add(first, 1);
-        assert_eq!((sum(first), sum(later)), (3, 3));
+        let blocks = blocks();
+        assert_eq!((blocks.sum(first), blocks.sum(later)), (3, 3));
     }
 }

@@ -206,17 +206,26 @@ impl EventCounters {
         self.completed() + self.dropped()
     }
 
-    pub(crate) fn handled(&self) -> u64 {
-        cells::sum(self.pool.outcomes + Outcome::Handled.cell())
+    pub(crate) fn handled(&self, reading: &Reading) -> u64 {
+        reading.0.sum(self.pool.outcomes + Outcome::Handled.cell())
     }
 
-    pub(crate) fn failed(&self) -> u64 {
-        cells::sum(self.pool.outcomes + Outcome::Failed.cell())
+    pub(crate) fn failed(&self, reading: &Reading) -> u64 {
+        reading.0.sum(self.pool.outcomes + Outcome::Failed.cell())
     }
 
-    pub(crate) fn panicked(&self) -> u64 {
-        cells::sum(self.pool.outcomes + Outcome::Panicked.cell())
+    pub(crate) fn panicked(&self, reading: &Reading) -> u64 {
+        reading.0.sum(self.pool.outcomes + Outcome::Panicked.cell())
     }
+}
+
+/// A reading of the statistics counted per thread: what their readers
+/// pass to the methods that read them.
+pub(crate) struct Reading(cells::Blocks);
+
+/// Begins a reading of the statistics.
+pub(crate) fn reading() -> Reading {
+    Reading(cells::blocks())
 }
 
 /// Counters of one handler, counted per thread (see [`cells`]): the
@@ -244,20 +253,20 @@ impl HandlerCounters {
         cells::add(self.cells + 1 + outcome.cell(), 1);
     }
 
-    pub(crate) fn started(&self) -> u64 {
-        cells::sum(self.cells)
+    pub(crate) fn started(&self, reading: &Reading) -> u64 {
+        reading.0.sum(self.cells)
     }
 
-    pub(crate) fn handled(&self) -> u64 {
-        cells::sum(self.cells + 1 + Outcome::Handled.cell())
+    pub(crate) fn handled(&self, reading: &Reading) -> u64 {
+        reading.0.sum(self.cells + 1 + Outcome::Handled.cell())
     }
 
-    pub(crate) fn failed(&self) -> u64 {
-        cells::sum(self.cells + 1 + Outcome::Failed.cell())
+    pub(crate) fn failed(&self, reading: &Reading) -> u64 {
+        reading.0.sum(self.cells + 1 + Outcome::Failed.cell())
     }
 
-    pub(crate) fn panicked(&self) -> u64 {
-        cells::sum(self.cells + 1 + Outcome::Panicked.cell())
+    pub(crate) fn panicked(&self, reading: &Reading) -> u64 {
+        reading.0.sum(self.cells + 1 + Outcome::Panicked.cell())
     }
 }
 

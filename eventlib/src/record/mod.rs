@@ -50,8 +50,6 @@ use shared::{Counted, Shared};
 // fastest across threads.
 struct Inner<E: ?Sized> {
     context: Context,
-    /// The event's index in the registry.
-    index: u32,
     /// Two counts of the delivery in progress in one word: the handlers
     /// not finished yet (low half) and the position of the next one to
     /// start (high half), by which pool threads share out the handlers.
@@ -107,8 +105,7 @@ impl Record {
     #[inline]
     pub(crate) fn new<T: Event>(event: T, index: u32) -> Self {
         let inner: Box<Counted<Inner<dyn ErasedEvent>>> = Box::new(Counted::new(Inner {
-            context: Context::new(&const { T::NAME }),
-            index,
+            context: Context::new(index),
             remaining: AtomicU32::new(0),
             data: OnceBox::new(),
             #[cfg(any(feature = "tokio", feature = "redis"))]
@@ -273,7 +270,7 @@ impl Record {
 
     /// The event's index in the registry.
     pub(crate) fn index(&self) -> usize {
-        self.0.index as usize
+        self.0.context.index() as usize
     }
 
     /// A record of `T` built from by-name data (by-name logging, and

@@ -221,7 +221,7 @@ impl Decoded {
     fn context(&self, attempt: u32) -> Context {
         Context::restore(
             self.id,
-            &registry().decl(self.index).name,
+            self.index,
             self.emitted_at,
             attempt,
             self.metadata.clone(),
@@ -323,7 +323,7 @@ pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, Undecodable
     let decl = registry().decl(index);
     let context = Context::restore(
         envelope.id,
-        &decl.name,
+        index,
         envelope.emitted_at,
         1,
         envelope.metadata.clone(),
