@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 #[cfg(feature = "redis")]
 use std::sync::Arc;
+#[cfg(any(feature = "tokio", feature = "redis"))]
+use std::sync::OnceLock;
 
 use once_cell::race::OnceBox;
 use serde_json::Value;
@@ -54,25 +56,24 @@ struct Inner<E: ?Sized> {
     /// not finished yet (low half) and the position of the next one to
     /// start (high half), by which pool threads share out the handlers.
     remaining: AtomicU32,
-    /// The event as JSON, made on first use: one pointer, null until then.
-    data: OnceBox<Value>,
-    /// What few events carry: boxed, so that the others pay one pointer.
-    #[cfg(any(feature = "tokio", feature = "redis"))]
-    extra: Option<Box<Extra>>,
+    /// What few events carry, made on first use: one pointer, null until
+    /// then, so that the others pay no more.
+    extra: OnceBox<Extra>,
     event: E,
 }
 
-/// The parts of a record that few events have.
-#[cfg(any(feature = "tokio", feature = "redis"))]
+/// The parts of a record that few events have. Each is set at most once.
 #[derive(Default)]
 struct Extra {
+    /// The event as JSON, made when a handler or a transport asks for it.
+    data: OnceBox<Value>,
     /// The tokio runtime the event was logged in, where its async handlers
     /// run (set only for events that have some, logged inside a runtime).
     #[cfg(feature = "tokio")]
-    runtime: Option<crate::ambient::Handle>,
+    runtime: OnceLock<crate::ambient::Handle>,
     /// The outbox batch that handed the event over, told when it settles.
     #[cfg(feature = "redis")]
-    batch: Option<Arc<crate::settle::Tally>>,
+    batch: OnceLock<Arc<crate::settle::Tally>>,
 }
 
 /// The most handlers one event may have: a delivery counts them in half
@@ -107,36 +108,30 @@ impl Record {
         let inner: Box<Counted<Inner<dyn ErasedEvent>>> = Box::new(Counted::new(Inner {
             context: Context::new(index),
             remaining: AtomicU32::new(0),
-            data: OnceBox::new(),
-            #[cfg(any(feature = "tokio", feature = "redis"))]
-            extra: None,
+            extra: OnceBox::new(),
             event,
         }));
         Record(Shared::from_box(inner))
     }
 
-    /// The record's [`Extra`], made if it has none; `None` when the record
-    /// is shared (it is then left as it is).
-    #[cfg(any(feature = "tokio", feature = "redis"))]
-    fn extra_mut(&mut self) -> Option<&mut Extra> {
-        self.0
-            .get_mut()
-            .map(|inner| &mut **inner.extra.get_or_insert_with(Box::default))
+    /// The record's [`Extra`], made if it has none.
+    fn extra(&self) -> &Extra {
+        self.0.extra.get_or_init(Box::default)
     }
 
     /// Notes the runtime the event is logged in, before it is queued (a
     /// shared record is left as it is).
     #[cfg(feature = "tokio")]
     pub(crate) fn set_runtime(&mut self, runtime: crate::ambient::Handle) {
-        if let Some(extra) = self.extra_mut() {
-            extra.runtime = Some(runtime);
+        if self.0.get_mut().is_some() {
+            let _ = self.extra().runtime.set(runtime);
         }
     }
 
     /// The runtime the event was logged in, if noted.
     #[cfg(feature = "tokio")]
     pub(crate) fn runtime(&self) -> Option<&crate::ambient::Handle> {
-        self.0.extra.as_ref()?.runtime.as_ref()
+        self.0.extra.get()?.runtime.get()
     }
 
     /// Ties the event, before it is dispatched, to the outbox batch that
@@ -145,16 +140,18 @@ impl Record {
     /// that did not hear of one of its events would count it confirmed.
     #[cfg(feature = "redis")]
     pub(crate) fn set_batch(&mut self, batch: Arc<crate::settle::Tally>) {
-        match self.extra_mut() {
-            Some(extra) => extra.batch = Some(batch),
-            None => unreachable!("a record joins its batch before it is shared"),
+        if self.0.get_mut().is_none() {
+            unreachable!("a record joins its batch before it is shared");
+        }
+        if self.extra().batch.set(batch).is_err() {
+            unreachable!("a record joins one batch");
         }
     }
 
     /// The batch the event belongs to, if any.
     #[cfg(feature = "redis")]
     pub(crate) fn batch(&self) -> Option<&crate::settle::Tally> {
-        self.0.extra.as_ref()?.batch.as_deref()
+        self.0.extra.get()?.batch.get().map(|batch| &**batch)
     }
 
     /// The same record with another context (an id, time and attempt read
@@ -205,7 +202,7 @@ impl Record {
     /// An event whose `Serialize` impl fails (a map with non-string keys,
     /// say) reads as `Value::Null`, and the failure is logged as a warning.
     pub fn data(&self) -> &Value {
-        self.0.data.get_or_init(|| {
+        self.extra().data.get_or_init(|| {
             Box::new(self.0.event.to_json().unwrap_or_else(|err| {
                 log::warn!(
                     "eventlib: event `{}` ({}) cannot be serialized to JSON: {err}",
@@ -222,7 +219,7 @@ impl Record {
     #[cfg(feature = "redis")]
     pub(crate) fn write_data(&self, out: &mut Vec<u8>) {
         let mark = out.len();
-        let written = match self.0.data.get() {
+        let written = match self.0.extra.get().and_then(|extra| extra.data.get()) {
             Some(value) => serde_json::to_writer(&mut *out, value),
             None => self.0.event.write_json(out),
         };
