@@ -207,25 +207,25 @@ impl EventCounters {
     }
 
     pub(crate) fn handled(&self, reading: &Reading) -> u64 {
-        reading.0.sum(self.pool.outcomes + Outcome::Handled.cell())
+        reading.sum(self.pool.outcomes + Outcome::Handled.cell())
     }
 
     pub(crate) fn failed(&self, reading: &Reading) -> u64 {
-        reading.0.sum(self.pool.outcomes + Outcome::Failed.cell())
+        reading.sum(self.pool.outcomes + Outcome::Failed.cell())
     }
 
     pub(crate) fn panicked(&self, reading: &Reading) -> u64 {
-        reading.0.sum(self.pool.outcomes + Outcome::Panicked.cell())
+        reading.sum(self.pool.outcomes + Outcome::Panicked.cell())
     }
 }
 
-/// A reading of the statistics counted per thread: what their readers
-/// pass to the methods that read them.
-pub(crate) struct Reading(cells::Blocks);
+/// A reading of the statistics counted per thread (the blocks to sum):
+/// what their readers pass to the methods that read them.
+pub(crate) use cells::Blocks as Reading;
 
 /// Begins a reading of the statistics.
 pub(crate) fn reading() -> Reading {
-    Reading(cells::blocks())
+    cells::blocks()
 }
 
 /// Counters of one handler, counted per thread (see [`cells`]): the
@@ -254,19 +254,19 @@ impl HandlerCounters {
     }
 
     pub(crate) fn started(&self, reading: &Reading) -> u64 {
-        reading.0.sum(self.cells)
+        reading.sum(self.cells)
     }
 
     pub(crate) fn handled(&self, reading: &Reading) -> u64 {
-        reading.0.sum(self.cells + 1 + Outcome::Handled.cell())
+        reading.sum(self.cells + 1 + Outcome::Handled.cell())
     }
 
     pub(crate) fn failed(&self, reading: &Reading) -> u64 {
-        reading.0.sum(self.cells + 1 + Outcome::Failed.cell())
+        reading.sum(self.cells + 1 + Outcome::Failed.cell())
     }
 
     pub(crate) fn panicked(&self, reading: &Reading) -> u64 {
-        reading.0.sum(self.cells + 1 + Outcome::Panicked.cell())
+        reading.sum(self.cells + 1 + Outcome::Panicked.cell())
     }
 }
 

@@ -15,6 +15,9 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::event::{validate, Event};
 use crate::id::EventId;
+use shared::{Counted, Shared};
+
+mod shared;
 
 /// One logged event: its [`Context`], the event itself (typed, through
 /// [`downcast_ref`](Self::downcast_ref)) and its data as JSON
@@ -41,10 +44,6 @@ use crate::id::EventId;
 /// ```
 #[derive(Clone)]
 pub struct Record(Shared<Inner<dyn ErasedEvent>>);
-
-mod shared;
-
-use shared::{Counted, Shared};
 
 // Kept small: every queued event is one of these, so each field is what
 // `docs/performance.md` counts per queued event, and with a small event
