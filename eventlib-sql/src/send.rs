@@ -85,11 +85,13 @@ pub(crate) struct Handed {
 
 impl Handed {
     /// Rows handed over (or marked): the batch's [`Sent::claimed`].
+    #[cfg(feature = "postgres")]
     pub(crate) fn claimed(&self) -> usize {
         self.sent.claimed
     }
 
     /// Whether every row was handed over or marked: nothing refused.
+    #[cfg(feature = "postgres")]
     pub(crate) fn clean(&self) -> bool {
         self.sent.clean()
     }
@@ -165,6 +167,7 @@ pub(crate) async fn hand(rows: Vec<Row>) -> Handed {
 }
 
 /// [`hand`], then [`Handed::confirmed`].
+#[cfg(feature = "sqlite")]
 pub(crate) async fn send(rows: Vec<Row>) -> Sent {
     hand(rows).await.confirmed().await
 }
