@@ -402,6 +402,15 @@ const SPECS: &[Spec] = &[
     ),
     #[cfg(feature = "outbox")]
     spec(
+        "outbox-caller-pg",
+        "tx-round-trip",
+        "13. PostgreSQL transaction: order INSERT + SELECT 1 (one more round trip, no outbox)",
+        "the same transaction, order INSERT alone",
+        Micros,
+        Info,
+    ),
+    #[cfg(feature = "outbox")]
+    spec(
         "outbox-caller-sqlite",
         "tx",
         "13. SQLite transaction: order INSERT + outbox log",
