@@ -175,7 +175,6 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
                 continue;
             }
         }
-        // Wake up for the next due retry rather than after the whole block.
         // Wake up for the next due retry, and to look for handed entries,
         // rather than after the whole block.
         let wake = shared
