@@ -438,6 +438,24 @@ const SPECS: &[Spec] = &[
     ),
     #[cfg(feature = "outbox")]
     spec(
+        "outbox-relay",
+        "relay-cpu",
+        "14. relay, PostgreSQL to Redis: CPU per event of the relay, PostgreSQL and Redis",
+        "log!: CPU per event of the service and Redis",
+        NsPerCall,
+        Info,
+    ),
+    #[cfg(feature = "outbox")]
+    spec(
+        "outbox-relay",
+        "relay-cpu-no-pg",
+        "14. relay, PostgreSQL to Redis: CPU per event of the relay and Redis (PostgreSQL left out)",
+        "log!: CPU per event of the service and Redis",
+        NsPerCall,
+        Info,
+    ),
+    #[cfg(feature = "outbox")]
+    spec(
         "outbox-latency",
         "listen-p50",
         "15. COMMIT to first handler, relay on LISTEN/NOTIFY, p50",

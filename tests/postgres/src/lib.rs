@@ -185,6 +185,18 @@ impl Postgres {
         self.pg_ctl_start();
     }
 
+    /// The process id of the server (the postmaster, whose children are
+    /// its backends and helpers), from its `postmaster.pid`.
+    pub fn pid(&self) -> u32 {
+        let file = self.data().join("postmaster.pid");
+        let text = std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+        text.lines()
+            .next()
+            .and_then(|line| line.trim().parse().ok())
+            .unwrap_or_else(|| panic!("a process id in {}", file.display()))
+    }
+
     /// The connection URL.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)

@@ -93,6 +93,11 @@ impl Server {
         }
     }
 
+    /// The process id of the `redis-server`.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `redis://127.0.0.1:<port>/`.
     pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)

@@ -16,6 +16,7 @@
 //! end-to-end scenario (`on_redis::consumer::marker_cost`).
 
 pub(crate) mod caller;
+mod cpu;
 pub(crate) mod latency;
 pub(crate) mod relay;
 

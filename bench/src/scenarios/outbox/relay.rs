@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use eventlib_sql::{postgres, sqlite, RelayOptions};
 
-use super::{postgres_settings, runtime, SqliteFile};
+use super::{cpu, postgres_settings, runtime, SqliteFile};
 use crate::events::Viewed;
 use crate::harness::Report;
 use crate::scenarios::on_redis::server::{Persistence, Server};
@@ -25,7 +25,13 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
     let server = Server::start(Persistence::None);
     install_producer(&server.url(), KEY, 65_536);
     let runtime = runtime();
-    let (_pg, pg_pool) = runtime.block_on(super::postgres(4));
+    let (pg, pg_pool) = runtime.block_on(super::postgres(4));
+    let processes = Processes {
+        own: std::process::id(),
+        postgres: pg.pid(),
+        redis: server.pid(),
+    };
+    let (relay_spent, log_spent) = (Cell::new(Spent::default()), Cell::new(Spent::default()));
     let lite = runtime.block_on(SqliteFile::open("outbox-relay"));
     let options = RelayOptions::default();
     let pg_relay = postgres::relay(pg_pool.clone(), options.clone());
@@ -47,9 +53,11 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
                 tx.commit().await.expect("COMMIT");
             }
         });
+        let before = processes.before();
         let t0 = Instant::now();
         let moved = runtime.block_on(pg_relay.drain()).expect("the relay");
         let rate = EVENTS as f64 / t0.elapsed().as_secs_f64();
+        relay_spent.set(relay_spent.get().add(before, processes.after(), EVENTS));
         assert_eq!((moved, xlen(&mut control, KEY)), (EVENTS, EVENTS));
         rate
     };
@@ -77,12 +85,14 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
     let mut log_control = server.connect();
     let mut log_round = || {
         del(&mut log_control, KEY);
+        let before = processes.before();
         let t0 = Instant::now();
         for i in 0..EVENTS {
             eventlib::log!(Viewed::new(i)).expect("logged");
         }
         eventlib::flush();
         let rate = EVENTS as f64 / t0.elapsed().as_secs_f64();
+        log_spent.set(log_spent.get().add(before, processes.after(), EVENTS));
         assert_eq!(xlen(&mut log_control, KEY), EVENTS, "flush returned early");
         rate
     };
@@ -91,7 +101,29 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
     assert_eq!(eventlib::stats().total().dropped, 0);
     report.row("relay", pg_rate, log_rate);
     report.row("relay-sqlite", lite_rate, log_rate);
+    let (relay, log) = (relay_spent.get(), log_spent.get());
+    report.row(
+        "relay-cpu",
+        relay.per_event(relay.own + relay.postgres + relay.redis),
+        log.per_event(log.own + log.redis),
+    );
+    report.row(
+        "relay-cpu-no-pg",
+        relay.per_event(relay.own + relay.redis),
+        log.per_event(log.own + log.redis),
+    );
     let settings = runtime.block_on(postgres_settings(&pg_pool));
+    report.note(format!(
+        "CPU per event (ns), every round included: the PostgreSQL relay's process {:.0}, \
+         PostgreSQL {:.0}, Redis {:.0}; the producer's process {:.0}, PostgreSQL meanwhile {:.0}, \
+         Redis {:.0}",
+        relay.per_event(relay.own),
+        relay.per_event(relay.postgres),
+        relay.per_event(relay.redis),
+        log.per_event(log.own),
+        log.per_event(log.postgres),
+        log.per_event(log.redis),
+    ));
     report.note(format!(
         "{}; {settings}; SQLite WAL, synchronous=FULL; {EVENTS} events per round, committed \
          beforehand (untimed) in transactions of {FILL}; the relay's batches of {} rows (each: \
@@ -100,6 +132,64 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
         Persistence::None.describe(),
         options.batch
     ));
+}
+
+/// The processes whose CPU time a round spends.
+struct Processes {
+    own: u32,
+    postgres: u32,
+    redis: u32,
+}
+
+impl Processes {
+    /// Before a round: this process read last, so that reading the others
+    /// is not counted in it.
+    fn before(&self) -> Spent {
+        let (postgres, redis) = (cpu::postgres_ns(self.postgres), cpu::process_ns(self.redis));
+        Spent {
+            own: cpu::process_ns(self.own),
+            postgres,
+            redis,
+            events: 0,
+        }
+    }
+
+    /// After a round: this process read first.
+    fn after(&self) -> Spent {
+        let own = cpu::process_ns(self.own);
+        Spent {
+            own,
+            postgres: cpu::postgres_ns(self.postgres),
+            redis: cpu::process_ns(self.redis),
+            events: 0,
+        }
+    }
+}
+
+/// CPU time (ns) spent by each process over some rounds, and their events.
+#[derive(Clone, Copy, Default)]
+struct Spent {
+    own: u64,
+    postgres: u64,
+    redis: u64,
+    events: u64,
+}
+
+impl Spent {
+    /// Adds a round that moved `events`, between the readings `before` and `after`.
+    fn add(self, before: Spent, after: Spent, events: u64) -> Spent {
+        Spent {
+            own: self.own + after.own.saturating_sub(before.own),
+            postgres: self.postgres + after.postgres.saturating_sub(before.postgres),
+            redis: self.redis + after.redis.saturating_sub(before.redis),
+            events: self.events + events,
+        }
+    }
+
+    /// `ns` per event.
+    fn per_event(&self, ns: u64) -> f64 {
+        ns as f64 / self.events.max(1) as f64
+    }
 }
 
 /// For profilers: commits `events` outbox rows on PostgreSQL, prints
