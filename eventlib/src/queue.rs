@@ -184,8 +184,14 @@ impl Queue {
     /// if any, once the queue is empty (before that, they have nothing to
     /// look at). There is no shared "outstanding" counter for callers and
     /// the pool to fight over; `wait_idle` sums the per-event counters.
+    ///
+    /// The lock is taken only while someone waits: a waiter reads the
+    /// counters under it, so this wake-up cannot fall between its reading
+    /// and its wait (which would leave it asleep for a whole slice after
+    /// the last event settled).
     fn settled(&self) {
         if self.waiters.load(Ordering::SeqCst) > 0 && self.rx.is_empty() {
+            let _reading = self.idle_lock.lock().unwrap_or_else(|e| e.into_inner());
             self.idle.notify_all();
         }
     }
@@ -198,9 +204,10 @@ impl Queue {
     /// Waits until no event is outstanding and no event of an earlier run
     /// is held, or until `deadline`; returns how many of each remained.
     pub(crate) fn wait_idle(&self, deadline: Option<Instant>) -> Remaining {
-        // A wake-up can slip between the check and the wait (the notifier
-        // takes no lock, so as not to slow the threads that settle events);
-        // the bounded wait makes that cost at most one slice.
+        // The counters are read under the lock the notifier takes, so a
+        // wake-up cannot slip between the reading and the wait. The wait
+        // is bounded all the same, in case something settles without
+        // notifying.
         const SLICE: Duration = Duration::from_millis(10);
         let registry = registry();
         self.waiters.fetch_add(1, Ordering::SeqCst);
@@ -208,6 +215,7 @@ impl Queue {
         nappers.iter().for_each(Thread::unpark);
         drop(nappers);
         let remaining = loop {
+            let guard = self.idle_lock.lock().unwrap_or_else(|e| e.into_inner());
             let remaining = Remaining {
                 outstanding: registry.outstanding(),
                 earlier: self.earlier.load(Ordering::SeqCst),
@@ -223,7 +231,6 @@ impl Queue {
                 }
                 wait = wait.min(deadline - now);
             }
-            let guard = self.idle_lock.lock().unwrap_or_else(|e| e.into_inner());
             drop(self.idle.wait_timeout(guard, wait));
         };
         self.waiters.fetch_sub(1, Ordering::SeqCst);
