@@ -81,16 +81,24 @@ fn envelope(i: u64) -> Vec<u8> {
     serde_json::to_vec(&envelope).expect("the envelope serializes")
 }
 
+/// `XADD key * event <payload>`, made at its size (as the producer makes
+/// its commands: grown argument by argument, it reallocates).
+fn xadd(key: &str, payload: &[u8]) -> redis::Cmd {
+    let mut cmd = redis::Cmd::with_capacity(5, 5 + key.len() + FIELD.len() + payload.len());
+    cmd.arg("XADD").arg(key).arg("*").arg(FIELD).arg(payload);
+    cmd
+}
+
 /// `XADD key * event <payload>` for each payload, in pipelined batches.
 fn xadd_all<'a>(
     conn: &mut redis::Connection,
     key: &str,
     payloads: impl IntoIterator<Item = &'a [u8]>,
 ) {
-    let mut pipe = redis::pipe();
+    let mut pipe = redis::Pipeline::with_capacity(BATCH);
     let mut queued = 0;
     for payload in payloads {
-        pipe.cmd("XADD").arg(key).arg("*").arg(FIELD).arg(payload);
+        pipe.add_command(xadd(key, payload));
         queued += 1;
         if queued == BATCH {
             pipe.exec(conn).expect("XADD");

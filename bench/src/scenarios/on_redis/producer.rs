@@ -88,13 +88,9 @@ pub(crate) fn run(persistence: Persistence, rounds: usize, report: &mut Report) 
     let mut encoding_round = || {
         del(&mut encoding, KEY);
         let t0 = Instant::now();
-        let mut pipe = redis::pipe();
+        let mut pipe = redis::Pipeline::with_capacity(BATCH);
         for i in 0..EVENTS {
-            pipe.cmd("XADD")
-                .arg(KEY)
-                .arg("*")
-                .arg(super::FIELD)
-                .arg(envelope(i));
+            pipe.add_command(super::xadd(KEY, &envelope(i)));
             if pipe.len() == BATCH || i + 1 == EVENTS {
                 pipe.exec(&mut encoding).expect("XADD");
                 pipe.clear();

@@ -445,16 +445,29 @@ impl Sender {
         batch: &[Item],
         items: &[usize],
     ) -> redis::RedisResult<(Replies, Option<Parked>)> {
-        let mut pipe = redis::pipe();
+        // Each command made at its size: grown argument by argument, the
+        // envelope's copy into it reallocated and moved its buffer about
+        // twice per event, a tenth of the sending thread's time.
+        let mut pipe = redis::Pipeline::with_capacity(items.len() + 2);
         pipe.ignore_errors();
+        let key = &self.keys[partition];
+        let max_len = self.transport.max_len;
         for &i in items {
-            let cmd = pipe.cmd("XADD").arg(&self.keys[partition]);
-            if let Some(max_len) = self.transport.max_len {
+            let envelope = batch[i].envelope.as_slice();
+            let (args, bytes) = match max_len {
+                Some(_) => (8, "XADDMAXLEN~*".len() + 20),
+                None => (5, "XADD*".len()),
+            };
+            let mut cmd = redis::Cmd::with_capacity(
+                args,
+                bytes + key.len() + wire::FIELD.len() + envelope.len(),
+            );
+            cmd.arg("XADD").arg(key);
+            if let Some(max_len) = max_len {
                 cmd.arg("MAXLEN").arg("~").arg(max_len);
             }
-            cmd.arg("*")
-                .arg(wire::FIELD)
-                .arg(batch[i].envelope.as_slice());
+            cmd.arg("*").arg(wire::FIELD).arg(envelope);
+            pipe.add_command(cmd);
         }
         let confirm = self.transport.confirm;
         if let Some(confirm) = confirm {
