@@ -445,9 +445,9 @@ impl Sender {
         batch: &[Item],
         items: &[usize],
     ) -> redis::RedisResult<(Replies, Option<Parked>)> {
-        // Each command made at its size: grown argument by argument, the
-        // envelope's copy into it reallocated and moved its buffer about
-        // twice per event, a tenth of the sending thread's time.
+        // Each command is made at its size: grown argument by argument, its
+        // buffer would be reallocated, and the envelope moved, about twice
+        // per event (a tenth of the sending thread's time).
         let mut pipe = redis::Pipeline::with_capacity(items.len() + 2);
         pipe.ignore_errors();
         let key = &self.keys[partition];
