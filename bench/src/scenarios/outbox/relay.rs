@@ -146,23 +146,17 @@ impl Processes {
     /// is not counted in it.
     fn before(&self) -> Spent {
         let (postgres, redis) = (cpu::postgres_ns(self.postgres), cpu::process_ns(self.redis));
-        Spent {
-            own: cpu::process_ns(self.own),
-            postgres,
-            redis,
-            events: 0,
-        }
+        Spent::read(cpu::process_ns(self.own), postgres, redis)
     }
 
     /// After a round: this process read first.
     fn after(&self) -> Spent {
         let own = cpu::process_ns(self.own);
-        Spent {
+        Spent::read(
             own,
-            postgres: cpu::postgres_ns(self.postgres),
-            redis: cpu::process_ns(self.redis),
-            events: 0,
-        }
+            cpu::postgres_ns(self.postgres),
+            cpu::process_ns(self.redis),
+        )
     }
 }
 
@@ -176,6 +170,16 @@ struct Spent {
 }
 
 impl Spent {
+    /// One reading of the processes' CPU times.
+    fn read(own: u64, postgres: u64, redis: u64) -> Spent {
+        Spent {
+            own,
+            postgres,
+            redis,
+            events: 0,
+        }
+    }
+
     /// Adds a round that moved `events`, between the readings `before` and `after`.
     fn add(self, before: Spent, after: Spent, events: u64) -> Spent {
         Spent {

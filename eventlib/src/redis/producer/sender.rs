@@ -452,16 +452,16 @@ impl Sender {
         pipe.ignore_errors();
         let key = &self.keys[partition];
         let max_len = self.transport.max_len;
+        // The arguments, and the bytes of all but the envelope (a `u64` cap
+        // takes at most 20 digits).
+        let (args, fixed) = match max_len {
+            Some(_) => (8, "XADDMAXLEN~*".len() + 20),
+            None => (5, "XADD*".len()),
+        };
+        let fixed = fixed + key.len() + wire::FIELD.len();
         for &i in items {
             let envelope = batch[i].envelope.as_slice();
-            let (args, bytes) = match max_len {
-                Some(_) => (8, "XADDMAXLEN~*".len() + 20),
-                None => (5, "XADD*".len()),
-            };
-            let mut cmd = redis::Cmd::with_capacity(
-                args,
-                bytes + key.len() + wire::FIELD.len() + envelope.len(),
-            );
+            let mut cmd = redis::Cmd::with_capacity(args, fixed + envelope.len());
             cmd.arg("XADD").arg(key);
             if let Some(max_len) = max_len {
                 cmd.arg("MAXLEN").arg("~").arg(max_len);
