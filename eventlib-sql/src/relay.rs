@@ -212,11 +212,13 @@ impl Relay {
     }
 
     /// One cycle: claims, sends, and deletes; returns how many rows it
-    /// moved, or `None` when no row waited.
+    /// moved (rows marked unsendable are not), or `None` when no row
+    /// waited.
     async fn once(&self) -> Result<Option<usize>, Error> {
         let mut sent = self.store.cycle(self.options.batch, &self.name).await?;
         let c = &self.counters;
-        let moved = sent.delivered.len() + sent.poison.len();
+        let moved = sent.delivered.len();
+        let dealt_with = moved + sent.poison.len();
         c.batch(&sent);
         if let Some(holder) = sent.standby.take() {
             c.standing_by(Some(&holder));
@@ -234,7 +236,7 @@ impl Relay {
             self.given_up();
             return Err(Error::Unconfirmed);
         }
-        Ok((sent.claimed > 0 || moved > 0).then_some(moved))
+        Ok((sent.claimed > 0 || dealt_with > 0).then_some(moved))
     }
 
     /// [`Relay::once`], with a database failure counted.
@@ -261,11 +263,11 @@ impl Relay {
     /// The store's [`release`](Store::release), with what it deleted
     /// counted (and a failure, or a batch not confirmed: given up, or not
     /// confirmed within `grace` when the relay stops); returns how many
-    /// rows that was.
+    /// rows it moved (rows marked unsendable are not).
     async fn release(&self, grace: Option<Duration>) -> Result<u64, sqlx::Error> {
         match self.store.release(&self.name, grace).await {
             Ok(sent) => {
-                let moved = sent.delivered.len() + sent.poison.len();
+                let moved = sent.delivered.len();
                 self.counters.batch(&sent);
                 if sent.unconfirmed {
                     match grace {
@@ -293,7 +295,9 @@ impl Relay {
     }
 
     /// Moves every row committed now, batch after batch, and returns how
-    /// many it moved; the first failure stops it. On SQLite, while another
+    /// many it moved, as [`RelayStats::moved`] counts them (a row marked
+    /// unsendable is counted in [`RelayStats::unsendable`] instead); the
+    /// first failure stops it. On SQLite, while another
     /// relay holds the outbox, it moves nothing and returns
     /// [`Error::StandingBy`]. Rows an older program
     /// marked because it did not link their event are sent too, when

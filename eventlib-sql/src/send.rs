@@ -131,7 +131,7 @@ pub(crate) async fn hand(rows: Vec<Row>) -> Handed {
         };
         let mut handed = BTreeMap::new();
         for row in rows {
-            match batch.resend(row.envelope.as_bytes()) {
+            match batch.resend(row.envelope.into_bytes()) {
                 Ok(_) => {
                     sent.delivered.push(row.seq);
                     *handed.entry(row.name).or_insert(0) += 1;

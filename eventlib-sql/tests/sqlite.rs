@@ -186,7 +186,7 @@ async fn an_unsendable_row_is_marked_and_counted_not_lost() {
         .unwrap();
     place(&pool, "lite-poison-ok").await;
     let relay = sqlite::relay(pool.clone(), RelayOptions::default());
-    assert_eq!(relay.drain().await.unwrap(), 2);
+    assert_eq!(relay.drain().await.unwrap(), 1, "one moved, one marked");
     assert_eq!(wait_handled("lite-poison-", 1).await.len(), 1);
     let stats = relay.stats();
     assert_eq!((stats.moved, stats.unsendable), (1, 1));
@@ -235,7 +235,7 @@ async fn a_row_marked_by_a_program_that_did_not_link_its_event_is_sent_by_one_th
             .unwrap();
     }
     let old = sqlite::relay(pool.clone(), RelayOptions::default());
-    assert_eq!(old.drain().await.unwrap(), 2);
+    assert_eq!(old.drain().await.unwrap(), 0, "marked, not moved");
     assert_eq!((old.stats().moved, old.stats().unsendable), (0, 2));
     let error = |id: &'static str| {
         let pool = pool.clone();

@@ -132,13 +132,25 @@ impl Batch {
     /// on a thread that may block: a thread of its own, or one of tokio's
     /// blocking threads (`spawn_blocking`), not on an async runtime's
     /// worker.
-    pub fn resend(&self, envelope: &[u8]) -> Result<EventId, ResendError> {
+    ///
+    /// The envelope is sent on as it is to a Redis transport (or its
+    /// spool): data fields, metadata and trace context this build does not
+    /// know of are kept. It is decoded all the same, to build the event
+    /// for local handlers and to refuse one that does not fit its type.
+    pub fn resend(&self, envelope: impl Into<Box<[u8]>>) -> Result<EventId, ResendError> {
+        let envelope = envelope.into();
         // A stored envelope always has its id and time: the entry id is unused.
-        let decoded = wire::decode(envelope, StreamId::default()).map_err(|err| match err {
+        let decoded = wire::decode(&envelope, StreamId::default()).map_err(|err| match err {
             Undecodable::UnknownEvent { reason, .. } => ResendError::UnknownEvent(reason),
             other => ResendError::Poison(other.reason().to_owned()),
         })?;
         let mut record = decoded.record;
+        // Sent on as it is, unless it targets a replay (`group`,
+        // `handlers`), which an outbox row never asks for: encoding the
+        // event again drops those fields, as it always did.
+        if decoded.group.is_none() && decoded.handlers.is_none() {
+            record.resent_from(envelope);
+        }
         record.set_batch(Arc::clone(&self.tally));
         crate::ambient::may_block(|| dispatcher::dispatch(record, Wait::AsConfigured))
             .map_err(ResendError::Dispatch)

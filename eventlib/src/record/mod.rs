@@ -73,6 +73,10 @@ struct Extra {
     /// The outbox batch that handed the event over, told when it settles.
     #[cfg(feature = "redis")]
     batch: OnceLock<Arc<crate::settle::Tally>>,
+    /// The envelope the event was read from, when it is to be sent on as
+    /// it is (see [`Record::resent_from`]).
+    #[cfg(feature = "redis")]
+    envelope: OnceLock<Box<[u8]>>,
 }
 
 /// The most handlers one event may have: a delivery counts them in half
@@ -145,6 +149,26 @@ impl Record {
         if self.extra().batch.set(batch).is_err() {
             unreachable!("a record joins one batch");
         }
+    }
+
+    /// Keeps `envelope`, the one the record was just decoded from, so that
+    /// a transport sends it as it is instead of encoding the event again:
+    /// fields this build does not know are kept, and nothing is encoded
+    /// twice. The record is not shared yet.
+    #[cfg(feature = "redis")]
+    pub(crate) fn resent_from(&mut self, envelope: Box<[u8]>) {
+        if self.0.get_mut().is_none() {
+            unreachable!("a record keeps its envelope before it is shared");
+        }
+        if self.extra().envelope.set(envelope).is_err() {
+            unreachable!("a record is decoded from one envelope");
+        }
+    }
+
+    /// The envelope kept by [`resent_from`](Self::resent_from), if any.
+    #[cfg(feature = "redis")]
+    pub(crate) fn kept_envelope(&self) -> Option<&[u8]> {
+        self.0.extra.get()?.envelope.get().map(|raw| &**raw)
     }
 
     /// The batch the event belongs to, if any.

@@ -110,8 +110,17 @@ fn present<'de, D: serde::Deserializer<'de>>(
     Box::<RawValue>::deserialize(deserializer).map(Some)
 }
 
-/// The envelope of `record`, as the producer sends it: written directly,
-/// with the event serialized straight into it (no `Value` in between).
+/// The envelope of `record`, as the producer sends it: the one it was read
+/// from, if it keeps it (an outbox row's), or else [`encode`]d.
+pub(crate) fn envelope(record: &Record) -> Vec<u8> {
+    match record.kept_envelope() {
+        Some(raw) => raw.to_vec(),
+        None => encode(record),
+    }
+}
+
+/// The envelope of `record`, written directly, with the event serialized
+/// straight into it (no `Value` in between).
 pub(crate) fn encode(record: &Record) -> Vec<u8> {
     use std::io::Write;
     let mut out = Vec::with_capacity(160);

@@ -762,7 +762,7 @@ impl Item {
 
     fn queued(record: Record, partition: Option<usize>) -> Item {
         Item {
-            envelope: wire::encode(&record),
+            envelope: wire::envelope(&record),
             origin: Origin::Queued(record),
             partition,
         }

@@ -345,7 +345,7 @@ pub(crate) struct SpoolAdmission(pub(crate) Arc<Spool>);
 
 impl Admission for SpoolAdmission {
     fn admit(&self, record: &Record) -> Result<(), Error> {
-        self.0.append(&wire::encode(record)).map_err(|err| {
+        self.0.append(&wire::envelope(record)).map_err(|err| {
             Error::Transport(format!(
                 "spool write failed in `{}`: {err}; the event was not accepted",
                 self.0.dir.display()
