@@ -259,10 +259,7 @@ impl PgStore {
     /// own; they stay left if it fails too.
     async fn delete_undeleted(&self, left: Sent) -> Result<Sent, sqlx::Error> {
         let done = async {
-            let tx = self
-                .pool
-                .begin_with("BEGIN; SET LOCAL synchronous_commit TO OFF")
-                .await?;
+            let tx = self.pool.begin_with(BEGIN).await?;
             finish(tx, &left).await
         }
         .await;
@@ -281,24 +278,8 @@ impl PgStore {
         let after = self.resume().start();
         let claimed = async {
             // The claim's transaction is the one that deletes the rows once
-            // they are sent: a DELETE lost in a crash only sends its rows
-            // again (same ids), so its commit need not wait for the disk.
-            //
-            // Without fresh statistics on the table (a backlog written
-            // before autovacuum analysed it, or while it was off),
-            // PostgreSQL plans with guesses: the claim as a scan of every
-            // row after `seq` and a sort, the DELETE as a scan of the whole
-            // table. Each batch would then cost the whole backlog. With
-            // sorts and sequential scans switched off, both read the key's
-            // index: in order, stopping after `batch` rows, and one probe
-            // per row.
-            let mut tx = self
-                .pool
-                .begin_with(
-                    "BEGIN; SET LOCAL synchronous_commit TO OFF; \
-                     SET LOCAL enable_sort TO off; SET LOCAL enable_seqscan TO off",
-                )
-                .await?;
+            // they are sent.
+            let mut tx = self.pool.begin_with(BEGIN).await?;
             let mut rows = claim_after(&mut tx, batch, after).await?;
             if rows.is_empty() && after > 0 {
                 // Nothing after the last batch: the rows that wait (if any)
@@ -414,6 +395,21 @@ impl PgStore {
     }
 }
 
+/// How a transaction that claims or deletes rows begins.
+///
+/// A `DELETE` lost in a crash only sends its rows again (same ids), so the
+/// commit need not wait for the disk.
+///
+/// Without fresh statistics on the table (a backlog written before
+/// autovacuum analysed it, or while it was off), PostgreSQL plans with
+/// guesses: the claim as a scan of every row after `seq` and a sort, the
+/// `DELETE` as a scan of the whole table. Each batch would then cost the
+/// whole backlog. With sorts and sequential scans switched off, both read
+/// the key's index: in order, stopping after `batch` rows, and one range
+/// per run of rows.
+const BEGIN: &str = "BEGIN; SET LOCAL synchronous_commit TO OFF; \
+                     SET LOCAL enable_sort TO off; SET LOCAL enable_seqscan TO off";
+
 /// Locks up to `batch` unlocked rows whose `seq` is above `after`, in order.
 async fn claim_after(
     tx: &mut Transaction<'static, Postgres>,
@@ -431,14 +427,43 @@ async fn claim_after(
     Ok(rows.into_iter().map(Row::from).collect())
 }
 
+/// `seqs` as runs of consecutive numbers: the first and the last of each
+/// run, in order.
+fn runs(seqs: &[i64]) -> (Vec<i64>, Vec<i64>) {
+    let mut sorted = seqs.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let (mut firsts, mut lasts) = (Vec::new(), Vec::<i64>::new());
+    for seq in sorted {
+        match lasts.last_mut() {
+            Some(last) if last.checked_add(1) == Some(seq) => *last = seq,
+            _ => {
+                firsts.push(seq);
+                lasts.push(seq);
+            }
+        }
+    }
+    (firsts, lasts)
+}
+
 /// Deletes a batch's delivered rows, marks its unsendable ones, and
 /// commits, which ends their claim.
 async fn finish(mut tx: Transaction<'static, Postgres>, sent: &Sent) -> Result<(), sqlx::Error> {
     if !sent.delivered.is_empty() {
-        sqlx::query("DELETE FROM eventlib_outbox WHERE seq = ANY($1)")
-            .bind(&sent.delivered)
-            .execute(&mut *tx)
-            .await?;
+        // By runs of consecutive `seq`s: a range of the key's index is read
+        // in one pass, where a list is probed row by row (three times the
+        // database's time for a batch). Every number of a run is the `seq`
+        // of a row this batch sent, and `seq` is the key, so a run's range
+        // holds those rows and no other.
+        let (firsts, lasts) = runs(&sent.delivered);
+        sqlx::query(
+            "DELETE FROM eventlib_outbox o USING unnest($1::bigint[], $2::bigint[]) AS r(first, last) \
+             WHERE o.seq BETWEEN r.first AND r.last",
+        )
+        .bind(&firsts)
+        .bind(&lasts)
+        .execute(&mut *tx)
+        .await?;
     }
     for (seq, reason) in &sent.poison {
         sqlx::query("UPDATE eventlib_outbox SET error = $2 WHERE seq = $1")
@@ -538,8 +563,20 @@ impl Store for PgStore {
 
 #[cfg(test)]
 mod tests {
-    use super::{Resume, Row, RESCAN_EVERY};
+    use super::{runs, Resume, Row, RESCAN_EVERY};
     use std::time::Instant;
+
+    #[test]
+    fn delivered_rows_are_deleted_by_runs_of_consecutive_seqs() {
+        assert_eq!(runs(&[]), (vec![], vec![]));
+        assert_eq!(runs(&[7]), (vec![7], vec![7]));
+        assert_eq!(runs(&[1, 2, 3, 4]), (vec![1], vec![4]));
+        // Out of order (batches added together), repeated, with gaps.
+        assert_eq!(
+            runs(&[10, 11, 3, 1, 2, 5, 11, 13]),
+            (vec![1, 5, 10, 13], vec![3, 5, 11, 13])
+        );
+    }
 
     fn rows(seqs: std::ops::RangeInclusive<i64>) -> Vec<Row> {
         seqs.map(|seq| Row::from((seq, "n".to_owned(), "{}".to_owned())))

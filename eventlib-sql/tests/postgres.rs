@@ -625,3 +625,48 @@ async fn rows_whose_delete_fails_are_not_sent_again() {
     };
     support::check_failed_deletes_send_nothing_twice(&relay, "pg-nodel-", allow).await;
 }
+
+/// Rows another relay holds, between rows this relay sends, are skipped
+/// and left in the table: the relay deletes what it sent and nothing
+/// around it (were it to delete the range its batch spans, it would wait
+/// for the other relay's lock and then delete rows nobody sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_another_relay_holds_between_sent_rows_are_left() {
+    let pg = Postgres::start();
+    let pool = pool(&pg).await;
+    for n in 0..10 {
+        place(&pool, &format!("pg-between-{n}")).await;
+    }
+    let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM eventlib_outbox ORDER BY seq")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    // Another relay's claim: the 4th and 5th rows, and the 8th.
+    let held = [seqs[3], seqs[4], seqs[7]];
+    let mut other = pool.begin().await.unwrap();
+    sqlx::query("SELECT seq FROM eventlib_outbox WHERE seq = ANY($1) FOR UPDATE")
+        .bind(&held[..])
+        .fetch_all(&mut *other)
+        .await
+        .unwrap();
+
+    let relay = postgres::relay(pool.clone(), RelayOptions::default());
+    let moved = tokio::time::timeout(Duration::from_secs(10), relay.drain())
+        .await
+        .expect("the relay waits for no lock")
+        .unwrap();
+    assert_eq!(moved, 7);
+    // The other relay lets go without sending (its process died, say).
+    other.rollback().await.unwrap();
+    let left: Vec<i64> = sqlx::query_scalar("SELECT seq FROM eventlib_outbox ORDER BY seq")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, held, "the held rows are still to be sent");
+    assert_eq!(relay.drain().await.unwrap(), 3);
+    let runs = wait_handled("pg-between-", 10).await;
+    assert!(
+        runs.values().all(|ids| ids.len() == 1),
+        "each once: {runs:?}"
+    );
+}
