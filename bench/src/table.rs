@@ -62,6 +62,8 @@ const BACK_TO_BACK: &str = "the same log! back to back in the same process (pool
 #[cfg(feature = "redis")]
 const RAW_XADD: &str = "pipelined XADD (256) of the same envelope bytes";
 #[cfg(feature = "redis")]
+const RESP_XADD: &str = "pipelined XADD (256) of the same bytes, written as RESP by hand";
+#[cfg(feature = "redis")]
 const ENCODE_XADD: &str = "pipelined XADD (256), envelope encoded in the loop";
 #[cfg(feature = "outbox")]
 const DIRECT_PRODUCER: &str = "log! of the same events to Redis until flush()";
@@ -258,6 +260,15 @@ const SPECS: &[Spec] = &[
     #[cfg(feature = "redis")]
     spec(
         "redis-producer",
+        "producer-resp",
+        "7. Redis producer: log! until flush (confirmed)",
+        RESP_XADD,
+        EventsPerSec,
+        Info,
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "redis-producer",
         "producer-encode",
         "7. Redis producer: log! until flush (confirmed)",
         ENCODE_XADD,
@@ -290,6 +301,15 @@ const SPECS: &[Spec] = &[
         RAW_XADD,
         EventsPerSec,
         AtLeast(0.8),
+    ),
+    #[cfg(feature = "redis")]
+    spec(
+        "redis-producer-aof",
+        "producer-resp",
+        "7. Redis producer, AOF everysec",
+        RESP_XADD,
+        EventsPerSec,
+        Info,
     ),
     #[cfg(feature = "redis")]
     spec(

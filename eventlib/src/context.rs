@@ -118,7 +118,7 @@ impl Context {
     }
 
     /// [`emitted_at`](Self::emitted_at) in nanoseconds since the epoch.
-    #[cfg(feature = "metrics")]
+    #[cfg(any(feature = "metrics", feature = "redis"))]
     pub(crate) fn emitted_nanos(&self) -> u64 {
         self.emitted_at
     }

@@ -77,19 +77,27 @@ fn process_tag() -> u64 {
     })
 }
 
-impl fmt::Display for EventId {
-    /// 32 lowercase hex digits, as `{:032x}` of [`as_u128`](Self::as_u128)
-    /// writes them, without the formatter's padding machinery: an id is
-    /// formatted into every handler span.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl EventId {
+    /// The id as 32 lowercase hex digits (ASCII), as `{:032x}` of
+    /// [`as_u128`](Self::as_u128) writes them, without the formatter's
+    /// padding machinery: an id is written into every handler span and
+    /// every envelope.
+    pub(crate) fn hex(self) -> [u8; 32] {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut hex = [0u8; 32];
         let id = self.as_u128();
         for (n, digit) in hex.iter_mut().enumerate() {
             *digit = DIGITS[((id >> (124 - 4 * n)) & 0xf) as usize];
         }
+        hex
+    }
+}
+
+impl fmt::Display for EventId {
+    /// 32 lowercase hex digits.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Hex digits are ASCII.
-        f.write_str(std::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
+        f.write_str(std::str::from_utf8(&self.hex()).map_err(|_| fmt::Error)?)
     }
 }
 

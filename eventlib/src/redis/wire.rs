@@ -122,20 +122,16 @@ pub(crate) fn envelope(record: &Record) -> Vec<u8> {
 /// The envelope of `record`, written directly, with the event serialized
 /// straight into it (no `Value` in between).
 pub(crate) fn encode(record: &Record) -> Vec<u8> {
-    use std::io::Write;
     let mut out = Vec::with_capacity(160);
+    out.extend_from_slice(LEAD);
+    out.extend_from_slice(&record.id().hex());
+    out.extend_from_slice(b"\",\"name\":");
     // Writing into a Vec cannot fail; the name is quoted by serde_json.
-    let _ = write!(
-        out,
-        "{{\"v\":{VERSION},\"id\":\"{}\",\"name\":",
-        record.id()
-    );
     let _ = serde_json::to_writer(&mut out, record.name());
-    let _ = write!(
-        out,
-        ",\"emitted_at\":{},",
-        millis(record.context().emitted_at())
-    );
+    out.extend_from_slice(b",\"emitted_at\":");
+    let millis = record.context().emitted_nanos() / 1_000_000;
+    out.extend_from_slice(itoa::Buffer::new().format(millis).as_bytes());
+    out.push(b',');
     let metadata = record.metadata();
     if !metadata.is_empty() {
         out.extend_from_slice(b"\"meta\":{");
@@ -168,6 +164,7 @@ pub(crate) fn encode(record: &Record) -> Vec<u8> {
 
 /// How [`encode`] starts every envelope, up to the event id's value.
 const LEAD: &[u8] = b"{\"v\":1,\"id\":\"";
+const _: () = assert!(VERSION == 1, "LEAD writes the version");
 
 /// The event id of an envelope that leads with it, as [`encode`] writes
 /// it, read without parsing the rest; `None` for any other shape (the

@@ -89,6 +89,53 @@ fn xadd(key: &str, payload: &[u8]) -> redis::Cmd {
     cmd
 }
 
+/// `XADD key * event <payload>` for each payload, in pipelined batches
+/// written as RESP by hand into one buffer per batch, without the redis
+/// crate's `Cmd` and `Pipeline`: the least a client sends.
+fn xadd_all_resp<'a>(
+    conn: &mut redis::Connection,
+    key: &str,
+    payloads: impl IntoIterator<Item = &'a [u8]>,
+) {
+    fn bulk(out: &mut Vec<u8>, bytes: &[u8]) {
+        out.push(b'$');
+        out.extend_from_slice(bytes.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(b"\r\n");
+    }
+    let send = |conn: &mut redis::Connection, packed: &mut Vec<u8>, queued: &mut usize| {
+        let replies =
+            redis::ConnectionLike::req_packed_commands(conn, packed, 0, *queued).expect("XADD");
+        assert!(replies
+            .iter()
+            .all(|reply| !matches!(reply, redis::Value::ServerError(_))));
+        packed.clear();
+        *queued = 0;
+    };
+    let mut packed = Vec::new();
+    let mut queued = 0;
+    for payload in payloads {
+        packed.extend_from_slice(b"*5\r\n");
+        for arg in [
+            &b"XADD"[..],
+            key.as_bytes(),
+            b"*",
+            FIELD.as_bytes(),
+            payload,
+        ] {
+            bulk(&mut packed, arg);
+        }
+        queued += 1;
+        if queued == BATCH {
+            send(conn, &mut packed, &mut queued);
+        }
+    }
+    if queued > 0 {
+        send(conn, &mut packed, &mut queued);
+    }
+}
+
 /// `XADD key * event <payload>` for each payload, in pipelined batches.
 fn xadd_all<'a>(
     conn: &mut redis::Connection,

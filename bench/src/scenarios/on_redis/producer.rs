@@ -18,7 +18,8 @@ use eventlib::{Dispatcher, Overflow};
 
 use super::server::{Persistence, Server};
 use super::{
-    del, envelope, install_producer, read_payloads, rotated, wait_until, xadd_all, xlen, BATCH,
+    del, envelope, install_producer, read_payloads, rotated, wait_until, xadd_all, xadd_all_resp,
+    xlen, BATCH,
 };
 use crate::events::Viewed;
 use crate::harness::Report;
@@ -84,6 +85,15 @@ pub(crate) fn run(persistence: Persistence, rounds: usize, report: &mut Report) 
         assert_eq!(xlen(&mut raw, KEY), EVENTS);
         rate
     };
+    let mut resp = server.connect();
+    let mut resp_round = || {
+        del(&mut resp, KEY);
+        let t0 = Instant::now();
+        xadd_all_resp(&mut resp, KEY, payloads.iter().map(Vec::as_slice));
+        let rate = EVENTS as f64 / t0.elapsed().as_secs_f64();
+        assert_eq!(xlen(&mut resp, KEY), EVENTS);
+        rate
+    };
     let mut encoding = server.connect();
     let mut encoding_round = || {
         del(&mut encoding, KEY);
@@ -102,12 +112,13 @@ pub(crate) fn run(persistence: Persistence, rounds: usize, report: &mut Report) 
     };
 
     let before = producer_stats().expect("the transport runs");
-    let [eventlib_rate, polled_rate, raw_rate, encoding_rate] = rotated(
+    let [eventlib_rate, polled_rate, raw_rate, resp_rate, encoding_rate] = rotated(
         rounds,
         [
             &mut log_round,
             &mut poll_round,
             &mut raw_round,
+            &mut resp_round,
             &mut encoding_round,
         ],
     );
@@ -120,14 +131,16 @@ pub(crate) fn run(persistence: Persistence, rounds: usize, report: &mut Report) 
         after.batches - before.batches,
     );
     report.row("producer", eventlib_rate, raw_rate);
+    report.row("producer-resp", eventlib_rate, resp_rate);
     report.row("producer-encode", eventlib_rate, encoding_rate);
     report.row("producer-flush", eventlib_rate, polled_rate);
     report.row("producer-polled", polled_rate, raw_rate);
     report.note(format!(
         "{}: {EVENTS} events per round, one producer thread, batches of up to {BATCH}, \
          {} B envelopes; eventlib sent {:.1} events per batch on average ({delivered} in \
-         {batches}); the first baseline replays the envelopes eventlib wrote, the second encodes \
-         each in the loop",
+         {batches}); the first baseline replays the envelopes eventlib wrote through the redis \
+         crate's pipeline, the second writes the same as RESP by hand, the third encodes each \
+         in the loop",
         persistence.describe(),
         payloads[0].len(),
         delivered as f64 / batches.max(1) as f64,

@@ -26,6 +26,7 @@ use std::sync::Mutex;
 use super::{RedisTransport, INSTALLED};
 
 mod held;
+mod resp;
 
 use held::{Held, Parked, ASK_AGAIN};
 
@@ -445,46 +446,40 @@ impl Sender {
         batch: &[Item],
         items: &[usize],
     ) -> redis::RedisResult<(Replies, Option<Parked>)> {
-        // Each command is made at its size: grown argument by argument, its
-        // buffer would be reallocated, and the envelope moved, about twice
-        // per event (a tenth of the sending thread's time).
-        let mut pipe = redis::Pipeline::with_capacity(items.len() + 2);
-        pipe.ignore_errors();
         let key = &self.keys[partition];
         let max_len = self.transport.max_len;
-        // The arguments, and the bytes of all but the envelope (a `u64` cap
-        // takes at most 20 digits).
-        let (args, fixed) = match max_len {
-            Some(_) => (8, "XADDMAXLEN~*".len() + 20),
-            None => (5, "XADD*".len()),
-        };
-        let fixed = fixed + key.len() + wire::FIELD.len();
-        for &i in items {
-            let envelope = batch[i].envelope.as_slice();
-            let mut cmd = redis::Cmd::with_capacity(args, fixed + envelope.len());
-            cmd.arg("XADD").arg(key);
-            if let Some(max_len) = max_len {
-                cmd.arg("MAXLEN").arg("~").arg(max_len);
-            }
-            cmd.arg("*").arg(wire::FIELD).arg(envelope);
-            pipe.add_command(cmd);
+        let envelopes = || items.iter().map(|&i| batch[i].envelope.as_slice());
+        let size = envelopes()
+            .map(|envelope| resp::xadd_len(key, max_len, wire::FIELD, envelope))
+            .sum();
+        let mut packed = Vec::with_capacity(size);
+        for envelope in envelopes() {
+            resp::xadd(&mut packed, key, max_len, wire::FIELD, envelope);
         }
+        let mut commands = items.len();
         let confirm = self.transport.confirm;
         if let Some(confirm) = confirm {
-            pipe.cmd("WAIT")
+            redis::cmd("WAIT")
                 .arg(confirm.replicas)
-                .arg(confirm.timeout_ms());
+                .arg(confirm.timeout_ms())
+                .write_packed_command(&mut packed);
+            commands += 1;
         }
         let counters = Arc::clone(&self.transport.counters);
         let link = &mut self.links[partition];
         let exposed = confirm.is_none() && link.endpoint().is_cluster();
         let look = exposed && self.exposure[partition].due();
         if look {
-            pipe.cmd("INFO").arg("replication");
+            redis::cmd("INFO")
+                .arg("replication")
+                .write_packed_command(&mut packed);
+            commands += 1;
         }
-        let sent = link.run(counters.reconnects(), |conn| pipe.query(conn));
-        let mut replies: Vec<redis::RedisResult<redis::Value>> = match sent {
-            Ok(replies) => replies,
+        let sent = link.run(counters.reconnects(), |conn| {
+            redis::ConnectionLike::req_packed_commands(conn, &packed, 0, commands)
+        });
+        let mut replies: Replies = match sent {
+            Ok(replies) => replies.into_iter().map(resp::reply).collect(),
             Err(err) => {
                 if exposed {
                     self.exposed_lost(partition, &err);
