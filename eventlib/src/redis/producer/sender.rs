@@ -450,11 +450,11 @@ impl Sender {
         let max_len = self.transport.max_len;
         let envelopes = || items.iter().map(|&i| batch[i].envelope.as_slice());
         let size = envelopes()
-            .map(|envelope| resp::xadd_len(key, max_len, wire::FIELD, envelope))
+            .map(|envelope| resp::xadd_len(key, max_len, envelope))
             .sum();
         let mut packed = Vec::with_capacity(size);
         for envelope in envelopes() {
-            resp::xadd(&mut packed, key, max_len, wire::FIELD, envelope);
+            resp::xadd(&mut packed, key, max_len, envelope);
         }
         let mut commands = items.len();
         let confirm = self.transport.confirm;

@@ -6,14 +6,10 @@
 
 use redis::{RedisResult, Value};
 
-/// Appends `XADD <key> [MAXLEN ~ <max_len>] * <field> <envelope>`.
-pub(super) fn xadd(
-    out: &mut Vec<u8>,
-    key: &str,
-    max_len: Option<usize>,
-    field: &str,
-    envelope: &[u8],
-) {
+use crate::redis::wire::FIELD;
+
+/// Appends `XADD <key> [MAXLEN ~ <max_len>] * event <envelope>`.
+pub(super) fn xadd(out: &mut Vec<u8>, key: &str, max_len: Option<usize>, envelope: &[u8]) {
     array(out, if max_len.is_some() { 8 } else { 5 });
     bulk(out, b"XADD");
     bulk(out, key.as_bytes());
@@ -23,18 +19,18 @@ pub(super) fn xadd(
         bulk(out, itoa::Buffer::new().format(max_len).as_bytes());
     }
     bulk(out, b"*");
-    bulk(out, field.as_bytes());
+    bulk(out, FIELD.as_bytes());
     bulk(out, envelope);
 }
 
 /// The bytes [`xadd`] appends, at most.
-pub(super) fn xadd_len(key: &str, max_len: Option<usize>, field: &str, envelope: &[u8]) -> usize {
+pub(super) fn xadd_len(key: &str, max_len: Option<usize>, envelope: &[u8]) -> usize {
     // `*n\r\n`, and per argument `$len\r\n` (a length of up to 20 digits)
     // and `\r\n` around its bytes.
     const AROUND: usize = 1 + 20 + 2 + 2;
     let fixed = 4 + "XADD".len() + "*".len() + 5 * AROUND;
     let capped = max_len.map_or(0, |_| "MAXLEN".len() + "~".len() + 20 + 3 * AROUND);
-    fixed + capped + key.len() + field.len() + envelope.len()
+    fixed + capped + key.len() + FIELD.len() + envelope.len()
 }
 
 fn array(out: &mut Vec<u8>, len: usize) {
@@ -73,12 +69,12 @@ mod tests {
             if let Some(max_len) = max_len {
                 cmd.arg("MAXLEN").arg("~").arg(max_len);
             }
-            cmd.arg("*").arg("event").arg(&envelope[..]);
+            cmd.arg("*").arg(FIELD).arg(&envelope[..]);
             let mut out = b"before".to_vec();
-            xadd(&mut out, "stream:key", max_len, "event", envelope);
+            xadd(&mut out, "stream:key", max_len, envelope);
             assert_eq!(&out[..6], b"before");
             assert_eq!(out[6..], cmd.get_packed_command()[..]);
-            assert!(out.len() - 6 <= xadd_len("stream:key", max_len, "event", envelope));
+            assert!(out.len() - 6 <= xadd_len("stream:key", max_len, envelope));
         }
     }
 }
