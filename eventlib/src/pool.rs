@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -32,7 +32,8 @@ pub(crate) enum Job {
     /// A new event off the queue (never queued as a job itself).
     Event(Record),
     /// Take a share of `record`'s synchronous handlers: start the next one
-    /// not yet started, until none is left.
+    /// not yet started, until none is left. Sent only to wake a thread
+    /// that blocks on the queues; the others look at the offers.
     Share(Record),
     /// Poll an async handler's task of the built-in executor.
     Poll(Arc<Task>),
@@ -49,7 +50,18 @@ pub(crate) struct Pool {
     /// How many threads the pool has: at most one fewer than this may
     /// help the thread that took an event with its handlers.
     threads: usize,
+    /// Per thread, the event whose synchronous handlers it is starting one
+    /// after the other, for the other threads to take a share of (see
+    /// [`Pool::deliver`]).
+    offers: Box<[Mutex<Option<Record>>]>,
+    /// How many threads block on the queues (after a long idle stretch),
+    /// and so would not see an offer.
+    blocked: AtomicUsize,
 }
+
+/// A pool thread with work of its own looks at the other threads' offers
+/// before every this many events it takes (and always before it idles).
+const HELP_EVERY: u32 = 8;
 
 /// Starts `threads` pool threads on the dispatcher's queue.
 pub(crate) fn start(
@@ -65,6 +77,8 @@ pub(crate) fn start(
         spawner,
         queue: Arc::clone(queue),
         threads,
+        offers: (0..threads).map(|_| Mutex::new(None)).collect(),
+        blocked: AtomicUsize::new(0),
     });
     for n in 0..threads {
         let pool = Arc::clone(&pool);
@@ -75,7 +89,7 @@ pub(crate) fn start(
             .spawn(move || {
                 run_as_background_work();
                 crate::meters::on_pool_thread();
-                pool.work()
+                pool.work(n)
             })
             .map_err(|error| Error::Spawn { thread, error })?;
         queue.add_napper(handle.thread().clone());
@@ -124,13 +138,25 @@ const NAP_MAX: Duration = Duration::from_millis(1);
 const DEEP_AFTER: Duration = Duration::from_millis(200);
 
 impl Pool {
-    fn work(self: &Arc<Self>) {
+    /// Pool thread `me`'s loop.
+    fn work(self: &Arc<Self>, me: usize) {
         // Rounds without work so far, and how long this thread napped since.
         let mut idle = 0;
         let mut napped = Duration::ZERO;
+        // Events taken since this thread last looked at the offers.
+        let mut since_help = 0;
         loop {
-            // Jobs first: finishing started events before taking new ones keeps
-            // the job queue short and bounds memory by the event queue.
+            // Jobs first, then the other threads' offers now and then:
+            // finishing started events before taking new ones keeps the job
+            // queue short and bounds memory by the event queue.
+            if since_help >= HELP_EVERY || idle > 0 {
+                since_help = 0;
+                if self.help(me) {
+                    idle = 0;
+                    napped = Duration::ZERO;
+                    continue;
+                }
+            }
             let ready = self
                 .jobs_rx
                 .try_recv()
@@ -140,7 +166,8 @@ impl Pool {
                 Ok(job) => {
                     idle = 0;
                     napped = Duration::ZERO;
-                    self.run_job(job);
+                    since_help += 1;
+                    self.run_job(job, me);
                     continue;
                 }
                 // The dispatcher's queue is gone; the jobs channel is this
@@ -161,28 +188,64 @@ impl Pool {
                 napped += nap;
                 continue;
             }
-            let job = crossbeam_channel::select! {
-                recv(self.jobs_rx) -> job => job,
-                recv(self.events) -> record => record.map(Job::Event),
+            // Blocking: counted first, then the offers looked at once more,
+            // so that an offer made meanwhile is either seen here or sent
+            // as a job (see `deliver`).
+            self.blocked.fetch_add(1, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            let job = if self.help(me) {
+                None
+            } else {
+                Some(crossbeam_channel::select! {
+                    recv(self.jobs_rx) -> job => job,
+                    recv(self.events) -> record => record.map(Job::Event),
+                })
             };
+            self.blocked.fetch_sub(1, Ordering::SeqCst);
             idle = 0;
             napped = Duration::ZERO;
             match job {
-                Ok(job) => self.run_job(job),
-                Err(_) => return,
+                None => {}
+                Some(Ok(job)) => self.run_job(job, me),
+                Some(Err(_)) => return,
             }
         }
     }
 
-    /// Fans one event out: async handlers are spawned as tasks at once, in
-    /// order; the synchronous ones are started in order by this thread and
-    /// by up to one other pool thread per handler past the first, each
-    /// taking the next handler not yet started (a [`Job::Share`]). Every
-    /// handler still runs on its own, under its own `catch_unwind`; what
-    /// is shared is the list, so a handler that blocks never holds its
-    /// siblings back while another pool thread is free, and an event of 16
-    /// handlers costs one job instead of fifteen.
-    fn deliver(self: &Arc<Self>, record: Record) {
+    /// Takes a share of another thread's offer, if one still has handlers
+    /// not started; returns whether it did.
+    fn help(self: &Arc<Self>, me: usize) -> bool {
+        let mut helped = false;
+        for (n, offer) in self.offers.iter().enumerate() {
+            if n == me {
+                continue;
+            }
+            // A thread making or withdrawing its offer is busy with it.
+            let Ok(offer) = offer.try_lock() else {
+                continue;
+            };
+            let Some(record) = offer.as_ref().map(Record::clone) else {
+                continue;
+            };
+            drop(offer);
+            helped |= self.share(&record);
+        }
+        helped
+    }
+
+    /// Fans one event out on pool thread `me`: async handlers are spawned
+    /// as tasks at once, in order; the synchronous ones are started in
+    /// order by this thread, which offers the event to the others
+    /// meanwhile: any other pool thread takes the next handler not yet
+    /// started, before it idles and before every [`HELP_EVERY`] events of
+    /// its own. A thread that blocks on the queues is sent the event as a
+    /// [`Job::Share`] instead. Every handler still runs on its own, under
+    /// its own `catch_unwind`; what is shared is the list, so a handler
+    /// that blocks never holds its siblings back while another pool thread
+    /// is free, and an event of 16 handlers costs one offer instead of
+    /// fifteen jobs. Fast handlers are all started by their thread before
+    /// any other looks: the event's record stays in one core's cache.
+    fn deliver(self: &Arc<Self>, record: Record, me: usize) {
         #[cfg(feature = "metrics")]
         crate::meters::sample_queue_depth(|| self.events.len());
         let registry = registry();
@@ -199,50 +262,75 @@ impl Pool {
             for &handler in handlers {
                 if registry.handlers[handler as usize].decl.is_async() {
                     sync -= 1;
-                    self.start_handler(record.clone(), handler);
+                    self.start_handler(&record, handler);
                 }
             }
         }
-        for _ in 1..sync.min(self.threads) {
-            if let Err(err) = self.jobs_tx.send(Job::Share(record.clone())) {
-                // The pool owns the receiver, so this cannot happen; run it here.
-                self.run_job(err.into_inner());
+        if sync < 2 || self.threads < 2 {
+            self.share(&record);
+            return;
+        }
+        *self.offer(me) = Some(record.clone());
+        // Against the fence of a thread about to block: either it sees the
+        // offer, or this sees it counted and sends it the event.
+        fence(Ordering::SeqCst);
+        if self.blocked.load(Ordering::SeqCst) > 0 {
+            for _ in 1..sync.min(self.threads) {
+                if let Err(err) = self.jobs_tx.send(Job::Share(record.clone())) {
+                    // The pool owns the receiver, so this cannot happen.
+                    self.run_job(err.into_inner(), me);
+                }
             }
         }
         self.share(&record);
+        let withdrawn = self.offer(me).take();
+        drop(withdrawn);
+    }
+
+    /// Thread `me`'s offer (a handler's panic never poisons it: handlers
+    /// run outside its lock).
+    fn offer(&self, me: usize) -> std::sync::MutexGuard<'_, Option<Record>> {
+        self.offers[me].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Starts the synchronous handlers of `record` that no thread has
-    /// started yet, one at a time, until none is left.
-    fn share(self: &Arc<Self>, record: &Record) {
+    /// started yet, one at a time, until none is left; returns whether it
+    /// started any.
+    fn share(self: &Arc<Self>, record: &Record) -> bool {
         let registry = registry();
         let handlers = &registry.events[record.index()].handlers;
+        let mut started = false;
         while let Some(n) = record.take_handler(handlers.len()) {
             let handler = handlers[n];
             // Async handlers were spawned when the event was taken.
             if !registry.handlers[handler as usize].decl.is_async() {
-                self.start_handler(record.clone(), handler);
+                started = true;
+                self.start_handler(record, handler);
             }
         }
+        started
     }
 
-    fn run_job(self: &Arc<Self>, job: Job) {
+    fn run_job(self: &Arc<Self>, job: Job, me: usize) {
         match job {
-            Job::Event(record) => self.deliver(record),
-            Job::Share(record) => self.share(&record),
+            Job::Event(record) => self.deliver(record, me),
+            Job::Share(record) => {
+                self.share(&record);
+            }
             Job::Poll(task) => task.poll(),
         }
     }
 
-    fn start_handler(self: &Arc<Self>, record: Record, handler: u32) {
+    fn start_handler(self: &Arc<Self>, record: &Record, handler: u32) {
         let entry = &registry().handlers[handler as usize];
         entry.counters.start();
         match entry.decl.call {
             HandlerFn::Sync(call) => {
-                let outcome = run_sync(entry, call, &record);
-                self.finish(&record, entry, outcome);
+                let outcome = run_sync(entry, call, record);
+                self.finish(record, entry, outcome);
             }
             HandlerFn::Async(call) => {
+                let record = record.clone();
                 let pool = Arc::clone(self);
                 let task = {
                     let record = record.clone();
