@@ -237,7 +237,7 @@ fn build(root: &Path, package: &str) -> PathBuf {
     let output = Command::new(cargo)
         .current_dir(root)
         .env("CARGO_TARGET_DIR", root.join("target"))
-        .args(["build", "--release", "--offline", "--quiet", "-p", package])
+        .args(["build", "--release", "--quiet", "-p", package])
         .output()
         .expect("cannot run cargo");
     assert!(
