@@ -110,8 +110,30 @@ impl fmt::Debug for EventId {
 impl std::str::FromStr for EventId {
     type Err = std::num::ParseIntError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Every envelope a worker reads carries 32 digits: read them
+        // without the general radix parser (a few times faster).
+        if let Some(id) = from_32_hex_digits(s.as_bytes()) {
+            return Ok(EventId::from_u128(id));
+        }
         u128::from_str_radix(s, 16).map(EventId::from_u128)
     }
+}
+
+/// The value of exactly 32 hex digits (either case), `None` for anything
+/// else.
+fn from_32_hex_digits(digits: &[u8]) -> Option<u128> {
+    if digits.len() != 32 {
+        return None;
+    }
+    digits.iter().try_fold(0_u128, |id, &digit| {
+        let value = match digit {
+            b'0'..=b'9' => digit - b'0',
+            b'a'..=b'f' => digit - b'a' + 10,
+            b'A'..=b'F' => digit - b'A' + 10,
+            _ => return None,
+        };
+        Some((id << 4) | u128::from(value))
+    })
 }
 
 #[cfg(test)]
@@ -130,6 +152,27 @@ mod tests {
             let shown = EventId::from_u128(id).to_string();
             assert_eq!(shown, format!("{id:032x}"));
             assert_eq!(shown.parse::<EventId>().map(EventId::as_u128), Ok(id));
+            assert_eq!(
+                shown
+                    .to_uppercase()
+                    .parse::<EventId>()
+                    .map(EventId::as_u128),
+                Ok(id)
+            );
+        }
+    }
+
+    #[test]
+    fn reads_what_the_radix_parser_reads_and_refuses_the_rest() {
+        // Shorter ids, as another producer may write them, read as numbers.
+        assert_eq!("abc".parse::<EventId>().map(EventId::as_u128), Ok(0xabc));
+        for bad in [
+            "",
+            "0123456789abcdef0123456789abcdeg",
+            "1123456789abcdef0123456789abcdef0",
+            "0123456789abcdef 123456789abcdef",
+        ] {
+            assert!(bad.parse::<EventId>().is_err(), "{bad:?}");
         }
     }
 }

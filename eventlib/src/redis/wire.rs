@@ -1,6 +1,7 @@
 //! The wire format: the JSON envelope of one event in a stream entry.
 //! `docs/wire-format.md` is the specification.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -47,15 +48,18 @@ impl Undecodable {
 /// What a worker reads: every field but `v`, `name` and `data` may be
 /// missing (a producer in another language may leave them out).
 #[derive(Deserialize)]
-struct Incoming {
+struct Incoming<'a> {
     v: Option<u32>,
-    id: Option<String>,
-    name: Option<String>,
+    /// Borrowed from the entry unless written with escapes.
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
     emitted_at: Option<u64>,
-    /// `Some(Value::Null)` for `"data": null` (a unit struct's data), `None`
-    /// when the field is missing.
-    #[serde(default, deserialize_with = "present")]
-    data: Option<Box<RawValue>>,
+    /// `Some` of JSON `null` for `"data": null` (a unit struct's data),
+    /// `None` when the field is missing.
+    #[serde(borrow, default, deserialize_with = "present")]
+    data: Option<&'a RawValue>,
     group: Option<String>,
     handlers: Option<Vec<String>>,
     /// Request metadata: an object of strings, in the order written.
@@ -106,8 +110,8 @@ fn string_pairs<'de, D: serde::Deserializer<'de>>(
 
 fn present<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
-) -> Result<Option<Box<RawValue>>, D::Error> {
-    Box::<RawValue>::deserialize(deserializer).map(Some)
+) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(deserializer).map(Some)
 }
 
 /// The envelope of `record`, as the producer sends it: the one it was read
@@ -246,11 +250,11 @@ fn build(index: u32, data: &RawValue, context: Context) -> Result<Record, String
 /// What an envelope says, checked for shape but not yet against the
 /// registry.
 #[derive(Debug)]
-struct Envelope {
+struct Envelope<'a> {
     id: EventId,
-    name: String,
+    name: Cow<'a, str>,
     emitted_at: SystemTime,
-    data: Box<RawValue>,
+    data: &'a RawValue,
     group: Option<String>,
     handlers: Option<Vec<String>>,
     metadata: Metadata,
@@ -259,11 +263,11 @@ struct Envelope {
 
 /// Reads the envelope of stream entry `entry`: `Err` is the reason it is
 /// poison. A missing `id` or `emitted_at` comes from the entry id.
-fn parse(raw: &[u8], entry: StreamId) -> Result<Envelope, String> {
+fn parse(raw: &[u8], entry: StreamId) -> Result<Envelope<'_>, String> {
     if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err("the envelope is not a JSON object".into());
     }
-    let incoming: Incoming =
+    let incoming: Incoming<'_> =
         serde_json::from_slice(raw).map_err(|err| format!("malformed JSON: {err}"))?;
     match incoming.v {
         Some(VERSION) => {}
@@ -320,7 +324,7 @@ pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, Undecodable
         Ok(index) => index,
         Err(err @ crate::error::Error::UnknownEvent { .. }) => {
             return Err(Undecodable::UnknownEvent {
-                name: envelope.name,
+                name: envelope.name.into_owned(),
                 reason: err.to_string(),
             })
         }
@@ -335,13 +339,13 @@ pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, Undecodable
         envelope.metadata.clone(),
         envelope.trace.clone(),
     );
-    let record = build(index, &envelope.data, context).map_err(Undecodable::Poison)?;
+    let record = build(index, envelope.data, context).map_err(Undecodable::Poison)?;
     Ok(Decoded {
         id: envelope.id,
         index,
         name: decl.name,
         emitted_at: envelope.emitted_at,
-        data: envelope.data,
+        data: envelope.data.to_owned(),
         group: envelope.group,
         handlers: envelope.handlers,
         metadata: envelope.metadata,
@@ -401,7 +405,7 @@ mod tests {
             envelope.emitted_at,
             UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)
         );
-        assert_eq!(value(&envelope.data), serde_json::json!({ "amount": 5 }));
+        assert_eq!(value(envelope.data), serde_json::json!({ "amount": 5 }));
         assert_eq!(envelope.group.as_deref(), Some("billing"));
         assert_eq!(envelope.handlers, Some(vec!["shop::charge".to_owned()]));
         assert!(envelope.metadata.is_empty());
@@ -445,7 +449,7 @@ mod tests {
             envelope.emitted_at,
             UNIX_EPOCH + Duration::from_millis(ENTRY.ms)
         );
-        assert_eq!(value(&envelope.data), serde_json::json!([]));
+        assert_eq!(value(envelope.data), serde_json::json!([]));
         assert_eq!(envelope.group, None);
         assert_eq!(envelope.handlers, None);
     }
@@ -454,7 +458,7 @@ mod tests {
     fn null_data_is_data() {
         // What a unit struct serializes to.
         let envelope = parse(br#"{"v":1,"name":"a.B","data":null}"#, ENTRY).unwrap();
-        assert_eq!(value(&envelope.data), Value::Null);
+        assert_eq!(value(envelope.data), Value::Null);
     }
 
     #[test]
