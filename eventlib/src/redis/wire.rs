@@ -412,6 +412,21 @@ mod tests {
     }
 
     #[test]
+    fn an_id_and_a_name_written_with_escapes_read_as_without() {
+        // Another producer's JSON writer may escape any character: the id
+        // and the name are then unescaped into strings of their own.
+        let raw = format!(
+            r#"{{"v":1,"id":"\u0030{}","name":"shop\u002ePaid","data":{{"note":"a\"b"}}}}"#,
+            &ID[1..]
+        );
+        let envelope = parse(raw.as_bytes(), ENTRY).unwrap();
+        assert_eq!(envelope.id, ID.parse().unwrap());
+        assert_eq!(envelope.name, "shop.Paid");
+        assert_eq!(value(envelope.data), serde_json::json!({ "note": "a\"b" }));
+        assert!(parse(br#"{"v":1,"id":"\u00zz","name":"a.B","data":{}}"#, ENTRY).is_err());
+    }
+
+    #[test]
     fn metadata_keeps_its_order_and_limits() {
         let envelope = parse(
             br#"{"v":1,"name":"a.B","data":{},"meta":{"z":"1","client_ip":"::1"}}"#,
