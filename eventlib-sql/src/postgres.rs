@@ -416,8 +416,8 @@ async fn claim_after(
     batch: i64,
     after: i64,
 ) -> Result<Vec<Row>, sqlx::Error> {
-    let rows: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT seq, name, envelope FROM eventlib_outbox WHERE error IS NULL \
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT seq, envelope FROM eventlib_outbox WHERE error IS NULL \
          AND seq > $2 ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(batch)
@@ -579,8 +579,7 @@ mod tests {
     }
 
     fn rows(seqs: std::ops::RangeInclusive<i64>) -> Vec<Row> {
-        seqs.map(|seq| Row::from((seq, "n".to_owned(), "{}".to_owned())))
-            .collect()
+        seqs.map(|seq| Row::from((seq, "{}".to_owned()))).collect()
     }
 
     #[test]

@@ -10,20 +10,14 @@ use eventlib::outbox::{Batch, ResendError, Settling};
 pub(crate) struct Row {
     /// Its sequence number, to delete or mark it.
     pub(crate) seq: i64,
-    /// The event's name (the `name` column).
-    pub(crate) name: String,
     /// The envelope (the `envelope` column).
     pub(crate) envelope: String,
 }
 
-impl From<(i64, String, String)> for Row {
-    /// A row as `SELECT seq, name, envelope` reads it.
-    fn from((seq, name, envelope): (i64, String, String)) -> Self {
-        Row {
-            seq,
-            name,
-            envelope,
-        }
+impl From<(i64, String)> for Row {
+    /// A row as `SELECT seq, envelope` reads it.
+    fn from((seq, envelope): (i64, String)) -> Self {
+        Row { seq, envelope }
     }
 }
 
@@ -132,9 +126,9 @@ pub(crate) async fn hand(rows: Vec<Row>) -> Handed {
         let mut handed = BTreeMap::new();
         for row in rows {
             match batch.resend(row.envelope.into_bytes()) {
-                Ok(_) => {
+                Ok(resent) => {
                     sent.delivered.push(row.seq);
-                    *handed.entry(row.name).or_insert(0) += 1;
+                    *handed.entry(resent.name()).or_insert(0) += 1;
                 }
                 Err(ResendError::Dispatch(err)) => {
                     sent.refused = Some(err);
@@ -149,6 +143,7 @@ pub(crate) async fn hand(rows: Vec<Row>) -> Handed {
         sent.nowhere = handed
             .into_iter()
             .filter(|(name, _)| eventlib::outbox::goes_nowhere(name))
+            .map(|(name, rows)| (name.to_owned(), rows))
             .collect();
         Handed {
             sent,

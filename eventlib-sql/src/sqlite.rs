@@ -135,8 +135,8 @@ impl SqliteStore {
         // Rows of the confirmed batch are still in the table: read past them.
         let after = behind.as_ref().and_then(last_seq).unwrap_or(0);
         // Read outside a transaction: a write lock held while sending would stall the service.
-        let rows: Result<Vec<(i64, String, String)>, _> = sqlx::query_as(
-            "SELECT seq, name, envelope FROM eventlib_outbox WHERE error IS NULL AND seq > ? \
+        let rows: Result<Vec<(i64, String)>, _> = sqlx::query_as(
+            "SELECT seq, envelope FROM eventlib_outbox WHERE error IS NULL AND seq > ? \
              ORDER BY seq LIMIT ?",
         )
         .bind(after)

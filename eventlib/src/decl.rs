@@ -7,6 +7,7 @@
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use crate::context::Context;
 use crate::error::Error;
 use crate::event::{Event, EventSlot};
 use crate::handler::HandlerKind;
@@ -81,8 +82,9 @@ pub struct EventDecl {
     pub line: u32,
     /// Builds a record of the event from by-name data.
     pub from_json: fn(Value, u32) -> Result<Record, Error>,
-    /// Builds a record of the event from the JSON text of its data.
-    pub from_json_text: fn(&str, u32) -> Result<Record, Error>,
+    /// Builds a record of the event from the JSON text of its data and
+    /// the context read with it.
+    pub from_json_text: fn(&str, Context) -> Result<Record, Error>,
     /// The `#[handler]` methods of its `#[event]` impl.
     pub methods: &'static [HandlerDecl],
 }

@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::id::EventId;
 use crate::record::Record;
-use crate::redis::wire::{self, StreamId, Undecodable};
+use crate::redis::wire::{self, Undecodable};
 use crate::settle::Tally;
 pub use crate::settle::{Settled, Settling};
 
@@ -103,6 +103,25 @@ pub fn goes_nowhere(name: &str) -> bool {
             .is_some_and(|event| event.handlers().next().is_none())
 }
 
+/// An event [`Batch::resend`] handed to the dispatcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resent {
+    id: EventId,
+    name: &'static str,
+}
+
+impl Resent {
+    /// Its original event id.
+    pub fn id(&self) -> EventId {
+        self.id
+    }
+
+    /// Its event's registered name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
 /// Events handed to the dispatcher together, each with its original id
 /// ([`Batch::resend`]), and known to be settled together
 /// ([`Batch::settled`]): every one delivered by the transport (or its
@@ -137,22 +156,22 @@ impl Batch {
     /// spool): data fields, metadata and trace context this build does not
     /// know of are kept. It is decoded all the same, to build the event
     /// for local handlers and to refuse one that does not fit its type.
-    pub fn resend(&self, envelope: impl Into<Box<[u8]>>) -> Result<EventId, ResendError> {
+    pub fn resend(&self, envelope: impl Into<Box<[u8]>>) -> Result<Resent, ResendError> {
         let envelope = envelope.into();
-        // A stored envelope always has its id and time: the entry id is unused.
-        let decoded = wire::decode(&envelope, StreamId::default()).map_err(|err| match err {
+        let (mut record, replay) = wire::decode_once(&envelope).map_err(|err| match err {
             Undecodable::UnknownEvent { reason, .. } => ResendError::UnknownEvent(reason),
             other => ResendError::Poison(other.reason().to_owned()),
         })?;
-        let mut record = decoded.record;
         // Sent on as it is, unless it targets a replay (`group`,
         // `handlers`), which an outbox row never asks for: encoding the
         // event again drops those fields, as it always did.
-        if decoded.group.is_none() && decoded.handlers.is_none() {
+        if !replay {
             record.resent_from(envelope);
         }
         record.set_batch(Arc::clone(&self.tally));
+        let name = record.name();
         crate::ambient::may_block(|| dispatcher::dispatch(record, Wait::AsConfigured))
+            .map(|id| Resent { id, name })
             .map_err(ResendError::Dispatch)
     }
 

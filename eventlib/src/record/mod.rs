@@ -108,8 +108,15 @@ impl<T: Event> ErasedEvent for T {
 impl Record {
     #[inline]
     pub(crate) fn new<T: Event>(event: T, index: u32) -> Self {
+        Record::with_context_of(event, Context::new(index))
+    }
+
+    /// A record of `event` with a context made elsewhere (read back from a
+    /// transport).
+    #[inline]
+    fn with_context_of<T: Event>(event: T, context: Context) -> Self {
         let inner: Box<Counted<Inner<dyn ErasedEvent>>> = Box::new(Counted::new(Inner {
-            context: Context::new(index),
+            context,
             remaining: AtomicU32::new(0),
             extra: OnceBox::new(),
             event,
@@ -175,18 +182,6 @@ impl Record {
     #[cfg(feature = "redis")]
     pub(crate) fn batch(&self) -> Option<&crate::settle::Tally> {
         self.0.extra.get()?.batch.get().map(|batch| &**batch)
-    }
-
-    /// The same record with another context (an id, time and attempt read
-    /// back from a transport). Copies the record only if it is shared.
-    #[cfg(feature = "redis")]
-    pub(crate) fn with_context(self, context: Context) -> Record {
-        let mut record = self;
-        match record.0.get_mut() {
-            Some(inner) => inner.context = context,
-            None => unreachable!("a record is rebuilt with its context before it is shared"),
-        }
-        record
     }
 
     /// The event's context: id, name, emit time, attempt.
@@ -308,10 +303,10 @@ impl Record {
     }
 
     /// A record of `T` built from the JSON text of its data (a
-    /// transport's envelope), held to the same rules as
-    /// [`from_json`](Self::from_json). The `from_json_text` of `T`'s
-    /// declaration.
-    pub(crate) fn from_json_text<T: Event>(data: &str, index: u32) -> Result<Record, Error> {
+    /// transport's envelope) with the context read with it, held to the
+    /// same rules as [`from_json`](Self::from_json). The `from_json_text`
+    /// of `T`'s declaration.
+    pub(crate) fn from_json_text<T: Event>(data: &str, context: Context) -> Result<Record, Error> {
         let event = match serde_json::from_str::<T>(data) {
             Ok(event) => event,
             Err(_) => {
@@ -320,7 +315,7 @@ impl Record {
             }
         };
         validate(&event)?;
-        Ok(Record::new(event, index))
+        Ok(Record::with_context_of(event, context))
     }
 }
 

@@ -116,10 +116,10 @@ fn present<'de, D: serde::Deserializer<'de>>(
 
 /// The envelope of `record`, as the producer sends it: the one it was read
 /// from, if it keeps it (an outbox row's), or else [`encode`]d.
-pub(crate) fn envelope(record: &Record) -> Vec<u8> {
+pub(crate) fn envelope(record: &Record) -> Cow<'_, [u8]> {
     match record.kept_envelope() {
-        Some(raw) => raw.to_vec(),
-        None => encode(record),
+        Some(raw) => Cow::Borrowed(raw),
+        None => Cow::Owned(encode(record)),
     }
 }
 
@@ -127,43 +127,69 @@ pub(crate) fn envelope(record: &Record) -> Vec<u8> {
 /// straight into it (no `Value` in between).
 pub(crate) fn encode(record: &Record) -> Vec<u8> {
     let mut out = Vec::with_capacity(160);
+    #[cfg(feature = "opentelemetry")]
+    let remote = record.context().trace().w3c();
+    #[cfg(feature = "opentelemetry")]
+    let trace = remote
+        .as_ref()
+        .map(|remote| (remote.traceparent.as_str(), remote.tracestate.as_deref()));
+    #[cfg(not(feature = "opentelemetry"))]
+    let trace = None;
+    let millis = record.context().emitted_nanos() / 1_000_000;
+    write_head(
+        &mut out,
+        record.id(),
+        record.name(),
+        millis,
+        record.metadata(),
+        trace,
+    );
+    record.write_data(&mut out);
+    out.push(b'}');
+    out
+}
+
+/// Writes an envelope up to its data's value: [`LEAD`], the id, name and
+/// time, the metadata and trace context if any, and `"data":`.
+fn write_head(
+    out: &mut Vec<u8>,
+    id: EventId,
+    name: &str,
+    millis: u64,
+    metadata: &Metadata,
+    trace: Option<(&str, Option<&str>)>,
+) {
     out.extend_from_slice(LEAD);
-    out.extend_from_slice(&record.id().hex());
+    out.extend_from_slice(&id.hex());
     out.extend_from_slice(b"\",\"name\":");
     // Writing into a Vec cannot fail; the name is quoted by serde_json.
-    let _ = serde_json::to_writer(&mut out, record.name());
+    let _ = serde_json::to_writer(&mut *out, name);
     out.extend_from_slice(b",\"emitted_at\":");
-    let millis = record.context().emitted_nanos() / 1_000_000;
     out.extend_from_slice(itoa::Buffer::new().format(millis).as_bytes());
     out.push(b',');
-    let metadata = record.metadata();
     if !metadata.is_empty() {
         out.extend_from_slice(b"\"meta\":{");
         for (n, (key, value)) in metadata.iter().enumerate() {
             if n > 0 {
                 out.push(b',');
             }
-            let _ = serde_json::to_writer(&mut out, key);
+            let _ = serde_json::to_writer(&mut *out, key);
             out.push(b':');
-            let _ = serde_json::to_writer(&mut out, value);
+            let _ = serde_json::to_writer(&mut *out, value);
         }
         out.extend_from_slice(b"},");
     }
-    #[cfg(feature = "opentelemetry")]
-    if let Some(remote) = record.context().trace().w3c() {
+    if let Some((traceparent, tracestate)) = trace {
         out.extend_from_slice(b"\"traceparent\":");
-        let _ = serde_json::to_writer(&mut out, &remote.traceparent);
+        let _ = serde_json::to_writer(&mut *out, traceparent);
         out.push(b',');
-        if let Some(state) = &remote.tracestate {
+        if let Some(state) = tracestate {
             out.extend_from_slice(b"\"tracestate\":");
-            let _ = serde_json::to_writer(&mut out, state);
+            let _ = serde_json::to_writer(&mut *out, state);
             out.push(b',');
         }
     }
     out.extend_from_slice(b"\"data\":");
-    record.write_data(&mut out);
-    out.push(b'}');
-    out
 }
 
 /// How [`encode`] starts every envelope, up to the event id's value.
@@ -242,9 +268,7 @@ impl Decoded {
 
 fn build(index: u32, data: &RawValue, context: Context) -> Result<Record, String> {
     let decl = registry().decl(index);
-    (decl.from_json_text)(data.get(), index)
-        .map(|record| record.with_context(context))
-        .map_err(|err| err.to_string())
+    (decl.from_json_text)(data.get(), context).map_err(|err| err.to_string())
 }
 
 /// What an envelope says, checked for shape but not yet against the
@@ -261,14 +285,95 @@ struct Envelope<'a> {
     trace: Trace,
 }
 
+/// Reads an envelope laid out as [`encode`] writes it (its fields in that
+/// order, no spaces, an id, name and time without escapes) without
+/// serde's general path, which reads any order and looks each field up
+/// by name: the fields it knows are found where they start. `None` for
+/// any other shape, which the general path reads (or refuses) instead:
+/// what this returns is what it would.
+fn as_encoded(raw: &[u8]) -> Option<Incoming<'_>> {
+    let rest = raw.strip_prefix(LEAD)?;
+    let (id, rest) = (rest.get(..32)?, rest.get(32..)?);
+    if !id.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let rest = rest.strip_prefix(b"\",\"name\":\"")?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let (name, rest) = (&rest[..end], &rest[end + 1..]);
+    if name.iter().any(|&b| b == b'\\' || b < 0x20) {
+        return None;
+    }
+    let rest = rest.strip_prefix(b",\"emitted_at\":")?;
+    let end = rest.iter().position(|&b| b == b',')?;
+    let (digits, mut rest) = (&rest[..end], &rest[end + 1..]);
+    if digits.is_empty()
+        || !digits.iter().all(u8::is_ascii_digit)
+        || (digits.len() > 1 && digits[0] == b'0')
+    {
+        return None;
+    }
+    let emitted_at = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let mut meta = None;
+    if let Some(after) = rest.strip_prefix(b"\"meta\":") {
+        let (pairs, after) = value_at::<Pairs>(after)?;
+        (meta, rest) = (Some(pairs.0), after.strip_prefix(b",")?);
+    }
+    let mut traceparent = None;
+    let mut tracestate = None;
+    if let Some(after) = rest.strip_prefix(b"\"traceparent\":") {
+        let (value, after) = value_at::<String>(after)?;
+        (traceparent, rest) = (Some(value), after.strip_prefix(b",")?);
+        if let Some(after) = rest.strip_prefix(b"\"tracestate\":") {
+            let (value, after) = value_at::<String>(after)?;
+            (tracestate, rest) = (Some(value), after.strip_prefix(b",")?);
+        }
+    }
+    let data = rest.strip_prefix(b"\"data\":")?.strip_suffix(b"}")?;
+    if data.first().is_none_or(u8::is_ascii_whitespace) {
+        return None;
+    }
+    Some(Incoming {
+        v: Some(VERSION),
+        id: Some(Cow::Borrowed(std::str::from_utf8(id).ok()?)),
+        name: Some(Cow::Borrowed(std::str::from_utf8(name).ok()?)),
+        emitted_at: Some(emitted_at),
+        // One JSON value and nothing after it: then the envelope closes
+        // right after `data`.
+        data: Some(serde_json::from_slice(data).ok()?),
+        group: None,
+        handlers: None,
+        meta,
+        traceparent,
+        tracestate,
+    })
+}
+
+/// The JSON value at the start of `raw`, and what follows it.
+fn value_at<'a, T: Deserialize<'a>>(raw: &'a [u8]) -> Option<(T, &'a [u8])> {
+    let mut values = serde_json::Deserializer::from_slice(raw).into_iter::<T>();
+    let value = values.next()?.ok()?;
+    Some((value, &raw[values.byte_offset()..]))
+}
+
+/// `meta` as [`Incoming`] reads it.
+struct Pairs(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for Pairs {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        string_pairs(deserializer).map(|pairs| Pairs(pairs.unwrap_or_default()))
+    }
+}
+
 /// Reads the envelope of stream entry `entry`: `Err` is the reason it is
 /// poison. A missing `id` or `emitted_at` comes from the entry id.
 fn parse(raw: &[u8], entry: StreamId) -> Result<Envelope<'_>, String> {
     if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err("the envelope is not a JSON object".into());
     }
-    let incoming: Incoming<'_> =
-        serde_json::from_slice(raw).map_err(|err| format!("malformed JSON: {err}"))?;
+    let incoming: Incoming<'_> = match as_encoded(raw) {
+        Some(incoming) => incoming,
+        None => serde_json::from_slice(raw).map_err(|err| format!("malformed JSON: {err}"))?,
+    };
     match incoming.v {
         Some(VERSION) => {}
         Some(v) => {
@@ -316,21 +421,24 @@ fn parse(raw: &[u8], entry: StreamId) -> Result<Envelope<'_>, String> {
     })
 }
 
+/// Reads an envelope and checks its name against the registry: the
+/// envelope and its event's index.
+fn checked(raw: &[u8], entry: StreamId) -> Result<(Envelope<'_>, u32), Undecodable> {
+    let envelope = parse(raw, entry).map_err(Undecodable::Poison)?;
+    match registry().index_of_name(&envelope.name) {
+        Ok(index) => Ok((envelope, index)),
+        Err(err @ crate::error::Error::UnknownEvent { .. }) => Err(Undecodable::UnknownEvent {
+            name: envelope.name.into_owned(),
+            reason: err.to_string(),
+        }),
+        Err(err) => Err(Undecodable::Poison(err.to_string())),
+    }
+}
+
 /// Reads an envelope and builds its event: `Err` is the reason it is
 /// poison.
 pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, Undecodable> {
-    let envelope = parse(raw, entry).map_err(Undecodable::Poison)?;
-    let index = match registry().index_of_name(&envelope.name) {
-        Ok(index) => index,
-        Err(err @ crate::error::Error::UnknownEvent { .. }) => {
-            return Err(Undecodable::UnknownEvent {
-                name: envelope.name.into_owned(),
-                reason: err.to_string(),
-            })
-        }
-        Err(err) => return Err(Undecodable::Poison(err.to_string())),
-    };
-    let decl = registry().decl(index);
+    let (envelope, index) = checked(raw, entry)?;
     let context = Context::restore(
         envelope.id,
         index,
@@ -343,7 +451,7 @@ pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, Undecodable
     Ok(Decoded {
         id: envelope.id,
         index,
-        name: decl.name,
+        name: registry().decl(index).name,
         emitted_at: envelope.emitted_at,
         data: envelope.data.to_owned(),
         group: envelope.group,
@@ -352,6 +460,26 @@ pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, Undecodable
         trace: envelope.trace,
         record,
     })
+}
+
+/// Reads an envelope and builds its event, as [`decode`] does, for an
+/// event handed on once (an outbox row's): nothing is kept to build it
+/// again. The flag tells whether the envelope targets a replay (`group`
+/// or `handlers`).
+pub(crate) fn decode_once(raw: &[u8]) -> Result<(Record, bool), Undecodable> {
+    // A stored envelope has its id and time: the entry id is unused.
+    let (envelope, index) = checked(raw, StreamId::default())?;
+    let replay = envelope.group.is_some() || envelope.handlers.is_some();
+    let context = Context::restore(
+        envelope.id,
+        index,
+        envelope.emitted_at,
+        1,
+        envelope.metadata,
+        envelope.trace,
+    );
+    let record = build(index, envelope.data, context).map_err(Undecodable::Poison)?;
+    Ok((record, replay))
 }
 
 #[cfg(test)]
@@ -409,6 +537,121 @@ mod tests {
         assert_eq!(envelope.group.as_deref(), Some("billing"));
         assert_eq!(envelope.handlers, Some(vec!["shop::charge".to_owned()]));
         assert!(envelope.metadata.is_empty());
+    }
+
+    /// What an [`Incoming`] holds, to compare two readings of an envelope.
+    type Fields = (
+        Option<u32>,
+        Option<String>,
+        Option<String>,
+        Option<u64>,
+        Option<String>,
+        Option<String>,
+        Option<Vec<String>>,
+        Option<Vec<(String, String)>>,
+        Option<String>,
+        Option<String>,
+    );
+
+    fn fields(incoming: Incoming<'_>) -> Fields {
+        (
+            incoming.v,
+            incoming.id.map(Cow::into_owned),
+            incoming.name.map(Cow::into_owned),
+            incoming.emitted_at,
+            incoming.data.map(|data| data.get().to_owned()),
+            incoming.group,
+            incoming.handlers,
+            incoming.meta,
+            incoming.traceparent,
+            incoming.tracestate,
+        )
+    }
+
+    /// Whether [`as_encoded`] reads `raw` rather than leave it to serde's
+    /// general path, checking that it then reads what that path does.
+    fn read_as_encoded(raw: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(raw);
+        let Some(fast) = as_encoded(raw) else {
+            return false;
+        };
+        let general: Incoming<'_> = serde_json::from_slice(raw)
+            .unwrap_or_else(|err| panic!("`{text}` read as encoded, refused as JSON: {err}"));
+        assert_eq!(fields(fast), fields(general), "{text}");
+        true
+    }
+
+    #[test]
+    fn what_encode_writes_is_read_as_encoded() {
+        let meta = Metadata::new()
+            .extend([("request_id", "r-1"), ("client_ip", "::1")])
+            .unwrap()
+            .with("note", "a\"b\\ \u{e9}\n}, \"data\":")
+            .unwrap();
+        let traces = [
+            None,
+            Some((
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                None,
+            )),
+            Some((
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                Some("k=\"v\""),
+            )),
+        ];
+        for metadata in [Metadata::new(), meta] {
+            for trace in traces {
+                for (name, data) in [
+                    ("shop.Paid", r#"{"amount":5}"#),
+                    ("\u{e9}t\u{e9}.\u{dc}", "null"),
+                    ("a.B", r#"[1,{"x":"}"},"\"}"]"#),
+                    ("a.B", r#""}""#),
+                ] {
+                    let mut raw = Vec::new();
+                    let id = ID.parse().unwrap();
+                    write_head(&mut raw, id, name, 1_700_000_000_123, &metadata, trace);
+                    raw.extend_from_slice(data.as_bytes());
+                    raw.push(b'}');
+                    assert!(read_as_encoded(&raw), "{}", String::from_utf8_lossy(&raw));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn any_other_shape_is_left_to_the_general_path() {
+        let lead = r#"{"v":1,"id":""#;
+        let good = format!(r#"{lead}{ID}","name":"a.B","emitted_at":1700000000123,"data":{{}}}}"#);
+        let with = |from: &str, to: &str| good.replacen(from, to, 1);
+        assert!(read_as_encoded(good.as_bytes()));
+        assert!(read_as_encoded(with(ID, &ID.to_uppercase()).as_bytes()));
+        for other in [
+            with("a.B", r#"a\u002eB"#),
+            with("a.B", "a\tB"),
+            with(&ID[..1], r#"\u0030"#),
+            // The id is "a" and `x` a field of another producer's.
+            format!(
+                r#"{lead}a","x":"{}","name":"a.B","emitted_at":1,"data":{{}}}}"#,
+                "b".repeat(24)
+            ),
+            with("1700000000123", "01700000000123"),
+            with("1700000000123", "99999999999999999999999"),
+            with("1700000000123", "-1"),
+            with("1700000000123", "1.5"),
+            with(r#""data":{}"#, r#""data":{},"group":"g""#),
+            with(r#""data":{}"#, r#""data":{},"data":{}"#),
+            with(r#""data":{}"#, r#""data":{}}"#),
+            with(r#""data":{}"#, r#""data": {}"#),
+            with(r#""data":"#, r#""meta":null,"data":"#),
+            with(r#""data":"#, r#""meta":{"a":"1"},"meta":{"a":"2"},"data":"#),
+            with(r#""data":"#, r#""traceparent":null,"data":"#),
+            with(r#""data":"#, r#""tracestate":"k=v","data":"#),
+            format!("{good} "),
+            good[..good.len() - 1].to_owned(),
+            good.replacen(r#""v":1"#, r#""v":2"#, 1),
+        ] {
+            assert!(!read_as_encoded(other.as_bytes()), "{other}");
+        }
     }
 
     #[test]

@@ -94,6 +94,8 @@ enum Source {
 
 /// One event in a batch.
 struct Item {
+    /// Empty for a record that keeps the envelope it was read from (see
+    /// [`Item::envelope`]).
     envelope: Vec<u8>,
     origin: Origin,
     /// The partition of its partition key; `None` when it is spread.
@@ -448,7 +450,7 @@ impl Sender {
     ) -> redis::RedisResult<(Replies, Option<Parked>)> {
         let key = &self.keys[partition];
         let max_len = self.transport.max_len;
-        let envelopes = || items.iter().map(|&i| batch[i].envelope.as_slice());
+        let envelopes = || items.iter().map(|&i| batch[i].envelope());
         let size = envelopes()
             .map(|envelope| resp::xadd_len(key, max_len, envelope))
             .sum();
@@ -756,10 +758,23 @@ impl Item {
     }
 
     fn queued(record: Record, partition: Option<usize>) -> Item {
+        let envelope = match record.kept_envelope() {
+            Some(_) => Vec::new(),
+            None => wire::encode(&record),
+        };
         Item {
-            envelope: wire::envelope(&record),
+            envelope,
             origin: Origin::Queued(record),
             partition,
+        }
+    }
+
+    /// The envelope to send: the one its record was read from, if it
+    /// keeps it (an outbox row's), or else the one encoded for it.
+    fn envelope(&self) -> &[u8] {
+        match &self.origin {
+            Origin::Queued(record) => record.kept_envelope().unwrap_or(&self.envelope),
+            Origin::Spooled { .. } => &self.envelope,
         }
     }
 }
