@@ -200,12 +200,22 @@ const _: () = assert!(VERSION == 1, "LEAD writes the version");
 /// it, read without parsing the rest; `None` for any other shape (the
 /// worker's full [`decode`] reads those).
 pub(crate) fn leading_id(raw: &[u8]) -> Option<EventId> {
-    let digits = raw.strip_prefix(LEAD)?.get(..33)?;
-    let (hex, close) = digits.split_at(32);
-    if close != b"\"" || !hex.iter().all(u8::is_ascii_hexdigit) {
+    let (hex, rest) = leading_hex(raw)?;
+    if !rest.starts_with(b"\"") {
         return None;
     }
-    std::str::from_utf8(hex).ok()?.parse().ok()
+    hex.parse().ok()
+}
+
+/// The 32 hex digits of the id an envelope leads with, as [`encode`]
+/// writes it, and what follows them.
+fn leading_hex(raw: &[u8]) -> Option<(&str, &[u8])> {
+    let rest = raw.strip_prefix(LEAD)?;
+    let hex = rest.get(..32)?;
+    if !hex.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    Some((std::str::from_utf8(hex).ok()?, &rest[32..]))
 }
 
 /// Adds replay targeting (`group`, `handlers`) to an envelope.
@@ -292,11 +302,7 @@ struct Envelope<'a> {
 /// any other shape, which the general path reads (or refuses) instead:
 /// what this returns is what it would.
 fn as_encoded(raw: &[u8]) -> Option<Incoming<'_>> {
-    let rest = raw.strip_prefix(LEAD)?;
-    let (id, rest) = (rest.get(..32)?, rest.get(32..)?);
-    if !id.iter().all(u8::is_ascii_hexdigit) {
-        return None;
-    }
+    let (id, rest) = leading_hex(raw)?;
     let rest = rest.strip_prefix(b"\",\"name\":\"")?;
     let end = rest.iter().position(|&b| b == b'"')?;
     let (name, rest) = (&rest[..end], &rest[end + 1..]);
@@ -334,7 +340,7 @@ fn as_encoded(raw: &[u8]) -> Option<Incoming<'_>> {
     }
     Some(Incoming {
         v: Some(VERSION),
-        id: Some(Cow::Borrowed(std::str::from_utf8(id).ok()?)),
+        id: Some(Cow::Borrowed(id)),
         name: Some(Cow::Borrowed(std::str::from_utf8(name).ok()?)),
         emitted_at: Some(emitted_at),
         // One JSON value and nothing after it: then the envelope closes
