@@ -309,9 +309,17 @@ impl Record {
     pub(crate) fn from_json_text<T: Event>(data: &str, context: Context) -> Result<Record, Error> {
         let event = match serde_json::from_str::<T>(data) {
             Ok(event) => event,
-            Err(_) => {
+            Err(err) => {
                 let mut tracked = serde_json::Deserializer::from_str(data);
-                serde_path_to_error::deserialize::<_, T>(&mut tracked).map_err(data_error::<T>)?
+                let event = serde_path_to_error::deserialize::<_, T>(&mut tracked)
+                    .map_err(data_error::<T>)?;
+                // Text after the value: what the first reading said.
+                tracked.end().map_err(|_| Error::InvalidData {
+                    event: T::NAME,
+                    field: None,
+                    reason: err.to_string(),
+                })?;
+                event
             }
         };
         validate(&event)?;

@@ -68,6 +68,10 @@ struct Incoming<'a> {
     /// The producer's W3C trace context.
     traceparent: Option<String>,
     tracestate: Option<String>,
+    /// Set by [`as_encoded`] in place of `id` and `data`: the id, read,
+    /// and the text of `data`, not yet read (building the event reads it).
+    #[serde(skip)]
+    encoded: Option<(EventId, &'a str)>,
 }
 
 /// The trace context an envelope carries (read with the `opentelemetry`
@@ -200,22 +204,15 @@ const _: () = assert!(VERSION == 1, "LEAD writes the version");
 /// it, read without parsing the rest; `None` for any other shape (the
 /// worker's full [`decode`] reads those).
 pub(crate) fn leading_id(raw: &[u8]) -> Option<EventId> {
-    let (hex, rest) = leading_hex(raw)?;
-    if !rest.starts_with(b"\"") {
-        return None;
-    }
-    hex.parse().ok()
+    let (id, rest) = leading_hex(raw)?;
+    rest.starts_with(b"\"").then_some(id)
 }
 
-/// The 32 hex digits of the id an envelope leads with, as [`encode`]
-/// writes it, and what follows them.
-fn leading_hex(raw: &[u8]) -> Option<(&str, &[u8])> {
+/// The id an envelope leads with, as [`encode`] writes it (32 hex
+/// digits), and what follows it.
+fn leading_hex(raw: &[u8]) -> Option<(EventId, &[u8])> {
     let rest = raw.strip_prefix(LEAD)?;
-    let hex = rest.get(..32)?;
-    if !hex.iter().all(u8::is_ascii_hexdigit) {
-        return None;
-    }
-    Some((std::str::from_utf8(hex).ok()?, &rest[32..]))
+    Some((EventId::from_hex(rest.get(..32)?)?, &rest[32..]))
 }
 
 /// Adds replay targeting (`group`, `handlers`) to an envelope.
@@ -243,7 +240,8 @@ pub(crate) struct Decoded {
     pub(crate) index: u32,
     pub(crate) name: &'static str,
     pub(crate) emitted_at: SystemTime,
-    pub(crate) data: Box<RawValue>,
+    /// The text of `data`.
+    pub(crate) data: Box<str>,
     /// Set on a replayed entry: only this group handles it.
     pub(crate) group: Option<String>,
     /// Set on a replayed entry: only these handlers (by path) run.
@@ -276,9 +274,9 @@ impl Decoded {
     }
 }
 
-fn build(index: u32, data: &RawValue, context: Context) -> Result<Record, String> {
+fn build(index: u32, data: &str, context: Context) -> Result<Record, String> {
     let decl = registry().decl(index);
-    (decl.from_json_text)(data.get(), context).map_err(|err| err.to_string())
+    (decl.from_json_text)(data, context).map_err(|err| err.to_string())
 }
 
 /// What an envelope says, checked for shape but not yet against the
@@ -288,7 +286,9 @@ struct Envelope<'a> {
     id: EventId,
     name: Cow<'a, str>,
     emitted_at: SystemTime,
-    data: &'a RawValue,
+    /// The text of `data`: one JSON value, or (read by [`as_encoded`])
+    /// text that building the event finds is not.
+    data: &'a str,
     group: Option<String>,
     handlers: Option<Vec<String>>,
     metadata: Metadata,
@@ -299,8 +299,13 @@ struct Envelope<'a> {
 /// order, no spaces, an id, name and time without escapes) without
 /// serde's general path, which reads any order and looks each field up
 /// by name: the fields it knows are found where they start. `None` for
-/// any other shape, which the general path reads (or refuses) instead:
-/// what this returns is what it would.
+/// any other shape, which the general path reads (or refuses) instead.
+///
+/// `data` is taken to be what is left before the closing brace, unread:
+/// the event is built from it, which reads it whole, and [`either_way`]
+/// reads the envelope again through the general path when that (or
+/// anything else) fails. What this returns, with `data` one JSON value,
+/// is what the general path would.
 fn as_encoded(raw: &[u8]) -> Option<Incoming<'_>> {
     let (id, rest) = leading_hex(raw)?;
     let rest = rest.strip_prefix(b"\",\"name\":\"")?;
@@ -318,7 +323,9 @@ fn as_encoded(raw: &[u8]) -> Option<Incoming<'_>> {
     {
         return None;
     }
-    let emitted_at = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let emitted_at = digits.iter().try_fold(0u64, |at, &digit| {
+        at.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+    })?;
     let mut meta = None;
     if let Some(after) = rest.strip_prefix(b"\"meta\":") {
         let (pairs, after) = value_at::<Pairs>(after)?;
@@ -340,17 +347,16 @@ fn as_encoded(raw: &[u8]) -> Option<Incoming<'_>> {
     }
     Some(Incoming {
         v: Some(VERSION),
-        id: Some(Cow::Borrowed(id)),
+        id: None,
         name: Some(Cow::Borrowed(std::str::from_utf8(name).ok()?)),
         emitted_at: Some(emitted_at),
-        // One JSON value and nothing after it: then the envelope closes
-        // right after `data`.
-        data: Some(serde_json::from_slice(data).ok()?),
+        data: None,
         group: None,
         handlers: None,
         meta,
         traceparent,
         tracestate,
+        encoded: Some((id, std::str::from_utf8(data).ok()?)),
     })
 }
 
@@ -370,13 +376,26 @@ impl<'de> Deserialize<'de> for Pairs {
     }
 }
 
+/// How [`parse`] reads an envelope.
+#[derive(Clone, Copy)]
+enum Reading {
+    /// With [`as_encoded`] when it can, else through serde's general path.
+    Encoded,
+    /// Through serde's general path.
+    General,
+}
+
 /// Reads the envelope of stream entry `entry`: `Err` is the reason it is
 /// poison. A missing `id` or `emitted_at` comes from the entry id.
-fn parse(raw: &[u8], entry: StreamId) -> Result<Envelope<'_>, String> {
+fn parse(raw: &[u8], entry: StreamId, reading: Reading) -> Result<Envelope<'_>, String> {
     if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err("the envelope is not a JSON object".into());
     }
-    let incoming: Incoming<'_> = match as_encoded(raw) {
+    let encoded = match reading {
+        Reading::Encoded => as_encoded(raw),
+        Reading::General => None,
+    };
+    let incoming: Incoming<'_> = match encoded {
         Some(incoming) => incoming,
         None => serde_json::from_slice(raw).map_err(|err| format!("malformed JSON: {err}"))?,
     };
@@ -394,13 +413,19 @@ fn parse(raw: &[u8], entry: StreamId) -> Result<Envelope<'_>, String> {
         }
     }
     let name = incoming.name.ok_or("the envelope has no `name` field")?;
-    let data = incoming.data.ok_or("the envelope has no `data` field")?;
-    let id = match incoming.id {
-        Some(id) => id
-            .parse::<EventId>()
-            .map_err(|err| format!("invalid `id` `{id}` (32 hex digits expected): {err}"))?,
-        // One id per stream entry, the same on every delivery.
-        None => EventId::from_u128((u128::from(entry.ms) << 64) | u128::from(entry.seq)),
+    let (id, data) = match incoming.encoded {
+        Some((id, data)) => (id, data),
+        None => {
+            let data = incoming.data.ok_or("the envelope has no `data` field")?;
+            let id = match incoming.id {
+                Some(id) => id.parse::<EventId>().map_err(|err| {
+                    format!("invalid `id` `{id}` (32 hex digits expected): {err}")
+                })?,
+                // One id per stream entry, the same on every delivery.
+                None => EventId::from_u128((u128::from(entry.ms) << 64) | u128::from(entry.seq)),
+            };
+            (id, data.get())
+        }
     };
     let emitted_ms = incoming.emitted_at.unwrap_or(entry.ms);
     let latest = millis(SystemTime::now()).saturating_add(MAX_CLOCK_AHEAD_MS);
@@ -429,8 +454,12 @@ fn parse(raw: &[u8], entry: StreamId) -> Result<Envelope<'_>, String> {
 
 /// Reads an envelope and checks its name against the registry: the
 /// envelope and its event's index.
-fn checked(raw: &[u8], entry: StreamId) -> Result<(Envelope<'_>, u32), Undecodable> {
-    let envelope = parse(raw, entry).map_err(Undecodable::Poison)?;
+fn checked(
+    raw: &[u8],
+    entry: StreamId,
+    reading: Reading,
+) -> Result<(Envelope<'_>, u32), Undecodable> {
+    let envelope = parse(raw, entry, reading).map_err(Undecodable::Poison)?;
     match registry().index_of_name(&envelope.name) {
         Ok(index) => Ok((envelope, index)),
         Err(err @ crate::error::Error::UnknownEvent { .. }) => Err(Undecodable::UnknownEvent {
@@ -441,30 +470,50 @@ fn checked(raw: &[u8], entry: StreamId) -> Result<(Envelope<'_>, u32), Undecodab
     }
 }
 
+/// Reads an envelope (checked against the registry) and `then` makes
+/// what its reader needs of it, first with [`as_encoded`] when the
+/// envelope's shape allows. Only a success of that reading stands: it
+/// leaves `data` to the building of the event, so on any failure the
+/// envelope is read again through serde's general path, whose outcome
+/// (and reason) is the one given.
+fn either_way<'a, T>(
+    raw: &'a [u8],
+    entry: StreamId,
+    then: impl Fn(Envelope<'a>, u32) -> Result<T, Undecodable>,
+) -> Result<T, Undecodable> {
+    let read =
+        |reading| checked(raw, entry, reading).and_then(|(envelope, index)| then(envelope, index));
+    match read(Reading::Encoded) {
+        Err(_) if raw.starts_with(LEAD) => read(Reading::General),
+        outcome => outcome,
+    }
+}
+
 /// Reads an envelope and builds its event: `Err` is the reason it is
 /// poison.
 pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, Undecodable> {
-    let (envelope, index) = checked(raw, entry)?;
-    let context = Context::restore(
-        envelope.id,
-        index,
-        envelope.emitted_at,
-        1,
-        envelope.metadata.clone(),
-        envelope.trace.clone(),
-    );
-    let record = build(index, envelope.data, context).map_err(Undecodable::Poison)?;
-    Ok(Decoded {
-        id: envelope.id,
-        index,
-        name: registry().decl(index).name,
-        emitted_at: envelope.emitted_at,
-        data: envelope.data.to_owned(),
-        group: envelope.group,
-        handlers: envelope.handlers,
-        metadata: envelope.metadata,
-        trace: envelope.trace,
-        record,
+    either_way(raw, entry, |envelope, index| {
+        let context = Context::restore(
+            envelope.id,
+            index,
+            envelope.emitted_at,
+            1,
+            envelope.metadata.clone(),
+            envelope.trace.clone(),
+        );
+        let record = build(index, envelope.data, context).map_err(Undecodable::Poison)?;
+        Ok(Decoded {
+            id: envelope.id,
+            index,
+            name: registry().decl(index).name,
+            emitted_at: envelope.emitted_at,
+            data: envelope.data.into(),
+            group: envelope.group,
+            handlers: envelope.handlers,
+            metadata: envelope.metadata,
+            trace: envelope.trace,
+            record,
+        })
     })
 }
 
@@ -474,18 +523,19 @@ pub(crate) fn decode(raw: &[u8], entry: StreamId) -> Result<Decoded, Undecodable
 /// or `handlers`).
 pub(crate) fn decode_once(raw: &[u8]) -> Result<(Record, bool), Undecodable> {
     // A stored envelope has its id and time: the entry id is unused.
-    let (envelope, index) = checked(raw, StreamId::default())?;
-    let replay = envelope.group.is_some() || envelope.handlers.is_some();
-    let context = Context::restore(
-        envelope.id,
-        index,
-        envelope.emitted_at,
-        1,
-        envelope.metadata,
-        envelope.trace,
-    );
-    let record = build(index, envelope.data, context).map_err(Undecodable::Poison)?;
-    Ok((record, replay))
+    either_way(raw, StreamId::default(), |envelope, index| {
+        let replay = envelope.group.is_some() || envelope.handlers.is_some();
+        let context = Context::restore(
+            envelope.id,
+            index,
+            envelope.emitted_at,
+            1,
+            envelope.metadata,
+            envelope.trace,
+        );
+        let record = build(index, envelope.data, context).map_err(Undecodable::Poison)?;
+        Ok((record, replay))
+    })
 }
 
 #[cfg(test)]
@@ -498,12 +548,21 @@ mod tests {
     };
     const ID: &str = "0123456789abcdef0123456789abcdef";
 
-    fn value(data: &RawValue) -> Value {
-        serde_json::from_str(data.get()).unwrap()
+    fn value(data: &str) -> Value {
+        serde_json::from_str(data).unwrap()
+    }
+
+    /// [`parse`] as [`either_way`] reads: through the general path when
+    /// the encoded reading fails.
+    fn read(raw: &[u8], entry: StreamId) -> Result<Envelope<'_>, String> {
+        match parse(raw, entry, Reading::Encoded) {
+            Err(_) if raw.starts_with(LEAD) => parse(raw, entry, Reading::General),
+            outcome => outcome,
+        }
     }
 
     fn poison(raw: &str) -> String {
-        match parse(raw.as_bytes(), ENTRY) {
+        match read(raw.as_bytes(), ENTRY) {
             Err(reason) => reason,
             Ok(envelope) => panic!("`{raw}` was accepted: {envelope:?}"),
         }
@@ -532,7 +591,7 @@ mod tests {
                 "data":{{"amount":5}},"group":"billing","handlers":["shop::charge"],
                 "unknown_field":true}}"#
         );
-        let envelope = parse(raw.as_bytes(), ENTRY).unwrap();
+        let envelope = read(raw.as_bytes(), ENTRY).unwrap();
         assert_eq!(envelope.id, ID.parse().unwrap());
         assert_eq!(envelope.name, "shop.Paid");
         assert_eq!(
@@ -548,7 +607,7 @@ mod tests {
     /// What an [`Incoming`] holds, to compare two readings of an envelope.
     type Fields = (
         Option<u32>,
-        Option<String>,
+        Option<EventId>,
         Option<String>,
         Option<u64>,
         Option<String>,
@@ -562,10 +621,16 @@ mod tests {
     fn fields(incoming: Incoming<'_>) -> Fields {
         (
             incoming.v,
-            incoming.id.map(Cow::into_owned),
+            match incoming.encoded {
+                Some((id, _)) => Some(id),
+                None => incoming.id.map(|id| id.parse().unwrap()),
+            },
             incoming.name.map(Cow::into_owned),
             incoming.emitted_at,
-            incoming.data.map(|data| data.get().to_owned()),
+            match incoming.encoded {
+                Some((_, data)) => Some(data.to_owned()),
+                None => incoming.data.map(|data| data.get().to_owned()),
+            },
             incoming.group,
             incoming.handlers,
             incoming.meta,
@@ -575,12 +640,21 @@ mod tests {
     }
 
     /// Whether [`as_encoded`] reads `raw` rather than leave it to serde's
-    /// general path, checking that it then reads what that path does.
+    /// general path, checking that it then reads what that path does. When
+    /// what it takes for `data` is not one JSON value, building the event
+    /// from it fails and [`either_way`] reads `raw` through the general
+    /// path: that is left to the general path too.
     fn read_as_encoded(raw: &[u8]) -> bool {
         let text = String::from_utf8_lossy(raw);
         let Some(fast) = as_encoded(raw) else {
             return false;
         };
+        let (_, data) = fast
+            .encoded
+            .expect("what `as_encoded` reads has its id and data");
+        if serde_json::from_str::<&RawValue>(data).is_err() {
+            return false;
+        }
         let general: Incoming<'_> = serde_json::from_slice(raw)
             .unwrap_or_else(|err| panic!("`{text}` read as encoded, refused as JSON: {err}"));
         assert_eq!(fields(fast), fields(general), "{text}");
@@ -668,16 +742,16 @@ mod tests {
             r#"{{"v":1,"id":"\u0030{}","name":"shop\u002ePaid","data":{{"note":"a\"b"}}}}"#,
             &ID[1..]
         );
-        let envelope = parse(raw.as_bytes(), ENTRY).unwrap();
+        let envelope = read(raw.as_bytes(), ENTRY).unwrap();
         assert_eq!(envelope.id, ID.parse().unwrap());
         assert_eq!(envelope.name, "shop.Paid");
         assert_eq!(value(envelope.data), serde_json::json!({ "note": "a\"b" }));
-        assert!(parse(br#"{"v":1,"id":"\u00zz","name":"a.B","data":{}}"#, ENTRY).is_err());
+        assert!(read(br#"{"v":1,"id":"\u00zz","name":"a.B","data":{}}"#, ENTRY).is_err());
     }
 
     #[test]
     fn metadata_keeps_its_order_and_limits() {
-        let envelope = parse(
+        let envelope = read(
             br#"{"v":1,"name":"a.B","data":{},"meta":{"z":"1","client_ip":"::1"}}"#,
             ENTRY,
         )
@@ -704,7 +778,7 @@ mod tests {
 
     #[test]
     fn a_minimal_envelope_takes_id_and_time_from_the_entry() {
-        let envelope = parse(br#" {"v":1,"name":"shop.Paid","data":[]}"#, ENTRY).unwrap();
+        let envelope = read(br#" {"v":1,"name":"shop.Paid","data":[]}"#, ENTRY).unwrap();
         assert_eq!(
             envelope.id,
             EventId::from_u128((1_700_000_000_000u128 << 64) | 3)
@@ -721,7 +795,7 @@ mod tests {
     #[test]
     fn null_data_is_data() {
         // What a unit struct serializes to.
-        let envelope = parse(br#"{"v":1,"name":"a.B","data":null}"#, ENTRY).unwrap();
+        let envelope = read(br#"{"v":1,"name":"a.B","data":null}"#, ENTRY).unwrap();
         assert_eq!(value(envelope.data), Value::Null);
     }
 
@@ -763,7 +837,7 @@ mod tests {
         // A little ahead (clock skew) is fine.
         let soon = millis(SystemTime::now()) + 60_000;
         let raw = format!(r#"{{"v":1,"name":"a.B","data":{{}},"emitted_at":{soon}}}"#);
-        assert!(parse(raw.as_bytes(), ENTRY).is_ok());
+        assert!(read(raw.as_bytes(), ENTRY).is_ok());
     }
 
     #[test]
@@ -806,6 +880,63 @@ mod tests {
             undecodable.reason().contains("invalid event name"),
             "{undecodable:?}"
         );
+    }
+
+    #[derive(Debug, serde::Serialize, serde::Deserialize)]
+    struct Paid {
+        amount: u64,
+    }
+
+    #[eventlib::event(name = "wire.Paid")]
+    impl Paid {}
+
+    /// An envelope as `encode` writes it, up to `data`, then `tail`.
+    fn encoded(name: &str, tail: &str) -> Vec<u8> {
+        let mut raw = Vec::new();
+        let id = ID.parse().unwrap();
+        write_head(
+            &mut raw,
+            id,
+            name,
+            1_700_000_000_123,
+            &Metadata::new(),
+            None,
+        );
+        raw.extend_from_slice(tail.as_bytes());
+        raw
+    }
+
+    #[test]
+    fn data_that_is_not_one_value_is_read_through_the_general_path() {
+        let decoded = decode(&encoded("wire.Paid", r#"{"amount":5}}"#), ENTRY).unwrap();
+        assert_eq!(&*decoded.data, r#"{"amount":5}"#);
+        assert_eq!(decoded.record.downcast_ref::<Paid>().unwrap().amount, 5);
+        // Another producer's field after `data`: read, as serde reads it.
+        let raw = encoded("wire.Paid", r#"{"amount":5},"group":"g"}"#);
+        let decoded = decode(&raw, ENTRY).unwrap();
+        assert_eq!(
+            (&*decoded.data, decoded.group.as_deref()),
+            (r#"{"amount":5}"#, Some("g"))
+        );
+        assert!(decode_once(&raw).unwrap().1, "a replay");
+        // A second `name` is malformed JSON, not the first name's event
+        // (nor, for a name not linked, an unknown event).
+        for name in ["wire.Paid", "nobody.Declared"] {
+            let raw = encoded(name, r#"{"amount":5},"name":"wire.Paid"}"#);
+            for reason in [
+                decode(&raw, ENTRY).err().unwrap().reason().to_owned(),
+                decode_once(&raw).err().unwrap().reason().to_owned(),
+            ] {
+                assert!(reason.starts_with("malformed JSON"), "{name}: {reason}");
+            }
+        }
+        // Data of the wrong type: the reason building gives.
+        let reason = decode(&encoded("wire.Paid", r#"{"amount":"5"}}"#), ENTRY)
+            .err()
+            .unwrap()
+            .reason()
+            .to_owned();
+        assert!(reason.contains("amount"), "{reason}");
     }
 
     #[test]
