@@ -451,12 +451,13 @@ impl Sender {
         let key = &self.keys[partition];
         let max_len = self.transport.max_len;
         let envelopes = || items.iter().map(|&i| batch[i].envelope());
+        let head = resp::xadd_head(key, max_len);
         let size = envelopes()
-            .map(|envelope| resp::xadd_len(key, max_len, envelope))
+            .map(|envelope| resp::xadd_len(&head, envelope))
             .sum();
         let mut packed = Vec::with_capacity(size);
         for envelope in envelopes() {
-            resp::xadd(&mut packed, key, max_len, envelope);
+            resp::xadd(&mut packed, &head, envelope);
         }
         let mut commands = items.len();
         let confirm = self.transport.confirm;

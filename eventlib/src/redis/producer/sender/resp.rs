@@ -8,29 +8,34 @@ use redis::{RedisResult, Value};
 
 use crate::redis::wire::FIELD;
 
-/// Appends `XADD <key> [MAXLEN ~ <max_len>] * event <envelope>`.
-pub(super) fn xadd(out: &mut Vec<u8>, key: &str, max_len: Option<usize>, envelope: &[u8]) {
-    array(out, if max_len.is_some() { 8 } else { 5 });
-    bulk(out, b"XADD");
-    bulk(out, key.as_bytes());
+/// What `XADD <key> [MAXLEN ~ <max_len>] * event <envelope>` starts with,
+/// up to the envelope: the same for every event a pipeline sends to one
+/// key, so it is made once per pipeline and copied per event.
+pub(super) fn xadd_head(key: &str, max_len: Option<usize>) -> Vec<u8> {
+    let mut head = Vec::with_capacity(64 + key.len());
+    array(&mut head, if max_len.is_some() { 8 } else { 5 });
+    bulk(&mut head, b"XADD");
+    bulk(&mut head, key.as_bytes());
     if let Some(max_len) = max_len {
-        bulk(out, b"MAXLEN");
-        bulk(out, b"~");
-        bulk(out, itoa::Buffer::new().format(max_len).as_bytes());
+        bulk(&mut head, b"MAXLEN");
+        bulk(&mut head, b"~");
+        bulk(&mut head, itoa::Buffer::new().format(max_len).as_bytes());
     }
-    bulk(out, b"*");
-    bulk(out, FIELD.as_bytes());
+    bulk(&mut head, b"*");
+    bulk(&mut head, FIELD.as_bytes());
+    head
+}
+
+/// Appends the `XADD` of `envelope` that starts with `head` ([`xadd_head`]).
+pub(super) fn xadd(out: &mut Vec<u8>, head: &[u8], envelope: &[u8]) {
+    out.extend_from_slice(head);
     bulk(out, envelope);
 }
 
 /// The bytes [`xadd`] appends, at most.
-pub(super) fn xadd_len(key: &str, max_len: Option<usize>, envelope: &[u8]) -> usize {
-    // `*n\r\n`, and per argument `$len\r\n` (a length of up to 20 digits)
-    // and `\r\n` around its bytes.
-    const AROUND: usize = 1 + 20 + 2 + 2;
-    let fixed = 4 + "XADD".len() + "*".len() + 5 * AROUND;
-    let capped = max_len.map_or(0, |_| "MAXLEN".len() + "~".len() + 20 + 3 * AROUND);
-    fixed + capped + key.len() + FIELD.len() + envelope.len()
+pub(super) fn xadd_len(head: &[u8], envelope: &[u8]) -> usize {
+    // `$len\r\n` (a length of up to 20 digits) and `\r\n` after the bytes.
+    head.len() + 1 + 20 + 2 + envelope.len() + 2
 }
 
 fn array(out: &mut Vec<u8>, len: usize) {
@@ -70,11 +75,12 @@ mod tests {
                 cmd.arg("MAXLEN").arg("~").arg(max_len);
             }
             cmd.arg("*").arg(FIELD).arg(&envelope[..]);
+            let head = xadd_head("stream:key", max_len);
             let mut out = b"before".to_vec();
-            xadd(&mut out, "stream:key", max_len, envelope);
+            xadd(&mut out, &head, envelope);
             assert_eq!(&out[..6], b"before");
             assert_eq!(out[6..], cmd.get_packed_command()[..]);
-            assert!(out.len() - 6 <= xadd_len("stream:key", max_len, envelope));
+            assert!(out.len() - 6 <= xadd_len(&head, envelope));
         }
     }
 }
