@@ -130,7 +130,16 @@ mod imp {
             if let Some((owner, handles)) = unsafe { kept.as_ref() } {
                 return (*owner == address).then_some(handles);
             }
-            let fresh = Box::into_raw(Box::new((address, register(recorder))));
+            self.keep(address, || register(recorder))
+        }
+
+        /// Registers the handles of the recorder at `address` and keeps
+        /// them, unless another thread kept its own first. Out of line:
+        /// it runs once, and the checks before it run on every handler run.
+        #[cold]
+        #[inline(never)]
+        fn keep(&self, address: usize, register: impl FnOnce() -> H) -> Option<&'static H> {
+            let fresh = Box::into_raw(Box::new((address, register())));
             match self.kept.compare_exchange(
                 std::ptr::null_mut(),
                 fresh,
@@ -211,6 +220,7 @@ mod imp {
     }
 
     impl RunKeys {
+        #[inline]
         fn handles(&self, recorder: &dyn Recorder) -> Option<&'static RunHandles> {
             self.registered.get(recorder, |r| RunHandles {
                 runs: self
