@@ -277,8 +277,8 @@ impl Installed {
         let id = record.id();
         // Counted before it is queued: the idle check relies on
         // `completed + dropped <= emitted` at every instant.
-        let has_handlers = crate::queue::count_emitted(&record);
-        if !has_handlers && !self.remote {
+        let handlers = crate::queue::count_emitted(&record);
+        if !handlers.any && !self.remote {
             crate::queue::count_completed(&record);
             return Ok(id);
         }
@@ -293,7 +293,7 @@ impl Installed {
             return Ok(id);
         }
         #[cfg(feature = "tokio")]
-        if self.local_async && registry().events[record.index()].has_async {
+        if self.local_async && handlers.any_async {
             if let Some(runtime) = crate::ambient::current() {
                 record.set_runtime(runtime);
             }

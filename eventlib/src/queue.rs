@@ -252,12 +252,12 @@ pub(crate) struct Remaining {
     pub(crate) earlier: u64,
 }
 
-/// Counts `record` emitted, before it is queued or run; returns whether
-/// its event has handlers here. Every emitted event is later counted once
-/// as completed or dropped, in its event's counters and in its batch's
-/// (an outbox relay's), if it has one.
+/// Counts `record` emitted, before it is queued or run; returns what
+/// `log!` needs to know of its event's handlers here. Every emitted event
+/// is later counted once as completed or dropped, in its event's counters
+/// and in its batch's (an outbox relay's), if it has one.
 #[inline]
-pub(crate) fn count_emitted(record: &Record) -> bool {
+pub(crate) fn count_emitted(record: &Record) -> crate::counters::Handlers {
     #[cfg(feature = "redis")]
     if let Some(batch) = record.batch() {
         batch.emitted();

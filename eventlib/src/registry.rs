@@ -139,12 +139,14 @@ impl Registry {
                 event.handlers.len(),
                 crate::record::MAX_HANDLERS
             );
-            let has = !event.handlers.is_empty();
-            event.counters.set_has_handlers(has);
             event.has_async = event
                 .handlers
                 .iter()
                 .any(|&h| handlers[h as usize].decl.is_async());
+            event.counters.set_handlers(crate::counters::Handlers {
+                any: !event.handlers.is_empty(),
+                any_async: event.has_async,
+            });
             #[cfg(feature = "metrics")]
             {
                 event.run_keys = event

@@ -58,9 +58,20 @@ struct Stripe {
     refused_data: AtomicU64,
     /// The event's metric keys (a copy of the pointer per stripe, as below).
     keys: &'static EventKeys,
-    /// Whether any handler is registered (set once, when the registry is
-    /// built): a copy per stripe, so `log!` reads the line it writes.
-    has_handlers: bool,
+    /// What `log!` needs to know of the event's handlers (set once, when
+    /// the registry is built): a copy per stripe, so `log!` reads the line
+    /// it writes.
+    handlers: Handlers,
+}
+
+/// What `log!` needs to know of an event's handlers, kept beside its
+/// counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Handlers {
+    /// Whether any handler is registered.
+    pub(crate) any: bool,
+    /// Whether any of them is an `async fn`.
+    pub(crate) any_async: bool,
 }
 
 #[repr(align(64))]
@@ -104,7 +115,7 @@ impl EventCounters {
             refused_validation: AtomicU64::new(0),
             refused_data: AtomicU64::new(0),
             keys,
-            has_handlers: false,
+            handlers: Handlers::default(),
         };
         EventCounters {
             caller: CallerCounters {
@@ -119,20 +130,21 @@ impl EventCounters {
     }
 
     /// Set once, when the registry is built.
-    pub(crate) fn set_has_handlers(&mut self, has: bool) {
+    pub(crate) fn set_handlers(&mut self, handlers: Handlers) {
         for stripe in &mut self.caller.stripes {
-            stripe.has_handlers = has;
+            stripe.handlers = handlers;
         }
     }
 
     /// Counts one event accepted by `log!`, before it is queued; returns
-    /// whether the event has handlers (read from the same cache line).
+    /// what `log!` needs to know of its handlers (read from the same cache
+    /// line).
     #[inline]
-    pub(crate) fn emit(&self) -> bool {
+    pub(crate) fn emit(&self) -> Handlers {
         let stripe = self.caller.mine();
         meters::emitted(stripe.keys);
         stripe.emitted.fetch_add(1, Ordering::SeqCst);
-        stripe.has_handlers
+        stripe.handlers
     }
 
     /// Counts one emitted event as dropped (never queued, or given up).
