@@ -24,7 +24,8 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// database transaction; a store may leave the confirmation and the
     /// `DELETE` of a batch to its next cycle. `relay` is the relay's
     /// name, for a store that lets one relay at a time send
-    /// ([`Sent::standby`]).
+    /// ([`Sent::standby`]). Clones of a relay share their store: its
+    /// cycles, and its release, take turns.
     fn cycle<'a>(&'a self, batch: i64, relay: &'a str) -> Fut<'a, Result<Sent, sqlx::Error>>;
     /// How many rows wait to be sent (rows marked unsendable excluded).
     fn backlog(&self) -> Fut<'_, Result<i64, sqlx::Error>>;
@@ -120,7 +121,9 @@ fn count_pause(took: Duration) -> Duration {
 
 /// Moves committed outbox rows to the installed transport. Made by
 /// `postgres::relay` or `sqlite::relay`; [`Relay::spawn`] runs it as a task,
-/// [`Relay::drain`] moves what is there now. Clones share their counters.
+/// [`Relay::drain`] moves what is there now. Clones share their counters
+/// and take turns at the table: a `drain` called while a spawned clone
+/// runs waits for the batch in hand, and no row is sent twice.
 #[derive(Clone)]
 pub struct Relay {
     store: Arc<dyn Store>,

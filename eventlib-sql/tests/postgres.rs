@@ -670,3 +670,46 @@ async fn rows_another_relay_holds_between_sent_rows_are_left() {
         "each once: {runs:?}"
     );
 }
+
+/// Clones of one relay share its store: tasks spawned from one relay
+/// and a drain called while they run send each row once. Each cycle
+/// takes over the batch the last one left out; cycles at once would
+/// leave theirs one over the other, and a batch already handed over
+/// would lose its claim and be sent again (small batches make many
+/// cycles, and so many chances).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clones_of_one_relay_at_once_send_each_row_once() {
+    let pg = Postgres::start();
+    let pool = pool(&pg).await;
+    commit_thousands(&pool, "pg-clones-", 10).await;
+    let relay = postgres::relay(
+        pool.clone(),
+        RelayOptions {
+            batch: 10,
+            ..RelayOptions::default()
+        },
+    );
+    let tasks: Vec<_> = (0..4).map(|_| relay.clone().spawn()).collect();
+    let drained = relay.drain().await;
+    wait_handled("pg-clones-", 10_000).await;
+    for task in tasks {
+        task.stop().await;
+    }
+    drained.unwrap();
+    // Rows whose claim a cycle lost would be sent again now.
+    let again = relay.drain().await.unwrap();
+    eventlib::flush_async().await;
+    let runs = support::handled("pg-clones-");
+    let twice: Vec<_> = runs.iter().filter(|(_, ids)| ids.len() != 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{} orders sent twice without a crash, such as {:?}",
+        twice.len(),
+        twice.first()
+    );
+    assert_eq!(
+        (runs.len(), again, relay.stats().moved),
+        (10_000, 0, 10_000)
+    );
+    assert_eq!(relay.backlog().await.unwrap(), 0);
+}

@@ -193,27 +193,31 @@ async fn the_relay_keeps_ids_rides_out_redis_and_resends_after_a_kill() {
 
     // A relay stopped while Redis is down returns from `stop` after its
     // grace period instead of waiting for Redis; the rows of the batch it
-    // was sending stay for the next relay.
+    // was sending stay for the next relay. So does each of two clones of
+    // it spawned at once, although the other one holds the table's turn.
     server.kill9();
     let fifth = commit(&pool, "redis-e", 10).await;
     let stopping = postgres::relay(pool.clone(), RelayOptions::default());
-    let task = stopping.spawn();
+    let tasks = [stopping.spawn(), stopping.clone().spawn()];
     until("the batch handed over", Duration::from_secs(10), || {
         let total = eventlib::stats().total();
         total.emitted - total.completed - total.dropped >= 10
     })
     .await;
-    let asked = std::time::Instant::now();
-    tokio::time::timeout(Duration::from_secs(30), task.stop())
-        .await
-        .expect("stop returns while Redis is down");
-    assert!(
-        asked.elapsed() < Duration::from_secs(15),
-        "{:?}",
-        asked.elapsed()
-    );
+    for task in tasks {
+        let asked = std::time::Instant::now();
+        tokio::time::timeout(Duration::from_secs(30), task.stop())
+            .await
+            .expect("stop returns while Redis is down");
+        assert!(
+            asked.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            asked.elapsed()
+        );
+    }
     let stats = stopping.stats();
-    assert_eq!((stats.moved, stats.unconfirmed), (0, 1), "{stats}");
+    assert_eq!(stats.moved, 0, "{stats}");
+    assert!(stats.unconfirmed >= 1, "{stats}");
     assert_eq!(relay.backlog().await.unwrap(), 10);
     server.restart();
     until(
