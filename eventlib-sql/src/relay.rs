@@ -42,6 +42,9 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// them); a batch not confirmed within `grace` keeps its rows
     /// ([`Sent::unconfirmed`]). Lets go of rows claimed ahead of the next
     /// cycle. A store with a lease ([`Sent::standby`]) lets go of it.
+    /// It waits for its turn (see [`Store::cycle`]) `grace` at most too:
+    /// past that, a clone's cycle holds the store, and it returns nothing
+    /// and leaves the store's batches (and lease) to that clone.
     fn release<'a>(
         &'a self,
         relay: &'a str,

@@ -231,6 +231,51 @@ async fn the_sqlite_relay_keeps_ids_shows_its_stats_rides_out_redis_and_resends_
     // per group, and each copy is counted as a duplicate.
     support::check_once_per_group(&server, STREAM, "lite-redis-").await;
 
+    // A relay stopped while Redis is down returns from `stop` after its
+    // grace period instead of waiting for Redis, and so does each of two
+    // clones of it spawned at once, although the other one holds the
+    // outbox's turn; the rows of the batch being sent stay.
+    server.kill9();
+    let fifth = commit(&pool, "lite-redis-e", 10).await;
+    let stopping = sqlite::relay(
+        pool.clone(),
+        RelayOptions {
+            poll: Duration::from_millis(50),
+            ..RelayOptions::default()
+        },
+    )
+    .named("lite-stopping");
+    let tasks = [stopping.spawn(), stopping.clone().spawn()];
+    until("the batch handed over", Duration::from_secs(10), || {
+        let total = eventlib::stats().total();
+        total.emitted - total.completed - total.dropped >= 10
+    })
+    .await;
+    for task in tasks {
+        let asked = std::time::Instant::now();
+        tokio::time::timeout(Duration::from_secs(30), task.stop())
+            .await
+            .expect("stop returns while Redis is down");
+        assert!(
+            asked.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            asked.elapsed()
+        );
+    }
+    let stats = stopping.stats();
+    assert_eq!(stats.moved, 0, "{stats}");
+    assert!(stats.unconfirmed >= 1, "{stats}");
+    assert_eq!(relay.backlog().await.unwrap(), 10);
+    server.restart();
+    until(
+        "the rows sent after the restart",
+        Duration::from_secs(60),
+        || block(relay.drain()).is_ok() && block(relay.backlog()).ok() == Some(0),
+    )
+    .await;
+    let seen = stream_ids(&server, STREAM);
+    assert!(fifth.iter().all(|id| seen.contains_key(id)));
+
     pool.close().await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
