@@ -308,6 +308,15 @@ impl Relay {
     /// [`Error::StandingBy`]. Rows an older program
     /// marked because it did not link their event are sent too, when
     /// this program links it.
+    ///
+    /// It waits for the transport to confirm each batch: with Redis
+    /// unreachable, until Redis is back (the producer keeps the events
+    /// and sends them then). To bound it, wrap it in
+    /// `tokio::time::timeout`: the rows of a batch not confirmed stay in
+    /// the table and are sent again, under the same ids, by the next
+    /// cycle of a relay; the producer still sends the copy it holds when
+    /// Redis is back, so the event may reach the stream twice, and
+    /// workers with once-per-event-id run its handlers once.
     pub async fn drain(&self) -> Result<u64, Error> {
         self.relink().await;
         let mut moved = 0;

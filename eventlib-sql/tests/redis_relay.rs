@@ -219,6 +219,15 @@ async fn the_relay_keeps_ids_rides_out_redis_and_resends_after_a_kill() {
     assert_eq!(stats.moved, 0, "{stats}");
     assert!(stats.unconfirmed >= 1, "{stats}");
     assert_eq!(relay.backlog().await.unwrap(), 10);
+    // A drain waits for Redis; bounded by a timeout (as its documentation
+    // says), it leaves the rows in the table.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), relay.drain())
+            .await
+            .is_err(),
+        "a drain while Redis is down waits for it"
+    );
+    assert_eq!(relay.backlog().await.unwrap(), 10);
     server.restart();
     until(
         "the rows sent after the restart",
