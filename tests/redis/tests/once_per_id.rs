@@ -52,13 +52,17 @@ fn envelope(event_id: &str, order: u64) -> Vec<u8> {
 }
 
 fn drain(url: &str, stream: &str, once: bool) -> WorkerStats {
+    drain_within(url, stream, once.then_some(Duration::from_secs(600)))
+}
+
+fn drain_within(url: &str, stream: &str, window: Option<Duration>) -> WorkerStats {
     let mut builder = Worker::builder(url)
         .stream(stream)
         .consumer("once-worker")
         .handle_signals(false)
         .stop_when_idle(Duration::from_millis(300));
-    if once {
-        builder = builder.once_per_event_id(Duration::from_secs(600));
+    if let Some(window) = window {
+        builder = builder.once_per_event_id(window);
     }
     let worker = builder.build().unwrap();
     worker.run_blocking().unwrap();
@@ -99,21 +103,37 @@ fn the_same_event_id_twice_runs_once_with_the_option_and_twice_without() {
         "the marker expires after the window: {marker} ms left"
     );
 
+    // A window under a millisecond is a millisecond: its markers are
+    // written (a `PX 0` would be refused), and kept that long.
+    declare_groups(&url, "brief:events", &["default"]).unwrap();
+    xadd_envelope(
+        &mut conn,
+        "brief:events",
+        &envelope("cccccccccccccccc0000000000000001", 7),
+    );
+    let stats = drain_within(&url, "brief:events", Some(Duration::from_micros(500)));
+    assert_eq!(
+        (stats.acked, stats.markers_unwritten, stats.ack_failures),
+        (1, 0, 0),
+        "{stats}"
+    );
+    assert_eq!(CHARGED.load(Ordering::SeqCst), 4, "{stats}");
+
     // Without it: both copies run.
     declare_groups(&url, "twice:events", &["default"]).unwrap();
     let id = "bbbbbbbbbbbbbbbb0000000000000001";
     xadd_envelope(&mut conn, "twice:events", &envelope(id, 9));
     xadd_envelope(&mut conn, "twice:events", &envelope(id, 9));
     let stats = drain(&url, "twice:events", false);
-    assert_eq!(CHARGED.load(Ordering::SeqCst), 5, "{stats}");
+    assert_eq!(CHARGED.load(Ordering::SeqCst), 6, "{stats}");
     assert_eq!(stats.duplicates, 0, "{stats}");
 }
 
 /// A worker's Redis user without `+set` cannot write the markers: the
 /// acknowledgement that carries them is refused as a whole. The worker
-/// acknowledges without them (before, it retried the same transaction for
-/// ever, so every entry it handled stayed pending, to be handled again by
-/// whoever took it over), and counts both.
+/// acknowledges without them (rather than trying the same transaction for
+/// ever, which would leave every entry it handled pending, to be handled
+/// again by whoever took it over), and counts both.
 #[test]
 fn a_worker_whose_user_may_not_write_markers_still_acknowledges_and_counts_it() {
     let redis = RedisServer::start();

@@ -130,8 +130,13 @@ impl WorkerBuilder {
     /// What can still run twice: two copies handled at the same moment (the
     /// second checks before the first is acknowledged), and a copy that
     /// arrives after `window`. Replays (`dead replay`) always run.
+    ///
+    /// A `window` of zero leaves it off; one under a millisecond counts as
+    /// a millisecond (a marker's expiry is in whole milliseconds).
     pub fn once_per_event_id(mut self, window: Duration) -> Self {
-        self.config.once_window = Some(window).filter(|w| !w.is_zero());
+        self.config.once_window = Some(window)
+            .filter(|w| !w.is_zero())
+            .map(|w| w.max(Duration::from_millis(1)));
         self
     }
 
