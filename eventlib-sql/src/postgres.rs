@@ -9,7 +9,7 @@ use std::time::Duration;
 use eventlib::outbox::Prepared;
 use eventlib::{Event, EventId};
 use serde_json::Value;
-use sqlx::postgres::{PgConnection, PgListener, PgPool, Postgres};
+use sqlx::postgres::{PgConnection, PgListener, PgPool, PgPoolOptions, Postgres};
 use sqlx::{Connection, Transaction};
 
 use crate::error::Error;
@@ -62,7 +62,10 @@ async fn write(conn: &mut PgConnection, event: Prepared) -> Result<EventId, Erro
 /// batch it hands to the transport, the next one claimed meanwhile, and
 /// the one handed before, whose rows it deletes once the transport
 /// confirmed it. With a pool of fewer than three connections it works one
-/// batch at a time.
+/// batch at a time. A spawned relay that listens
+/// ([`RelayOptions::listen`]) keeps one more connection, of its own, for
+/// `LISTEN`: made with the pool's connect options, outside the pool, so
+/// that it never takes a connection a claim needs.
 pub fn relay(pool: PgPool, options: RelayOptions) -> Relay {
     let overlap = pool.options().get_max_connections() >= 3;
     Relay::new(
@@ -385,7 +388,13 @@ impl PgStore {
         self.runtime.get_or_init(tokio::runtime::Handle::current);
         let mut listener = self.listener.lock().await;
         if listener.is_none() {
-            if let Ok(mut made) = PgListener::connect_with(&self.pool).await {
+            // On a connection of its own: one of the pool's, kept for as
+            // long as the relay runs, would be one less for its claims
+            // (with a pool of one, none).
+            let own = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with((*self.pool.connect_options()).clone());
+            if let Ok(mut made) = PgListener::connect_with(&own).await {
                 if made.listen(CHANNEL).await.is_ok() {
                     *listener = Some(made);
                 }

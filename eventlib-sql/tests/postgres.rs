@@ -713,3 +713,30 @@ async fn clones_of_one_relay_at_once_send_each_row_once() {
     );
     assert_eq!(relay.backlog().await.unwrap(), 0);
 }
+
+/// A spawned relay listens for notifications on a connection of its own,
+/// not one of the pool's: over a pool of one connection it still claims
+/// the rows committed after it went idle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spawned_relay_over_a_pool_of_one_keeps_moving_once_idle() {
+    let pg = Postgres::start();
+    let setup = pool(&pg).await;
+    let one = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect(&pg.url())
+        .await
+        .unwrap();
+    let relay = postgres::relay(one, RelayOptions::default());
+    let task = relay.spawn();
+    place(&setup, "pg-one-1").await;
+    wait_handled("pg-one-1", 1).await;
+    // Idle now, waiting for a notification.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    place(&setup, "pg-one-2").await;
+    let runs = wait_handled("pg-one-2", 1).await;
+    let stats = relay.stats();
+    task.stop().await;
+    assert_eq!(runs.len(), 1, "{stats}");
+    assert_eq!(stats.database_errors, 0, "{stats}");
+}
