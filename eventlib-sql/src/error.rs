@@ -29,7 +29,7 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Event(err) => write!(f, "event refused: {err}"),
-            Error::Database(err) => write!(f, "outbox database error: {err}"),
+            Error::Database(err) => write!(f, "outbox database error: {}", described(err)),
             Error::Unconfirmed => f.write_str(
                 "the transport gave an event of the batch up; its rows stay in the outbox",
             ),
@@ -44,6 +44,24 @@ impl std::fmt::Display for Error {
                  takes over once that one stops or its lease runs out"
             ),
         }
+    }
+}
+
+/// `err`, with what to do when it says the outbox table is missing (a
+/// deploy that did not apply the migration).
+pub(crate) fn described(err: &sqlx::Error) -> String {
+    let missing = err.as_database_error().is_some_and(|db| {
+        let message = db.message();
+        message.contains("eventlib_outbox")
+            && (db.code().as_deref() == Some("42P01") || message.contains("no such table"))
+    });
+    if missing {
+        format!(
+            "{err}; the outbox table is missing: apply its migration first \
+             (`eventlib_sql::postgres::migrate` or `eventlib_sql::sqlite::migrate`)"
+        )
+    } else {
+        err.to_string()
     }
 }
 

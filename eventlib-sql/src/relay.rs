@@ -255,7 +255,8 @@ impl Relay {
     }
 
     fn database_failed(&self, err: &sqlx::Error) {
-        self.counters.failed(Failure::Database, err.to_string());
+        self.counters
+            .failed(Failure::Database, crate::error::described(err));
     }
 
     /// The transport gave an event of a batch up: counted, the rows stay.

@@ -740,3 +740,27 @@ async fn a_spawned_relay_over_a_pool_of_one_keeps_moving_once_idle() {
     assert_eq!(runs.len(), 1, "{stats}");
     assert_eq!(stats.database_errors, 0, "{stats}");
 }
+
+/// A deploy that did not apply the migration: `log` and the relay fail,
+/// and their errors say what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_migration_the_errors_say_to_apply_it() {
+    let pg = Postgres::start();
+    let bare = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&pg.url())
+        .await
+        .unwrap();
+    let mut tx = bare.begin().await.unwrap();
+    let err = postgres::log(&mut tx, order("pg-unmigrated"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, eventlib_sql::Error::Database(_)), "{err:?}");
+    assert!(err.to_string().contains("postgres::migrate"), "{err}");
+    drop(tx);
+    let relay = postgres::relay(bare, RelayOptions::default());
+    assert!(relay.drain().await.is_err());
+    let stats = relay.stats();
+    let last = stats.last_error.clone().unwrap_or_default();
+    assert!(last.contains("apply its migration"), "{stats}");
+}

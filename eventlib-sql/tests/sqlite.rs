@@ -644,3 +644,32 @@ async fn relay_moves_while_the_service_logs(prefix: &str, log_one: fn(u64)) {
     pool.close().await;
     let _ = std::fs::remove_file(&path);
 }
+
+/// A deploy that did not apply the migration: `log` and the relay fail,
+/// and their errors say what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_migration_the_errors_say_to_apply_it() {
+    let path = file("unmigrated");
+    let pool = SqlitePoolOptions::new()
+        .connect_with(
+            SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true),
+        )
+        .await
+        .unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let err = sqlite::log(&mut tx, order("lite-unmigrated"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, eventlib_sql::Error::Database(_)), "{err:?}");
+    assert!(err.to_string().contains("sqlite::migrate"), "{err}");
+    drop(tx);
+    let relay = sqlite::relay(pool.clone(), RelayOptions::default());
+    assert!(relay.drain().await.is_err());
+    let stats = relay.stats();
+    let last = stats.last_error.clone().unwrap_or_default();
+    assert!(last.contains("apply its migration"), "{stats}");
+    pool.close().await;
+    let _ = std::fs::remove_file(&path);
+}
