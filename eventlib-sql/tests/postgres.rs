@@ -203,13 +203,7 @@ async fn two_relays_move_10000_rows_each_once() {
     a.stop().await;
     b.stop().await;
     assert_eq!(runs.len(), 10_000);
-    let twice: Vec<_> = runs.iter().filter(|(_, ids)| ids.len() != 1).collect();
-    assert!(
-        twice.is_empty(),
-        "{} orders sent twice without a crash, such as {:?}",
-        twice.len(),
-        twice.first()
-    );
+    support::assert_each_once(&runs);
     assert_eq!(first.stats().moved + second.stats().moved, 10_000);
     assert_eq!(first.backlog().await.unwrap(), 0);
 }
@@ -700,13 +694,7 @@ async fn clones_of_one_relay_at_once_send_each_row_once() {
     let again = relay.drain().await.unwrap();
     eventlib::flush_async().await;
     let runs = support::handled("pg-clones-");
-    let twice: Vec<_> = runs.iter().filter(|(_, ids)| ids.len() != 1).collect();
-    assert!(
-        twice.is_empty(),
-        "{} orders sent twice without a crash, such as {:?}",
-        twice.len(),
-        twice.first()
-    );
+    support::assert_each_once(&runs);
     assert_eq!(
         (runs.len(), again, relay.stats().moved),
         (10_000, 0, 10_000)

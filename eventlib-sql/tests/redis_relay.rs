@@ -198,26 +198,7 @@ async fn the_relay_keeps_ids_rides_out_redis_and_resends_after_a_kill() {
     server.kill9();
     let fifth = commit(&pool, "redis-e", 10).await;
     let stopping = postgres::relay(pool.clone(), RelayOptions::default());
-    let tasks = [stopping.spawn(), stopping.clone().spawn()];
-    until("the batch handed over", Duration::from_secs(10), || {
-        let total = eventlib::stats().total();
-        total.emitted - total.completed - total.dropped >= 10
-    })
-    .await;
-    for task in tasks {
-        let asked = std::time::Instant::now();
-        tokio::time::timeout(Duration::from_secs(30), task.stop())
-            .await
-            .expect("stop returns while Redis is down");
-        assert!(
-            asked.elapsed() < Duration::from_secs(15),
-            "{:?}",
-            asked.elapsed()
-        );
-    }
-    let stats = stopping.stats();
-    assert_eq!(stats.moved, 0, "{stats}");
-    assert!(stats.unconfirmed >= 1, "{stats}");
+    support::check_clones_stop_while_redis_is_down(&stopping, 10).await;
     assert_eq!(relay.backlog().await.unwrap(), 10);
     // A drain waits for Redis; bounded by a timeout (as its documentation
     // says), it leaves the rows in the table.
@@ -228,13 +209,5 @@ async fn the_relay_keeps_ids_rides_out_redis_and_resends_after_a_kill() {
         "a drain while Redis is down waits for it"
     );
     assert_eq!(relay.backlog().await.unwrap(), 10);
-    server.restart();
-    until(
-        "the rows sent after the restart",
-        Duration::from_secs(60),
-        || block(relay.drain()).is_ok() && block(relay.backlog()).ok() == Some(0),
-    )
-    .await;
-    let seen = support::stream_ids(&server, STREAM);
-    assert!(fifth.iter().all(|id| seen.contains_key(id)));
+    support::check_sent_after_restart(&mut server, &relay, STREAM, &fifth).await;
 }

@@ -334,3 +334,61 @@ pub async fn check_failed_deletes_send_nothing_twice(
     );
     assert_eq!(relay.stats().moved, 5);
 }
+
+/// Asserts that each order of `runs` was handled once: none sent twice
+/// without a crash.
+pub fn assert_each_once(runs: &HashMap<String, Vec<EventId>>) {
+    let twice: Vec<_> = runs.iter().filter(|(_, ids)| ids.len() != 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{} orders sent twice without a crash, such as {:?}",
+        twice.len(),
+        twice.first()
+    );
+}
+
+/// With Redis down and `rows` committed rows waiting: two clones of
+/// `relay` spawned at once each return from `stop` within their grace
+/// period, although the other holds the outbox's turn, and nothing of
+/// the batch being sent is counted as moved (its rows stay).
+pub async fn check_clones_stop_while_redis_is_down(relay: &eventlib_sql::Relay, rows: u64) {
+    let tasks = [relay.spawn(), relay.clone().spawn()];
+    until("the batch handed over", Duration::from_secs(10), || {
+        let total = eventlib::stats().total();
+        total.emitted - total.completed - total.dropped >= rows
+    })
+    .await;
+    for task in tasks {
+        let asked = Instant::now();
+        tokio::time::timeout(Duration::from_secs(30), task.stop())
+            .await
+            .expect("stop returns while Redis is down");
+        assert!(
+            asked.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            asked.elapsed()
+        );
+    }
+    let stats = relay.stats();
+    assert_eq!(stats.moved, 0, "{stats}");
+    assert!(stats.unconfirmed >= 1, "{stats}");
+}
+
+/// Restarts Redis, then drains `relay` until its outbox is empty: every
+/// event of `ids` reaches `stream`.
+pub async fn check_sent_after_restart(
+    server: &mut eventlib_redis_tests::RedisServer,
+    relay: &eventlib_sql::Relay,
+    stream: &str,
+    ids: &[EventId],
+) {
+    server.restart();
+    until(
+        "the rows sent after the restart",
+        Duration::from_secs(60),
+        || block(relay.drain()).is_ok() && block(relay.backlog()).ok() == Some(0),
+    )
+    .await;
+    let seen = stream_ids(server, stream);
+    assert!(ids.iter().all(|id| seen.contains_key(id)));
+}
