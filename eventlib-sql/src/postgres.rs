@@ -394,10 +394,16 @@ impl PgStore {
             let own = PgPoolOptions::new()
                 .max_connections(1)
                 .connect_lazy_with((*self.pool.connect_options()).clone());
-            if let Ok(mut made) = PgListener::connect_with(&own).await {
-                if made.listen(CHANNEL).await.is_ok() {
-                    *listener = Some(made);
-                }
+            // Within the poll interval: a database slow to accept the
+            // connection does not hold the relay longer than polling would.
+            let made = tokio::time::timeout(poll, async {
+                let mut made = PgListener::connect_with(&own).await?;
+                made.listen(CHANNEL).await?;
+                Ok::<_, sqlx::Error>(made)
+            })
+            .await;
+            if let Ok(Ok(made)) = made {
+                *listener = Some(made);
             }
         }
         match listener.as_mut() {

@@ -673,3 +673,41 @@ async fn without_the_migration_the_errors_say_to_apply_it() {
     pool.close().await;
     let _ = std::fs::remove_file(&path);
 }
+
+/// A spawned relay over a pool of one connection, shared with the
+/// service's writes, keeps moving rows committed while it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spawned_relay_over_a_pool_of_one_keeps_moving() {
+    let path = file("pool-of-one");
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .busy_timeout(Duration::from_secs(5));
+    let pool = support::migrated_sqlite(options, 1).await;
+    let relay = sqlite::relay(
+        pool.clone(),
+        RelayOptions {
+            batch: 50,
+            poll: Duration::from_millis(20),
+            ..RelayOptions::default()
+        },
+    );
+    let task = relay.spawn();
+    for round in 0..5 {
+        let mut tx = pool.begin().await.unwrap();
+        for n in 0..100 {
+            sqlite::log(&mut tx, order(format!("lite-one-{round}-{n}")))
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let runs = wait_handled("lite-one-", 500).await;
+    let stats = relay.stats();
+    task.stop().await;
+    assert_eq!(runs.len(), 500, "{stats}");
+    support::assert_each_once(&runs);
+    assert_eq!(stats.database_errors, 0, "{stats}");
+    pool.close().await;
+    let _ = std::fs::remove_file(&path);
+}
