@@ -135,6 +135,9 @@ pub struct Relay {
     name: String,
     /// Where [`Relay::publish_stats`] writes: a Redis URL and a stream key.
     publish: Option<(String, String)>,
+    /// How many spawned clones publish the stats: the last one to stop
+    /// removes the field, not one that stops while another still runs.
+    publishing: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -162,6 +165,7 @@ impl Relay {
             store: Arc::new(store),
             options,
             counters: Arc::default(),
+            publishing: Arc::default(),
             name: publish::default_name(),
             publish: None,
         }
@@ -186,7 +190,7 @@ impl Relay {
     /// `{"backlog":n,"moved":n,"failed":n,"unsendable":n,"relinked":n,
     /// "handled_nowhere":n,"standing_by_for":name|null,"at_ms":ms}` (see
     /// [`RelayStats`]; the key expires 15 s after the last write; [`RelayTask::stop`] removes
-    /// the field). `stream` is the stream key of the Redis transport
+    /// the field, once no other spawned clone of the relay runs). `stream` is the stream key of the Redis transport
     /// (`eventlib:events` by default). A failed write is counted in
     /// [`RelayStats::publish_errors`] and tried again 5 s later; no event
     /// waits for it.
@@ -354,6 +358,10 @@ impl Relay {
             .publish
             .as_ref()
             .map(|(url, stream)| Arc::new(Publisher::new(url.clone(), stream, self.name.clone())));
+        if publisher.is_some() {
+            self.publishing
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         let counting = tokio::spawn(self.clone().stats_loop(publisher, stopped));
         RelayTask {
             stop,
@@ -445,7 +453,13 @@ impl Relay {
             }
         }
         if let Some(publisher) = publisher {
-            self.published(tokio::task::spawn_blocking(move || publisher.withdraw()).await);
+            let last = self
+                .publishing
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+                == 1;
+            if last {
+                self.published(tokio::task::spawn_blocking(move || publisher.withdraw()).await);
+            }
         }
     }
 

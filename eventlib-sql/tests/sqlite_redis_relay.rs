@@ -150,6 +150,13 @@ async fn the_sqlite_relay_keeps_ids_shows_its_stats_rides_out_redis_and_resends_
         .unwrap();
     assert!(ttl > 0 && ttl <= 15_000, "the key expires: {ttl} ms left");
     assert_eq!(relay.stats().backlog, Some(0));
+    // A clone spawned beside it and stopped leaves the field of the
+    // relay still running.
+    relay.clone().spawn().stop().await;
+    assert!(
+        published(&server).contains_key("lite-relay"),
+        "a clone that stopped removed the field of one that runs"
+    );
 
     // Redis down for 5 s while rows are committed: nothing is lost.
     server.kill9();
