@@ -71,6 +71,14 @@ pub(crate) fn redis_server_binary() -> PathBuf {
     })
 }
 
+/// Why a `redis-server` did not start.
+enum Launch {
+    /// It exited before answering (its port taken, most likely).
+    Exited(std::process::ExitStatus),
+    /// It did not answer within 20 s.
+    Silent,
+}
+
 /// A `redis-server` of the test's own, killed on drop (also on panic).
 pub struct RedisServer {
     pub port: u16,
@@ -82,20 +90,49 @@ impl RedisServer {
     /// Starts a server on a free loopback port, with AOF and
     /// `appendfsync always`, and waits until it answers.
     pub fn start() -> RedisServer {
-        let port = {
-            let listener = TcpListener::bind("127.0.0.1:0").expect("find a free port");
-            listener.local_addr().expect("local address").port()
-        };
         let mut server = RedisServer {
-            port,
+            port: 0,
             dir: TempDir::new("server"),
             child: None,
         };
-        server.launch();
-        server
+        // The port is free when it is picked, but another socket (a
+        // client's, given it as its own local port) may take it before
+        // redis-server binds it: the server then exits, and another port
+        // is tried.
+        for _ in 0..5 {
+            server.port = {
+                let listener = TcpListener::bind("127.0.0.1:0").expect("find a free port");
+                listener.local_addr().expect("local address").port()
+            };
+            match server.try_launch() {
+                Ok(()) => return server,
+                Err(Launch::Exited(_)) => continue,
+                Err(Launch::Silent) => break,
+            }
+        }
+        panic!(
+            "redis-server did not answer PING within 20 s, nor started on any of 5 free ports \
+             (last {})",
+            server.port
+        );
     }
 
     fn launch(&mut self) {
+        match self.try_launch() {
+            Ok(()) => {}
+            Err(Launch::Exited(status)) => panic!(
+                "redis-server exited ({status}) before answering on port {} (taken meanwhile?)",
+                self.port
+            ),
+            Err(Launch::Silent) => panic!(
+                "timed out after 20s waiting for redis-server to answer PING on port {}",
+                self.port
+            ),
+        }
+    }
+
+    /// Starts the server on its port and waits until it answers PING.
+    fn try_launch(&mut self) -> Result<(), Launch> {
         let child = Command::new(redis_server_binary())
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
@@ -111,16 +148,26 @@ impl RedisServer {
             .expect("start redis-server");
         self.child = Some(child);
         let url = self.url();
-        wait_for(
-            "redis-server to answer PING",
-            Duration::from_secs(20),
-            || {
-                redis::Client::open(url.as_str())
-                    .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
-                    .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-                    .is_ok()
-            },
-        );
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                return Err(Launch::Exited(status));
+            }
+            let answered = redis::Client::open(url.as_str())
+                .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                .is_ok();
+            if answered {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(Launch::Silent)
     }
 
     /// `redis://127.0.0.1:<port>/`.
@@ -595,4 +642,28 @@ pub fn xadd_dead_letter(pipe: &mut redis::Pipeline, stream: &str, letter: &DeadL
         .arg("event")
         .arg(format!(r#"{{"v":1,"name":"{name}","data":{{"n":{n}}}}}"#))
         .ignore();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server whose port another socket holds exits at once, and is
+    /// told apart from one that does not answer (so `start` tries another
+    /// port instead of waiting 20 s).
+    #[test]
+    fn a_server_on_a_taken_port_is_seen_to_exit() {
+        let holder = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut server = RedisServer {
+            port: holder.local_addr().unwrap().port(),
+            dir: TempDir::new("taken"),
+            child: None,
+        };
+        let asked = Instant::now();
+        assert!(matches!(server.try_launch(), Err(Launch::Exited(_))));
+        assert!(asked.elapsed() < Duration::from_secs(10));
+        drop(holder);
+        let started = RedisServer::start();
+        assert_ne!(started.port, 0);
+    }
 }
