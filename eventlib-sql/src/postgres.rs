@@ -79,7 +79,6 @@ pub fn relay(pool: PgPool, options: RelayOptions) -> Relay {
             undeleted: tokio::sync::Mutex::new(None),
             resume: std::sync::Mutex::new(Resume::default()),
             runtime: std::sync::OnceLock::new(),
-            turn: tokio::sync::Mutex::new(()),
         },
         options,
     )
@@ -110,13 +109,6 @@ struct PgStore {
     /// claim's connection on a runtime, also when the relay is dropped
     /// outside one.
     runtime: std::sync::OnceLock<tokio::runtime::Handle>,
-    /// Held by a cycle and by a release from start to end. Clones of a
-    /// relay share this store (a task spawned twice, a drain while the
-    /// task runs), and each cycle takes over the batches the last one
-    /// left in `ahead` and `out`: two at once would each leave theirs, one
-    /// over the other, and a batch handed to the transport would lose its
-    /// claim and be sent again.
-    turn: tokio::sync::Mutex<()>,
 }
 
 impl Drop for PgStore {
@@ -501,10 +493,7 @@ async fn finish(mut tx: Transaction<'static, Postgres>, sent: &Sent) -> Result<(
 impl Store for PgStore {
     fn cycle<'a>(&'a self, batch: i64, _relay: &'a str) -> Fut<'a, Result<Sent, sqlx::Error>> {
         // Relays share the table by row locks: none stands by.
-        Box::pin(async move {
-            let _turn = self.turn.lock().await;
-            PgStore::cycle(self, batch).await
-        })
+        Box::pin(PgStore::cycle(self, batch))
     }
 
     fn backlog(&self) -> Fut<'_, Result<i64, sqlx::Error>> {
@@ -559,15 +548,6 @@ impl Store for PgStore {
         grace: Option<Duration>,
     ) -> Fut<'a, Result<Sent, sqlx::Error>> {
         Box::pin(async move {
-            let _turn = match grace {
-                None => self.turn.lock().await,
-                Some(grace) => match tokio::time::timeout(grace, self.turn.lock()).await {
-                    Ok(turn) => turn,
-                    // A clone's cycle holds the store's batches; that
-                    // clone settles them.
-                    Err(_) => return Ok(Sent::default()),
-                },
-            };
             if let Some(claimed) = self.ahead.lock().await.take() {
                 let _ = claimed.tx.rollback().await;
             }

@@ -24,8 +24,8 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// database transaction; a store may leave the confirmation and the
     /// `DELETE` of a batch to its next cycle. `relay` is the relay's
     /// name, for a store that lets one relay at a time send
-    /// ([`Sent::standby`]). Clones of a relay share their store: its
-    /// cycles, and its release, take turns.
+    /// ([`Sent::standby`]). Clones of a relay share their store, and the
+    /// relay lets one cycle (or release) at a time run on it.
     fn cycle<'a>(&'a self, batch: i64, relay: &'a str) -> Fut<'a, Result<Sent, sqlx::Error>>;
     /// How many rows wait to be sent (rows marked unsendable excluded).
     fn backlog(&self) -> Fut<'_, Result<i64, sqlx::Error>>;
@@ -42,9 +42,6 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// them); a batch not confirmed within `grace` keeps its rows
     /// ([`Sent::unconfirmed`]). Lets go of rows claimed ahead of the next
     /// cycle. A store with a lease ([`Sent::standby`]) lets go of it.
-    /// It waits for its turn (see [`Store::cycle`]) `grace` at most too:
-    /// past that, a clone's cycle holds the store, and it returns nothing
-    /// and leaves the store's batches (and lease) to that clone.
     fn release<'a>(
         &'a self,
         relay: &'a str,
@@ -130,6 +127,13 @@ fn count_pause(took: Duration) -> Duration {
 #[derive(Clone)]
 pub struct Relay {
     store: Arc<dyn Store>,
+    /// Held by a cycle or a release of the store from start to end:
+    /// clones share the store, and each cycle takes over what the last
+    /// one left (a batch handed over and not yet deleted, a batch claimed
+    /// ahead). Two at once would each leave theirs, one over the other,
+    /// and a batch already handed to the transport would lose its claim
+    /// and be sent again.
+    turn: Arc<tokio::sync::Mutex<()>>,
     options: RelayOptions,
     counters: Arc<Counters>,
     name: String,
@@ -163,6 +167,7 @@ impl Relay {
         };
         Relay {
             store: Arc::new(store),
+            turn: Arc::default(),
             options,
             counters: Arc::default(),
             publishing: Arc::default(),
@@ -225,7 +230,10 @@ impl Relay {
     /// moved (rows marked unsendable are not), or `None` when no row
     /// waited.
     async fn once(&self) -> Result<Option<usize>, Error> {
-        let mut sent = self.store.cycle(self.options.batch, &self.name).await?;
+        let mut sent = {
+            let _turn = self.turn.lock().await;
+            self.store.cycle(self.options.batch, &self.name).await?
+        };
         let c = &self.counters;
         let moved = sent.delivered.len();
         let dealt_with = moved + sent.poison.len();
@@ -275,7 +283,17 @@ impl Relay {
     /// counted (and a failure, or a batch not confirmed: given up, or not
     /// confirmed within `grace` when the relay stops); returns how many
     /// rows it moved (rows marked unsendable are not).
+    /// A relay stopping while a clone's cycle holds the store (Redis
+    /// down) waits for its turn `grace` at most, and then leaves the
+    /// store's batches, and a lease, to that clone.
     async fn release(&self, grace: Option<Duration>) -> Result<u64, sqlx::Error> {
+        let _turn = match grace {
+            None => self.turn.lock().await,
+            Some(grace) => match tokio::time::timeout(grace, self.turn.lock()).await {
+                Ok(turn) => turn,
+                Err(_) => return Ok(0),
+            },
+        };
         match self.store.release(&self.name, grace).await {
             Ok(sent) => {
                 let moved = sent.delivered.len();

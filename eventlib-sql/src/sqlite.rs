@@ -397,19 +397,11 @@ impl Store for SqliteStore {
     fn release<'a>(
         &'a self,
         relay: &'a str,
-        grace: Option<Duration>,
+        _grace: Option<Duration>,
     ) -> Fut<'a, Result<Sent, sqlx::Error>> {
         // A batch is sent and confirmed within its cycle: nothing is out.
         Box::pin(async move {
-            let mut slot = match grace {
-                None => self.behind.lock().await,
-                Some(grace) => match tokio::time::timeout(grace, self.behind.lock()).await {
-                    Ok(slot) => slot,
-                    // A clone's cycle holds the outbox (Redis may be down):
-                    // that clone deletes what it sent, and keeps the lease.
-                    Err(_) => return Ok(Sent::default()),
-                },
-            };
+            let mut slot = self.behind.lock().await;
             let behind = slot.take();
             let finished = self.finish_or_keep(&mut slot, behind).await;
             // Under the cycles' lock: a clone's next cycle takes the lease
