@@ -200,6 +200,24 @@ async fn the_relay_keeps_ids_rides_out_redis_and_resends_after_a_kill() {
     let stopping = postgres::relay(pool.clone(), RelayOptions::default());
     support::check_clones_stop_while_redis_is_down(&stopping, 10).await;
     assert_eq!(relay.backlog().await.unwrap(), 10);
+    // The stopped relays' transactions end when their connections go
+    // back to the pool: until then their rows are locked, and a drain
+    // would find nothing to claim.
+    until(
+        "the stopped relays' rows free",
+        Duration::from_secs(10),
+        || {
+            block(
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT count(*) FROM (SELECT 1 FROM eventlib_outbox FOR UPDATE SKIP LOCKED) t",
+                )
+                .fetch_one(&pool),
+            )
+            .ok()
+                == Some(10)
+        },
+    )
+    .await;
     // A drain waits for Redis; bounded by a timeout (as its documentation
     // says), it leaves the rows in the table.
     assert!(
