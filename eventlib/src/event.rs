@@ -67,6 +67,14 @@ impl EventSlot {
         if cached != UNSET {
             return Ok(cached);
         }
+        self.resolve(resolve)
+    }
+
+    /// The first lookup, out of line: what a `log!` compiles to for each
+    /// event type stays the few instructions of the cached path.
+    #[cold]
+    #[inline(never)]
+    fn resolve(&self, resolve: impl FnOnce() -> Result<u32, Error>) -> Result<u32, Error> {
         let index = resolve()?;
         self.0.store(index, Ordering::Relaxed);
         Ok(index)

@@ -58,13 +58,21 @@ impl<E: Into<anyhow::Error>> HandlerOutput for Result<(), E> {
 #[doc(hidden)]
 #[inline]
 pub fn event_of<T: Event>(record: &Record) -> Result<&T, anyhow::Error> {
-    record.downcast_ref::<T>().ok_or_else(|| {
-        anyhow::anyhow!(
-            "eventlib: handler for `{}` received an event of another type (`{}`)",
-            T::NAME,
-            record.name()
-        )
-    })
+    record
+        .downcast_ref::<T>()
+        .ok_or_else(|| of_another_type(T::NAME, record))
+}
+
+/// Why a typed handler of `expected` cannot take `record`. Out of line and
+/// the same for every event type: the handlers' generated code stays the
+/// few instructions of the usual path.
+#[cold]
+#[inline(never)]
+fn of_another_type(expected: &'static str, record: &Record) -> anyhow::Error {
+    anyhow::anyhow!(
+        "eventlib: handler for `{expected}` received an event of another type (`{}`)",
+        record.name()
+    )
 }
 
 /// Runs a typed sync handler taking the event: the body of every generated

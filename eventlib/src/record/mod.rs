@@ -1,7 +1,9 @@
 //! [`Record`]: one logged event with its context, in a type-erased form.
 
-use std::any::Any;
+use std::alloc::Layout;
+use std::any::TypeId;
 use std::fmt;
+use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU32, Ordering};
 #[cfg(feature = "redis")]
 use std::sync::Arc;
@@ -49,16 +51,66 @@ pub struct Record(Shared<Inner<dyn ErasedEvent>>);
 // `docs/performance.md` counts per queued event, and with a small event
 // the whole allocation stays within the sizes the system allocator serves
 // fastest across threads.
+//
+// In C's layout, the event last: everything before it is at the same
+// place for every event type of an alignment up to a word's, so that a
+// record is written by one function for all of them (`allocate`) and
+// only the event's move is made for each type.
+#[repr(C)]
 struct Inner<E: ?Sized> {
     context: Context,
+    /// What few events carry, made on first use: one pointer, null until
+    /// then, so that the others pay no more.
+    extra: OnceBox<Extra>,
     /// Two counts of the delivery in progress in one word: the handlers
     /// not finished yet (low half) and the position of the next one to
     /// start (high half), by which pool threads share out the handlers.
     remaining: AtomicU32,
-    /// What few events carry, made on first use: one pointer, null until
-    /// then, so that the others pay no more.
-    extra: OnceBox<Extra>,
     event: E,
+}
+
+/// A record's allocation with everything but its event: what [`allocate`]
+/// writes for an event of any type.
+type Header = Counted<Inner<()>>;
+
+/// Whether a record of `T` is laid out as [`Header`] then the event: so is
+/// every event type whose alignment is at most a [`Header`]'s (a word).
+/// Others (a `u128` field, `#[repr(align(16))]`) are built as one value.
+const fn header_first<T>() -> bool {
+    std::mem::align_of::<T>() <= std::mem::align_of::<Header>()
+}
+
+/// Allocates a record of `layout` (that of a `Counted<Inner<T>>` with
+/// [`header_first::<T>`]) and writes its [`Header`]: a new context of
+/// event `index`, one reference, no delivery, no extra. The event is left
+/// to write.
+///
+/// Out of line and the same for every event type: what each type's
+/// `log!` compiles to is only the move of its event and two calls, which
+/// keeps a program of many event types in the instruction cache.
+#[inline(never)]
+fn allocate(layout: Layout, index: u32) -> NonNull<Header> {
+    debug_assert!(layout.size() >= std::mem::size_of::<Header>());
+    debug_assert_eq!(layout.align(), std::mem::align_of::<Header>());
+    // SAFETY: a `Counted` is never zero-sized (its count is a word).
+    let Some(block) = NonNull::new(unsafe { std::alloc::alloc(layout) }) else {
+        std::alloc::handle_alloc_error(layout)
+    };
+    let header = block.cast::<Header>();
+    // SAFETY: the block is freshly allocated, aligned for a `Header` and
+    // at least as large (a `Counted<Inner<T>>` holds a `Header`'s fields
+    // at the same offsets, then the event, and is rounded up to a word).
+    // The bytes after the `Header`'s fields that it writes as padding are
+    // the event's, written after this.
+    unsafe {
+        header.as_ptr().write(Counted::new(Inner {
+            context: Context::new(index),
+            extra: OnceBox::new(),
+            remaining: AtomicU32::new(0),
+            event: (),
+        }));
+    }
+    header
 }
 
 /// The parts of a record that few events have. Each is set at most once.
@@ -85,11 +137,13 @@ pub(crate) const MAX_HANDLERS: u32 = (1 << NEXT_SHIFT) - 1;
 const NEXT_SHIFT: u32 = 16;
 
 /// An event behind `dyn`: what a record needs of its typed value.
-trait ErasedEvent: Any + Send + Sync {
+trait ErasedEvent: Send + Sync + 'static {
     fn to_json(&self) -> Result<Value, serde_json::Error>;
     #[cfg(feature = "redis")]
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error>;
-    fn as_any(&self) -> &dyn Any;
+    /// The event's type: one call through the record's own table, where
+    /// `Any` would take two (to `&dyn Any`, then to its `type_id`).
+    fn event_type(&self) -> TypeId;
 }
 
 impl<T: Event> ErasedEvent for T {
@@ -100,15 +154,31 @@ impl<T: Event> ErasedEvent for T {
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         serde_json::to_writer(out, self)
     }
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn event_type(&self) -> TypeId {
+        TypeId::of::<T>()
     }
 }
 
 impl Record {
     #[inline]
     pub(crate) fn new<T: Event>(event: T, index: u32) -> Self {
-        Record::with_context_of(event, Context::new(index))
+        if !header_first::<T>() {
+            return Record::with_context_of(event, Context::new(index));
+        }
+        let header = allocate(Layout::new::<Counted<Inner<T>>>(), index);
+        let block = header.cast::<Counted<Inner<T>>>();
+        // SAFETY: `allocate` wrote every field of the `Counted<Inner<T>>`
+        // but the event (`repr(C)`: with `header_first::<T>`, the
+        // `Header`'s fields are at the same offsets in both), with the
+        // layout of a `Counted<Inner<T>>`, from the global allocator, as
+        // `Box` allocates. The event is written here, once: the block is
+        // then whole, with its one reference, which the `Shared` owns.
+        unsafe {
+            let inner = Counted::value_place(block.as_ptr());
+            ptr::addr_of_mut!((*inner).event).write(event);
+            let erased: NonNull<Counted<Inner<dyn ErasedEvent>>> = block;
+            Record(Shared::from_raw(erased))
+        }
     }
 
     /// A record of `event` with a context made elsewhere (read back from a
@@ -205,13 +275,21 @@ impl Record {
     }
 
     /// The event as its own type, or `None` if it is of another type.
+    #[inline]
     pub fn downcast_ref<T: Event>(&self) -> Option<&T> {
-        self.0.event.as_any().downcast_ref::<T>()
+        if !self.is::<T>() {
+            return None;
+        }
+        let event: *const dyn ErasedEvent = &self.0.event;
+        // SAFETY: the event is a `T`, as its type id says, and lives as
+        // long as the record borrowed.
+        Some(unsafe { &*event.cast::<T>() })
     }
 
     /// Whether the event is of type `T`.
+    #[inline]
     pub fn is<T: Event>(&self) -> bool {
-        self.0.event.as_any().is::<T>()
+        self.0.event.event_type() == TypeId::of::<T>()
     }
 
     /// The event as JSON, serialized from the typed event on first use:
@@ -356,5 +434,110 @@ impl fmt::Debug for Record {
             .field("id", &self.id())
             .field("data", self.data())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::{Deserialize, Serialize};
+    use std::sync::atomic::AtomicUsize;
+
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Counts its drops.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Tracked(String);
+
+    impl Clone for Tracked {
+        fn clone(&self) -> Self {
+            Tracked(self.0.clone())
+        }
+    }
+
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Nothing;
+    #[crate::event(name = "record.Nothing")]
+    impl Nothing {}
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Byte(u8);
+    #[crate::event(name = "record.Byte")]
+    impl Byte {}
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Small(u32, u16);
+    #[crate::event(name = "record.Small")]
+    impl Small {}
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Owned {
+        values: Vec<u64>,
+        tracked: Tracked,
+    }
+    #[crate::event(name = "record.Owned")]
+    impl Owned {}
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Wide(u128);
+    #[crate::event(name = "record.Wide")]
+    impl Wide {}
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[repr(align(64))]
+    struct Aligned(u64);
+    #[crate::event(name = "record.Aligned")]
+    impl Aligned {}
+
+    /// A record of `event` holds it whole with a new context, and drops it
+    /// with its last reference.
+    fn check<T: Event + PartialEq + Clone + fmt::Debug>(event: T, index: u32) {
+        let record = Record::new(event.clone(), index);
+        let other = record.clone();
+        assert_eq!(record.downcast_ref::<T>(), Some(&event));
+        assert!(record.is::<T>());
+        assert_eq!(record.downcast_ref::<Byte>().is_some(), record.is::<Byte>());
+        assert_eq!(
+            record.downcast_ref::<Nothing>().is_some(),
+            record.is::<Nothing>()
+        );
+        assert_eq!(record.index(), index as usize);
+        assert_eq!(record.context().attempt, 1);
+        assert!(record.0.extra.get().is_none());
+        record.start_delivery(3);
+        assert_eq!(record.take_handler(3), Some(0));
+        drop(record);
+        assert_eq!(other.downcast_ref::<T>(), Some(&event));
+        let finished: Vec<bool> = (0..3).map(|_| other.handler_finished()).collect();
+        assert_eq!(finished, [false, false, true]);
+    }
+
+    #[test]
+    fn records_of_every_layout_hold_their_event_and_drop_it_once() {
+        assert!(header_first::<Nothing>() && header_first::<Byte>() && header_first::<Owned>());
+        assert!(!header_first::<Aligned>());
+        assert!(!Record::new(Byte(1), 0).is::<Nothing>());
+        assert!(Record::new(Byte(1), 0).downcast_ref::<Small>().is_none());
+        check(Nothing, 1);
+        check(Byte(0xA5), 2);
+        check(Small(7, 9), 3);
+        check(Wide(u128::MAX - 5), 4);
+        check(Aligned(11), 5);
+        let before = DROPS.load(Ordering::SeqCst);
+        check(
+            Owned {
+                values: vec![1, 2, 3],
+                tracked: Tracked("held".into()),
+            },
+            6,
+        );
+        // The clone compared against and the record's own.
+        assert_eq!(DROPS.load(Ordering::SeqCst) - before, 2);
     }
 }

@@ -12,6 +12,10 @@ use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
 
 /// What [`Shared`] points to: the count of references, then the value.
+/// In C's layout, so that its count (and the start of a value laid out
+/// in C's order too) is where it is whatever comes after it: see
+/// [`Shared::from_raw`].
+#[repr(C)]
 pub(crate) struct Counted<T: ?Sized> {
     references: AtomicUsize,
     value: T,
@@ -24,6 +28,18 @@ impl<T> Counted<T> {
             references: AtomicUsize::new(1),
             value,
         }
+    }
+}
+
+impl<T: ?Sized> Counted<T> {
+    /// Where the value of the `Counted` at `counted` is, written or not.
+    ///
+    /// # Safety
+    ///
+    /// `counted` points into an allocation that holds a whole `Counted<T>`.
+    pub(crate) unsafe fn value_place(counted: *mut Counted<T>) -> *mut T {
+        // SAFETY: the caller's promise; no reference to the value is made.
+        unsafe { std::ptr::addr_of_mut!((*counted).value) }
     }
 }
 
@@ -55,6 +71,28 @@ impl<T: ?Sized> Shared<T> {
         debug_assert_eq!(counted.references.load(Ordering::Relaxed), 1);
         Shared {
             counted: NonNull::from(Box::leak(counted)),
+            owns: PhantomData,
+        }
+    }
+
+    /// Shares the value of a `Counted<T>` written in place.
+    ///
+    /// # Safety
+    ///
+    /// `counted` points to a whole, initialized `Counted<T>` with one
+    /// reference, allocated by the global allocator with
+    /// `Layout::for_value` of it (as `Box` allocates), and owned by no one
+    /// else: the returned `Shared` frees it as a `Box` would.
+    pub(crate) unsafe fn from_raw(counted: NonNull<Counted<T>>) -> Self {
+        // SAFETY: the caller's promise.
+        debug_assert_eq!(
+            unsafe { counted.as_ref() }
+                .references
+                .load(Ordering::Relaxed),
+            1
+        );
+        Shared {
+            counted,
             owns: PhantomData,
         }
     }
