@@ -120,6 +120,7 @@ pub enum Target {
 }
 
 /// How to call a handler.
+#[derive(Clone, Copy)]
 pub enum HandlerFn {
     /// A `fn` handler, run to completion on a pool thread.
     Sync(fn(&Record) -> Result<(), anyhow::Error>),

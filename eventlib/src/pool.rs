@@ -260,7 +260,7 @@ impl Pool {
         let mut sync = handlers.len();
         if event.has_async {
             for &handler in handlers {
-                if registry.handlers[handler as usize].decl.is_async() {
+                if registry.handlers[handler as usize].is_async() {
                     sync -= 1;
                     self.start_handler(&record, handler);
                 }
@@ -303,7 +303,7 @@ impl Pool {
         while let Some(n) = record.take_handler(handlers.len()) {
             let handler = handlers[n];
             // Async handlers were spawned when the event was taken.
-            if !registry.handlers[handler as usize].decl.is_async() {
+            if !registry.handlers[handler as usize].is_async() {
                 started = true;
                 self.start_handler(record, handler);
             }
@@ -324,7 +324,7 @@ impl Pool {
     fn start_handler(self: &Arc<Self>, record: &Record, handler: u32) {
         let entry = &registry().handlers[handler as usize];
         entry.counters.start();
-        match entry.decl.call {
+        match entry.call {
             HandlerFn::Sync(call) => {
                 let outcome = run_sync(entry, call, record);
                 self.finish(record, entry, outcome);
@@ -603,13 +603,13 @@ pub(crate) fn run_inline_deferred(
     let asyncs = event
         .handlers
         .iter()
-        .filter(|&&h| registry.handlers[h as usize].decl.is_async())
+        .filter(|&&h| registry.handlers[h as usize].is_async())
         .count();
     record.start_delivery(asyncs);
     for &handler in &event.handlers {
         let entry = &registry.handlers[handler as usize];
         entry.counters.start();
-        match entry.decl.call {
+        match entry.call {
             HandlerFn::Sync(call) => {
                 failures.extend(account(record, entry, run_sync(entry, call, record)));
             }
@@ -643,7 +643,7 @@ pub(crate) fn run_inline(record: &Record) -> Vec<Failure> {
     for &handler in &event.handlers {
         let entry = &registry.handlers[handler as usize];
         entry.counters.start();
-        let outcome = match entry.decl.call {
+        let outcome = match entry.call {
             HandlerFn::Sync(call) => run_sync(entry, call, record),
             HandlerFn::Async(call) => crate::hook::block_on(run_async(entry, call, record.clone())),
         };
@@ -717,7 +717,7 @@ impl ArcWake for Task {
 pub(crate) fn run_one_here(record: &Record, handler: u32) -> Option<Failure> {
     let entry = &registry().handlers[handler as usize];
     entry.counters.start();
-    let outcome = match entry.decl.call {
+    let outcome = match entry.call {
         HandlerFn::Sync(call) => run_sync(entry, call, record),
         HandlerFn::Async(call) => crate::hook::block_on(run_async(entry, call, record.clone())),
     };
@@ -729,7 +729,7 @@ pub(crate) fn run_one_here(record: &Record, handler: u32) -> Option<Failure> {
 pub(crate) async fn run_one(record: &Record, handler: u32) -> Option<Failure> {
     let entry = &registry().handlers[handler as usize];
     entry.counters.start();
-    let outcome = match entry.decl.call {
+    let outcome = match entry.call {
         HandlerFn::Sync(call) => run_sync(entry, call, record),
         HandlerFn::Async(call) => run_async(entry, call, record.clone()).await,
     };

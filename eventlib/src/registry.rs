@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use crate::counters::{EventCounters, HandlerCounters};
-use crate::decl::{EventDecl, HandlerDecl, Target, EVENTS, HANDLERS};
+use crate::decl::{EventDecl, HandlerDecl, HandlerFn, Target, EVENTS, HANDLERS};
 use crate::error::Error;
 use crate::event::EventSlot;
 use crate::handler::HandlerKind;
@@ -47,7 +47,18 @@ pub(crate) struct EventEntry {
 
 pub(crate) struct HandlerEntry {
     pub(crate) decl: &'static HandlerDecl,
+    /// `decl.call`, kept beside the counters a run writes: running the
+    /// handler reads nothing of its declaration, which lies in the data of
+    /// the crate that declared it.
+    pub(crate) call: HandlerFn,
     pub(crate) counters: HandlerCounters,
+}
+
+impl HandlerEntry {
+    /// Whether it is an `async fn`.
+    pub(crate) fn is_async(&self) -> bool {
+        matches!(self.call, HandlerFn::Async(_))
+    }
 }
 
 /// The registry of the running binary, built on first use.
@@ -113,6 +124,7 @@ impl Registry {
             let index = handlers.len() as u32;
             handlers.push(HandlerEntry {
                 decl,
+                call: decl.call,
                 counters: HandlerCounters::new(),
             });
             match decl.target {
@@ -142,7 +154,7 @@ impl Registry {
             event.has_async = event
                 .handlers
                 .iter()
-                .any(|&h| handlers[h as usize].decl.is_async());
+                .any(|&h| handlers[h as usize].is_async());
             event.counters.set_handlers(crate::counters::Handlers {
                 any: !event.handlers.is_empty(),
                 any_async: event.has_async,

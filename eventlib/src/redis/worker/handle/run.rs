@@ -106,7 +106,7 @@ pub(super) fn run(shared: &Shared, decoded: &Decoded, plan: Plan, entry: &Entry)
 /// Runs one handler with its failure contained (see `pool::run_one`).
 fn run_handler(shared: &Shared, record: &Record, handler: u32) -> Option<Failure> {
     let is_async = matches!(
-        registry().handlers[handler as usize].decl.call,
+        registry().handlers[handler as usize].call,
         HandlerFn::Async(_)
     );
     match &shared.config().spawner {
