@@ -14,16 +14,26 @@ pub mod cluster;
 pub mod pki;
 
 /// Waits until `ready` is true, polling; panics with `what` after `limit`.
-pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> Duration {
+pub fn wait_for(what: &str, limit: Duration, ready: impl FnMut() -> bool) -> Duration {
+    wait_for_telling(what, limit, ready, String::new)
+}
+
+/// [`wait_for`], whose panic also shows what `tell` gives then (the
+/// output of the process waited for, say), so that a timeout says why.
+pub fn wait_for_telling(
+    what: &str,
+    limit: Duration,
+    mut ready: impl FnMut() -> bool,
+    tell: impl FnOnce() -> String,
+) -> Duration {
     let start = Instant::now();
     loop {
         if ready() {
             return start.elapsed();
         }
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
+        if start.elapsed() >= limit {
+            panic!("timed out after {limit:?} waiting for {what}\n{}", tell());
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -647,6 +657,24 @@ pub fn xadd_dead_letter(pipe: &mut redis::Pipeline, stream: &str, letter: &DeadL
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wait_that_times_out_shows_what_it_is_told() {
+        let panic = std::panic::catch_unwind(|| {
+            wait_for_telling(
+                "nothing",
+                Duration::from_millis(50),
+                || false,
+                || "the producer's output".to_owned(),
+            )
+        })
+        .expect_err("a wait for what never comes times out");
+        let message = panic
+            .downcast_ref::<String>()
+            .expect("a formatted panic message");
+        assert!(message.contains("waiting for nothing"), "{message}");
+        assert!(message.contains("the producer's output"), "{message}");
+    }
 
     /// A server whose port another socket holds exits at once, and is
     /// told apart from one that does not answer (so `start` tries another

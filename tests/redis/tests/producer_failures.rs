@@ -131,10 +131,11 @@ fn a_password_fixed_on_the_server_is_picked_up_by_the_next_try() {
         &dir.0,
         &args("refused_producer", &url, &pairs),
     );
-    eventlib_redis_tests::wait_for(
+    eventlib_redis_tests::wait_for_telling(
         "the first round to be given up",
         Duration::from_secs(30),
         || producer.reported("WAITING").is_some(),
+        || producer.output(),
     );
     assert_eq!(
         producer.reported("FIRST_DROPPED").as_deref(),
