@@ -27,12 +27,21 @@ pub fn wait_for_telling(
     tell: impl FnOnce() -> String,
 ) -> Duration {
     let start = Instant::now();
+    match poll_until(limit, || ready().then_some(())) {
+        Some(()) => start.elapsed(),
+        None => panic!("timed out after {limit:?} waiting for {what}\n{}", tell()),
+    }
+}
+
+/// Asks `check` every 20 ms until it gives a value, for `limit` at most.
+fn poll_until<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
     loop {
-        if ready() {
-            return start.elapsed();
+        if let Some(value) = check() {
+            return Some(value);
         }
         if start.elapsed() >= limit {
-            panic!("timed out after {limit:?} waiting for {what}\n{}", tell());
+            return None;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -158,26 +167,19 @@ impl RedisServer {
             .expect("start redis-server");
         self.child = Some(child);
         let url = self.url();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                self.child = None;
-                return Err(Launch::Exited(status));
+        let child = &mut self.child;
+        let outcome = poll_until(Duration::from_secs(20), || {
+            if let Some(status) = child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                *child = None;
+                return Some(Err(Launch::Exited(status)));
             }
-            let answered = redis::Client::open(url.as_str())
+            redis::Client::open(url.as_str())
                 .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
                 .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-                .is_ok();
-            if answered {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Err(Launch::Silent)
+                .is_ok()
+                .then_some(Ok(()))
+        });
+        outcome.unwrap_or(Err(Launch::Silent))
     }
 
     /// `redis://127.0.0.1:<port>/`.
