@@ -36,7 +36,36 @@ pub(crate) fn partition_counts(stream: &str) -> String {
 }
 
 /// The marker that group `group` finished event `event_id` (with
-/// `once_per_event_id`).
-pub(crate) fn done(stream: &str, group: &str, event_id: &str) -> String {
-    format!("{stream}:done:{group}:{event_id}")
+/// `once_per_event_id`): `{stream}:done:{group}:{32 hex digits}`. Made
+/// twice for every entry a worker reads with the option on (to look it up,
+/// then to write it), so put together without the formatter.
+pub(crate) fn done(stream: &str, group: &str, event_id: crate::EventId) -> String {
+    const DONE: &str = ":done:";
+    let hex = event_id.hex();
+    let mut key = String::with_capacity(stream.len() + DONE.len() + group.len() + 1 + hex.len());
+    key.push_str(stream);
+    key.push_str(DONE);
+    key.push_str(group);
+    key.push(':');
+    // Hex digits are ASCII, so always UTF-8.
+    key.push_str(std::str::from_utf8(&hex).unwrap_or_default());
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_marker_key_names_the_stream_group_and_id() {
+        let id = crate::EventId::from_u128(0x0123_4567_89ab_cdef_0011_2233_4455_6677);
+        assert_eq!(
+            done("{shop}:events", "billing", id),
+            format!("{{shop}}:events:done:billing:{id}")
+        );
+        assert_eq!(
+            done("s", "g", id),
+            "s:done:g:0123456789abcdef0011223344556677"
+        );
+    }
 }

@@ -2,8 +2,9 @@
 //! `once_per_event_id`: the same envelope (one event id) written twice to
 //! the stream, as a relay killed between sending and deleting does, is
 //! handled once and counted as a duplicate; without the option it runs
-//! twice; a replay of a dead letter still runs. A worker whose Redis user
-//! may not write the markers still acknowledges what it handled.
+//! twice; a replay of a dead letter still runs. A read that mixes events
+//! finished before with new ones runs the new ones alone. A worker whose
+//! Redis user may not write the markers still acknowledges what it handled.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -40,6 +41,21 @@ impl Billed {
     #[handler]
     fn count(&self) {
         BILLED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+static SHIPPED: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Shipped {
+    order: u64,
+}
+
+#[event(name = "once.Shipped")]
+impl Shipped {
+    #[handler]
+    fn count(&self) {
+        SHIPPED.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -127,6 +143,51 @@ fn the_same_event_id_twice_runs_once_with_the_option_and_twice_without() {
     let stats = drain(&url, "twice:events", false);
     assert_eq!(CHARGED.load(Ordering::SeqCst), 6, "{stats}");
     assert_eq!(stats.duplicates, 0, "{stats}");
+}
+
+/// One read of entries of which some events were finished before (by an
+/// earlier worker of the group) and some not, in any order: the worker
+/// looks the read's markers up together, finds some, and runs exactly the
+/// new events, each once.
+#[test]
+fn a_read_mixing_finished_and_new_events_runs_only_the_new_ones() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let mut conn = redis.connection();
+    declare_groups(&url, "mixed:events", &["default"]).unwrap();
+    let id = |n: u64| format!("dddddddddddddddd{n:016}");
+    // Led by the version and the id, as eventlib's producers write it: the
+    // shape whose markers the reading thread looks up for the whole read.
+    let shipped = |n: u64| {
+        format!(
+            r#"{{"v":1,"id":"{}","name":"once.Shipped","data":{{"order":{n}}}}}"#,
+            id(n)
+        )
+        .into_bytes()
+    };
+    for n in [1, 2, 3] {
+        xadd_envelope(&mut conn, "mixed:events", &shipped(n));
+    }
+    let stats = drain(&url, "mixed:events", true);
+    assert_eq!(
+        (SHIPPED.load(Ordering::SeqCst), stats.duplicates),
+        (3, 0),
+        "{stats}"
+    );
+    // Finished before: 2, 3 and 1; new: 4, 5, 6 (and 5 twice in the read).
+    for n in [2, 4, 3, 5, 6, 1, 5] {
+        xadd_envelope(&mut conn, "mixed:events", &shipped(n));
+    }
+    let stats = drain(&url, "mixed:events", true);
+    assert_eq!(SHIPPED.load(Ordering::SeqCst), 6, "{stats}");
+    assert_eq!((stats.acked, stats.duplicates), (7, 4), "{stats}");
+    for n in 1..=6 {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(format!("mixed:events:done:default:{}", id(n)))
+            .query(&mut conn)
+            .unwrap();
+        assert!(ttl > 500_000, "event {n}'s marker: {ttl} ms left");
+    }
 }
 
 /// A worker's Redis user without `+set` cannot write the markers: the

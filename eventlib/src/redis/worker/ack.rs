@@ -191,13 +191,14 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
         let with_markers = (!markers.is_empty() && !refused_lately).then(|| {
             let mut full = pipe.clone();
             let window = config.once_window.unwrap_or_default();
+            let px = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
             for key in &markers {
-                full.cmd("SET")
-                    .arg(key)
-                    .arg(1)
-                    .arg("PX")
-                    .arg(u64::try_from(window.as_millis()).unwrap_or(u64::MAX))
-                    .ignore();
+                // Sized up front: a command grown argument by argument
+                // reallocates several times, for every entry. Not ignored:
+                // the batch is written with `exec`, which reads no reply.
+                let mut set = redis::Cmd::with_capacity(5, key.len() + 32);
+                set.arg("SET").arg(key).arg(1).arg("PX").arg(px);
+                full.add_command(set);
             }
             full
         });

@@ -124,8 +124,10 @@ impl WorkerBuilder {
     /// For events that can reach the stream twice with one id (a
     /// transactional outbox's relay killed between sending and deleting, a
     /// producer retrying after a lost reply). Off by default: it costs one
-    /// `EXISTS` per entry (pipelined: one round trip per read), a `SET`
-    /// with each acknowledgement, and one key per event for `window`.
+    /// `EXISTS` of all the markers of a read (one round trip per read; one
+    /// more, with an `EXISTS` per entry, for a read that holds an event
+    /// finished before), a `SET` per entry with the acknowledgement, and
+    /// one key per event for `window`.
     ///
     /// What can still run twice: two copies handled at the same moment (the
     /// second checks before the first is acknowledged), and a copy that

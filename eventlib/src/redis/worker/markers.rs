@@ -9,11 +9,13 @@ use crate::redis::wire;
 use crate::redis::worker::shared::Shared;
 
 /// For each of `entries` just read, whether the group already finished
-/// its event (with `once_per_event_id`): one pipelined `EXISTS` per
-/// envelope that leads with its event id, as eventlib's producers write
-/// it. `None` where it was not looked up (the option off, another
-/// envelope shape, Redis failing): the handler thread then looks with
-/// [`finished_before`].
+/// its event (with `once_per_event_id`), for every envelope that leads
+/// with its event id, as eventlib's producers write it: one `EXISTS` of
+/// all their markers, whose count is 0 for a read that holds no event
+/// finished before (nearly every read); only otherwise is each marker
+/// looked up (one `EXISTS` per marker, pipelined). `None` where it was not
+/// looked up (the option off, another envelope shape, Redis failing): the
+/// handler thread then looks with [`finished_before`].
 pub(crate) fn finished(shared: &Shared, link: &mut Link, entries: &[Entry]) -> Vec<Option<bool>> {
     let config = shared.config();
     let unknown = vec![None; entries.len()];
@@ -24,24 +26,19 @@ pub(crate) fn finished(shared: &Shared, link: &mut Link, entries: &[Entry]) -> V
         .iter()
         .map(|entry| {
             let id = wire::leading_id(entry.field(wire::FIELD)?)?;
-            Some(keys::done(&config.stream, &config.group, &id.to_string()))
+            Some(keys::done(&config.stream, &config.group, id))
         })
         .collect();
-    let mut pipe = redis::pipe();
-    for marker in markers.iter().flatten() {
-        pipe.exists(marker);
-    }
-    if pipe.is_empty() {
+    let keys: Vec<&str> = markers.iter().flatten().map(String::as_str).collect();
+    if keys.is_empty() {
         return unknown;
     }
-    match link.run(shared.counters().reconnects(), |c| {
-        pipe.query::<Vec<u64>>(c)
-    }) {
+    match link.run(shared.counters().reconnects(), |c| look_up(c, &keys)) {
         Ok(found) => {
             let mut found = found.into_iter();
             markers
                 .iter()
-                .map(|marker| marker.as_ref().and_then(|_| found.next()).map(|n| n > 0))
+                .map(|marker| marker.as_ref().and_then(|_| found.next()))
                 .collect()
         }
         Err(err) => {
@@ -53,6 +50,21 @@ pub(crate) fn finished(shared: &Shared, link: &mut Link, entries: &[Entry]) -> V
             unknown
         }
     }
+}
+
+/// Whether each of `keys` exists: the count of all of them first, then,
+/// only if some exist (and there are several), each one.
+fn look_up(c: &mut redis::Connection, keys: &[&str]) -> redis::RedisResult<Vec<bool>> {
+    let existing: u64 = redis::cmd("EXISTS").arg(keys).query(c)?;
+    if existing == 0 || keys.len() == 1 {
+        return Ok(vec![existing > 0; keys.len()]);
+    }
+    let mut pipe = redis::pipe();
+    for key in keys {
+        pipe.exists(key);
+    }
+    let each: Vec<u64> = pipe.query(c)?;
+    Ok(each.into_iter().map(|n| n > 0).collect())
 }
 
 /// Whether the group already finished the event of marker `key`; an error

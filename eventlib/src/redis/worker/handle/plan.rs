@@ -87,7 +87,7 @@ pub(super) fn plan(
     let done_key = config
         .once_window
         .filter(|_| decoded.handlers.is_none())
-        .map(|_| keys::done(&config.stream, &config.group, &decoded.id.to_string()));
+        .map(|_| keys::done(&config.stream, &config.group, decoded.id));
     if let Some(key) = &done_key {
         if !shared.recent().take(decoded.id, id)
             || job
