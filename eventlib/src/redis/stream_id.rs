@@ -36,9 +36,50 @@ impl FromStr for StreamId {
     }
 }
 
+impl StreamId {
+    /// The id as Redis writes it, `<ms>-<seq>`, put together without the
+    /// formatter: a worker writes one into every acknowledgement.
+    pub(crate) fn text(self) -> Text {
+        let (mut ms, mut seq) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let (ms, seq) = (
+            ms.format(self.ms).as_bytes(),
+            seq.format(self.seq).as_bytes(),
+        );
+        let mut bytes = [0; TEXT_MAX];
+        bytes[..ms.len()].copy_from_slice(ms);
+        bytes[ms.len()] = b'-';
+        let len = ms.len() + 1 + seq.len();
+        bytes[ms.len() + 1..len].copy_from_slice(seq);
+        Text { bytes, len }
+    }
+}
+
+/// The longest id text: two 20-digit numbers and the dash.
+const TEXT_MAX: usize = 41;
+
+/// An id's text, from [`StreamId::text`].
+pub(crate) struct Text {
+    bytes: [u8; TEXT_MAX],
+    len: usize,
+}
+
+impl Text {
+    pub(crate) fn as_str(&self) -> &str {
+        // Digits and a dash: always UTF-8.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for StreamId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.ms, self.seq)
+        f.write_str(self.text().as_str())
+    }
+}
+
+/// An id as a command's argument: its text.
+impl redis::ToRedisArgs for StreamId {
+    fn write_redis_args<W: ?Sized + redis::RedisWrite>(&self, out: &mut W) {
+        out.write_arg(self.text().as_str().as_bytes());
     }
 }
 
@@ -81,6 +122,36 @@ mod tests {
         };
         assert_eq!(last.next(), StreamId { ms: 8, seq: 0 });
         assert!(StreamId { ms: 1, seq: 9 } < StreamId { ms: 2, seq: 0 });
+    }
+
+    #[test]
+    fn an_id_is_written_as_redis_writes_it_up_to_the_longest() {
+        for (ms, seq) in [(0, 0), (1, u64::MAX), (u64::MAX, u64::MAX), (9, 10)] {
+            let id = StreamId { ms, seq };
+            let text = format!("{ms}-{seq}");
+            assert_eq!(id.text().as_str(), text);
+            assert_eq!(id.to_string(), text);
+            assert_eq!(text.parse::<StreamId>().unwrap(), id);
+            let mut cmd = redis::cmd("XACK");
+            cmd.arg("s").arg("g").arg(&[id, ENTRY][..]);
+            let args: Vec<&[u8]> = cmd
+                .args_iter()
+                .filter_map(|arg| match arg {
+                    redis::Arg::Simple(bytes) => Some(bytes),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(
+                args,
+                [
+                    &b"XACK"[..],
+                    b"s",
+                    b"g",
+                    text.as_bytes(),
+                    b"1700000000000-3"
+                ]
+            );
+        }
     }
 
     #[test]

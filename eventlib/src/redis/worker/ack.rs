@@ -92,7 +92,7 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
                         only_acks = false;
                         markers.push(key.as_str());
                     }
-                    ack_ids.push(id.to_string());
+                    ack_ids.push(*id);
                     if *clear_progress {
                         only_acks = false;
                         progress_done.extend(progress::fields_of(*id));
@@ -132,7 +132,7 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
                             .arg(&config.group)
                             .arg(to)
                             .arg(0)
-                            .arg(id.to_string())
+                            .arg(*id)
                             .arg("JUSTID")
                             .ignore();
                     }
@@ -170,11 +170,16 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
         }
         // One XACK and one HDEL for the whole batch: both take many ids.
         if !ack_ids.is_empty() {
-            pipe.cmd("XACK")
+            // Sized up front, as it holds up to a batch of ids.
+            let mut xack = redis::Cmd::with_capacity(
+                3 + ack_ids.len(),
+                4 + config.stream.len() + config.group.len() + 24 * ack_ids.len(),
+            );
+            xack.arg("XACK")
                 .arg(&config.stream)
                 .arg(&config.group)
-                .arg(&ack_ids)
-                .ignore();
+                .arg(&ack_ids);
+            pipe.add_command(xack).ignore();
         }
         if !progress_done.is_empty() {
             pipe.cmd("HDEL")

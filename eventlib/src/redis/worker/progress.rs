@@ -100,15 +100,15 @@ pub(crate) fn load(
             redis::pipe()
                 .cmd("HGET")
                 .arg(config.progress_key())
-                .arg(id.to_string())
+                .arg(id)
                 .cmd("HGET")
                 .arg(config.progress_key())
                 .arg(passed_field(id))
                 .cmd("XPENDING")
                 .arg(&config.stream)
                 .arg(&config.group)
-                .arg(id.to_string())
-                .arg(id.to_string())
+                .arg(id)
+                .arg(id)
                 .arg(1)
                 .query(c)
         })?;
@@ -124,11 +124,7 @@ pub(crate) fn load(
 /// [`Progress::encode`]), if any, on the settling transaction.
 pub(crate) fn save(pipe: &mut redis::Pipeline, key: &str, id: StreamId, progress: Option<&[u8]>) {
     if let Some(progress) = progress {
-        pipe.cmd("HSET")
-            .arg(key)
-            .arg(id.to_string())
-            .arg(progress)
-            .ignore();
+        pipe.cmd("HSET").arg(key).arg(id).arg(progress).ignore();
     }
 }
 
