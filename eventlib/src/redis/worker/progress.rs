@@ -7,6 +7,7 @@
 //! the handler threads read it back ([`load`]) and the acknowledging
 //! thread writes and clears it in its transaction.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use redis::streams::StreamPendingCountReply;
@@ -22,8 +23,11 @@ use crate::redis::worker::shared::Shared;
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Progress {
     /// Handlers (by path) that are finished: succeeded or dead-lettered.
+    /// Borrowed from the registry when they finish here (every handler run
+    /// of every entry marks one, and nearly every entry's progress is
+    /// dropped unsaved), owned when read back from Redis.
     #[serde(default)]
-    done: BTreeSet<String>,
+    done: BTreeSet<Cow<'static, str>>,
     /// Failed attempts so far, by handler path.
     #[serde(default)]
     failures: BTreeMap<String, u32>,
@@ -38,9 +42,10 @@ impl Progress {
         self.done.contains(handler)
     }
 
-    /// Marks `handler` finished.
-    pub(crate) fn finish(&mut self, handler: &str) {
-        self.done.insert(handler.to_owned());
+    /// Marks `handler` finished: its path, from the registry (borrowed) or
+    /// from a replay's data (owned).
+    pub(crate) fn finish(&mut self, handler: impl Into<Cow<'static, str>>) {
+        self.done.insert(handler.into());
     }
 
     /// The attempt `handler` is at next: one more than its failures, at most

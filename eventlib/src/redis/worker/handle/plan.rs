@@ -146,7 +146,7 @@ pub(super) fn plan(
         counters.add_misdirected(1);
         dead.push(dead_letter(shared, entry, Some(decoded), None, &reason, 0));
         for handler in &misdirected {
-            progress.finish(handler);
+            progress.finish(handler.to_string());
         }
     }
     let due: Vec<u32> = mine
