@@ -199,8 +199,9 @@ pub(crate) fn acknowledge(shared: &Shared, settled: &Receiver<Settled>, finished
             let px = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
             for key in &markers {
                 // Sized up front: a command grown argument by argument
-                // reallocates several times, for every entry. Not ignored:
-                // the batch is written with `exec`, which reads no reply.
+                // reallocates several times, for every entry. Not marked
+                // ignored (a set insertion each): the batch is written
+                // with `exec`, which discards every reply's value.
                 let mut set = redis::Cmd::with_capacity(5, key.len() + 32);
                 set.arg("SET").arg(key).arg(1).arg("PX").arg(px);
                 full.add_command(set);
