@@ -774,6 +774,88 @@ fn workers_joining_and_leaving_share_every_partition_and_lose_nothing() {
     }
 }
 
+/// With `once_per_event_id` on partitions spread over three primaries:
+/// a partition's markers live on its own shard (the partition's key is a
+/// hash tag as a whole, and a marker's key begins with it), each read
+/// looks its markers up with one `EXISTS` there, and the acknowledgements
+/// write them. Every event is handled once, every marker is written, and
+/// there are far fewer `EXISTS` than events.
+#[test]
+fn once_per_event_id_works_on_partitions_over_three_shards() {
+    let cluster = RedisCluster::start();
+    let dir = TempDir::new("cluster-markers");
+    let url = cluster.url();
+    let count = 2000u64;
+    let mut producer = producer_node(
+        &dir.0,
+        &url,
+        &[
+            ("count", count.to_string()),
+            ("partitions", "6".into()),
+            ("keys", "12".into()),
+            ("declare", "default".into()),
+        ],
+    );
+    assert!(
+        producer.wait(Duration::from_secs(120)),
+        "{}",
+        producer.output()
+    );
+    let mut worker = worker_node(
+        &dir.0,
+        &url,
+        "w1",
+        &[
+            ("partitions", "6".into()),
+            ("concurrency", "1".into()),
+            ("idle_ms", "1500".into()),
+            ("once_ms", "600000".into()),
+        ],
+    );
+    assert!(worker.wait(Duration::from_secs(120)), "{}", worker.output());
+    let seqs = produced(&dir.0, "producer");
+    assert_eq!(seqs.len() as u64, count);
+    assert_eq!(
+        Handled::read(&dir.0).loss_and_duplicates("record", seqs.iter().copied()),
+        (0, 0)
+    );
+    for (stat, expected) in [
+        ("acked", count),
+        ("duplicates", 0),
+        ("markers_unwritten", 0),
+    ] {
+        assert_eq!(worker.stat(stat), Some(expected), "{}", worker.output());
+    }
+    let (mut markers, mut lookups) = (0, 0);
+    for primary in cluster.primaries() {
+        let mut conn = cluster.node_connection(primary.port);
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("*:done:default:*")
+            .query(&mut conn)
+            .expect("KEYS on a primary");
+        assert!(
+            !keys.is_empty(),
+            "no marker on the primary {}",
+            primary.port
+        );
+        markers += keys.len() as u64;
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut conn)
+            .expect("INFO commandstats");
+        lookups += info
+            .lines()
+            .find_map(|line| line.strip_prefix("cmdstat_exists:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .map_or(0, |calls| calls.parse::<u64>().expect("a count of calls"));
+    }
+    assert_eq!(markers, count);
+    assert!(
+        lookups < count / 4,
+        "{lookups} EXISTS for {count} events: a lookup per entry, not per read"
+    );
+}
+
 #[test]
 fn partitions_on_one_server_are_handled_once_each() {
     let server = eventlib_redis_tests::RedisServer::start();

@@ -1,7 +1,7 @@
 //! A producer or worker process for the reliability tests:
 //!
 //! `eventlib-redis-node producer url=... name=p count=N [start=0] [pace_us=0] [sleep_ms=0] [fail_times=0] [stream=..] [partitions=1] [keys=0] [confirm=0] [wait_ms=1000]`
-//! `eventlib-redis-node worker url=... consumer=w [group=default] [concurrency=4] [visibility_ms=..] [idle_ms=0] [stream=..] [partitions=1] [confirm=0] ...`
+//! `eventlib-redis-node worker url=... consumer=w [group=default] [concurrency=4] [visibility_ms=..] [idle_ms=0] [stream=..] [partitions=1] [confirm=0] [once_ms=0] ...`
 //! `eventlib-redis-node refused_producer url=... count=N [stream=..] [shutdown_secs=30] [then_after_ms=.. then_count=M]`
 //! `eventlib-redis-node bench_producer url=... outbox=memory|never|always|<ms> [dir=..] count=N [threads=1]`
 //! `eventlib-redis-node spool_producer url=... dir=... count=N [start=0] [fsync=never|always|<ms>] [segment=bytes] [drain_secs=60] [shutdown_ms=0] [partitions=1] [confirm=0] [wait_ms=1000]`
@@ -204,6 +204,10 @@ fn main() {
             let worker = match num("confirm", 0) {
                 0 => worker,
                 replicas => worker.confirm(eventlib::redis::Confirm::replicas(replicas as u32)),
+            };
+            let worker = match num("once_ms", 0) {
+                0 => worker,
+                ms => worker.once_per_event_id(Duration::from_millis(ms)),
             };
             let worker = match num("idle_ms", 0) {
                 0 => worker,
