@@ -36,7 +36,7 @@ pub(crate) fn partition_counts(stream: &str) -> String {
 }
 
 /// The marker that group `group` finished event `event_id` (with
-/// `once_per_event_id`): `{stream}:done:{group}:{32 hex digits}`. Made
+/// `once_per_event_id`): `<stream>:done:<group>:<32 hex digits>`. Made
 /// twice for every entry a worker reads with the option on (to look it up,
 /// then to write it), so put together without the formatter.
 pub(crate) fn done(stream: &str, group: &str, event_id: crate::EventId) -> String {

@@ -22,21 +22,7 @@ impl StreamId {
             },
         }
     }
-}
 
-impl FromStr for StreamId {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a stream entry id");
-        let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
-        Ok(StreamId {
-            ms: ms.parse().map_err(|_| bad())?,
-            seq: seq.parse().map_err(|_| bad())?,
-        })
-    }
-}
-
-impl StreamId {
     /// The id as Redis writes it, `<ms>-<seq>`, put together without the
     /// formatter: a worker writes one into every acknowledgement.
     pub(crate) fn text(self) -> Text {
@@ -51,6 +37,18 @@ impl StreamId {
         let len = ms.len() + 1 + seq.len();
         bytes[ms.len() + 1..len].copy_from_slice(seq);
         Text { bytes, len }
+    }
+}
+
+impl FromStr for StreamId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a stream entry id");
+        let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
+        Ok(StreamId {
+            ms: ms.parse().map_err(|_| bad())?,
+            seq: seq.parse().map_err(|_| bad())?,
+        })
     }
 }
 
