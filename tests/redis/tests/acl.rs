@@ -1,10 +1,10 @@
 //! The ACL users of `docs/security.md` ("Security of the Redis stream"), read
 //! from the page and created on a real redis-server: a producer, workers
 //! (two groups, retries, dead letters, handler sets, consumer cleanup,
-//! trimming, `stop_when_idle`) and the dashboard (read-write and read-only,
-//! over a real socket) run under them, every event is handled, and
-//! `ACL LOG` stays empty until the read-only user tries to write; the
-//! same on a stream split into partitions.
+//! trimming, `stop_when_idle`, once per event id) and the dashboard
+//! (read-write and read-only, over a real socket) run under them, every
+//! event is handled, and `ACL LOG` stays empty until the read-only user
+//! tries to write; the same on a stream split into partitions.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -112,6 +112,12 @@ fn the_documented_users_run_producer_workers_and_dashboard_with_nothing_denied()
                 // Short, so that heartbeats (`XCLAIM ... JUSTID`) run too.
                 ("visibility_ms", "3000".into()),
                 ("idle_ms", "3000".into()),
+                // The default group runs each event id once: its markers
+                // are looked up and written under the same user.
+                (
+                    "once_ms",
+                    if group == "default" { "600000" } else { "0" }.into(),
+                ),
             ];
             Process::node(NODE, consumer, &dir.0, &args("worker", &worker_url, &pairs))
         })
@@ -128,6 +134,8 @@ fn the_documented_users_run_producer_workers_and_dashboard_with_nothing_denied()
 
     let handled = Handled::read(&dir.0);
     assert_eq!(handled.loss_and_duplicates("record", 0..110), (0, 0));
+    assert_eq!(markers(&mut conn, "default"), 110);
+    assert_eq!(markers(&mut conn, "audit"), 0);
     assert_eq!(handled.loss_and_duplicates("flaky", 0..100), (0, 0));
     assert_eq!(handled.loss_and_duplicates("audit", 0..110), (0, 0));
     assert!((0..100).all(|seq| handled.failed("flaky", seq) == 1));
@@ -189,6 +197,16 @@ fn the_documented_users_run_producer_workers_and_dashboard_with_nothing_denied()
         log[0].contains("eventlib-viewer") && log[0].contains("xdel"),
         "{log:?}"
     );
+}
+
+/// How many events group `group` marked finished (`once_per_event_id`),
+/// over the stream and its partitions.
+fn markers(conn: &mut redis::Connection, group: &str) -> usize {
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("*:done:{group}:*"))
+        .query(conn)
+        .expect("KEYS");
+    keys.len()
 }
 
 /// The dashboard under the operator's user (pages, a replay) and under the
@@ -445,6 +463,7 @@ fn the_documented_users_run_a_partitioned_stream_with_nothing_denied() {
                 ("backoff_ms", "20".into()),
                 ("backoff_max_ms", "50".into()),
                 ("idle_ms", "3000".into()),
+                ("once_ms", "600000".into()),
                 parts.clone(),
             ];
             Process::node(NODE, consumer, &dir.0, &args("worker", &worker_url, &pairs))
@@ -460,6 +479,9 @@ fn the_documented_users_run_a_partitioned_stream_with_nothing_denied() {
     }
     let handled = Handled::read(&dir.0);
     assert_eq!(handled.loss_and_duplicates("record", 0..120), (0, 0));
+    // Every event failed for good in `flaky`: a dead-lettered event is
+    // finished too, so each has its marker.
+    assert_eq!(markers(&mut conn, "default"), 120);
     assert_eq!(acl_log(&mut conn), Vec::<String>::new());
 
     // The operator across the partitions: status, dead letters (every
