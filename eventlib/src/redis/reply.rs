@@ -19,8 +19,12 @@ use crate::redis::stream_id::StreamId;
 /// JUSTID` reply is an array of them).
 impl FromRedisValue for StreamId {
     fn from_redis_value(value: Value) -> Result<Self, ParsingError> {
-        let text: String = redis::from_redis_value(value)?;
-        text.parse().map_err(ParsingError::from)
+        let id = match &value {
+            Value::BulkString(bytes) => StreamId::from_text(bytes),
+            Value::SimpleString(text) => StreamId::from_text(text.as_bytes()),
+            _ => None,
+        };
+        id.ok_or_else(|| format!("a stream entry id expected, not {value:?}").into())
     }
 }
 
@@ -68,22 +72,64 @@ impl Entry {
 }
 
 impl FromRedisValue for Entry {
+    /// Walks the reply's values by hand and moves their bytes: a worker
+    /// reads every entry through here, and the crate's generic tuple and
+    /// vector conversions cost about as much as the rest of its reading
+    /// outside the reply's parsing.
     fn from_redis_value(value: Value) -> Result<Self, ParsingError> {
         // `[id, [field, value, ...]]`; `[id, nil]` for an entry deleted while
         // pending, as a consumer's own pending list shows it.
-        let (id, fields): (StreamId, Option<Vec<Field>>) = redis::from_redis_value(value)?;
-        let fields = fields.map(|fields| {
-            fields
-                .into_iter()
-                .map(|(name, value)| (lossy(name), value))
-                .collect()
-        });
+        let (id, fields) = match value {
+            Value::Array(items) => match <[Value; 2]>::try_from(items) {
+                Ok([id, fields]) => (id, fields),
+                Err(items) => {
+                    return Err(
+                        format!("a stream entry of {} elements (2 expected)", items.len()).into(),
+                    )
+                }
+            },
+            other => return Err(format!("a stream entry expected, not {other:?}").into()),
+        };
+        let id = StreamId::from_redis_value(id)?;
+        let fields = match fields {
+            Value::Nil => None,
+            Value::Array(items) => {
+                if items.len() % 2 != 0 {
+                    return Err(format!(
+                        "entry {id}: {} field names and values (an even count expected)",
+                        items.len()
+                    )
+                    .into());
+                }
+                let mut fields = Vec::with_capacity(items.len() / 2);
+                let mut items = items.into_iter();
+                while let (Some(name), Some(value)) = (items.next(), items.next()) {
+                    fields.push((lossy(bytes(name)?), bytes(value)?));
+                }
+                Some(fields)
+            }
+            Value::Map(pairs) => Some(
+                pairs
+                    .into_iter()
+                    .map(|(name, value)| Ok((lossy(bytes(name)?), bytes(value)?)))
+                    .collect::<Result<_, ParsingError>>()?,
+            ),
+            other => {
+                return Err(format!("entry {id}: fields expected, not {other:?}").into());
+            }
+        };
         Ok(Entry { id, fields })
     }
 }
 
-/// A field's name and value as Redis sends them.
-type Field = (Vec<u8>, Vec<u8>);
+/// A field's name or value as Redis sends it.
+fn bytes(value: Value) -> Result<Vec<u8>, ParsingError> {
+    match value {
+        Value::BulkString(bytes) => Ok(bytes),
+        Value::SimpleString(text) => Ok(text.into_bytes()),
+        other => Err(format!("a field name or value expected, not {other:?}").into()),
+    }
+}
 
 /// A field name as text; bytes that are not UTF-8 become U+FFFD.
 fn lossy(bytes: Vec<u8>) -> String {
@@ -389,6 +435,27 @@ mod tests {
         assert!(redis::from_redis_value::<StreamReadReply>(value(XREADGROUP_NEW_RESP2)).is_err());
         assert!(redis::from_redis_value::<StreamReadReply>(value(XREADGROUP_NEW_RESP3)).is_err());
         assert!(redis::from_redis_value::<StreamRangeReply>(value(XREVRANGE_LAST)).is_err());
+    }
+
+    #[test]
+    fn entries_that_are_not_entries_are_refused() {
+        let entry =
+            |fields: Value| redis::from_redis_value::<Entry>(array(vec![bulk("1-0"), fields]));
+        // An odd count of field names and values.
+        assert!(entry(array(vec![bulk("a"), bulk("1"), bulk("b")])).is_err());
+        // A field value that is not a string.
+        assert!(entry(array(vec![bulk("a"), Value::Int(1)])).is_err());
+        assert!(entry(Value::Int(1)).is_err());
+        assert!(redis::from_redis_value::<Entry>(array(vec![bulk("1-0")])).is_err());
+        assert!(redis::from_redis_value::<Entry>(bulk("1-0")).is_err());
+        // Fields sent as a map read as the same pairs.
+        let map = Value::Map(vec![(bulk("event"), bulk("{}")), (bulk("a"), bulk("1"))]);
+        let read = entry(map).expect("fields as a map");
+        assert_eq!(fields(&read), [("event", &b"{}"[..]), ("a", &b"1"[..])]);
+        assert_eq!(
+            entry(array(vec![])).expect("no fields").fields,
+            Some(vec![])
+        );
     }
 
     #[test]

@@ -23,6 +23,32 @@ impl StreamId {
         }
     }
 
+    /// The id written as `<ms>-<seq>`, or `<ms>` for sequence 0; `None`
+    /// for anything else. Read digit by digit: a worker reads one from
+    /// every entry it takes.
+    pub(crate) fn from_text(text: &[u8]) -> Option<StreamId> {
+        fn number(digits: &[u8]) -> Option<u64> {
+            if digits.is_empty() {
+                return None;
+            }
+            digits.iter().try_fold(0u64, |n, &digit| {
+                let digit = digit.wrapping_sub(b'0');
+                if digit > 9 {
+                    return None;
+                }
+                n.checked_mul(10)?.checked_add(u64::from(digit))
+            })
+        }
+        let (ms, seq) = match text.iter().position(|&b| b == b'-') {
+            Some(dash) => (&text[..dash], &text[dash + 1..]),
+            None => (text, &b"0"[..]),
+        };
+        Some(StreamId {
+            ms: number(ms)?,
+            seq: number(seq)?,
+        })
+    }
+
     /// The id as Redis writes it, `<ms>-<seq>`, put together without the
     /// formatter: a worker writes one into every acknowledgement.
     pub(crate) fn text(self) -> Text {
@@ -43,12 +69,7 @@ impl StreamId {
 impl FromStr for StreamId {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a stream entry id");
-        let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
-        Ok(StreamId {
-            ms: ms.parse().map_err(|_| bad())?,
-            seq: seq.parse().map_err(|_| bad())?,
-        })
+        StreamId::from_text(s.as_bytes()).ok_or_else(|| format!("`{s}` is not a stream entry id"))
     }
 }
 
@@ -104,7 +125,20 @@ mod tests {
         assert_eq!(id, ENTRY);
         assert_eq!(id.to_string(), "1700000000000-3");
         assert_eq!("5".parse::<StreamId>().unwrap(), StreamId { ms: 5, seq: 0 });
-        for bad in ["", "-", "a-1", "1-b", "1-2-3", "-1"] {
+        for bad in [
+            "",
+            "-",
+            "a-1",
+            "1-b",
+            "1-2-3",
+            "-1",
+            "1-",
+            "+1-0",
+            "1-+0",
+            " 1-0",
+            "18446744073709551616-0",
+            "0-18446744073709551616",
+        ] {
             assert!(bad.parse::<StreamId>().is_err(), "`{bad}` parsed");
         }
         assert_eq!(
