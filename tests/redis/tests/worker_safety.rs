@@ -348,6 +348,47 @@ fn a_group_created_after_the_events_handles_what_the_stream_still_holds() {
     assert_eq!(Handled::read(&dir.0).count_handler("record"), 150);
 }
 
+/// The stream deleted under a running worker (its group goes with it):
+/// the worker's next read is refused with `NOGROUP`, it makes the group
+/// again and handles what is written after.
+#[test]
+fn a_stream_deleted_under_a_running_worker_is_read_again_once_remade() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("deleted-stream");
+    let mut conn = redis.connection();
+    let mut worker = node_worker(&redis, &dir, "w1", &[]);
+    wait_for("the worker reading", LIMIT, || {
+        consumers(&mut conn, STREAM, "default") == 1
+    });
+    for seq in 0..20 {
+        xadd_envelope(&mut conn, STREAM, &order(seq, 0));
+    }
+    wait_for("the first entries handled", LIMIT, || {
+        Handled::read(&dir.0).all("record", 0..20)
+    });
+    let deleted: u64 = redis::cmd("DEL").arg(STREAM).query(&mut conn).unwrap();
+    assert_eq!(deleted, 1);
+    wait_for("the group made again", LIMIT, || {
+        consumers(&mut conn, STREAM, "default") == 1
+    });
+    for seq in 20..40 {
+        xadd_envelope(&mut conn, STREAM, &order(seq, 0));
+    }
+    wait_for("the later entries handled", LIMIT, || {
+        Handled::read(&dir.0).all("record", 20..40)
+    });
+    stop(&mut worker);
+    assert_eq!(
+        Handled::read(&dir.0).loss_and_duplicates("record", 0..40),
+        (0, 0)
+    );
+    assert!(
+        worker.output().contains("NOGROUP"),
+        "the worker did not say why it made the group again:\n{}",
+        worker.output()
+    );
+}
+
 /// Writes `count` copies of `envelope` (a group `default` declared first),
 /// runs one worker until each is dead-lettered, and returns it stopped.
 fn dead_lettered(

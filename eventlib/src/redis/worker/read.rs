@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use redis::Value;
+use redis::{ConnectionLike, FromRedisValue, RedisResult, Value};
 
 use crate::redis::backoff::Backoff;
 use crate::redis::conn::Link;
@@ -61,6 +61,17 @@ fn read_at_least(prefetch: usize, concurrency: usize) -> usize {
     (prefetch / 2)
         .min(prefetch.saturating_sub(concurrency) + 1)
         .max(1)
+}
+
+/// Sends `cmd`, an `XREADGROUP`, and reads its reply. Not `Cmd::query`,
+/// which walks and copies the whole reply, entry by entry, looking for an
+/// error inside it before converting it: this reply is an error only as a
+/// whole (`NOGROUP`, a refused command).
+fn read_entries(cmd: &redis::Cmd, conn: &mut impl ConnectionLike) -> RedisResult<ReadReply> {
+    match conn.req_command(cmd)? {
+        Value::ServerError(err) => Err(err.into()),
+        value => Ok(ReadReply::from_redis_value(value)?),
+    }
 }
 
 /// The reading loop: this consumer's own pending entries first, then new
@@ -207,7 +218,7 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
                     .arg(&config.stream)
                     .arg(">"),
             };
-            cmd.query::<ReadReply>(c)
+            read_entries(&cmd, c)
         });
         let mut entries = match result {
             Ok(reply) => {
@@ -221,11 +232,17 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
                     errors_while_stopping += 1;
                 }
                 if err.code() == Some("NOGROUP") {
-                    // The stream or the group was deleted: make them again.
-                    log::warn!(
-                        "eventlib worker: {err}; creating group `{}` again",
+                    // The stream or the group was deleted (by hand, a
+                    // flush, an eviction): make them again, and tell it
+                    // even with no logger, since what they held is gone.
+                    crate::notice::warn(&format!(
+                        "eventlib worker `{}`: reading `{}` at {}: {err}; the stream or group \
+                         `{}` was deleted with the entries it held: making the group again",
+                        config.consumer,
+                        config.stream,
+                        link.shown(),
                         config.group
-                    );
+                    ));
                     if !create_group(shared, link) {
                         return;
                     }
