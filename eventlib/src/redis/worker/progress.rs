@@ -18,6 +18,11 @@ use crate::redis::reply;
 use crate::redis::stream_id::StreamId;
 use crate::redis::worker::shared::Shared;
 
+/// The finished handlers as saved: sorted, each once.
+fn sorted<S: serde::Serializer>(done: &[Cow<'static, str>], to: S) -> Result<S::Ok, S::Error> {
+    to.collect_seq(done.iter().collect::<BTreeSet<_>>())
+}
+
 /// What is saved of an entry whose handlers need a retry, or that was left
 /// for another worker after some handlers ran here.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -25,9 +30,11 @@ pub(crate) struct Progress {
     /// Handlers (by path) that are finished: succeeded or dead-lettered.
     /// Borrowed from the registry when they finish here (every handler run
     /// of every entry marks one, and nearly every entry's progress is
-    /// dropped unsaved), owned when read back from Redis.
-    #[serde(default)]
-    done: BTreeSet<Cow<'static, str>>,
+    /// dropped unsaved), owned when read back from Redis. A list rather
+    /// than a set: an event has a few handlers, and the list costs one
+    /// small allocation where a tree costs a node; saved sorted.
+    #[serde(default, serialize_with = "sorted")]
+    done: Vec<Cow<'static, str>>,
     /// Failed attempts so far, by handler path.
     #[serde(default)]
     failures: BTreeMap<String, u32>,
@@ -39,13 +46,16 @@ pub(crate) struct Progress {
 impl Progress {
     /// Whether `handler` is finished (succeeded or dead-lettered).
     pub(crate) fn is_done(&self, handler: &str) -> bool {
-        self.done.contains(handler)
+        self.done.iter().any(|done| done == handler)
     }
 
     /// Marks `handler` finished: its path, from the registry (borrowed) or
     /// from a replay's data (owned).
     pub(crate) fn finish(&mut self, handler: impl Into<Cow<'static, str>>) {
-        self.done.insert(handler.into());
+        let handler = handler.into();
+        if !self.is_done(&handler) {
+            self.done.push(handler);
+        }
     }
 
     /// The attempt `handler` is at next: one more than its failures, at most
@@ -177,6 +187,17 @@ mod tests {
         assert_eq!(back.retry_at(), Some(1_700_000_000_000));
         let bare: Progress = serde_json::from_str("{}").unwrap();
         assert_eq!(bare.retry_at(), None);
+    }
+
+    #[test]
+    fn finished_handlers_are_saved_sorted_and_once() {
+        let mut progress = Progress::default();
+        for handler in ["b::h", "a::h", "b::h"] {
+            progress.finish(handler);
+        }
+        progress.finish(String::from("a::h"));
+        let saved: serde_json::Value = serde_json::from_slice(&progress.encode()).unwrap();
+        assert_eq!(saved["done"], serde_json::json!(["a::h", "b::h"]));
     }
 
     #[test]

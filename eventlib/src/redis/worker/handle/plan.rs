@@ -149,27 +149,30 @@ pub(super) fn plan(
             progress.finish(handler.to_string());
         }
     }
-    let due: Vec<u32> = mine
-        .into_iter()
-        .filter(|&h| {
-            let name = handler_name(h);
-            let chosen = decoded
-                .handlers
-                .as_ref()
-                .is_none_or(|names| names.iter().any(|n| n == name));
-            chosen && !progress.is_done(name)
-        })
-        .collect();
-    // Paused handlers do not run; the entry waits for them.
+    // What is due of the group's handlers runs, but paused handlers: the
+    // entry waits for them.
     let held = shared.paused().held();
-    let (handlers, paused): (Vec<u32>, Vec<u32>) =
-        due.into_iter().partition(|&h| !held.holds(handler_name(h)));
+    let mut paused = false;
+    let mut handlers = mine;
+    handlers.retain(|&h| {
+        let name = handler_name(h);
+        let chosen = decoded
+            .handlers
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == name));
+        if !chosen || progress.is_done(name) {
+            return false;
+        }
+        let holds = held.holds(name);
+        paused |= holds;
+        !holds
+    });
     Ok(Plan {
         handlers,
         progress,
         dead,
         done_key,
-        paused: !paused.is_empty(),
+        paused,
     })
 }
 
