@@ -20,7 +20,8 @@ use redis::Value;
 
 use super::server::{Persistence, Server};
 use super::{
-    command_calls, envelope, read_group_entries, reset_stats, text, wait_until, xadd_all, xlen,
+    command_calls, envelope, read_group_entries, reset_stats, text, wait_for_count, wait_until,
+    xadd_all, xlen,
 };
 use crate::harness::Report;
 
@@ -183,10 +184,11 @@ pub(super) fn worker_round(
             std::thread::spawn(move || w.run_blocking())
         })
         .collect();
-    wait_until(
+    wait_for_count(
         "the workers to acknowledge every entry",
         Duration::from_secs(120),
-        || acked() >= events,
+        events,
+        acked,
     );
     let rate = events as f64 / t0.elapsed().as_secs_f64();
     for w in &built {

@@ -230,6 +230,31 @@ fn read_payloads(conn: &mut redis::Connection, key: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Waits until `count` reaches `target`, polling it in naps of half the
+/// time left at the rate so far (within 200 µs and 20 ms): near the end it
+/// looks every 200 µs, as [`wait_until`] does, but a round of tens of
+/// milliseconds is not interrupted thousands of times on a machine whose
+/// cores the workers need. Panics after `limit`.
+fn wait_for_count(what: &str, limit: Duration, target: u64, mut count: impl FnMut() -> u64) {
+    let start = std::time::Instant::now();
+    loop {
+        let done = count();
+        if done >= target {
+            return;
+        }
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        let left = match done {
+            0 => Duration::ZERO,
+            _ => elapsed.mul_f64((target - done) as f64 / done as f64),
+        };
+        std::thread::sleep((left / 2).clamp(Duration::from_micros(200), Duration::from_millis(20)));
+    }
+}
+
 /// Polls `done` every 200 µs (a sleeping poller, not to take a core from
 /// what it waits for); panics after `limit`.
 fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
