@@ -21,7 +21,7 @@ use eventlib::{Dispatcher, Overflow};
 use eventlib_redis_tests::cluster::RedisCluster;
 
 use super::server::{Persistence, Server};
-use super::{envelope, rotated, wait_until};
+use super::{envelope, rotated, wait_for_count, wait_until};
 use crate::events::Viewed;
 use crate::harness::{median, Report};
 
@@ -238,8 +238,8 @@ fn worker_round(
         worker.stats().acked > 0
     });
     let (t0, first) = (Instant::now(), worker.stats().acked);
-    wait_until("every entry", Duration::from_secs(300), || {
-        worker.stats().acked >= ENTRIES
+    wait_for_count("every entry", Duration::from_secs(300), ENTRIES, || {
+        worker.stats().acked
     });
     let rate = (ENTRIES - first) as f64 / t0.elapsed().as_secs_f64();
     worker.shutdown();
