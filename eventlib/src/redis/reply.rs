@@ -24,7 +24,7 @@ impl FromRedisValue for StreamId {
             Value::SimpleString(text) => StreamId::from_text(text.as_bytes()),
             _ => None,
         };
-        id.ok_or_else(|| format!("a stream entry id expected, not {value:?}").into())
+        id.ok_or_else(|| format!("a stream entry id expected, not {}", shown(&value)).into())
     }
 }
 
@@ -88,7 +88,7 @@ impl FromRedisValue for Entry {
                     )
                 }
             },
-            other => return Err(format!("a stream entry expected, not {other:?}").into()),
+            other => return Err(format!("a stream entry expected, not {}", shown(&other)).into()),
         };
         let id = StreamId::from_redis_value(id)?;
         let fields = match fields {
@@ -115,7 +115,7 @@ impl FromRedisValue for Entry {
                     .collect::<Result<_, ParsingError>>()?,
             ),
             other => {
-                return Err(format!("entry {id}: fields expected, not {other:?}").into());
+                return Err(format!("entry {id}: fields expected, not {}", shown(&other)).into());
             }
         };
         Ok(Entry { id, fields })
@@ -127,7 +127,28 @@ fn bytes(value: Value) -> Result<Vec<u8>, ParsingError> {
     match value {
         Value::BulkString(bytes) => Ok(bytes),
         Value::SimpleString(text) => Ok(text.into_bytes()),
-        other => Err(format!("a field name or value expected, not {other:?}").into()),
+        other => Err(format!("a field name or value expected, not {}", shown(&other)).into()),
+    }
+}
+
+/// A value of an unexpected kind, for an error: its kind, and the start
+/// of a string (a reply can be large).
+fn shown(value: &Value) -> String {
+    const MOST: usize = 40;
+    match value {
+        Value::BulkString(bytes) => {
+            let start = String::from_utf8_lossy(&bytes[..bytes.len().min(MOST)]);
+            let more = if bytes.len() > MOST { "..." } else { "" };
+            format!("the string `{start}{more}`")
+        }
+        Value::Array(items) => format!("an array of {} elements", items.len()),
+        Value::Map(pairs) => format!("a map of {} pairs", pairs.len()),
+        Value::Nil => "nil".to_owned(),
+        Value::Int(n) => format!("the integer {n}"),
+        other => {
+            let text = format!("{other:?}");
+            text.chars().take(MOST).collect()
+        }
     }
 }
 
@@ -448,6 +469,20 @@ mod tests {
         assert!(entry(Value::Int(1)).is_err());
         assert!(redis::from_redis_value::<Entry>(array(vec![bulk("1-0")])).is_err());
         assert!(redis::from_redis_value::<Entry>(bulk("1-0")).is_err());
+        // The error shows what came, bounded.
+        let long = array(vec![bulk("x"); 1000]);
+        let err =
+            redis::from_redis_value::<Entry>(array(vec![bulk("1-0"), bulk(&"y".repeat(1000))]))
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("entry 1-0: fields expected, not the string `yyy") && err.len() < 200,
+            "{err}"
+        );
+        let err = redis::from_redis_value::<StreamId>(long)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("an array of 1000 elements"), "{err}");
         // Fields sent as a map read as the same pairs.
         let map = Value::Map(vec![(bulk("event"), bulk("{}")), (bulk("a"), bulk("1"))]);
         let read = entry(map).expect("fields as a map");
