@@ -389,6 +389,44 @@ fn a_stream_deleted_under_a_running_worker_is_read_again_once_remade() {
     );
 }
 
+/// The group destroyed under a running worker (its stream kept): the
+/// worker makes it again at the oldest entry, as documented, so what the
+/// stream still holds runs a second time, and says so.
+#[test]
+fn a_group_destroyed_under_a_running_worker_is_made_again_and_reads_the_stream_again() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("destroyed-group");
+    let mut conn = redis.connection();
+    let mut worker = node_worker(&redis, &dir, "w1", &[]);
+    wait_for("the worker reading", LIMIT, || {
+        consumers(&mut conn, STREAM, "default") == 1
+    });
+    for seq in 0..20 {
+        xadd_envelope(&mut conn, STREAM, &order(seq, 0));
+    }
+    wait_for("the entries handled", LIMIT, || {
+        Handled::read(&dir.0).all("record", 0..20) && pending(&mut conn, STREAM, "default") == 0
+    });
+    let destroyed: u64 = redis::cmd("XGROUP")
+        .arg("DESTROY")
+        .arg(STREAM)
+        .arg("default")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(destroyed, 1);
+    wait_for("the entries handled a second time", LIMIT, || {
+        Handled::read(&dir.0).count_handler("record") == 40
+    });
+    stop(&mut worker);
+    let handled = Handled::read(&dir.0);
+    assert_eq!(handled.loss_and_duplicates("record", 0..20), (0, 20));
+    assert!(
+        worker.output().contains("NOGROUP"),
+        "the worker did not say why it made the group again:\n{}",
+        worker.output()
+    );
+}
+
 /// Writes `count` copies of `envelope` (a group `default` declared first),
 /// runs one worker until each is dead-lettered, and returns it stopped.
 fn dead_lettered(

@@ -232,12 +232,16 @@ pub(crate) fn read(shared: &Shared, link: &mut Link, jobs: &Sender<Job>) {
                     errors_while_stopping += 1;
                 }
                 if err.code() == Some("NOGROUP") {
-                    // The stream or the group was deleted (by hand, a
-                    // flush, an eviction): make them again, and tell it
-                    // even with no logger, since what they held is gone.
+                    // The stream or the group was deleted under the
+                    // worker (by hand, a flush, an eviction): make them
+                    // again, and tell it even with no logger, since what
+                    // a deleted stream held is gone and what a deleted
+                    // group had acknowledged is read again.
                     crate::notice::warn(&format!(
                         "eventlib worker `{}`: reading `{}` at {}: {err}; the stream or group \
-                         `{}` was deleted with the entries it held: making the group again",
+                         `{}` was deleted under this worker (the entries of a deleted stream \
+                         are gone; a deleted group reads the stream again): making the group \
+                         again",
                         config.consumer,
                         config.stream,
                         link.shown(),
