@@ -175,7 +175,10 @@ enum GroupAction {
         from: GroupStart,
     },
     /// Destroys a consumer group: its pending entries are released, and it
-    /// no longer holds trimming back. Asks first unless --yes.
+    /// no longer holds trimming back. Asks first unless --yes. Refuses while
+    /// a worker of the group is alive (a running worker makes its group
+    /// again and handles every entry still in the stream again) unless
+    /// --force.
     #[command(after_help = "Example:\n  eventlib groups destroy old-analytics")]
     Destroy {
         /// The group.
@@ -183,6 +186,9 @@ enum GroupAction {
         /// Do not ask.
         #[arg(long)]
         yes: bool,
+        /// Destroy it even while workers of the group are alive.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -409,7 +415,7 @@ fn run(cli: &Cli) -> Result<(), String> {
         }
         Command::Top { every, count } => top(cli, &mut op, *every, *count)?,
         Command::Groups {
-            action: Some(GroupAction::Destroy { name, yes }),
+            action: Some(GroupAction::Destroy { name, yes, force }),
         } => {
             let status = op.status().map_err(|e| e.to_string())?;
             let group = status
@@ -418,6 +424,22 @@ fn run(cli: &Cli) -> Result<(), String> {
                 .find(|g| &g.name == name)
                 .ok_or_else(|| format!("no group `{name}` on `{}`", cli.stream))?;
             let (pending, consumers) = (group.pending, group.consumers.len());
+            let live: Vec<String> = op
+                .live_processes()
+                .map_err(|e| e.to_string())?
+                .values()
+                .filter(|p| p.kind == "worker" && &p.group == name)
+                .map(|p| format!("{} (pid {})", p.host, p.pid))
+                .collect();
+            if !live.is_empty() && !*force {
+                return Err(format!(
+                    "group `{name}` has {} live worker(s): {}; a running worker makes its group \
+                     again at its next read and handles every entry still in the stream again. \
+                     Stop them first (or pass --force): nothing done",
+                    live.len(),
+                    live.join(", ")
+                ));
+            }
             if !cli.json {
                 println!(
                     "group `{name}`: {pending} pending entr(y/ies) will be released, {consumers} consumer(s) forgotten"

@@ -342,3 +342,43 @@ fn status_and_dead_letters_from_a_real_stream() {
         "no group `nope`",
     );
 }
+
+/// A group whose worker runs is destroyed only with `--force`: the worker
+/// would make it again and handle the whole stream again.
+#[test]
+fn destroying_a_group_whose_worker_runs_takes_force() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let worker = Worker::builder(&url)
+        .stream(STREAM)
+        .group("audit")
+        .consumer("auditor")
+        .allow_empty_group(true)
+        .handle_signals(false)
+        .build()
+        .unwrap();
+    let running = {
+        let worker = worker.clone();
+        std::thread::spawn(move || worker.run_blocking())
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while json(&eventlib(&url, &["--json", "status"]))["processes"]
+        .as_object()
+        .is_none_or(|p| p.is_empty())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never showed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let refused = eventlib(&url, &["groups", "destroy", "audit", "--yes"]);
+    fails_with(&refused, "group `audit` has 1 live worker(s)");
+    fails_with(&refused, "nothing done");
+    let groups = json(&eventlib(&url, &["groups", "--json"]));
+    assert_eq!(groups[0]["name"], "audit", "{groups}");
+    let forced = eventlib(&url, &["groups", "destroy", "audit", "--yes", "--force"]);
+    assert!(forced.status.success(), "{forced:?}");
+    worker.shutdown();
+    running.join().unwrap().unwrap();
+}
