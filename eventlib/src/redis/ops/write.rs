@@ -42,6 +42,11 @@ impl Operator {
     /// are released (no worker of it will acknowledge them) and it no
     /// longer holds trimming back. Returns whether the group existed.
     ///
+    /// Stop the group's workers first ([`live_processes`](Self::live_processes)
+    /// lists those alive; `eventlib groups destroy` refuses while one is):
+    /// a worker that still runs makes its group again at its next read and
+    /// handles every entry still in the stream again.
+    ///
     /// # Errors
     ///
     /// As [`status`](Self::status).
