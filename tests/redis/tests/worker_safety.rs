@@ -348,15 +348,13 @@ fn a_group_created_after_the_events_handles_what_the_stream_still_holds() {
     assert_eq!(Handled::read(&dir.0).count_handler("record"), 150);
 }
 
-/// The stream deleted under a running worker (its group goes with it):
-/// the worker's next read is refused with `NOGROUP`, it makes the group
-/// again and handles what is written after.
-#[test]
-fn a_stream_deleted_under_a_running_worker_is_read_again_once_remade() {
+/// A worker of `default` running on a fresh server, 20 orders written
+/// and each handled and acknowledged.
+fn a_worker_that_handled_twenty(name: &str) -> (RedisServer, TempDir, redis::Connection, Process) {
     let redis = RedisServer::start();
-    let dir = TempDir::new("deleted-stream");
+    let dir = TempDir::new(name);
     let mut conn = redis.connection();
-    let mut worker = node_worker(&redis, &dir, "w1", &[]);
+    let worker = node_worker(&redis, &dir, "w1", &[]);
     wait_for("the worker reading", LIMIT, || {
         consumers(&mut conn, STREAM, "default") == 1
     });
@@ -364,8 +362,27 @@ fn a_stream_deleted_under_a_running_worker_is_read_again_once_remade() {
         xadd_envelope(&mut conn, STREAM, &order(seq, 0));
     }
     wait_for("the first entries handled", LIMIT, || {
-        Handled::read(&dir.0).all("record", 0..20)
+        Handled::read(&dir.0).all("record", 0..20) && pending(&mut conn, STREAM, "default") == 0
     });
+    (redis, dir, conn, worker)
+}
+
+/// Stops `worker` and checks it said why it made its group again.
+fn stopped_saying_nogroup(worker: &mut Process) {
+    stop(worker);
+    assert!(
+        worker.output().contains("NOGROUP"),
+        "the worker did not say why it made the group again:\n{}",
+        worker.output()
+    );
+}
+
+/// The stream deleted under a running worker (its group goes with it):
+/// the worker's next read is refused with `NOGROUP`, it makes the group
+/// again and handles what is written after.
+#[test]
+fn a_stream_deleted_under_a_running_worker_is_read_again_once_remade() {
+    let (_redis, dir, mut conn, mut worker) = a_worker_that_handled_twenty("deleted-stream");
     let deleted: u64 = redis::cmd("DEL").arg(STREAM).query(&mut conn).unwrap();
     assert_eq!(deleted, 1);
     wait_for("the group made again", LIMIT, || {
@@ -377,15 +394,10 @@ fn a_stream_deleted_under_a_running_worker_is_read_again_once_remade() {
     wait_for("the later entries handled", LIMIT, || {
         Handled::read(&dir.0).all("record", 20..40)
     });
-    stop(&mut worker);
+    stopped_saying_nogroup(&mut worker);
     assert_eq!(
         Handled::read(&dir.0).loss_and_duplicates("record", 0..40),
         (0, 0)
-    );
-    assert!(
-        worker.output().contains("NOGROUP"),
-        "the worker did not say why it made the group again:\n{}",
-        worker.output()
     );
 }
 
@@ -394,19 +406,7 @@ fn a_stream_deleted_under_a_running_worker_is_read_again_once_remade() {
 /// stream still holds runs a second time, and says so.
 #[test]
 fn a_group_destroyed_under_a_running_worker_is_made_again_and_reads_the_stream_again() {
-    let redis = RedisServer::start();
-    let dir = TempDir::new("destroyed-group");
-    let mut conn = redis.connection();
-    let mut worker = node_worker(&redis, &dir, "w1", &[]);
-    wait_for("the worker reading", LIMIT, || {
-        consumers(&mut conn, STREAM, "default") == 1
-    });
-    for seq in 0..20 {
-        xadd_envelope(&mut conn, STREAM, &order(seq, 0));
-    }
-    wait_for("the entries handled", LIMIT, || {
-        Handled::read(&dir.0).all("record", 0..20) && pending(&mut conn, STREAM, "default") == 0
-    });
+    let (_redis, dir, mut conn, mut worker) = a_worker_that_handled_twenty("destroyed-group");
     let destroyed: u64 = redis::cmd("XGROUP")
         .arg("DESTROY")
         .arg(STREAM)
@@ -417,13 +417,10 @@ fn a_group_destroyed_under_a_running_worker_is_made_again_and_reads_the_stream_a
     wait_for("the entries handled a second time", LIMIT, || {
         Handled::read(&dir.0).count_handler("record") == 40
     });
-    stop(&mut worker);
-    let handled = Handled::read(&dir.0);
-    assert_eq!(handled.loss_and_duplicates("record", 0..20), (0, 20));
-    assert!(
-        worker.output().contains("NOGROUP"),
-        "the worker did not say why it made the group again:\n{}",
-        worker.output()
+    stopped_saying_nogroup(&mut worker);
+    assert_eq!(
+        Handled::read(&dir.0).loss_and_duplicates("record", 0..20),
+        (0, 20)
     );
 }
 
