@@ -223,11 +223,11 @@ enum Dead {
 #[derive(Args)]
 struct Selection {
     /// Dead letter ids, as `dead list` prints them; without them, the
-    /// filters select.
+    /// filters select (ids and filters together are refused).
     ids: Vec<String>,
     #[command(flatten)]
     filter: Filter,
-    /// Every dead letter (when no filter and no id is given).
+    /// Every dead letter (alone: not with ids or filters).
     #[arg(long)]
     all: bool,
     /// At most this many letters a second.
@@ -338,7 +338,8 @@ fn with_certificates(cli: &mut Cli) -> Result<(), eventlib::Error> {
     Ok(())
 }
 
-/// What clap cannot tell is bad usage: an action with nothing selected.
+/// What clap cannot tell is bad usage: an action with nothing selected,
+/// or with letters selected two ways at once.
 fn misuse(cli: &Cli) -> Option<String> {
     match &cli.command {
         Command::Dead(Dead::Replay(selection) | Dead::Purge(selection))
@@ -353,6 +354,22 @@ fn misuse(cli: &Cli) -> Option<String> {
             if !selection.ids.is_empty() && selection.filter.limit.is_some() =>
         {
             Some("--limit selects among filtered letters: give ids or a limit, not both".into())
+        }
+        // A filter beside ids or --all would be ignored by one or narrow
+        // the other: an action on letters says which it means.
+        Command::Dead(Dead::Replay(selection) | Dead::Purge(selection))
+            if !selection.ids.is_empty() && !selection.filter.is_empty() =>
+        {
+            Some(
+                "ids name the letters themselves: give ids or filters (--event, --handler, \
+                 --group, --reason, --since, --after), not both"
+                    .into(),
+            )
+        }
+        Command::Dead(Dead::Replay(selection) | Dead::Purge(selection))
+            if selection.all && (!selection.ids.is_empty() || !selection.filter.is_empty()) =>
+        {
+            Some("--all is every letter: give it alone, not with ids or filters".into())
         }
         _ => None,
     }

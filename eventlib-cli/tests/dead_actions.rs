@@ -1,7 +1,8 @@
 //! `dead replay` and `dead purge` do exactly what they say, against a real
 //! redis-server: `--limit` bounds every action and its `--dry-run`, the
 //! count is said before acting, `--json` gives one JSON document for every
-//! command, and a replay with nothing selected is bad usage (exit 2).
+//! command, and a replay with nothing selected, or with letters selected
+//! two ways at once, is bad usage (exit 2).
 
 mod common;
 
@@ -238,4 +239,43 @@ fn every_command_gives_one_json_document() {
         let out = eventlib(&url, args);
         one_json(&out);
     }
+}
+
+/// Letters selected two ways at once (ids and a filter, or `--all` and
+/// anything) are bad usage: nothing is replayed or purged, where a filter
+/// beside ids was ignored.
+#[test]
+fn ids_beside_filters_or_all_beside_anything_are_refused() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let mut conn = redis.connection();
+    fill(&mut conn);
+    let paid: Vec<String> = letters(&url, &["--event", "acts.Paid"])
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_owned())
+        .collect();
+    for args in [
+        vec![
+            "dead",
+            "purge",
+            &paid[0],
+            "--event",
+            "acts.Shipped",
+            "--yes",
+        ],
+        vec!["dead", "replay", &paid[0], "--reason", "timeout"],
+        vec!["dead", "purge", &paid[0], "--all", "--yes"],
+        vec!["dead", "purge", "--all", "--event", "acts.Paid", "--yes"],
+        vec!["dead", "replay", "--all", "--since", "1h"],
+    ] {
+        let out = eventlib(&url, &args);
+        assert_eq!(out.status.code(), Some(2), "bad usage: {args:?} {out:?}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains("not with") || said.contains("not both"),
+            "{said}"
+        );
+    }
+    assert_eq!(letters(&url, &[]).len(), 10, "nothing purged");
+    assert_eq!(stream_len(&mut conn), 0, "nothing replayed");
 }
