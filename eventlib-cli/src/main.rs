@@ -342,36 +342,36 @@ fn with_certificates(cli: &mut Cli) -> Result<(), eventlib::Error> {
 /// or with letters selected two ways at once.
 fn misuse(cli: &Cli) -> Option<String> {
     match &cli.command {
-        Command::Dead(Dead::Replay(selection) | Dead::Purge(selection))
-            if selection.ids.is_empty() && selection.filter.is_empty() && !selection.all =>
-        {
-            Some(
-                "name the letters: ids, filters (--event, --handler, --group, --reason, --since), or --all"
-                    .into(),
-            )
-        }
-        Command::Dead(Dead::Replay(selection) | Dead::Purge(selection))
-            if !selection.ids.is_empty() && selection.filter.limit.is_some() =>
-        {
-            Some("--limit selects among filtered letters: give ids or a limit, not both".into())
-        }
-        // A filter beside ids or --all would be ignored by one or narrow
-        // the other: an action on letters says which it means.
-        Command::Dead(Dead::Replay(selection) | Dead::Purge(selection))
-            if !selection.ids.is_empty() && !selection.filter.is_empty() =>
-        {
-            Some(
-                "ids name the letters themselves: give ids or filters (--event, --handler, \
-                 --group, --reason, --since, --after), not both"
-                    .into(),
-            )
-        }
-        Command::Dead(Dead::Replay(selection) | Dead::Purge(selection))
-            if selection.all && (!selection.ids.is_empty() || !selection.filter.is_empty()) =>
-        {
-            Some("--all is every letter: give it alone, not with ids or filters".into())
+        Command::Dead(Dead::Replay(selection) | Dead::Purge(selection)) => {
+            selection.misuse().map(str::to_owned)
         }
         _ => None,
+    }
+}
+
+impl Selection {
+    /// Why these letters are not selected one way: none at all, or two
+    /// ways at once (a filter beside ids or `--all` would be ignored by
+    /// one or narrow the other).
+    fn misuse(&self) -> Option<&'static str> {
+        let (ids, filters) = (!self.ids.is_empty(), !self.filter.is_empty());
+        if !ids && !filters && !self.all {
+            Some(
+                "name the letters: ids, filters (--event, --handler, --group, --reason, --since), \
+                 or --all",
+            )
+        } else if ids && self.filter.limit.is_some() {
+            Some("--limit selects among filtered letters: give ids or a limit, not both")
+        } else if ids && filters {
+            Some(
+                "ids name the letters themselves: give ids or filters (--event, --handler, \
+                 --group, --reason, --since, --after), not both",
+            )
+        } else if self.all && (ids || filters) {
+            Some("--all is every letter: give it alone, not with ids or filters")
+        } else {
+            None
+        }
     }
 }
 

@@ -104,15 +104,15 @@ impl FromRedisValue for Entry {
                 let mut fields = Vec::with_capacity(items.len() / 2);
                 let mut items = items.into_iter();
                 while let (Some(name), Some(value)) = (items.next(), items.next()) {
-                    fields.push((lossy(bytes(name)?), bytes(value)?));
+                    fields.push(field(name, value)?);
                 }
                 Some(fields)
             }
             Value::Map(pairs) => Some(
                 pairs
                     .into_iter()
-                    .map(|(name, value)| Ok((lossy(bytes(name)?), bytes(value)?)))
-                    .collect::<Result<_, ParsingError>>()?,
+                    .map(|(name, value)| field(name, value))
+                    .collect::<Result<_, _>>()?,
             ),
             other => {
                 return Err(format!("entry {id}: fields expected, not {}", shown(&other)).into());
@@ -120,6 +120,11 @@ impl FromRedisValue for Entry {
         };
         Ok(Entry { id, fields })
     }
+}
+
+/// A field as an entry keeps it: its name as text, its value's bytes.
+fn field(name: Value, value: Value) -> Result<(String, Vec<u8>), ParsingError> {
+    Ok((lossy(bytes(name)?), bytes(value)?))
 }
 
 /// A field's name or value as Redis sends it.
