@@ -73,6 +73,33 @@ impl AclUser {
             .unwrap_or_else(|err| panic!("ACL SETUSER {}: {err}", self.args.join(" ")));
     }
 
+    /// The line for another stream key, as the page says to write it:
+    /// `stream` in place of `eventlib:events` in each key pattern, and in
+    /// the partitions' patterns (`~{eventlib:events:*}`...) the key with
+    /// the braces of its hash tag left out.
+    pub fn for_stream(&self, stream: &str) -> AclUser {
+        let bare: String = stream.chars().filter(|c| !matches!(c, '{' | '}')).collect();
+        let args = self
+            .args
+            .iter()
+            .map(|arg| match arg.find('~') {
+                Some(at) => {
+                    let (flags, pattern) = arg.split_at(at + 1);
+                    let pattern = match pattern.strip_prefix("{eventlib:events") {
+                        Some(rest) => format!("{{{bare}{rest}"),
+                        None => pattern.replacen("eventlib:events", stream, 1),
+                    };
+                    format!("{flags}{pattern}")
+                }
+                None => arg.clone(),
+            })
+            .collect();
+        AclUser {
+            args,
+            ..self.clone()
+        }
+    }
+
     /// `redis://name:password@127.0.0.1:port/`.
     pub fn url(&self, port: u16) -> String {
         format!("redis://{}:{}@127.0.0.1:{port}/", self.name, self.password)

@@ -4,7 +4,9 @@
 //! trimming, `stop_when_idle`, once per event id) and the dashboard
 //! (read-write and read-only, over a real socket) run under them, every
 //! event is handled, and `ACL LOG` stays empty until the read-only user
-//! tries to write; the same on a stream split into partitions.
+//! tries to write; the same on a stream split into partitions, and on
+//! another, hash-tagged stream key split into partitions under the lines
+//! rewritten as the page says.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -518,6 +520,77 @@ fn the_documented_users_run_a_partitioned_stream_with_nothing_denied() {
             .all(|line| line.contains("eventlib-viewer") && line.contains("(multi,")),
         "{log:?}"
     );
+}
+
+/// Another stream key, hash-tagged and split into partitions, under the
+/// documented users rewritten as the page says for another key: the
+/// producer writes every partition, two workers handle everything, and
+/// nothing is denied.
+#[test]
+fn the_documented_users_for_another_hash_tagged_key_run_its_partitions_with_nothing_denied() {
+    const STREAM: &str = "{shop}:events";
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    for user in AclUser::documented() {
+        let user = user.for_stream(STREAM);
+        assert!(
+            !user.args.iter().any(|a| a.contains("eventlib:events")),
+            "{:?}",
+            user.args
+        );
+        user.create(&mut conn);
+    }
+    redis::cmd("ACL")
+        .arg("LOG")
+        .arg("RESET")
+        .exec(&mut conn)
+        .unwrap();
+    let dir = TempDir::new("acl-tagged-partitions");
+    let common = [
+        ("stream", STREAM.to_owned()),
+        ("partitions", "4".to_owned()),
+    ];
+    let mut pairs = common.to_vec();
+    pairs.extend([("count", "80".into()), ("keys", "8".into())]);
+    let producer = produce(&redis, &dir, "p", &pairs);
+    assert!(
+        producer
+            .reported("STATS")
+            .is_some_and(|s| s.contains("delivered=80") && s.contains("undelivered=0")),
+        "{}",
+        producer.output()
+    );
+    let keys = eventlib::redis::partition_keys(STREAM, 4).unwrap();
+    let written: i64 = keys.iter().map(|key| xlen(&mut conn, key)).sum();
+    assert_eq!(written, 80, "{keys:?}");
+    let worker_url = url(&redis, "eventlib-worker");
+    let mut workers: Vec<Process> = ["w1", "w2"]
+        .into_iter()
+        .map(|consumer| {
+            let mut pairs = common.to_vec();
+            pairs.extend([
+                ("consumer", consumer.to_owned()),
+                ("idle_ms", "3000".into()),
+                ("once_ms", "600000".into()),
+            ]);
+            Process::node(NODE, consumer, &dir.0, &args("worker", &worker_url, &pairs))
+        })
+        .collect();
+    for worker in &mut workers {
+        assert!(
+            worker.wait(Duration::from_secs(90)),
+            "{} failed: {}",
+            worker.name,
+            worker.output()
+        );
+    }
+    let handled = Handled::read(&dir.0);
+    assert_eq!(handled.loss_and_duplicates("record", 0..80), (0, 0));
+    let mut op = eventlib::redis::Operator::new(url(&redis, "eventlib-operator").as_str())
+        .unwrap()
+        .stream(STREAM);
+    assert_eq!(op.status().unwrap().partitions.len(), 4);
+    assert_eq!(acl_log(&mut conn), Vec::<String>::new());
 }
 
 /// A worker whose Redis user lacks a command it retries says so on
