@@ -590,6 +590,9 @@ fn the_documented_users_for_another_hash_tagged_key_run_its_partitions_with_noth
         .unwrap()
         .stream(STREAM);
     assert_eq!(op.status().unwrap().partitions.len(), 4);
+    assert!(op.pause("default", None, "acl test").unwrap());
+    assert_eq!(op.pauses().unwrap().len(), 1);
+    assert!(op.resume("default", None).unwrap());
     assert_eq!(acl_log(&mut conn), Vec::<String>::new());
 }
 
