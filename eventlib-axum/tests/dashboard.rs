@@ -776,7 +776,7 @@ fn the_overview_shows_what_producers_sent_and_the_outbox_relays() {
     let addr = serve(
         Router::new().merge(
             Dashboard::new("/eventlib")
-                .redis(&redis.url(), STREAM)
+                .redis(redis.url(), STREAM)
                 .router(),
         ),
     );

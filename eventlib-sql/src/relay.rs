@@ -137,8 +137,8 @@ pub struct Relay {
     options: RelayOptions,
     counters: Arc<Counters>,
     name: String,
-    /// Where [`Relay::publish_stats`] writes: a Redis URL and a stream key.
-    publish: Option<(String, String)>,
+    /// Where [`Relay::publish_stats`] writes: a Redis server and a stream key.
+    publish: Option<(eventlib::redis::Server, String)>,
     /// How many spawned clones publish the stats: the last one to stop
     /// removes the field, not one that stops while another still runs.
     publishing: Arc<std::sync::atomic::AtomicUsize>,
@@ -200,14 +200,17 @@ impl Relay {
     /// [`RelayStats::publish_errors`] and tried again 5 s later; no event
     /// waits for it.
     ///
-    /// `redis_url` is a `redis://` URL (`rediss://` when the redis crate
-    /// is built with TLS, as eventlib's `redis-tls` feature does).
+    /// `server` is what the Redis transport is given: a `redis://` URL,
+    /// a Redis Cluster (`redis+cluster://` with its seeds: the hash is
+    /// written on the node that serves it), or a
+    /// [`Server`](eventlib::redis::Server) with TLS certificates
+    /// (`rediss://`, eventlib's `redis-tls` feature).
     pub fn publish_stats(
         mut self,
-        redis_url: impl Into<String>,
+        server: impl Into<eventlib::redis::Server>,
         stream: impl Into<String>,
     ) -> Self {
-        self.publish = Some((redis_url.into(), stream.into()));
+        self.publish = Some((server.into(), stream.into()));
         self
     }
 
@@ -372,10 +375,9 @@ impl Relay {
     pub fn spawn(&self) -> RelayTask {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let sending = tokio::spawn(self.clone().send_loop(stopped.clone()));
-        let publisher = self
-            .publish
-            .as_ref()
-            .map(|(url, stream)| Arc::new(Publisher::new(url.clone(), stream, self.name.clone())));
+        let publisher = self.publish.as_ref().map(|(server, stream)| {
+            Arc::new(Publisher::new(server.clone(), stream, self.name.clone()))
+        });
         if publisher.is_some() {
             self.publishing
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -494,7 +496,7 @@ impl Relay {
         );
     }
 
-    fn published(&self, outcome: Result<redis::RedisResult<()>, tokio::task::JoinError>) {
+    fn published(&self, outcome: Result<Result<(), eventlib::Error>, tokio::task::JoinError>) {
         let err = match outcome {
             Ok(Ok(())) => return,
             Ok(Err(err)) => err.to_string(),

@@ -50,7 +50,7 @@ async fn insert(pool: &SqlitePool, id: EventId, envelope: &str) {
 async fn the_relay_sends_each_stored_envelope_as_it_was_written() {
     let server = RedisServer::start();
     Dispatcher::builder()
-        .transport(RedisTransport::new(&server.url()).unwrap().stream(STREAM))
+        .transport(RedisTransport::new(server.url()).unwrap().stream(STREAM))
         .install()
         .unwrap();
     let pool = support::migrated_sqlite(SqliteConnectOptions::new().in_memory(true), 1).await;

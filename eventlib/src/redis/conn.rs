@@ -317,6 +317,11 @@ impl Link {
         }
     }
 
+    /// The slot this link serves on a cluster (`None` on one server).
+    pub(crate) fn slot(&self) -> Option<u16> {
+        self.slot
+    }
+
     /// A reply inside a pipeline said the slot moved (a pipeline with
     /// `ignore_errors` returns such replies as values, not as the
     /// command's error): the next use finds the slot's primary again.

@@ -128,6 +128,12 @@ impl Server {
     }
 }
 
+impl From<String> for Server {
+    fn from(url: String) -> Self {
+        Server::new(url)
+    }
+}
+
 impl From<&str> for Server {
     fn from(url: &str) -> Self {
         Server::new(url)

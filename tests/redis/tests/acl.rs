@@ -142,7 +142,7 @@ fn the_documented_users_run_producer_workers_and_dashboard_with_nothing_denied()
     assert_eq!(handled.loss_and_duplicates("audit", 0..110), (0, 0));
     assert!((0..100).all(|seq| handled.failed("flaky", seq) == 1));
     assert!((100..110).all(|seq| handled.failed("flaky", seq) == 3));
-    let mut dead = dead_letters(&url(&redis, "eventlib-operator")).unwrap();
+    let mut dead = dead_letters(url(&redis, "eventlib-operator")).unwrap();
     assert_eq!(dead.len().unwrap(), 10);
     let consumers: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("XINFO")
         .arg("CONSUMERS")
@@ -187,7 +187,7 @@ fn the_documented_users_run_producer_workers_and_dashboard_with_nothing_denied()
     assert_eq!(acl_log(&mut conn), Vec::<String>::new());
 
     // The read-only user cannot write: a purge is refused by Redis.
-    let mut viewer = dead_letters(&url(&redis, "eventlib-viewer")).unwrap();
+    let mut viewer = dead_letters(url(&redis, "eventlib-viewer")).unwrap();
     let letter = viewer.list(1).unwrap().remove(0);
     let refused = viewer
         .remove(&letter)
@@ -217,17 +217,17 @@ fn dashboard(redis: &RedisServer) {
     let app = axum::Router::new()
         .merge(
             Dashboard::new("/ops")
-                .redis(&url(redis, "eventlib-operator"), DEFAULT_STREAM)
+                .redis(url(redis, "eventlib-operator"), DEFAULT_STREAM)
                 .router(),
         )
         .merge(
             Dashboard::new("/view")
-                .redis(&url(redis, "eventlib-viewer"), DEFAULT_STREAM)
+                .redis(url(redis, "eventlib-viewer"), DEFAULT_STREAM)
                 .read_only()
                 .router(),
         );
     let addr = serve(app);
-    let mut dead = dead_letters(&url(redis, "eventlib-operator")).unwrap();
+    let mut dead = dead_letters(url(redis, "eventlib-operator")).unwrap();
     let id = dead.list(1).unwrap().remove(0).id;
     for prefix in ["/ops", "/view"] {
         let (status, overview) = get(addr, prefix, &[]);
@@ -352,7 +352,7 @@ fn a_producer_that_may_not_create_groups_still_delivers_every_event() {
         .unwrap();
     // At deploy, as the page says: the groups, under the worker's user.
     declare_groups(
-        &url(&redis, "eventlib-worker"),
+        url(&redis, "eventlib-worker"),
         DEFAULT_STREAM,
         &["default", "audit"],
     )

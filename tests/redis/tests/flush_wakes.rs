@@ -33,7 +33,7 @@ impl Ping {
 fn each_flush_returns_when_redis_confirmed_its_events() {
     let redis = RedisServer::start();
     Dispatcher::builder()
-        .transport(RedisTransport::new(&redis.url()).unwrap().stream(STREAM))
+        .transport(RedisTransport::new(redis.url()).unwrap().stream(STREAM))
         .install()
         .unwrap();
     // The watcher: when the producer's confirmed count reached `target`.

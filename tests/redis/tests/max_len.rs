@@ -27,7 +27,7 @@ fn a_capped_stream_keeps_about_its_cap_of_whole_envelopes() {
     let redis = RedisServer::start();
     Dispatcher::builder()
         .transport(
-            RedisTransport::new(&redis.url())
+            RedisTransport::new(redis.url())
                 .unwrap()
                 .stream(STREAM)
                 .max_len(CAP),

@@ -209,7 +209,7 @@ fn a_worker_whose_user_may_not_write_markers_still_acknowledges_and_counts_it() 
         .arg("-set")
         .exec(&mut conn)
         .unwrap();
-    declare_groups(&redis.url(), "nomarks:events", &["default"]).unwrap();
+    declare_groups(redis.url(), "nomarks:events", &["default"]).unwrap();
     for n in 0..5_u64 {
         let id = format!("cccccccccccccccc{n:016}");
         let data = serde_json::json!({

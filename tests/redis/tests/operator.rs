@@ -48,7 +48,7 @@ fn every_call_of_one_handle_goes_over_one_connection() {
         .unwrap();
     let before = connections_received(&mut conn);
 
-    let mut op = Operator::new(&redis.url()).unwrap().stream(STREAM);
+    let mut op = Operator::new(redis.url()).unwrap().stream(STREAM);
     let first = op.write_envelope("ops.Paid", &json!({ "n": 1 })).unwrap();
     let status = op.status().unwrap();
     assert_eq!((status.length, status.dead_letters), (1, 3));
@@ -91,7 +91,7 @@ fn every_call_of_one_handle_goes_over_one_connection() {
 #[test]
 fn one_handle_works_again_after_the_server_restarts() {
     let mut redis = RedisServer::start();
-    let mut op = Operator::new(&redis.url()).unwrap().stream(STREAM);
+    let mut op = Operator::new(redis.url()).unwrap().stream(STREAM);
     let written = op.write_envelope("ops.Paid", &json!({ "n": 1 })).unwrap();
     assert_eq!(op.status().unwrap().length, 1);
     assert_eq!(op.reconnections(), 0);
@@ -152,7 +152,7 @@ fn an_entry_whose_field_name_is_not_utf8_stops_nothing() {
         .arg(r#"{"v":1,"name":"ops.Paid","data":{}}"#)
         .query(&mut conn)
         .unwrap();
-    let mut op = Operator::new(&redis.url()).unwrap().stream(STREAM);
+    let mut op = Operator::new(redis.url()).unwrap().stream(STREAM);
     let status = op.status().unwrap();
     assert_eq!(status.length, 1);
     assert!(status.oldest_entry_age.is_some());

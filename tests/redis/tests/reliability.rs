@@ -255,7 +255,7 @@ fn poison_entries_are_dead_lettered_and_the_rest_handled() {
     let dir = TempDir::new("poison");
     let mut conn = redis.connection();
     // Declared before the entries are written: a new group starts at the end.
-    eventlib::redis::declare_groups(&redis.url(), STREAM, &["default"]).expect("declare");
+    eventlib::redis::declare_groups(redis.url(), STREAM, &["default"]).expect("declare");
     let poison = [
         ("{not json", "malformed JSON"),
         (
@@ -296,7 +296,7 @@ fn poison_entries_are_dead_lettered_and_the_rest_handled() {
     wait_for("the good entries handled", LIMIT, || {
         Handled::read(&dir.0).all("record", good_seqs.clone())
     });
-    let mut dead = eventlib::redis::dead_letters(&redis.url()).expect("url");
+    let mut dead = eventlib::redis::dead_letters(redis.url()).expect("url");
     wait_for("seven dead letters", LIMIT, || dead.len().unwrap_or(0) == 7);
     let letters = dead.list(100).expect("list the dead letters");
     let expected: Vec<&str> = poison
@@ -423,7 +423,7 @@ fn exhausted_handlers_are_dead_lettered_and_replayed_alone() {
         "w",
         &[("max_attempts", "2".into()), ("backoff_ms", "20".into())],
     );
-    let mut dead = eventlib::redis::dead_letters(&redis.url()).expect("url");
+    let mut dead = eventlib::redis::dead_letters(redis.url()).expect("url");
     wait_for("a dead letter", LIMIT, || dead.len().unwrap_or(0) == 1);
     let letter = dead.list(10).expect("list").remove(0);
     assert!(

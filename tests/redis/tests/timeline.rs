@@ -34,15 +34,15 @@ fn two_workers_figures_add_up_per_handler_and_the_live_ones_are_listed() {
     let redis = RedisServer::start();
     let dir = TempDir::new("timeline");
     let mut conn = redis.connection();
-    eventlib::redis::declare_groups(&redis.url(), STREAM, &["default"]).unwrap();
+    eventlib::redis::declare_groups(redis.url(), STREAM, &["default"]).unwrap();
     let mut one = worker(&redis, &dir, "one");
     let mut two = worker(&redis, &dir, "two");
     wait_for("both workers listed as alive", LIMIT, || {
-        live_processes(&redis.url(), STREAM)
+        live_processes(redis.url(), STREAM)
             .map(|live| live.contains_key("one") && live.contains_key("two"))
             .unwrap_or(false)
     });
-    let live = live_processes(&redis.url(), STREAM).unwrap();
+    let live = live_processes(redis.url(), STREAM).unwrap();
     assert_eq!(live["one"].kind, "worker");
     assert_eq!(live["one"].group, "default");
     assert!(live["one"].pid > 0);
@@ -70,7 +70,7 @@ fn two_workers_figures_add_up_per_handler_and_the_live_ones_are_listed() {
         process.terminate();
         assert!(process.wait(LIMIT), "{}", process.output());
     }
-    let minutes = timeline(&redis.url(), STREAM, Span::Minutes(10)).unwrap();
+    let minutes = timeline(redis.url(), STREAM, Span::Minutes(10)).unwrap();
     assert_eq!(minutes.len(), 10);
     let sum = |handler: &str, count: Count| -> u64 {
         minutes
@@ -86,7 +86,7 @@ fn two_workers_figures_add_up_per_handler_and_the_live_ones_are_listed() {
     assert_eq!(sum(flaky, Count::Retried), 30 + 10 * 2);
     assert_eq!(sum(flaky, Count::DeadLettered), 10);
     assert_eq!(sum(flaky, Count::Panicked), 0);
-    let hours = timeline(&redis.url(), STREAM, Span::Hours(2)).unwrap();
+    let hours = timeline(redis.url(), STREAM, Span::Hours(2)).unwrap();
     let all_hours: u64 = hours
         .iter()
         .map(|h| h.event("rt.Order").get(Count::Handled))
@@ -105,7 +105,7 @@ fn two_workers_figures_add_up_per_handler_and_the_live_ones_are_listed() {
     assert!(last.handler(record, None).run_time_quantile(0.99).is_some());
     assert_eq!(last.pending.get("default").copied().unwrap_or(0), 0);
     // Stopped cleanly: no longer listed.
-    assert!(live_processes(&redis.url(), STREAM).unwrap().is_empty());
+    assert!(live_processes(redis.url(), STREAM).unwrap().is_empty());
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn a_producer_publishes_what_it_sent_and_says_it_is_alive_until_it_shuts_down() 
         "{}",
         producer.output()
     );
-    let minutes = timeline(&redis.url(), STREAM, Span::Minutes(5)).unwrap();
+    let minutes = timeline(redis.url(), STREAM, Span::Minutes(5)).unwrap();
     let sent: u64 = minutes
         .iter()
         .map(|m| m.produced(Some("rt.Order")).sent)
@@ -144,7 +144,7 @@ fn a_producer_publishes_what_it_sent_and_says_it_is_alive_until_it_shuts_down() 
     // No handler figures: a producer runs none.
     assert!(minutes.iter().all(|m| m.handlers.is_empty()));
     // Shut down: no longer listed.
-    assert!(live_processes(&redis.url(), STREAM).unwrap().is_empty());
+    assert!(live_processes(redis.url(), STREAM).unwrap().is_empty());
 
     // A producer that runs: listed while it sends, as a producer.
     let pairs = [
@@ -159,11 +159,11 @@ fn a_producer_publishes_what_it_sent_and_says_it_is_alive_until_it_shuts_down() 
         &args("producer", &redis.url(), &pairs),
     );
     wait_for("the producer listed as alive", LIMIT, || {
-        live_processes(&redis.url(), STREAM)
+        live_processes(redis.url(), STREAM)
             .map(|live| live.values().any(|p| p.kind == "producer"))
             .unwrap_or(false)
     });
-    let live = live_processes(&redis.url(), STREAM).unwrap();
+    let live = live_processes(redis.url(), STREAM).unwrap();
     let producer = live.values().find(|p| p.kind == "producer").unwrap();
     assert!(producer.pid > 0 && producer.group.is_empty(), "{live:?}");
     slow.terminate();
@@ -193,7 +193,7 @@ fn a_spooling_producer_publishes_what_it_sent_too() {
         "{}",
         producer.output()
     );
-    let minutes = timeline(&redis.url(), STREAM, Span::Minutes(5)).unwrap();
+    let minutes = timeline(redis.url(), STREAM, Span::Minutes(5)).unwrap();
     let sent: u64 = minutes
         .iter()
         .map(|m| m.produced(Some("rt.Order")).sent)

@@ -81,7 +81,7 @@ fn sets_published(conn: &mut redis::Connection, n: i64) {
 }
 
 fn declare(redis: &RedisServer, groups: &[&str]) {
-    eventlib::redis::declare_groups(&redis.url(), STREAM, groups).expect("declare the groups");
+    eventlib::redis::declare_groups(redis.url(), STREAM, groups).expect("declare the groups");
 }
 
 fn order(seq: u64, fail_times: u32) -> Vec<u8> {
@@ -197,7 +197,7 @@ fn a_worker_without_the_handler_crate_leaves_every_entry_to_one_that_has_it() {
     assert_eq!(stat(&bare, "no_handler"), 0);
     assert_eq!(stat(&capable, "dead_lettered"), 0, "{}", capable.output());
     assert_eq!(
-        eventlib::redis::dead_letters(&redis.url())
+        eventlib::redis::dead_letters(redis.url())
             .unwrap()
             .len()
             .unwrap(),
@@ -441,7 +441,7 @@ fn dead_lettered(
         ids.push(xadd_envelope(&mut conn, STREAM, envelope));
     }
     let mut worker = node_worker(&redis, &dir, "w", &[]);
-    let mut dead = eventlib::redis::dead_letters(&redis.url()).expect("url");
+    let mut dead = eventlib::redis::dead_letters(redis.url()).expect("url");
     wait_for("every entry dead-lettered", LIMIT, || {
         dead.len().unwrap_or(0) == count
     });
@@ -748,7 +748,7 @@ fn a_replay_naming_a_missing_handler_next_to_a_retried_one_is_dead_lettered_once
         pending(&mut conn, STREAM, "default") == 0
     });
     stop(&mut worker);
-    let letters = eventlib::redis::dead_letters(&redis.url())
+    let letters = eventlib::redis::dead_letters(redis.url())
         .unwrap()
         .list(10)
         .unwrap();

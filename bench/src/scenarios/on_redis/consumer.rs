@@ -441,7 +441,7 @@ pub(crate) fn profile(iterations: u64, floor: bool) {
         return;
     }
     create_group_at_start(&mut conn);
-    let worker = Worker::builder(&server.url())
+    let worker = Worker::builder(server.url())
         .stream(KEY)
         .group(GROUP)
         .concurrency(1)

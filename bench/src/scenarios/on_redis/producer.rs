@@ -148,7 +148,7 @@ pub(super) fn install(server: &Server) {
         .capacity(CAPACITY)
         .overflow(Overflow::Block)
         .transport(
-            RedisTransport::new(&server.url())
+            RedisTransport::new(server.url())
                 .expect("a valid URL")
                 .stream(KEY)
                 .batch_size(BATCH),

@@ -180,20 +180,54 @@ impl Operator {
             _ => None,
         };
         if let Some(slot) = moved.filter(|_| self.link.endpoint().is_cluster()) {
-            let at = match self.elsewhere.iter().position(|(s, _)| *s == slot) {
-                Some(at) => at,
-                None => {
-                    let link = Link::for_slot(self.link.endpoint().clone(), slot, READ_TIMEOUT);
-                    self.elsewhere.push((slot, link));
-                    self.elsewhere.len() - 1
-                }
-            };
+            let at = self.elsewhere_at(slot);
             result = self.elsewhere[at].1.run(&self.reconnects, &mut f);
         }
         self.connected = match &result {
             Ok(_) => true,
             Err(err) => !is_connection_error(err),
         };
+        result.map_err(|err| self.error(&err))
+    }
+
+    /// Where in [`Operator::elsewhere`] the link of `slot` is, made if
+    /// there is none.
+    fn elsewhere_at(&mut self, slot: u16) -> usize {
+        match self.elsewhere.iter().position(|(s, _)| *s == slot) {
+            Some(at) => at,
+            None => {
+                let link = Link::for_slot(self.link.endpoint().clone(), slot, READ_TIMEOUT);
+                self.elsewhere.push((slot, link));
+                self.elsewhere.len() - 1
+            }
+        }
+    }
+
+    /// Runs `f`, whose commands are on `key` alone, on the node that
+    /// serves `key`: [`Operator::run`] for a key of the stream's slot (or
+    /// on one server); on a cluster, the link kept for the key's slot,
+    /// which finds the slot's primary again after any failure. For a
+    /// `MULTI`/`EXEC` on a key of another slot than the stream's, which a
+    /// `MOVED` cannot redirect (the node aborts the whole transaction).
+    pub(super) fn run_on_key<T>(
+        &mut self,
+        key: &str,
+        resend: Resend,
+        mut f: impl FnMut(&mut Connection) -> RedisResult<T>,
+    ) -> Result<T, Error> {
+        let slot = crate::redis::cluster::slot(key.as_bytes());
+        if !self.on_cluster() || self.link.slot() == Some(slot) {
+            return self.run(resend, f);
+        }
+        let at = self.elsewhere_at(slot);
+        let link = &mut self.elsewhere[at].1;
+        let mut result = link.run(&self.reconnects, &mut f);
+        if matches!(&result, Err(err) if resend == Resend::Safe && dropped(err)) {
+            result = link.run(&self.reconnects, &mut f);
+        }
+        if result.is_err() {
+            link.rerouted();
+        }
         result.map_err(|err| self.error(&err))
     }
 

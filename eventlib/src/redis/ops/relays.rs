@@ -4,13 +4,15 @@
 //! "handled_nowhere":n,"standing_by_for":name|null,"at_ms":ms}`; the key
 //! expires 15 s after the last relay wrote it.
 
-use serde::Deserialize;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::redis::ops::operator::Operator;
+use crate::redis::ops::operator::{Operator, Resend};
 
 /// One relay of a transactional outbox, as it last said.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RelayFigures {
     /// The relay's name.
@@ -49,11 +51,27 @@ pub struct RelayFigures {
     pub at_ms: u64,
 }
 
+impl RelayFigures {
+    /// The figures of the relay `name`, all zero: set the fields, then
+    /// [`Operator::publish_relay`].
+    pub fn named(name: impl Into<String>) -> Self {
+        RelayFigures {
+            name: name.into(),
+            ..RelayFigures::default()
+        }
+    }
+}
+
+/// The hash of the relays of `stream`.
+fn key(stream: &str) -> String {
+    format!("{stream}:relays")
+}
+
 impl Operator {
     /// The relays of a transactional outbox that publish to this stream,
     /// by name (none when no relay wrote in the last 15 s).
     pub fn relays(&mut self) -> Result<Vec<RelayFigures>, Error> {
-        let key = format!("{}:relays", self.stream);
+        let key = key(&self.stream);
         let all: std::collections::BTreeMap<String, String> =
             self.read(redis::cmd("HGETALL").arg(key))?;
         Ok(all
@@ -63,5 +81,37 @@ impl Operator {
                 Some(RelayFigures { name, ..figures })
             })
             .collect())
+    }
+
+    /// Writes `figures` as the field of the relay `figures.name` in
+    /// `<stream>:relays`, and has the hash expire `keep` later (one
+    /// `MULTI`/`EXEC`, on the node that serves the hash on a cluster):
+    /// what a relay of `eventlib-sql` does every few seconds, for
+    /// [`Operator::relays`] to read.
+    pub fn publish_relay(&mut self, figures: &RelayFigures, keep: Duration) -> Result<(), Error> {
+        let key = key(&self.stream);
+        let json = serde_json::to_string(figures).map_err(|err| Error::Config {
+            option: "relay figures",
+            reason: err.to_string(),
+        })?;
+        let keep = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX).max(1);
+        self.run_on_key(&key, Resend::Safe, |c| {
+            redis::pipe()
+                .atomic()
+                .hset(&key, &figures.name, &json)
+                .ignore()
+                .pexpire(&key, keep)
+                .ignore()
+                .exec(c)
+        })
+    }
+
+    /// Removes the field of the relay `name` from `<stream>:relays`: what
+    /// a relay that stops does.
+    pub fn withdraw_relay(&mut self, name: &str) -> Result<(), Error> {
+        let key = key(&self.stream);
+        self.run_on_key(&key, Resend::Safe, |c| {
+            redis::cmd("HDEL").arg(&key).arg(name).exec(c)
+        })
     }
 }

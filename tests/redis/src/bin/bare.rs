@@ -45,7 +45,7 @@ fn main() {
     let num = |key: &str, default: u64| -> u64 {
         get(key, &default.to_string()).parse().expect("a number")
     };
-    let worker = Worker::builder(&get("url", "redis://127.0.0.1/"))
+    let worker = Worker::builder(get("url", "redis://127.0.0.1/"))
         .group(get("group", "default"))
         .consumer(get("consumer", "bare"))
         .visibility_timeout(Duration::from_millis(num("visibility_ms", 60_000)))
