@@ -16,8 +16,7 @@ use eventlib::{Dispatcher, EventId};
 use eventlib_redis_tests::acl::{acl_log, create_documented_users, AclUser};
 use eventlib_redis_tests::RedisServer;
 use eventlib_sql::{sqlite, RelayOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
-use support::{order, stream_ids, until};
+use support::{stream_ids, until};
 
 /// Where the documented producer user may write a relay's stats.
 const RELAYS: &str = "eventlib:events:relays";
@@ -40,22 +39,8 @@ async fn a_relay_under_the_documented_producer_user_sends_and_publishes_with_not
         .install()
         .unwrap();
 
-    let path = std::env::temp_dir().join(format!("eventlib-sql-acl-{}.db", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    let options = SqliteConnectOptions::new()
-        .filename(&path)
-        .journal_mode(SqliteJournalMode::Wal);
-    let pool = support::migrated_sqlite(options, 4).await;
-    let mut tx = pool.begin().await.unwrap();
-    let mut ids = HashSet::<EventId>::new();
-    for n in 0..100 {
-        ids.insert(
-            sqlite::log(&mut tx, order(format!("acl-{n}")))
-                .await
-                .unwrap(),
-        );
-    }
-    tx.commit().await.unwrap();
+    let (pool, path, ids) = support::sqlite_with_orders("acl", "acl", 100).await;
+    let ids: HashSet<EventId> = ids.into_iter().collect();
 
     let relay = sqlite::relay(
         pool,

@@ -13,8 +13,7 @@ use eventlib::redis::{Operator, RedisTransport};
 use eventlib::Dispatcher;
 use eventlib_redis_tests::cluster::RedisCluster;
 use eventlib_sql::{sqlite, RelayOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
-use support::{order, until};
+use support::until;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_on_a_cluster_sends_its_rows_and_publishes_its_stats() {
@@ -31,19 +30,7 @@ async fn a_relay_on_a_cluster_sends_its_rows_and_publishes_its_stats() {
         .install()
         .unwrap();
 
-    let path = std::env::temp_dir().join(format!("eventlib-sql-cluster-{}.db", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    let options = SqliteConnectOptions::new()
-        .filename(&path)
-        .journal_mode(SqliteJournalMode::Wal);
-    let pool = support::migrated_sqlite(options, 4).await;
-    let mut tx = pool.begin().await.unwrap();
-    for n in 0..50 {
-        sqlite::log(&mut tx, order(format!("cluster-{n}")))
-            .await
-            .unwrap();
-    }
-    tx.commit().await.unwrap();
+    let (pool, path, _) = support::sqlite_with_orders("cluster", "cluster", 50).await;
 
     let relay = sqlite::relay(
         pool,

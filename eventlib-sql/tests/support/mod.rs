@@ -277,6 +277,33 @@ pub async fn migrated_sqlite(
     pool
 }
 
+/// A SQLite database file of its own for test `name` (in WAL mode, the
+/// outbox migrated, a pool of 4) with `count` orders committed in one
+/// transaction (`<prefix>-<n>`); the file, and the ids `log` returned.
+#[cfg(feature = "sqlite")]
+pub async fn sqlite_with_orders(
+    name: &str,
+    prefix: &str,
+    count: usize,
+) -> (sqlx::SqlitePool, std::path::PathBuf, Vec<EventId>) {
+    let path = std::env::temp_dir().join(format!("eventlib-sql-{name}-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+    let pool = migrated_sqlite(options, 4).await;
+    let mut tx = pool.begin().await.unwrap();
+    let mut ids = Vec::with_capacity(count);
+    for n in 0..count {
+        let id = eventlib_sql::sqlite::log(&mut tx, order(format!("{prefix}-{n}")))
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    tx.commit().await.unwrap();
+    (pool, path, ids)
+}
+
 /// Makes every `DELETE` from the SQLite outbox fail (`refuse` true), as a
 /// full disk or a lock held past the busy timeout would, or work again.
 #[cfg(feature = "sqlite")]

@@ -109,7 +109,16 @@ impl AclUser {
 /// Creates every documented user on `conn`'s server, empties `ACL LOG`,
 /// and returns them.
 pub fn create_documented_users(conn: &mut redis::Connection) -> Vec<AclUser> {
-    let users = AclUser::documented();
+    create_documented_users_for(conn, "eventlib:events")
+}
+
+/// [`create_documented_users`] with the lines rewritten for `stream` as
+/// the page says ([`AclUser::for_stream`]).
+pub fn create_documented_users_for(conn: &mut redis::Connection, stream: &str) -> Vec<AclUser> {
+    let users: Vec<AclUser> = AclUser::documented()
+        .iter()
+        .map(|user| user.for_stream(stream))
+        .collect();
     for user in &users {
         user.create(conn);
     }

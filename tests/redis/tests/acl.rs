@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use eventlib::redis::{dead_letters, declare_groups, DEFAULT_STREAM};
 use eventlib_axum::Dashboard;
-use eventlib_redis_tests::acl::{acl_log, create_documented_users, AclUser};
+use eventlib_redis_tests::acl::{
+    acl_log, create_documented_users, create_documented_users_for, AclUser,
+};
 use eventlib_redis_tests::xlen;
 use eventlib_redis_tests::{args, produced, Handled, Process, RedisServer, TempDir};
 
@@ -43,6 +45,19 @@ fn produce(redis: &RedisServer, dir: &TempDir, name: &str, pairs: &[(&str, Strin
         producer.output()
     );
     producer
+}
+
+/// Waits for `workers` to end on their own (at most `limit` each), and
+/// fails with the output of one that did not, or failed.
+fn finish(workers: &mut [Process], limit: Duration) {
+    for worker in workers {
+        assert!(
+            worker.wait(limit),
+            "{} failed: {}",
+            worker.name,
+            worker.output()
+        );
+    }
 }
 
 #[test]
@@ -124,15 +139,8 @@ fn the_documented_users_run_producer_workers_and_dashboard_with_nothing_denied()
             Process::node(NODE, consumer, &dir.0, &args("worker", &worker_url, &pairs))
         })
         .collect();
-    for worker in &mut workers {
-        // `stop_when_idle` ends each worker on its own once its group is drained.
-        assert!(
-            worker.wait(Duration::from_secs(60)),
-            "{} failed: {}",
-            worker.name,
-            worker.output()
-        );
-    }
+    // `stop_when_idle` ends each worker on its own once its group is drained.
+    finish(&mut workers, Duration::from_secs(60));
 
     let handled = Handled::read(&dir.0);
     assert_eq!(handled.loss_and_duplicates("record", 0..110), (0, 0));
@@ -471,14 +479,7 @@ fn the_documented_users_run_a_partitioned_stream_with_nothing_denied() {
             Process::node(NODE, consumer, &dir.0, &args("worker", &worker_url, &pairs))
         })
         .collect();
-    for worker in &mut workers {
-        assert!(
-            worker.wait(Duration::from_secs(90)),
-            "{} failed: {}",
-            worker.name,
-            worker.output()
-        );
-    }
+    finish(&mut workers, Duration::from_secs(90));
     let handled = Handled::read(&dir.0);
     assert_eq!(handled.loss_and_duplicates("record", 0..120), (0, 0));
     // Every event failed for good in `flaky`: a dead-lettered event is
@@ -531,20 +532,13 @@ fn the_documented_users_for_another_hash_tagged_key_run_its_partitions_with_noth
     const STREAM: &str = "{shop}:events";
     let redis = RedisServer::start();
     let mut conn = redis.connection();
-    for user in AclUser::documented() {
-        let user = user.for_stream(STREAM);
+    for user in create_documented_users_for(&mut conn, STREAM) {
         assert!(
             !user.args.iter().any(|a| a.contains("eventlib:events")),
             "{:?}",
             user.args
         );
-        user.create(&mut conn);
     }
-    redis::cmd("ACL")
-        .arg("LOG")
-        .arg("RESET")
-        .exec(&mut conn)
-        .unwrap();
     let dir = TempDir::new("acl-tagged-partitions");
     let common = [
         ("stream", STREAM.to_owned()),
@@ -576,14 +570,7 @@ fn the_documented_users_for_another_hash_tagged_key_run_its_partitions_with_noth
             Process::node(NODE, consumer, &dir.0, &args("worker", &worker_url, &pairs))
         })
         .collect();
-    for worker in &mut workers {
-        assert!(
-            worker.wait(Duration::from_secs(90)),
-            "{} failed: {}",
-            worker.name,
-            worker.output()
-        );
-    }
+    finish(&mut workers, Duration::from_secs(90));
     let handled = Handled::read(&dir.0);
     assert_eq!(handled.loss_and_duplicates("record", 0..80), (0, 0));
     let mut op = eventlib::redis::Operator::new(url(&redis, "eventlib-operator").as_str())

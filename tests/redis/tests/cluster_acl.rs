@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use eventlib::redis::Operator;
-use eventlib_redis_tests::acl::{acl_log, AclUser};
+use eventlib_redis_tests::acl::{acl_log, create_documented_users_for, AclUser};
 use eventlib_redis_tests::cluster::RedisCluster;
 use eventlib_redis_tests::{args, Handled, Process, TempDir};
 
@@ -37,20 +37,9 @@ fn url(cluster: &RedisCluster, user: &AclUser) -> String {
 fn the_documented_users_run_a_partitioned_stream_on_a_cluster_with_nothing_denied() {
     let cluster = RedisCluster::shared_or_start();
     let stream = format!("acl-{}", std::process::id());
-    let users: Vec<AclUser> = AclUser::documented()
-        .iter()
-        .map(|user| user.for_stream(&stream))
-        .collect();
+    let mut users = Vec::new();
     for port in cluster.ports() {
-        let mut conn = cluster.node_connection(port);
-        for user in &users {
-            user.create(&mut conn);
-        }
-        redis::cmd("ACL")
-            .arg("LOG")
-            .arg("RESET")
-            .exec(&mut conn)
-            .unwrap();
+        users = create_documented_users_for(&mut cluster.node_connection(port), &stream);
     }
     let user = |name: &str| users.iter().find(|u| u.name == name).unwrap();
     let dir = TempDir::new("cluster-acl");
