@@ -18,6 +18,24 @@ pub(crate) const EVERY: Duration = Duration::from_secs(5);
 /// How long the hash lives after the last write of any relay.
 pub(crate) const KEEP: Duration = Duration::from_secs(15);
 
+/// How long the relay waits for one write of its stats: a Redis that
+/// accepts connections and does not answer must not hold the stats task
+/// (nor a relay's `stop`) for the 10 s an operator's reply may take.
+pub(crate) const WAIT: Duration = Duration::from_secs(3);
+
+/// Runs `write` off the runtime's threads and waits [`WAIT`] at most for
+/// it; past that it finishes on its own, and the wait is a failure.
+pub(crate) async fn within(
+    write: impl FnOnce() -> Result<(), eventlib::Error> + Send + 'static,
+) -> Result<(), String> {
+    match tokio::time::timeout(WAIT, tokio::task::spawn_blocking(write)).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(err))) => Err(err.to_string()),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(_) => Err(format!("Redis did not answer within {WAIT:?}")),
+    }
+}
+
 /// Where one relay writes its stats.
 pub(crate) struct Publisher {
     server: Server,

@@ -196,7 +196,8 @@ impl Relay {
     /// "handled_nowhere":n,"standing_by_for":name|null,"at_ms":ms}` (see
     /// [`RelayStats`]; the key expires 15 s after the last write; [`RelayTask::stop`] removes
     /// the field, once no other spawned clone of the relay runs). `stream` is the stream key of the Redis transport
-    /// (`eventlib:events` by default). A failed write is counted in
+    /// (`eventlib:events` by default). A failed write, or one Redis does
+    /// not answer within 3 s, is counted in
     /// [`RelayStats::publish_errors`] and tried again 5 s later; no event
     /// waits for it.
     ///
@@ -464,7 +465,7 @@ impl Relay {
                 if published.is_none_or(|at| at.elapsed() >= publish::EVERY) {
                     published = Some(tokio::time::Instant::now());
                     let (p, stats) = (publisher.clone(), self.stats());
-                    self.published(tokio::task::spawn_blocking(move || p.publish(&stats)).await);
+                    self.published(publish::within(move || p.publish(&stats)).await);
                 }
             }
             tokio::select! {
@@ -478,7 +479,7 @@ impl Relay {
                 .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
                 == 1;
             if last {
-                self.published(tokio::task::spawn_blocking(move || publisher.withdraw()).await);
+                self.published(publish::within(move || publisher.withdraw()).await);
             }
         }
     }
@@ -496,11 +497,9 @@ impl Relay {
         );
     }
 
-    fn published(&self, outcome: Result<Result<(), eventlib::Error>, tokio::task::JoinError>) {
-        let err = match outcome {
-            Ok(Ok(())) => return,
-            Ok(Err(err)) => err.to_string(),
-            Err(err) => err.to_string(),
+    fn published(&self, outcome: Result<(), String>) {
+        let Err(err) = outcome else {
+            return;
         };
         self.counters.failed(
             Failure::Publish,
@@ -519,7 +518,7 @@ pub struct RelayTask {
 impl RelayTask {
     /// Stops the relay after the batch it is sending, and waits for it
     /// (and for its field to be removed from Redis, with
-    /// [`Relay::publish_stats`]). A batch the transport does not confirm
+    /// [`Relay::publish_stats`]: 3 s at most). A batch the transport does not confirm
     /// within 5 s (Redis down) is not waited for: its rows stay in the
     /// table, and the next relay sends them again under the same ids
     /// (counted in [`RelayStats::unconfirmed`](crate::RelayStats::unconfirmed)).
