@@ -15,7 +15,6 @@ use eventlib::redis::{RedisTransport, DEFAULT_STREAM};
 use eventlib::{Dispatcher, EventId};
 use eventlib_redis_tests::acl::{acl_log, create_documented_users, AclUser};
 use eventlib_redis_tests::RedisServer;
-use eventlib_sql::{sqlite, RelayOptions};
 use support::{stream_ids, until};
 
 /// Where the documented producer user may write a relay's stats.
@@ -42,15 +41,7 @@ async fn a_relay_under_the_documented_producer_user_sends_and_publishes_with_not
     let (pool, path, ids) = support::sqlite_with_orders("acl", "acl", 100).await;
     let ids: HashSet<EventId> = ids.into_iter().collect();
 
-    let relay = sqlite::relay(
-        pool,
-        RelayOptions {
-            poll: Duration::from_millis(50),
-            ..RelayOptions::default()
-        },
-    )
-    .named("acl-relay")
-    .publish_stats(url, DEFAULT_STREAM);
+    let relay = support::publishing_relay(pool, "acl-relay", url, DEFAULT_STREAM);
     let task = relay.spawn();
     until("100 entries", Duration::from_secs(30), || {
         stream_ids(&server, DEFAULT_STREAM).len() == 100

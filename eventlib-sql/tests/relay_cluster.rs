@@ -7,13 +7,9 @@
 
 mod support;
 
-use std::time::Duration;
-
 use eventlib::redis::{Operator, RedisTransport};
 use eventlib::Dispatcher;
 use eventlib_redis_tests::cluster::RedisCluster;
-use eventlib_sql::{sqlite, RelayOptions};
-use support::until;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_on_a_cluster_sends_its_rows_and_publishes_its_stats() {
@@ -32,33 +28,8 @@ async fn a_relay_on_a_cluster_sends_its_rows_and_publishes_its_stats() {
 
     let (pool, path, _) = support::sqlite_with_orders("cluster", "cluster", 50).await;
 
-    let relay = sqlite::relay(
-        pool,
-        RelayOptions {
-            poll: Duration::from_millis(50),
-            ..RelayOptions::default()
-        },
-    )
-    .named("cluster-relay")
-    .publish_stats(&url, &stream);
-    let task = relay.spawn();
+    let relay = support::publishing_relay(pool, "cluster-relay", &url, &stream);
     let mut op = Operator::new(url.as_str()).unwrap().stream(stream.as_str());
-    until("the 50 entries", Duration::from_secs(30), || {
-        op.status().is_ok_and(|s| s.length == 50)
-    })
-    .await;
-    until("the relay's stats", Duration::from_secs(20), || {
-        op.relays()
-            .is_ok_and(|r| r.len() == 1 && r[0].name == "cluster-relay" && r[0].moved == 50)
-    })
-    .await;
-    task.stop().await;
-    assert_eq!(
-        op.relays().unwrap(),
-        vec![],
-        "a stopped relay removes its field"
-    );
-    let stats = relay.stats();
-    assert_eq!((stats.moved, stats.publish_errors), (50, 0), "{stats}");
+    support::check_relay_seen_by(&mut op, &relay, 50).await;
     let _ = std::fs::remove_file(&path);
 }

@@ -8,7 +8,6 @@ mod support;
 use std::time::{Duration, Instant};
 
 use eventlib_redis_tests::RedisServer;
-use eventlib_sql::{sqlite, RelayOptions};
 use support::until;
 
 const STREAM: &str = "sqltest:hung";
@@ -24,15 +23,7 @@ fn relays(server: &RedisServer) -> Vec<String> {
 async fn a_relay_whose_stats_redis_hangs_stops_within_seconds() {
     let server = RedisServer::start();
     let (pool, path, _) = support::sqlite_with_orders("hung", "hung", 0).await;
-    let relay = sqlite::relay(
-        pool,
-        RelayOptions {
-            poll: Duration::from_millis(50),
-            ..RelayOptions::default()
-        },
-    )
-    .named("hung-relay")
-    .publish_stats(server.url(), STREAM);
+    let relay = support::publishing_relay(pool, "hung-relay", server.url(), STREAM);
     let task = relay.spawn();
     until("the relay's stats", Duration::from_secs(20), || {
         relays(&server) == ["hung-relay"]

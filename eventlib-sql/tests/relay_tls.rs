@@ -7,13 +7,9 @@
 
 mod support;
 
-use std::time::Duration;
-
 use eventlib::redis::{Operator, RedisTransport};
 use eventlib::Dispatcher;
 use eventlib_redis_tests::pki::{Pki, TlsRedisServer};
-use eventlib_sql::{sqlite, RelayOptions};
-use support::until;
 
 const STREAM: &str = "sqltest:tls";
 
@@ -27,29 +23,8 @@ async fn a_relay_over_tls_with_a_private_ca_sends_its_rows_and_publishes_its_sta
         .install()
         .unwrap();
     let (pool, path, _) = support::sqlite_with_orders("tls", "tls", 30).await;
-    let relay = sqlite::relay(
-        pool,
-        RelayOptions {
-            poll: Duration::from_millis(50),
-            ..RelayOptions::default()
-        },
-    )
-    .named("tls-relay")
-    .publish_stats(&server, STREAM);
-    let task = relay.spawn();
+    let relay = support::publishing_relay(pool, "tls-relay", &server, STREAM);
     let mut op = Operator::new(&server).unwrap().stream(STREAM);
-    until("the 30 entries", Duration::from_secs(30), || {
-        op.status().is_ok_and(|s| s.length == 30)
-    })
-    .await;
-    until("the relay's stats", Duration::from_secs(20), || {
-        op.relays()
-            .is_ok_and(|r| r.len() == 1 && r[0].name == "tls-relay" && r[0].moved == 30)
-    })
-    .await;
-    task.stop().await;
-    assert_eq!(op.relays().unwrap(), vec![]);
-    let stats = relay.stats();
-    assert_eq!((stats.moved, stats.publish_errors), (30, 0), "{stats}");
+    support::check_relay_seen_by(&mut op, &relay, 30).await;
     let _ = std::fs::remove_file(&path);
 }

@@ -304,6 +304,54 @@ pub async fn sqlite_with_orders(
     (pool, path, ids)
 }
 
+/// A SQLite relay named `name` that looks at the table every 50 ms and
+/// publishes its stats for `stream` on `server`.
+#[cfg(feature = "sqlite")]
+pub fn publishing_relay(
+    pool: sqlx::SqlitePool,
+    name: &str,
+    server: impl Into<eventlib::redis::Server>,
+    stream: &str,
+) -> eventlib_sql::Relay {
+    let options = eventlib_sql::RelayOptions {
+        poll: Duration::from_millis(50),
+        ..eventlib_sql::RelayOptions::default()
+    };
+    eventlib_sql::sqlite::relay(pool, options)
+        .named(name)
+        .publish_stats(server, stream)
+}
+
+/// Runs `relay` (named `name`, publishing its stats where `op` reads)
+/// until `op` sees the `count` rows it had in the stream and its stats in
+/// `<stream>:relays`; stops it, and checks that it removed its field and
+/// that every write of its stats went through.
+#[cfg(feature = "sqlite")]
+pub async fn check_relay_seen_by(
+    op: &mut eventlib::redis::Operator,
+    relay: &eventlib_sql::Relay,
+    count: u64,
+) {
+    let task = relay.spawn();
+    until("the relay's entries", Duration::from_secs(30), || {
+        op.status().is_ok_and(|s| s.length == count)
+    })
+    .await;
+    until("the relay's stats", Duration::from_secs(20), || {
+        op.relays()
+            .is_ok_and(|r| r.len() == 1 && r[0].name == relay.name() && r[0].moved == count)
+    })
+    .await;
+    task.stop().await;
+    assert_eq!(
+        op.relays().unwrap(),
+        vec![],
+        "a stopped relay removes its field"
+    );
+    let stats = relay.stats();
+    assert_eq!((stats.moved, stats.publish_errors), (count, 0), "{stats}");
+}
+
 /// Makes every `DELETE` from the SQLite outbox fail (`refuse` true), as a
 /// full disk or a lock held past the busy timeout would, or work again.
 #[cfg(feature = "sqlite")]
