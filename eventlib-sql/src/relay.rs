@@ -191,11 +191,12 @@ impl Relay {
 
     /// Makes a running relay ([`Relay::spawn`]) write its stats to Redis
     /// for the operator's tools: every 5 s, the field of its
-    /// [name](Relay::named) in the hash `<stream>:relays` is set to
-    /// `{"backlog":n,"moved":n,"failed":n,"unsendable":n,"relinked":n,
-    /// "handled_nowhere":n,"standing_by_for":name|null,"at_ms":ms}` (see
-    /// [`RelayStats`]; the key expires 15 s after the last write; [`RelayTask::stop`] removes
-    /// the field, once no other spawned clone of the relay runs). `stream` is the stream key of the Redis transport
+    /// [name](Relay::named) in the hash `<stream>:relays` is set to its
+    /// [`RelayFigures`](eventlib::redis::RelayFigures) as JSON (from its
+    /// [`RelayStats`]), which `eventlib status`, the dashboard and
+    /// [`Operator::relays`](eventlib::redis::Operator::relays) read; the
+    /// key expires 15 s after the last write; [`RelayTask::stop`] removes
+    /// the field, once no other spawned clone of the relay runs. `stream` is the stream key of the Redis transport
     /// (`eventlib:events` by default). A failed write, or one Redis does
     /// not answer within 3 s, is counted in
     /// [`RelayStats::publish_errors`] and tried again 5 s later; no event

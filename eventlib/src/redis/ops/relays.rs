@@ -73,7 +73,9 @@ impl Operator {
     pub fn relays(&mut self) -> Result<Vec<RelayFigures>, Error> {
         let key = key(&self.stream);
         let all: std::collections::BTreeMap<String, String> =
-            self.read(redis::cmd("HGETALL").arg(key))?;
+            self.run_on_key(&key, Resend::Safe, |c| {
+                redis::cmd("HGETALL").arg(&key).query(c)
+            })?;
         Ok(all
             .into_iter()
             .filter_map(|(name, json)| {
