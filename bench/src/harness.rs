@@ -57,24 +57,60 @@ pub(crate) fn bursts_ns(
     call: &(dyn Fn(u64) + Sync),
     settle: &dyn Fn(),
 ) -> f64 {
+    timed_bursts(producers, bursts, call, settle, false).wall_ns
+}
+
+/// [`bursts_ns`], counting instead the CPU time of the producers' own
+/// threads in their bursts: what the calls cost their callers, without
+/// the time a caller waits for a core that other threads (the consumers)
+/// hold.
+pub(crate) fn bursts_cpu_ns(
+    producers: usize,
+    bursts: usize,
+    call: &(dyn Fn(u64) + Sync),
+    settle: &dyn Fn(),
+) -> f64 {
+    timed_bursts(producers, bursts, call, settle, true).cpu_ns
+}
+
+/// Per call: the bursts' wall time and (when read) their producers' CPU
+/// time.
+struct Timed {
+    wall_ns: f64,
+    cpu_ns: f64,
+}
+
+fn timed_bursts(
+    producers: usize,
+    bursts: usize,
+    call: &(dyn Fn(u64) + Sync),
+    settle: &dyn Fn(),
+    read_cpu: bool,
+) -> Timed {
     let per_producer = BURST / producers;
     let start = Barrier::new(producers + 1);
     let end = Barrier::new(producers + 1);
     let spans: Mutex<Vec<(Instant, Instant)>> = Mutex::new(Vec::with_capacity(producers));
+    let cpu = Mutex::new(0u64);
     let mut total = Duration::ZERO;
     std::thread::scope(|scope| {
         for p in 0..producers {
-            let (start, end, spans) = (&start, &end, &spans);
+            let (start, end, spans, cpu) = (&start, &end, &spans, &cpu);
             scope.spawn(move || {
                 let base = (p * per_producer) as u64;
                 for _ in 0..bursts {
                     start.wait();
+                    // Read only when asked, so that the other rows time
+                    // exactly what they did.
+                    let c0 = if read_cpu { thread_cpu_ns() } else { 0 };
                     let t0 = Instant::now();
                     for i in 0..per_producer as u64 {
                         call(base + i);
                     }
                     let t1 = Instant::now();
+                    let c1 = if read_cpu { thread_cpu_ns() } else { 0 };
                     spans.lock().unwrap().push((t0, t1));
+                    *cpu.lock().unwrap() += c1.saturating_sub(c0);
                     end.wait();
                 }
             });
@@ -91,7 +127,25 @@ pub(crate) fn bursts_ns(
             settle();
         }
     });
-    total.as_nanos() as f64 / (bursts * per_producer * producers) as f64
+    let calls = (bursts * per_producer * producers) as f64;
+    Timed {
+        wall_ns: total.as_nanos() as f64 / calls,
+        cpu_ns: cpu.into_inner().unwrap() as f64 / calls,
+    }
+}
+
+/// The calling thread's CPU time so far, in nanoseconds
+/// (`CLOCK_THREAD_CPUTIME_ID`, which counts up to the moment of the call,
+/// where `/proc`'s per-thread figures lag by up to a scheduler tick).
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for clock_gettime to write.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Nanoseconds per iteration of `body`, run `n` times on this thread.

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use eventlib::EventId;
 
 use crate::events::Viewed;
-use crate::harness::{bursts_ns, paired, Report};
+use crate::harness::{bursts_cpu_ns, bursts_ns, paired, Report};
 
 /// Bursts per round.
 const BURSTS: usize = 8;
@@ -98,6 +98,20 @@ pub(crate) fn run(producers: usize, rounds: usize, report: &mut Report) {
             },
         );
         report.row("curve", many_ns, one_ns);
+        // The same calls, counting the producers' own CPU time: what a
+        // call costs its caller, apart from the time it waits for a core
+        // that the consumers (the pool's handler runs, the channel's drain)
+        // hold.
+        let (eventlib_cpu, floor_cpu) = paired(
+            rounds,
+            || {
+                bursts_cpu_ns(producers, BURSTS, &log, &|| {
+                    eventlib::flush();
+                })
+            },
+            || bursts_cpu_ns(producers, BURSTS, &floor_send, &floor_settle),
+        );
+        report.row("caller-cpu", eventlib_cpu, floor_cpu);
     }
     if producers == 1 {
         // What a queued event must carry besides the event: the floor with
