@@ -32,9 +32,160 @@ const INNER_ROUNDS: usize = 5;
 /// Bursts of [`BURST`] calls per round, as in row 1.
 const BURSTS: usize = 8;
 
-/// The generated program; `observed` adds the switch that installs a
-/// subscriber and a recorder.
-fn program(observed: bool) -> String {
+/// The three builds of the generated program.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Build {
+    /// eventlib without its features.
+    Plain,
+    /// eventlib with `tracing` and `metrics`, and the switches that install
+    /// a subscriber and a recorder.
+    Observed,
+    /// eventlib without its features, whose handlers and caller make by
+    /// hand the spans and metrics the features make (the same span, fields
+    /// and outcome per handler run; per event the same five counts and six
+    /// histogram samples, on handles registered once), with the same
+    /// switches.
+    Hand,
+}
+
+impl Build {
+    fn installs(self) -> bool {
+        self != Build::Plain
+    }
+}
+
+/// The three handler methods of `Viewed`: bare, or (for [`Build::Hand`])
+/// each observed by hand.
+fn handlers(build: Build) -> String {
+    let mut s = String::new();
+    for (n, (name, field)) in [
+        ("count", "user_id"),
+        ("audit", "product_id"),
+        ("notify", "price_cents"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if build == Build::Hand {
+            s.push_str(&format!(
+                "    #[eventlib::handler]
+    fn {name}(&self, ctx: &eventlib::Context) {{
+                         by_hand::run(ctx, {n}, || {{
+            black_box(self.{field});
+        }});
+    }}
+
+"
+            ));
+        } else {
+            s.push_str(&format!(
+                "    #[eventlib::handler]
+    fn {name}(&self) {{
+        black_box(self.{field});
+    }}
+
+"
+            ));
+        }
+    }
+    s.truncate(s.trim_end().len());
+    s.push('\n');
+    s
+}
+
+/// What [`Build::Hand`] adds: the spans and metrics of eventlib's features,
+/// made in its handlers and after its `log!`.
+const BY_HAND: &str = r#"
+/// The spans and metrics eventlib's features make, made by hand.
+mod by_hand {
+    use std::sync::OnceLock;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use metrics::{Counter, Histogram};
+
+    const EVENT: &str = "bench.Viewed";
+    const GROUP: &str = "default";
+    const HANDLERS: [&str; 3] = ["fc_hand::Viewed::count", "fc_hand::Viewed::audit", "fc_hand::Viewed::notify"];
+
+    struct Handles {
+        emitted: Counter,
+        completed: Counter,
+        wait: [Histogram; 3],
+        runs: [Counter; 3],
+        durations: [Histogram; 3],
+    }
+
+    /// The handles, registered once (with the recorder in place then).
+    fn handles() -> &'static Handles {
+        static HANDLES: OnceLock<Handles> = OnceLock::new();
+        HANDLES.get_or_init(|| Handles {
+            emitted: metrics::counter!("eventlib_events_emitted_total", "event" => EVENT),
+            completed: metrics::counter!("eventlib_events_completed_total", "event" => EVENT),
+            wait: HANDLERS.map(|handler| {
+                metrics::histogram!("eventlib_queue_wait_seconds", "event" => EVENT, "handler" => handler, "group" => GROUP)
+            }),
+            runs: HANDLERS.map(|handler| {
+                metrics::counter!("eventlib_handler_runs_total", "event" => EVENT, "handler" => handler, "group" => GROUP, "outcome" => "handled")
+            }),
+            durations: HANDLERS.map(|handler| {
+                metrics::histogram!("eventlib_handler_duration_seconds", "event" => EVENT, "handler" => handler, "group" => GROUP, "outcome" => "handled")
+            }),
+        })
+    }
+
+    fn now_nanos() -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    }
+
+    fn seconds(from: u64, to: u64) -> f64 {
+        to.saturating_sub(from) as f64 / 1e9
+    }
+
+    /// After a `log!` that queued its event.
+    pub fn logged() {
+        handles().emitted.increment(1);
+    }
+
+    /// Handler `n`'s run of `f`: its queue wait, a span with eventlib's
+    /// fields and outcome, its count and duration; the event's completion
+    /// after the last handler.
+    pub fn run(ctx: &eventlib::Context, n: usize, f: impl FnOnce()) {
+        use tracing::field::Empty;
+        let handles = handles();
+        let emitted = ctx.emitted_at().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let started = now_nanos();
+        handles.wait[n].record(seconds(emitted, started));
+        let span = tracing::info_span!(
+            target: "eventlib",
+            "eventlib.handler",
+            event = ctx.name(),
+            event_id = %ctx.id(),
+            handler = HANDLERS[n],
+            group = GROUP,
+            attempt = ctx.attempt(),
+            outcome = Empty,
+            error = Empty,
+            otel.status_code = Empty,
+        );
+        span.in_scope(f);
+        span.record("outcome", "handled");
+        handles.runs[n].increment(1);
+        handles.durations[n].record(seconds(started, now_nanos()));
+        if n == HANDLERS.len() - 1 {
+            handles.completed.increment(1);
+        }
+    }
+}
+"#;
+
+/// The generated program of `build`.
+fn program(build: Build) -> String {
+    let handlers = handlers(build);
+    let logged = if build == Build::Hand {
+        "\n            by_hand::logged();"
+    } else {
+        ""
+    };
     let mut s = format!(
         r#"//! Generated by eventlib-bench: the program of the features-cost rows.
 use std::hint::black_box;
@@ -52,21 +203,7 @@ pub struct Viewed {{
 
 #[event(name = "bench.Viewed")]
 impl Viewed {{
-    #[eventlib::handler]
-    fn count(&self) {{
-        black_box(self.user_id);
-    }}
-
-    #[eventlib::handler]
-    fn audit(&self) {{
-        black_box(self.product_id);
-    }}
-
-    #[eventlib::handler]
-    fn notify(&self) {{
-        black_box(self.price_cents);
-    }}
-}}
+{handlers}}}
 
 const BURST: u64 = {BURST};
 const BURSTS: usize = {BURSTS};
@@ -96,7 +233,7 @@ fn round() -> [f64; 3] {{
                 user_id: i,
                 product_id: 42,
                 price_cents: 1_999,
-            }}));
+            }}));{logged}
         }}
         caller += cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID) - c0;
         wall += t0.elapsed();
@@ -115,7 +252,7 @@ fn main() {{
         .unwrap_or({INNER_ROUNDS});
 "#
     );
-    if observed {
+    if build.installs() {
         s.push_str(
             r#"    let installed = args.iter().any(|a| a == "--installed");
     let subscriber = installed || args.iter().any(|a| a == "--subscriber");
@@ -139,7 +276,7 @@ fn main() {{
     assert_eq!(dropped, 0, "the queue filled: the fast path was not measured");
 "#,
     );
-    if observed {
+    if build.installs() {
         s.push_str(
             r#"    if let Some(handle) = prometheus {
         assert!(
@@ -155,7 +292,10 @@ fn main() {{
 }
 "#,
     );
-    if observed {
+    if build == Build::Hand {
+        s.push_str(BY_HAND);
+    }
+    if build.installs() {
         s.push_str(
             r#"
 /// A registry subscriber with a fmt layer into io::sink at INFO (the
@@ -182,19 +322,25 @@ fn install_recorder() -> metrics_exporter_prometheus::PrometheusHandle {
     s
 }
 
-fn manifest(name: &str, observed: bool) -> String {
+fn manifest(name: &str, build: Build) -> String {
     let mut s = format!(
         "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
          [dependencies]\nserde.workspace = true\nlibc.workspace = true\n"
     );
-    if observed {
+    s.push_str(match build {
+        Build::Observed => {
+            "eventlib = { workspace = true, features = [\"tracing\", \"metrics\"] }\n"
+        }
+        Build::Plain | Build::Hand => "eventlib.workspace = true\n",
+    });
+    if build.installs() {
         s.push_str(
-            "eventlib = { workspace = true, features = [\"tracing\", \"metrics\"] }\n\
-             tracing.workspace = true\ntracing-subscriber.workspace = true\n\
+            "tracing.workspace = true\ntracing-subscriber.workspace = true\n\
              metrics-exporter-prometheus.workspace = true\n",
         );
-    } else {
-        s.push_str("eventlib.workspace = true\n");
+    }
+    if build == Build::Hand {
+        s.push_str("metrics.workspace = true\n");
     }
     s
 }
@@ -205,13 +351,14 @@ fn write_workspace() -> PathBuf {
     let repo = eventlib_repo();
     let root = workspace_dir("eventlib-features-cost", &repo);
     let workspace = format!(
-        "[workspace]\nresolver = \"2\"\nmembers = [\"plain\", \"observed\"]\n\n\
+        "[workspace]\nresolver = \"2\"\nmembers = [\"plain\", \"observed\", \"hand\"]\n\n\
          [workspace.dependencies]\neventlib = {{ path = {:?} }}\n\
          serde = {{ version = \"1\", features = [\"derive\"] }}\n\
          libc = \"0.2\"\n\
          tracing = {{ version = \"0.1\", default-features = false, features = [\"std\"] }}\n\
          tracing-subscriber = {{ version = \"0.3\", default-features = false, features = [\"registry\", \"fmt\", \"std\"] }}\n\
-         metrics-exporter-prometheus = {{ version = \"0.18\", default-features = false }}\n",
+         metrics-exporter-prometheus = {{ version = \"0.18\", default-features = false }}\n\
+         metrics = {{ version = \"0.24\", default-features = false }}\n",
         repo.join("eventlib").display().to_string()
     );
     write_if_changed(&root.join("Cargo.toml"), &workspace);
@@ -220,12 +367,16 @@ fn write_workspace() -> PathBuf {
             write_if_changed(&root.join("Cargo.lock"), &lock);
         }
     }
-    for (dir, observed) in [("plain", false), ("observed", true)] {
+    for (dir, build) in [
+        ("plain", Build::Plain),
+        ("observed", Build::Observed),
+        ("hand", Build::Hand),
+    ] {
         write_if_changed(
             &root.join(dir).join("Cargo.toml"),
-            &manifest(&format!("fc-{dir}"), observed),
+            &manifest(&format!("fc-{dir}"), build),
         );
-        write_if_changed(&root.join(dir).join("src/main.rs"), &program(observed));
+        write_if_changed(&root.join(dir).join("src/main.rs"), &program(build));
     }
     root
 }
@@ -281,7 +432,9 @@ fn run_once(binary: &Path, args: &[&str]) -> [f64; 3] {
 }
 
 /// The rows `off` (features on, nothing installed, against no features)
-/// and `on` (subscriber and recorder installed, against no features), each
+/// and `on` (subscriber and recorder installed, against no features, and
+/// against the build without the features that makes the same spans and
+/// metrics by hand), each
 /// as the caller's CPU time per `log!` (the cost of the call itself), its
 /// wall time (what the pool's threads, sharing the cores, add to it), and
 /// the process's CPU time per event (the handler runs' spans and metrics
@@ -291,19 +444,21 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
     let root = write_workspace();
     let plain = build(&root, "fc-plain");
     let observed = build(&root, "fc-observed");
+    let hand = build(&root, "fc-hand");
     let inner = INNER_ROUNDS.to_string();
-    let sides: [(&Path, Vec<&str>); 5] = [
+    let sides: [(&Path, Vec<&str>); 6] = [
         (&plain, vec![&inner]),
         (&observed, vec![&inner]),
         (&observed, vec![&inner, "--installed"]),
         (&observed, vec![&inner, "--subscriber"]),
         (&observed, vec![&inner, "--recorder"]),
+        (&hand, vec![&inner, "--installed"]),
     ];
     // One untimed run each: page cache, CPU frequency.
     for (binary, args) in &sides {
         run_once(binary, args);
     }
-    let mut runs: [Vec<[f64; 3]>; 5] = Default::default();
+    let mut runs: [Vec<[f64; 3]>; 6] = Default::default();
     for round in 0..rounds {
         for k in 0..sides.len() {
             let side = (round + k) % sides.len();
@@ -311,7 +466,7 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
             runs[side].push(run_once(binary, args));
         }
     }
-    let [plain, off, on, traced, metered] =
+    let [plain, off, on, traced, metered, by_hand] =
         runs.map(|runs| [0, 1, 2].map(|k| median(runs.iter().map(|r| r[k]).collect())));
     report.row("off", off[1], plain[1]);
     report.row("off-wall", off[0], plain[0]);
@@ -321,6 +476,9 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
     report.row("on-cpu", on[2], plain[2]);
     report.row("subscriber-cpu", traced[2], plain[2]);
     report.row("recorder-cpu", metered[2], plain[2]);
+    report.row("hand-cpu", by_hand[2], plain[2]);
+    report.row("on-cpu-hand", on[2], by_hand[2]);
+    report.row("on-hand", on[1], by_hand[1]);
     report.note(format!(
         "one release binary per build, 1 producer, {BURSTS} bursts of {BURST} calls per round, \
          queue drained between bursts; caller = the calling thread's CPU time in the bursts \
@@ -328,7 +486,8 @@ pub(crate) fn run(rounds: usize, report: &mut Report) {
          process's CPU time per event over the round, the pool's handler runs included; \
          each run prints its medians of {INNER_ROUNDS} rounds, the rows are medians of {rounds} \
          runs of each, in turn; subscriber = registry + fmt layer into io::sink at INFO, \
-         recorder = Prometheus, no listener; workspace in {}",
+         recorder = Prometheus, no listener; by hand = the build without the features, its \
+         handlers and caller making the same spans and metrics; workspace in {}",
         root.display()
     ));
 }

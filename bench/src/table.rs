@@ -56,6 +56,8 @@ use Unit::{Bytes, EventsPerSec, Micros, NsPerCall, RequestsPerSec, Seconds};
 
 const CHANNEL: &str = "boxed event into bounded crossbeam channel";
 const NO_FEATURES: &str = "the same program built without the features";
+const BY_HAND: &str =
+    "the build without the features, its handlers making the same spans and metrics by hand";
 const LOGGING_OFF: &str = "the same server, event logging off";
 const BARE_AXUM: &str = "a bare axum endpoint deserializing the same body";
 const BACK_TO_BACK: &str = "the same log! back to back in the same process (pool busy)";
@@ -718,6 +720,30 @@ const SPECS: &[Spec] = &[
         "recorder-cpu",
         "10. process CPU per event, recorder only (no subscriber)",
         NO_FEATURES,
+        NsPerCall,
+        Info,
+    ),
+    spec(
+        "features-cost",
+        "hand-cpu",
+        "10. process CPU per event, spans and metrics made by hand, subscriber + recorder",
+        NO_FEATURES,
+        NsPerCall,
+        Info,
+    ),
+    spec(
+        "features-cost",
+        "on-cpu-hand",
+        "10. process CPU per event (handler runs included), subscriber + recorder",
+        BY_HAND,
+        NsPerCall,
+        Info,
+    ),
+    spec(
+        "features-cost",
+        "on-hand",
+        "10. log! caller CPU, features tracing + metrics, subscriber + recorder",
+        BY_HAND,
         NsPerCall,
         Info,
     ),

@@ -57,50 +57,57 @@ mod imp {
     use super::{Outcome, Refusal};
 
     thread_local! {
-        /// Set on the pool's threads, and cleared while a handler's own
-        /// code runs there: then the recorder `metrics` hands out is always
-        /// the global one (or none), as a thread-local recorder is set by
-        /// the code of a thread and the pool sets none around its calls.
-        static ON_POOL: Cell<bool> = const { Cell::new(false) };
+        /// Set on eventlib's own threads that count events and handler
+        /// runs (the pool's, a Redis worker's handler threads, the Redis
+        /// producer's), and cleared while user code runs there (a handler,
+        /// a poll of an async one, the error hook): then the
+        /// recorder `metrics` hands out is always the global one (or none),
+        /// as a thread-local recorder is set by the code of a thread and
+        /// eventlib sets none around its calls.
+        static ON_OWN_THREAD: Cell<bool> = const { Cell::new(false) };
     }
 
-    /// The calling thread is one of the pool's: from now on the handles of
-    /// its series are registered once and kept (see [`Registered`]).
-    pub(crate) fn on_pool_thread() {
-        ON_POOL.with(|on| on.set(true));
+    /// The calling thread is one of eventlib's own (see
+    /// `ON_OWN_THREAD`): from now on the handles of its series are
+    /// registered once and kept (see [`Registered`]).
+    pub(crate) fn on_own_thread() {
+        ON_OWN_THREAD.with(|on| on.set(true));
     }
 
-    /// While alive, a handler's own code runs on this thread: a handler
-    /// may run others inline under a thread-local recorder of its own,
+    /// While alive, user code runs on this thread: it may put a
+    /// thread-local recorder in place (and run handlers inline under it),
     /// whose handles must not be kept.
     pub(crate) struct InHandler(bool);
 
     impl InHandler {
         #[inline]
         pub(crate) fn enter() -> Self {
-            InHandler(ON_POOL.with(|on| on.replace(false)))
+            InHandler(ON_OWN_THREAD.with(|on| on.replace(false)))
         }
     }
 
     impl Drop for InHandler {
         #[inline]
         fn drop(&mut self) {
-            ON_POOL.with(|on| on.set(self.0));
+            ON_OWN_THREAD.with(|on| on.set(self.0));
         }
     }
 
     /// Handles of some series, registered once with the global recorder
-    /// and kept, so that a run on a pool thread looks none of its series up
-    /// by key: with a Prometheus recorder, those lookups were most of what
-    /// the metrics cost a handler run.
+    /// and kept, so that a count looks none of its series up by key: with
+    /// a Prometheus recorder, those lookups were most of what the metrics
+    /// cost a handler run and a `log!`.
     ///
-    /// Used only on the pool's threads outside handler code (anywhere else
-    /// a thread-local recorder may be in place, and keeping its handles
-    /// would count into it after it is gone), and only with a recorder that
-    /// has state (not the no-op one in place before any is installed). The
-    /// first such recorder is the global one, which is never replaced nor
-    /// freed; a call that meets another recorder registers by key, as
-    /// without the cache.
+    /// Registered only on eventlib's own threads outside user code
+    /// (anywhere else a thread-local recorder may be in place, and keeping
+    /// its handles would count into it after it is gone), and only with a
+    /// recorder that has state (not the no-op one in place before any is
+    /// installed): the recorder kept is then the global one, which is never
+    /// replaced nor freed. Any thread uses the kept handles when the
+    /// recorder in place is that same recorder (a thread-local recorder
+    /// alive at the same time is another object, at another address); a
+    /// call that meets another recorder, or comes before one of those
+    /// threads kept the handles, registers by key, as without the cache.
     pub(crate) struct Registered<H: 'static> {
         kept: AtomicPtr<(usize, H)>,
     }
@@ -112,6 +119,16 @@ mod imp {
             }
         }
 
+        /// The handles kept for `recorder`, if they are; `None` for
+        /// another recorder, or before any were kept.
+        #[inline]
+        fn kept(&self, recorder: &dyn Recorder) -> Option<&'static H> {
+            match self.lookup(recorder) {
+                Kept::Here(handles) => Some(handles),
+                Kept::Other | Kept::None(_) => None,
+            }
+        }
+
         /// The handles registered with `recorder`, registered with
         /// `register` the first time; `None` where they are not kept.
         #[inline]
@@ -120,17 +137,33 @@ mod imp {
             recorder: &dyn Recorder,
             register: impl FnOnce(&dyn Recorder) -> H,
         ) -> Option<&'static H> {
-            if !ON_POOL.with(Cell::get) || std::mem::size_of_val(recorder) == 0 {
-                return None;
+            match self.lookup(recorder) {
+                Kept::Here(handles) => Some(handles),
+                Kept::Other => None,
+                Kept::None(address) => {
+                    if !ON_OWN_THREAD.with(Cell::get) {
+                        return None;
+                    }
+                    self.keep(address, || register(recorder))
+                }
+            }
+        }
+
+        /// What is kept, seen from `recorder`.
+        #[inline]
+        fn lookup(&self, recorder: &dyn Recorder) -> Kept<H> {
+            if std::mem::size_of_val(recorder) == 0 {
+                return Kept::Other;
             }
             let address = recorder as *const dyn Recorder as *const () as usize;
             let kept = self.kept.load(Ordering::Acquire);
             // SAFETY: a pointer stored in `kept` comes from `Box::into_raw`
             // and is never freed: it lives as long as the process.
-            if let Some((owner, handles)) = unsafe { kept.as_ref() } {
-                return (*owner == address).then_some(handles);
+            match unsafe { kept.as_ref() } {
+                Some((owner, handles)) if *owner == address => Kept::Here(handles),
+                Some(_) => Kept::Other,
+                None => Kept::None(address),
             }
-            self.keep(address, || register(recorder))
         }
 
         /// Registers the handles of the recorder at `address` and keeps
@@ -149,7 +182,7 @@ mod imp {
                 // SAFETY: stored just now, and never freed from here on.
                 Ok(_) => Some(unsafe { &(*fresh).1 }),
                 Err(_) => {
-                    // Another pool thread stored its own first; this one
+                    // Another thread stored its own first; this one
                     // was never shared.
                     // SAFETY: `fresh` came from `Box::into_raw` above and
                     // was not stored.
@@ -158,6 +191,16 @@ mod imp {
                 }
             }
         }
+    }
+
+    /// What [`Registered`] holds for a recorder.
+    enum Kept<H: 'static> {
+        /// The handles of this recorder.
+        Here(&'static H),
+        /// Those of another recorder, or none for this one (the no-op).
+        Other,
+        /// None yet; the recorder's address.
+        None(usize),
     }
 
     /// What every eventlib metric says of where it comes from.
@@ -181,9 +224,9 @@ mod imp {
         completed: Key,
         dropped: Key,
         refused: [Key; 2],
-        /// `completed`'s handle, for the pool's threads, which complete
-        /// most events.
-        registered_completed: Registered<Counter>,
+        /// The handles of `emitted` and `completed`, kept by the pool's
+        /// threads (which complete most events) for every thread.
+        registered: Registered<EventHandles>,
     }
 
     impl EventKeys {
@@ -199,8 +242,29 @@ mod imp {
                 completed: key("eventlib_events_completed_total", &[("event", event)]),
                 dropped: key("eventlib_events_dropped_total", &[("event", event)]),
                 refused: [refused(Refusal::Validation), refused(Refusal::Data)],
-                registered_completed: Registered::new(),
+                registered: Registered::new(),
             }
+        }
+    }
+
+    /// The handles of [`EventKeys`]' series counted for most events.
+    struct EventHandles {
+        emitted: Counter,
+        completed: Counter,
+    }
+
+    impl EventKeys {
+        #[inline]
+        fn handles(&self, recorder: &dyn Recorder) -> Option<&'static EventHandles> {
+            self.registered.get(recorder, |r| EventHandles {
+                emitted: r.register_counter(&self.emitted, &META),
+                completed: r.register_counter(&self.completed, &META),
+            })
+        }
+
+        #[inline]
+        fn kept(&self, recorder: &dyn Recorder) -> Option<&'static EventHandles> {
+            self.registered.kept(recorder)
         }
     }
 
@@ -267,19 +331,19 @@ mod imp {
         metrics::with_recorder(|r| r.register_counter(key, &META).increment(1));
     }
 
+    /// Counted by `log!`, in its caller's code: uses the handles a handler
+    /// thread kept, and never keeps any itself.
     pub(crate) fn emitted(keys: &EventKeys) {
-        count(&keys.emitted);
+        metrics::with_recorder(|r| match keys.kept(r) {
+            Some(handles) => handles.emitted.increment(1),
+            None => r.register_counter(&keys.emitted, &META).increment(1),
+        });
     }
 
     pub(crate) fn completed(keys: &EventKeys) {
-        metrics::with_recorder(|r| {
-            match keys
-                .registered_completed
-                .get(r, |r| r.register_counter(&keys.completed, &META))
-            {
-                Some(completed) => completed.increment(1),
-                None => r.register_counter(&keys.completed, &META).increment(1),
-            }
+        metrics::with_recorder(|r| match keys.handles(r) {
+            Some(handles) => handles.completed.increment(1),
+            None => r.register_counter(&keys.completed, &META).increment(1),
         });
     }
 
@@ -436,7 +500,7 @@ mod imp {
     #[inline(always)]
     pub(crate) fn refused(_: &EventKeys, _: Refusal) {}
     #[inline(always)]
-    pub(crate) fn on_pool_thread() {}
+    pub(crate) fn on_own_thread() {}
 
     /// Nothing kept without the feature.
     pub(crate) struct InHandler;

@@ -57,12 +57,18 @@ impl Run {
         f()
     }
 
-    /// `future`, polled inside the handler's span.
+    /// `future`, the handler's own code, polled inside the handler's span.
     pub(crate) fn instrument<F: Future>(&self, future: F) -> impl Future<Output = F::Output> {
         #[cfg(feature = "tracing")]
-        return tracing::Instrument::instrument(future, self.span.clone());
-        #[cfg(not(feature = "tracing"))]
-        future
+        let future = tracing::Instrument::instrument(future, self.span.clone());
+        async move {
+            let mut future = std::pin::pin!(future);
+            std::future::poll_fn(|cx| {
+                let _in_handler = meters::InHandler::enter();
+                future.as_mut().poll(cx)
+            })
+            .await
+        }
     }
 
     /// The run ended with `outcome`.

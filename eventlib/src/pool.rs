@@ -88,7 +88,7 @@ pub(crate) fn start(
             .name(thread.clone())
             .spawn(move || {
                 run_as_background_work();
-                crate::meters::on_pool_thread();
+                crate::meters::on_own_thread();
                 pool.work(n)
             })
             .map_err(|error| Error::Spawn { thread, error })?;

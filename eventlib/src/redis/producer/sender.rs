@@ -37,6 +37,7 @@ const REFUSED_RETRY: Duration = Duration::from_secs(5);
 
 /// Runs the sender of `transport` on `outbox` until the dispatcher stops.
 pub(super) fn run(transport: RedisTransport, outbox: Outbox) {
+    crate::meters::on_own_thread();
     let outbox = Arc::new(outbox);
     let source = match &transport.spool {
         None => Source::Queue,

@@ -32,6 +32,7 @@ mod settle;
 /// A handler thread: handles the jobs the reader hands over until the
 /// channel closes.
 pub(crate) fn work(shared: &Shared, jobs: &Receiver<Job>, settled: &Sender<Settled>) {
+    crate::meters::on_own_thread();
     let mut link = shared.link(Duration::from_secs(10));
     for job in jobs.iter() {
         let id = job.entry.id;
