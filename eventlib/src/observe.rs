@@ -57,18 +57,21 @@ impl Run {
         f()
     }
 
-    /// `future`, the handler's own code, polled inside the handler's span.
+    /// `future`, the handler's own code, polled inside the handler's span
+    /// (and, with `metrics`, as user code: see [`meters::InHandler`]).
     pub(crate) fn instrument<F: Future>(&self, future: F) -> impl Future<Output = F::Output> {
         #[cfg(feature = "tracing")]
         let future = tracing::Instrument::instrument(future, self.span.clone());
-        async move {
+        #[cfg(feature = "metrics")]
+        let future = async move {
             let mut future = std::pin::pin!(future);
             std::future::poll_fn(|cx| {
                 let _in_handler = meters::InHandler::enter();
                 future.as_mut().poll(cx)
             })
             .await
-        }
+        };
+        future
     }
 
     /// The run ended with `outcome`.

@@ -2,7 +2,8 @@
 //! with_local_recorder`, as tests of a service use) sees the counts made
 //! on its thread while it is in place, and the global recorder does not,
 //! even once the pool's threads keep the handles of the global recorder's
-//! series for every thread.
+//! series for every thread; and one put in place by an async handler, on
+//! a pool thread, is never the recorder whose handles are kept.
 
 use eventlib::{event, log};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -58,4 +59,51 @@ fn a_thread_local_recorder_gets_its_threads_counts_and_the_global_one_does_not()
     eventlib::flush();
     assert_eq!(emitted(&global), 4, "{}", global.render());
     assert_eq!(emitted(&local_handle), 5);
+}
+
+/// An event without handlers: `log!` counts it emitted and completed at
+/// once, in its caller.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Bare {
+    n: u32,
+}
+
+#[event(name = "tests.local_recorder.Bare")]
+impl Bare {}
+
+/// Runs on the pool: each poll is user code, so a thread-local recorder
+/// it puts in place gets what is counted under it, however many come and
+/// go at the same address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Audit {
+    rounds: u32,
+}
+
+#[event(name = "tests.local_recorder.Audit")]
+impl Audit {
+    #[handler]
+    async fn recount(&self) -> anyhow::Result<()> {
+        for n in 0..self.rounds {
+            let local = PrometheusBuilder::new().build_recorder();
+            let handle = local.handle();
+            metrics::with_local_recorder(&local, || log!(Bare { n }))?;
+            let completed =
+                r#"eventlib_events_completed_total{event="tests.local_recorder.Bare"} 1"#;
+            anyhow::ensure!(
+                handle.render().contains(completed),
+                "round {n}: the local recorder missed the completion:\n{}",
+                handle.render()
+            );
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_thread_local_recorder_inside_an_async_handler_gets_its_counts() {
+    log!(Audit { rounds: 4 }).unwrap();
+    eventlib::flush();
+    let audit = eventlib::stats();
+    let audit = audit.event("tests.local_recorder.Audit").unwrap();
+    assert_eq!(audit.handled, 1, "{}", eventlib::stats());
 }
