@@ -171,6 +171,7 @@ fn run_scenario(name: &str, rounds: usize, report: &mut Report) {
         "by-name" => by_name::run(rounds, report),
         "registry-1h" => registry::run(registry::Compare::Events1, rounds, report),
         "registry-16h" => registry::run(registry::Compare::Events16, rounds, report),
+        "registry-16h-cpu" => registry::run(registry::Compare::Events16Cpu, rounds, report),
         "handlers" => registry::run(registry::Compare::Handlers, rounds, report),
         "mem-heap" => memory::heap(report),
         "mem-rss" => memory::rss(report),

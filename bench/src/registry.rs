@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use eventlib::{handler, Record};
 
-use crate::harness::{bursts_ns, paired, Report, BURST};
+use crate::harness::{bursts_cpu_ns, bursts_ns, paired, Report, BURST};
 
 /// Declares event types with one trivial handler each, and `LOG`: one
 /// function per type that logs it.
@@ -69,6 +69,14 @@ fn measure(group: &'static [fn(u64)], types: usize) -> f64 {
     })
 }
 
+/// [`measure`] by the producer's own CPU time instead of the wall time.
+fn measure_cpu(group: &'static [fn(u64)], types: usize) -> f64 {
+    let call = move |i: u64| group[i as usize % types](i);
+    bursts_cpu_ns(1, BURSTS, &call, &|| {
+        eventlib::flush();
+    })
+}
+
 /// For profilers: `iterations` calls round-robin over `types` event types
 /// of the one-handler group, in bursts.
 pub(crate) fn profile(types: usize, iterations: u64) {
@@ -98,6 +106,8 @@ pub(crate) enum Compare {
     Events1,
     /// 1,000 against 10 event types, each with sixteen handlers.
     Events16,
+    /// [`Compare::Events16`] by the producer's own CPU time.
+    Events16Cpu,
     /// Sixteen handlers against one, over 10 event types.
     Handlers,
 }
@@ -127,6 +137,14 @@ pub(crate) fn run(compare: Compare, rounds: usize, report: &mut Report) {
                 rounds,
                 || measure(s16::LOG, 1_000),
                 || measure(s16::LOG, 10),
+            ),
+        ),
+        Compare::Events16Cpu => (
+            "registry-16h-cpu",
+            paired(
+                rounds,
+                || measure_cpu(s16::LOG, 1_000),
+                || measure_cpu(s16::LOG, 10),
             ),
         ),
         Compare::Handlers => (

@@ -234,6 +234,14 @@ const SPECS: &[Spec] = &[
         AtMost(1.1),
     ),
     spec(
+        "registry-16h-cpu",
+        "registry-16h-cpu",
+        "5. caller CPU (the producer's own thread), 1,000 event types, 16 handlers",
+        "same, 10 event types",
+        NsPerCall,
+        Info,
+    ),
+    spec(
         "handlers",
         "handlers",
         "5. caller cost, 16 handlers (10 types)",
