@@ -60,19 +60,15 @@ wildcards!(w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12 w13 w14 w15);
 /// Bursts per round.
 const BURSTS: usize = 8;
 
-/// Caller cost of logging round-robin over the first `types` events of
-/// `group`.
-fn measure(group: &'static [fn(u64)], types: usize) -> f64 {
-    let call = move |i: u64| group[i as usize % types](i);
-    bursts_ns(1, BURSTS, &call, &|| {
-        eventlib::flush();
-    })
-}
+/// How bursts are timed: [`bursts_ns`] (wall time) or [`bursts_cpu_ns`]
+/// (the producer's own CPU time).
+type Timing = fn(usize, usize, &(dyn Fn(u64) + Sync), &dyn Fn()) -> f64;
 
-/// [`measure`] by the producer's own CPU time instead of the wall time.
-fn measure_cpu(group: &'static [fn(u64)], types: usize) -> f64 {
+/// Caller cost of logging round-robin over the first `types` events of
+/// `group`, timed by `timing`.
+fn measure(timing: Timing, group: &'static [fn(u64)], types: usize) -> f64 {
     let call = move |i: u64| group[i as usize % types](i);
-    bursts_cpu_ns(1, BURSTS, &call, &|| {
+    timing(1, BURSTS, &call, &|| {
         eventlib::flush();
     })
 }
@@ -129,27 +125,35 @@ pub(crate) fn run(compare: Compare, rounds: usize, report: &mut Report) {
     let (id, (a, b)) = match compare {
         Compare::Events1 => (
             "registry-1h",
-            paired(rounds, || measure(s1::LOG, 1_000), || measure(s1::LOG, 10)),
+            paired(
+                rounds,
+                || measure(bursts_ns, s1::LOG, 1_000),
+                || measure(bursts_ns, s1::LOG, 10),
+            ),
         ),
         Compare::Events16 => (
             "registry-16h",
             paired(
                 rounds,
-                || measure(s16::LOG, 1_000),
-                || measure(s16::LOG, 10),
+                || measure(bursts_ns, s16::LOG, 1_000),
+                || measure(bursts_ns, s16::LOG, 10),
             ),
         ),
         Compare::Events16Cpu => (
             "registry-16h-cpu",
             paired(
                 rounds,
-                || measure_cpu(s16::LOG, 1_000),
-                || measure_cpu(s16::LOG, 10),
+                || measure(bursts_cpu_ns, s16::LOG, 1_000),
+                || measure(bursts_cpu_ns, s16::LOG, 10),
             ),
         ),
         Compare::Handlers => (
             "handlers",
-            paired(rounds, || measure(s16::LOG, 10), || measure(s1::LOG, 10)),
+            paired(
+                rounds,
+                || measure(bursts_ns, s16::LOG, 10),
+                || measure(bursts_ns, s1::LOG, 10),
+            ),
         ),
     };
     assert_eq!(eventlib::stats().total().dropped, 0);

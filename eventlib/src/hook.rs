@@ -20,7 +20,7 @@ pub(crate) type Spawner = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
 /// Tells `hook` of `failure`; a panicking hook is contained like a handler
 /// and logged.
 pub(crate) fn call_hook(hook: &Hook, failure: &Failure) {
-    let _in_hook = crate::meters::InHandler::enter();
+    let _user_code = crate::meters::UserCode::enter();
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(failure))).is_err() {
         log::error!("eventlib: the error hook panicked while reporting: {failure}");
     }

@@ -77,16 +77,16 @@ mod imp {
     /// While alive, user code runs on this thread: it may put a
     /// thread-local recorder in place (and run handlers inline under it),
     /// whose handles must not be kept.
-    pub(crate) struct InHandler(bool);
+    pub(crate) struct UserCode(bool);
 
-    impl InHandler {
+    impl UserCode {
         #[inline]
         pub(crate) fn enter() -> Self {
-            InHandler(ON_OWN_THREAD.with(|on| on.replace(false)))
+            UserCode(ON_OWN_THREAD.with(|on| on.replace(false)))
         }
     }
 
-    impl Drop for InHandler {
+    impl Drop for UserCode {
         #[inline]
         fn drop(&mut self) {
             ON_OWN_THREAD.with(|on| on.set(self.0));
@@ -224,7 +224,7 @@ mod imp {
         completed: Key,
         dropped: Key,
         refused: [Key; 2],
-        /// The handles of `emitted` and `completed`, kept by the pool's
+        /// The handles of `emitted` and `completed`, kept by eventlib's own
         /// threads (which complete most events) for every thread.
         registered: Registered<EventHandles>,
     }
@@ -260,11 +260,6 @@ mod imp {
                 emitted: r.register_counter(&self.emitted, &META),
                 completed: r.register_counter(&self.completed, &META),
             })
-        }
-
-        #[inline]
-        fn kept(&self, recorder: &dyn Recorder) -> Option<&'static EventHandles> {
-            self.registered.kept(recorder)
         }
     }
 
@@ -331,10 +326,10 @@ mod imp {
         metrics::with_recorder(|r| r.register_counter(key, &META).increment(1));
     }
 
-    /// Counted by `log!`, in its caller's code: uses the handles a handler
-    /// thread kept, and never keeps any itself.
+    /// Counted by `log!`, in its caller's code: uses the handles one of
+    /// eventlib's own threads kept, and never keeps any itself.
     pub(crate) fn emitted(keys: &EventKeys) {
-        metrics::with_recorder(|r| match keys.kept(r) {
+        metrics::with_recorder(|r| match keys.registered.kept(r) {
             Some(handles) => handles.emitted.increment(1),
             None => r.register_counter(&keys.emitted, &META).increment(1),
         });
@@ -503,12 +498,12 @@ mod imp {
     pub(crate) fn on_own_thread() {}
 
     /// Nothing kept without the feature.
-    pub(crate) struct InHandler;
+    pub(crate) struct UserCode;
 
-    impl InHandler {
+    impl UserCode {
         #[inline(always)]
         pub(crate) fn enter() -> Self {
-            InHandler
+            UserCode
         }
     }
 }

@@ -50,7 +50,7 @@ impl Run {
     /// Runs `f`, the handler's own code, inside the handler's span.
     #[inline]
     pub(crate) fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _in_handler = meters::InHandler::enter();
+        let _user_code = meters::UserCode::enter();
         #[cfg(feature = "tracing")]
         return self.span.in_scope(f);
         #[cfg(not(feature = "tracing"))]
@@ -58,7 +58,7 @@ impl Run {
     }
 
     /// `future`, the handler's own code, polled inside the handler's span
-    /// (and, with `metrics`, as user code: see [`meters::InHandler`]).
+    /// (and, with `metrics`, as user code: see [`meters::UserCode`]).
     pub(crate) fn instrument<F: Future>(&self, future: F) -> impl Future<Output = F::Output> {
         #[cfg(feature = "tracing")]
         let future = tracing::Instrument::instrument(future, self.span.clone());
@@ -66,7 +66,7 @@ impl Run {
         let future = async move {
             let mut future = std::pin::pin!(future);
             std::future::poll_fn(|cx| {
-                let _in_handler = meters::InHandler::enter();
+                let _user_code = meters::UserCode::enter();
                 future.as_mut().poll(cx)
             })
             .await

@@ -83,6 +83,8 @@ fn the_recorder_counts_what_the_producer_and_the_worker_count() {
     let stats = eventlib::stats();
     let order = stats.event("redismetrics.Order").unwrap();
     assert_eq!(order.emitted, ORDERS);
+    // Delivered to Redis by the producer: completed on this side.
+    assert_eq!(order.completed, ORDERS, "{stats}");
     assert_eq!(
         get(&format!("eventlib_events_emitted_total{{{ev}}}")),
         ORDERS
@@ -93,23 +95,40 @@ fn the_recorder_counts_what_the_producer_and_the_worker_count() {
     );
     let mut runs_seen = 0;
     for handler in stats.handlers.iter().filter(|h| h.name.contains("Order::")) {
-        let runs = |outcome: &str| {
+        // A handler's series by outcome (0 when the series is not there).
+        let series = |name: &str, outcome: &str| {
             scraped
                 .get(&format!(
-                    r#"eventlib_handler_runs_total{{{ev},handler="{}",group="{}",outcome="{outcome}"}}"#,
+                    r#"{name}{{{ev},handler="{}",group="{}",outcome="{outcome}"}}"#,
                     handler.name, handler.group
                 ))
                 .copied()
                 .unwrap_or(0)
         };
-        assert_eq!(runs("handled"), handler.handled, "{}", handler.name);
-        assert_eq!(runs("failed"), handler.failed, "{}", handler.name);
+        for name in [
+            "eventlib_handler_runs_total",
+            "eventlib_handler_duration_seconds_count",
+        ] {
+            assert_eq!(
+                series(name, "handled"),
+                handler.handled,
+                "{name} {}",
+                handler.name
+            );
+            assert_eq!(
+                series(name, "failed"),
+                handler.failed,
+                "{name} {}",
+                handler.name
+            );
+        }
         let waits = get(&format!(
             r#"eventlib_queue_wait_seconds_count{{{ev},handler="{}",group="{}"}}"#,
             handler.name, handler.group
         ));
         assert_eq!(waits, handler.handled + handler.failed, "{}", handler.name);
-        runs_seen += runs("handled") + runs("failed");
+        runs_seen += series("eventlib_handler_runs_total", "handled")
+            + series("eventlib_handler_runs_total", "failed");
     }
     // Each order ran both handlers once on the worker; charge refused one
     // in five.
